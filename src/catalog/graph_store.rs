@@ -1,0 +1,379 @@
+//! Whole-graph operations: the Graph Store Protocol's GET/PUT/POST/DELETE, bulk loading and dumps.
+//!
+//! Reads of restricted graphs by non-admins behave as if the graph did not exist (the caller
+//! cannot even learn that it is there); writes to them are refused outright. PUT and POST are
+//! transactional so a body that fails to parse halfway leaves the graph untouched.
+
+use std::io::{Read, Write};
+
+use oxigraph::io::{RdfParser, RdfSerializer};
+use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode};
+use oxigraph::store::LoaderError;
+
+use super::vocab::PREFIXES;
+use super::{Catalog, CatalogError, GraphFormat, Serialized};
+
+/// The graph a graph-store request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphTarget {
+    /// `?default`
+    Default,
+    /// `?graph=IRI`
+    Named(String),
+}
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadStats {
+    /// Quads in the store after the load minus before (duplicates are not counted).
+    pub added: usize,
+    /// Quads parsed from the input.
+    pub parsed: u64,
+}
+
+fn loader_err(e: LoaderError) -> CatalogError {
+    match e {
+        LoaderError::Parsing(p) => CatalogError::RdfSyntax(p.to_string()),
+        LoaderError::Storage(s) => CatalogError::Storage(s),
+        other => CatalogError::BadRequest(other.to_string()),
+    }
+}
+
+impl Catalog {
+    fn graph_name(&self, target: &GraphTarget) -> Result<GraphName, CatalogError> {
+        Ok(match target {
+            GraphTarget::Default => GraphName::DefaultGraph,
+            GraphTarget::Named(iri) => GraphName::NamedNode(
+                NamedNode::new(iri)
+                    .map_err(|e| CatalogError::InvalidIri(format!("'{iri}': {e}")))?,
+            ),
+        })
+    }
+
+    fn is_restricted(&self, g: &GraphName) -> Result<bool, CatalogError> {
+        Ok(match g {
+            GraphName::NamedNode(n) => self.restricted_graphs()?.contains(n),
+            _ => false,
+        })
+    }
+
+    fn writable(&self, target: &GraphTarget, admin: bool) -> Result<GraphName, CatalogError> {
+        let g = self.graph_name(target)?;
+        if !admin && self.is_restricted(&g)? {
+            return Err(CatalogError::Forbidden(format!(
+                "graph {g} is restricted: only admins may change it"
+            )));
+        }
+        Ok(g)
+    }
+
+    /// Whether the graph exists and the caller may see it.
+    pub fn graph_exists(&self, target: &GraphTarget, admin: bool) -> Result<bool, CatalogError> {
+        let g = self.graph_name(target)?;
+        if !admin && self.is_restricted(&g)? {
+            return Ok(false);
+        }
+        Ok(match &g {
+            GraphName::DefaultGraph => true,
+            GraphName::NamedNode(n) => self.store.contains_named_graph(n)?,
+            GraphName::BlankNode(b) => self.store.contains_named_graph(b)?,
+        })
+    }
+
+    fn not_found(target: &GraphTarget) -> CatalogError {
+        match target {
+            GraphTarget::Default => CatalogError::NotFound("default graph".into()),
+            GraphTarget::Named(iri) => CatalogError::NotFound(format!("no graph <{iri}>")),
+        }
+    }
+
+    /// Serializes one graph (GSP GET).
+    pub fn read_graph(
+        &self,
+        target: &GraphTarget,
+        format: GraphFormat,
+        admin: bool,
+    ) -> Result<Serialized, CatalogError> {
+        if !self.graph_exists(target, admin)? {
+            return Err(Self::not_found(target));
+        }
+        let g = self.graph_name(target)?;
+        let mut writer = serializer(format)?.for_writer(Vec::new());
+        let mut rows = 0;
+        for quad in self
+            .store
+            .quads_for_pattern(None, None, None, Some(g.as_ref()))
+        {
+            let quad = quad?;
+            writer
+                .serialize_triple(quad.as_ref())
+                .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+            rows += 1;
+        }
+        Ok(Serialized {
+            body: writer
+                .finish()
+                .map_err(|e| CatalogError::Evaluation(e.to_string()))?,
+            media_type: format.media_type(),
+            rows,
+            truncated: false,
+        })
+    }
+
+    /// Replaces a graph's content (GSP PUT). Returns whether the graph was created.
+    pub fn replace_graph(
+        &self,
+        target: &GraphTarget,
+        data: &[u8],
+        format: GraphFormat,
+        base_iri: Option<&str>,
+        admin: bool,
+    ) -> Result<bool, CatalogError> {
+        self.write_graph(target, data, format, base_iri, admin, true)
+    }
+
+    /// Adds triples to a graph (GSP POST). Returns whether the graph was created.
+    pub fn add_to_graph(
+        &self,
+        target: &GraphTarget,
+        data: &[u8],
+        format: GraphFormat,
+        base_iri: Option<&str>,
+        admin: bool,
+    ) -> Result<bool, CatalogError> {
+        self.write_graph(target, data, format, base_iri, admin, false)
+    }
+
+    fn write_graph(
+        &self,
+        target: &GraphTarget,
+        data: &[u8],
+        format: GraphFormat,
+        base_iri: Option<&str>,
+        admin: bool,
+        replace: bool,
+    ) -> Result<bool, CatalogError> {
+        let g = self.writable(target, admin)?;
+        let existed = self.graph_exists(target, true)?;
+        let mut parser = RdfParser::from_format(format.inner())
+            .with_default_graph(g.clone())
+            .without_named_graphs();
+        if let Some(base) = base_iri {
+            parser = parser
+                .with_base_iri(base)
+                .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
+        }
+        let mut tx = self.store.start_transaction()?;
+        if replace {
+            tx.clear_graph(g.as_ref())?;
+        }
+        if let GraphName::NamedNode(n) = &g {
+            tx.insert_named_graph(n);
+        }
+        tx.load_from_slice(parser, data).map_err(loader_err)?;
+        tx.commit()?;
+        self.touched();
+        Ok(!existed)
+    }
+
+    /// Adds a whole dataset (quads in several graphs) transactionally; refuses restricted
+    /// graphs for non-admins. Used by POST to the graph store without a target.
+    pub fn add_dataset(
+        &self,
+        data: &[u8],
+        format: GraphFormat,
+        base_iri: Option<&str>,
+        admin: bool,
+    ) -> Result<usize, CatalogError> {
+        let mut parser = RdfParser::from_format(format.inner());
+        if let Some(base) = base_iri {
+            parser = parser
+                .with_base_iri(base)
+                .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
+        }
+        let restricted = self.restricted_graphs()?;
+        let mut tx = self.store.start_transaction()?;
+        let mut n = 0;
+        for quad in parser.rename_blank_nodes().for_slice(data) {
+            let quad = quad.map_err(|e| CatalogError::RdfSyntax(e.to_string()))?;
+            if let GraphName::NamedNode(g) = &quad.graph_name {
+                if !admin && restricted.contains(g) {
+                    return Err(CatalogError::Forbidden(format!(
+                        "graph <{}> is restricted: only admins may change it",
+                        g.as_str()
+                    )));
+                }
+            }
+            tx.insert(quad.as_ref());
+            n += 1;
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(n)
+    }
+
+    /// Creates a new graph with a fresh IRI under the base from a POST to the graph store
+    /// itself (GSP §5.5). Returns the new graph's IRI.
+    pub fn create_graph(
+        &self,
+        data: &[u8],
+        format: GraphFormat,
+        base_iri: Option<&str>,
+    ) -> Result<String, CatalogError> {
+        let mut bytes = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+        let iri = format!("{}graph/posted/{}", self.layout.base(), hex::encode(bytes));
+        // Fresh IRIs under our base are never restricted, so no admin check is needed.
+        self.write_graph(
+            &GraphTarget::Named(iri.clone()),
+            data,
+            format,
+            base_iri,
+            true,
+            false,
+        )?;
+        Ok(iri)
+    }
+
+    /// Deletes a graph (GSP DELETE); `NotFound` when it does not exist.
+    pub fn delete_graph(&self, target: &GraphTarget, admin: bool) -> Result<(), CatalogError> {
+        let g = self.writable(target, admin)?;
+        if !self.graph_exists(target, true)? {
+            return Err(Self::not_found(target));
+        }
+        match &g {
+            GraphName::DefaultGraph => self.store.clear_graph(GraphNameRef::DefaultGraph)?,
+            GraphName::NamedNode(n) => self.store.remove_named_graph(n)?,
+            GraphName::BlankNode(b) => self.store.remove_named_graph(b)?,
+        }
+        self.touched();
+        Ok(())
+    }
+
+    /// Streams the store (or one graph) to `out`; non-admins never get restricted graphs.
+    /// Returns the number of quads written.
+    pub fn dump(
+        &self,
+        graph: Option<&GraphTarget>,
+        format: GraphFormat,
+        admin: bool,
+        out: impl Write,
+    ) -> Result<usize, CatalogError> {
+        let io = |e: std::io::Error| CatalogError::Io {
+            path: "dump output".into(),
+            source: e,
+        };
+        let restricted = self.restricted_graphs()?;
+        let mut writer = serializer(format)?.for_writer(out);
+        let mut n = 0;
+        match graph {
+            Some(target) => {
+                if !self.graph_exists(target, admin)? {
+                    return Err(Self::not_found(target));
+                }
+                let g = self.graph_name(target)?;
+                for quad in self
+                    .store
+                    .quads_for_pattern(None, None, None, Some(g.as_ref()))
+                {
+                    writer.serialize_triple(quad?.as_ref()).map_err(io)?;
+                    n += 1;
+                }
+            }
+            None => {
+                if !format.supports_datasets() {
+                    return Err(CatalogError::UnsupportedFormat(format!(
+                        "{} cannot hold named graphs; dump a dataset as N-Quads, TriG or \
+                         JSON-LD, or name one graph",
+                        format.media_type()
+                    )));
+                }
+                for quad in self.store.iter() {
+                    let quad = quad?;
+                    if let GraphName::NamedNode(g) = &quad.graph_name {
+                        if !admin && restricted.contains(g) {
+                            continue;
+                        }
+                    }
+                    writer.serialize_quad(quad.as_ref()).map_err(io)?;
+                    n += 1;
+                }
+            }
+        }
+        writer.finish().map_err(io)?;
+        Ok(n)
+    }
+
+    /// Bulk-loads RDF from a reader (CLI `load`): fast, not one transaction, reports progress.
+    pub fn bulk_load(
+        &self,
+        reader: impl Read,
+        format: GraphFormat,
+        graph: Option<&GraphTarget>,
+        base_iri: Option<&str>,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<LoadStats, CatalogError> {
+        let before = self.store.len()?;
+        let mut parser = RdfParser::from_format(format.inner());
+        if let Some(target) = graph {
+            let g = self.graph_name(target)?;
+            parser = parser.with_default_graph(g.clone());
+            if let GraphName::NamedNode(n) = &g {
+                self.store.insert_named_graph(n)?;
+            }
+        }
+        if let Some(base) = base_iri {
+            parser = parser
+                .with_base_iri(base)
+                .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
+        }
+        let parsed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&parsed);
+        self.store
+            .bulk_loader()
+            .on_progress(move |n| {
+                counter.store(n, std::sync::atomic::Ordering::Relaxed);
+                progress(n)
+            })
+            .load_from_reader(parser, reader)
+            .map_err(loader_err)?;
+        self.touched();
+        let after = self.store.len()?;
+        Ok(LoadStats {
+            added: after.saturating_sub(before),
+            parsed: parsed.load(std::sync::atomic::Ordering::Relaxed),
+        })
+    }
+
+    /// Named graphs the caller may see, with their sizes.
+    pub fn list_graphs(&self, admin: bool) -> Result<Vec<(String, usize)>, CatalogError> {
+        let restricted = self.restricted_graphs()?;
+        let mut out = Vec::new();
+        for g in self.store.named_graphs() {
+            let g = g?;
+            if let NamedOrBlankNode::NamedNode(n) = &g {
+                if !admin && restricted.contains(n) {
+                    continue;
+                }
+                let size = self
+                    .store
+                    .quads_for_pattern(None, None, None, Some(n.into()))
+                    .count();
+                out.push((n.as_str().to_owned(), size));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn serializer(format: GraphFormat) -> Result<RdfSerializer, CatalogError> {
+    let mut s = RdfSerializer::from_format(format.inner());
+    if matches!(format, GraphFormat::Turtle | GraphFormat::TriG) {
+        for (p, iri) in PREFIXES {
+            s = s
+                .with_prefix(*p, *iri)
+                .map_err(|e| CatalogError::InvalidIri(e.to_string()))?;
+        }
+    }
+    Ok(s)
+}

@@ -1,0 +1,196 @@
+//! The catalog: the only module that touches Oxigraph.
+//!
+//! It owns the store (on disk, or in memory for tests), the named-graph layout, the vocabulary
+//! IRIs, ontology loading, SPARQL evaluation under a visibility policy, the graph store operations
+//! and named queries. Everything above it (HTTP, CLI, pipelines) speaks in strings, bytes and the
+//! small types exported here, so the store could be swapped without touching the server.
+
+mod describe;
+mod formats;
+mod graph_store;
+mod named;
+mod ontology;
+mod sparql;
+pub mod vocab;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, QuadRef, Term};
+use oxigraph::store::Store;
+
+pub use formats::{GraphFormat, ResultsFormat};
+pub use graph_store::{GraphTarget, LoadStats};
+pub use named::{NamedQuery, NamedQueryParam};
+pub use ontology::OntologyReport;
+pub use sparql::{
+    CancelToken, DatasetRequest, Limits, OutputFormat, PreparedQuery, PreparedUpdate, QueryForm,
+    Serialized,
+};
+pub use vocab::GraphLayout;
+
+/// Everything that can go wrong in the catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The underlying store failed (I/O, corruption, lock held by another process).
+    #[error("store error: {0}")]
+    Storage(#[from] oxigraph::store::StorageError),
+    /// A SPARQL query or update does not parse; the message carries the position.
+    #[error("{0}")]
+    Syntax(String),
+    /// Evaluation failed for a reason other than cancellation.
+    #[error("query evaluation failed: {0}")]
+    Evaluation(String),
+    /// The query ran past its time limit and was cancelled.
+    #[error("query cancelled after exceeding the {0} s time limit")]
+    Timeout(u64),
+    /// The operation touches a graph or uses a form the caller's role does not allow.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request is well-formed but not acceptable (e.g. dataset given twice).
+    #[error("{0}")]
+    BadRequest(String),
+    /// An IRI is malformed.
+    #[error("invalid IRI {0}")]
+    InvalidIri(String),
+    /// RDF data does not parse.
+    #[error("invalid RDF: {0}")]
+    RdfSyntax(String),
+    /// A graph or named query does not exist (or is invisible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// A media type or file extension names no format we support.
+    #[error("unsupported format: {0}")]
+    UnsupportedFormat(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl CatalogError {
+    fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        CatalogError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The store plus its layout and access policy.
+pub struct Catalog {
+    store: Store,
+    layout: GraphLayout,
+    configured_restricted: Vec<NamedNode>,
+    /// Bumped on every write made through the catalog; the restricted set is recomputed lazily.
+    generation: AtomicU64,
+    restricted_cache: RwLock<(u64, Arc<HashSet<NamedNode>>)>,
+}
+
+impl Catalog {
+    /// Opens (or creates) the on-disk store in `dir`.
+    pub fn open(dir: &Path, layout: GraphLayout) -> Result<Self, CatalogError> {
+        std::fs::create_dir_all(dir).map_err(|e| CatalogError::io(dir, e))?;
+        let store = Store::open(dir)?;
+        Ok(Self::with_store(store, layout))
+    }
+
+    /// A fresh in-memory store (tests, throwaway runs).
+    pub fn in_memory(layout: GraphLayout) -> Result<Self, CatalogError> {
+        Ok(Self::with_store(Store::new()?, layout))
+    }
+
+    fn with_store(store: Store, layout: GraphLayout) -> Self {
+        Self {
+            store,
+            layout,
+            configured_restricted: Vec::new(),
+            generation: AtomicU64::new(1),
+            restricted_cache: RwLock::new((0, Arc::new(HashSet::new()))),
+        }
+    }
+
+    /// Adds graph IRIs from the configuration to the restricted set.
+    pub fn with_restricted_graphs(mut self, iris: &[String]) -> Result<Self, CatalogError> {
+        for iri in iris {
+            self.configured_restricted.push(self.layout.resolve(iri)?);
+        }
+        Ok(self)
+    }
+
+    /// The named-graph layout.
+    pub fn layout(&self) -> &GraphLayout {
+        &self.layout
+    }
+
+    fn touched(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Graphs only admins may see: quarantine, configured ones, and those the catalog graph marks
+    /// with `st:restricted true` (e.g. graphs holding personal data).
+    pub fn restricted_graphs(&self) -> Result<Arc<HashSet<NamedNode>>, CatalogError> {
+        let generation = self.generation.load(Ordering::Acquire);
+        {
+            let cache = self
+                .restricted_cache
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            if cache.0 == generation {
+                return Ok(Arc::clone(&cache.1));
+            }
+        }
+        let mut set: HashSet<NamedNode> = self.configured_restricted.iter().cloned().collect();
+        set.insert(self.layout.quarantine.clone());
+        let flag = vocab::st("restricted");
+        let yes = Term::from(Literal::from(true));
+        for quad in self.store.quads_for_pattern(
+            None,
+            Some(flag.as_ref()),
+            Some(yes.as_ref()),
+            Some(GraphNameRef::NamedNode(self.layout.catalog.as_ref())),
+        ) {
+            if let NamedOrBlankNode::NamedNode(g) = quad?.subject {
+                set.insert(g);
+            }
+        }
+        let set = Arc::new(set);
+        *self
+            .restricted_cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = (generation, Arc::clone(&set));
+        Ok(set)
+    }
+
+    /// Marks a graph as restricted (admin-only) in the catalog graph.
+    pub fn mark_restricted(&self, graph: &NamedNode) -> Result<(), CatalogError> {
+        self.store.insert(QuadRef::new(
+            graph,
+            &vocab::st("restricted"),
+            &Literal::from(true),
+            &self.layout.catalog,
+        ))?;
+        self.touched();
+        Ok(())
+    }
+
+    /// Total number of quads in the store.
+    pub fn len(&self) -> Result<usize, CatalogError> {
+        Ok(self.store.len()?)
+    }
+
+    /// Whether the store holds no quad at all.
+    pub fn is_empty(&self) -> Result<bool, CatalogError> {
+        Ok(self.store.is_empty()?)
+    }
+
+    /// Persists everything written so far (RocksDB flush); called on shutdown.
+    pub fn flush(&self) -> Result<(), CatalogError> {
+        Ok(self.store.flush()?)
+    }
+}

@@ -1,0 +1,470 @@
+//! SPARQL evaluation under the visibility policy, with limits.
+//!
+//! Every query and update is parsed here, its dataset is rewritten so that restricted graphs do
+//! not exist for non-admins (whatever form the query takes: default graph, `GRAPH ?g`, `FROM`,
+//! `FROM NAMED`, protocol dataset parameters), and it is evaluated with a cancellation token so a
+//! timeout really stops the work. Results are serialized here too, with a row cap, so callers get
+//! bytes and a media type back.
+
+use std::collections::HashSet;
+
+use oxigraph::io::RdfSerializer;
+use oxigraph::model::{GraphName, NamedNode, NamedOrBlankNode, Term, Variable};
+use oxigraph::sparql::results::QueryResultsSerializer;
+use oxigraph::sparql::{
+    CancellationToken, PreparedSparqlQuery, PreparedSparqlUpdate, QueryDataset,
+    QueryEvaluationError, QueryResults, SparqlEvaluator,
+};
+use spargebra::term::GraphNamePattern;
+use spargebra::{GraphUpdateOperation, SparqlParser};
+
+use super::vocab::PREFIXES;
+use super::{Catalog, CatalogError, GraphFormat, ResultsFormat};
+
+/// The four query forms; they decide which formats a response may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryForm {
+    Select,
+    Ask,
+    Construct,
+    Describe,
+}
+
+impl QueryForm {
+    /// CONSTRUCT and DESCRIBE return graphs; SELECT and ASK return results.
+    pub fn returns_graph(self) -> bool {
+        matches!(self, Self::Construct | Self::Describe)
+    }
+}
+
+/// Dataset given by protocol parameters (`default-graph-uri`/`named-graph-uri`, or the `using-`
+/// variants for updates). When non-empty it replaces the dataset written in the query.
+#[derive(Debug, Clone, Default)]
+pub struct DatasetRequest {
+    pub default_graphs: Vec<String>,
+    pub named_graphs: Vec<String>,
+}
+
+impl DatasetRequest {
+    /// Whether no protocol dataset was given.
+    pub fn is_empty(&self) -> bool {
+        self.default_graphs.is_empty() && self.named_graphs.is_empty()
+    }
+}
+
+/// Per-request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most solutions or triples serialized; more are cut and the result flagged as truncated.
+    pub max_rows: usize,
+    /// Reported in the timeout message.
+    pub timeout_secs: u64,
+}
+
+/// Cancels an evaluation from another thread (used by the HTTP timeout).
+#[derive(Clone, Default)]
+pub struct CancelToken(CancellationToken);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self(CancellationToken::new())
+    }
+
+    /// Makes the evaluation stop at its next check.
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+}
+
+/// A parsed query whose dataset already obeys the caller's visibility.
+pub struct PreparedQuery {
+    form: QueryForm,
+    inner: PreparedSparqlQuery,
+}
+
+impl PreparedQuery {
+    /// The query form.
+    pub fn form(&self) -> QueryForm {
+        self.form
+    }
+
+    /// Binds `?name` to a term before evaluation (named-query parameters). The term is an RDF
+    /// term object, never spliced into the text.
+    pub(crate) fn bind(mut self, name: &str, term: Term) -> Result<Self, CatalogError> {
+        let var = Variable::new(name)
+            .map_err(|e| CatalogError::BadRequest(format!("invalid variable ?{name}: {e}")))?;
+        self.inner = self.inner.substitute_variable(var, term);
+        Ok(self)
+    }
+}
+
+/// A parsed update that passed the policy checks.
+pub struct PreparedUpdate {
+    inner: PreparedSparqlUpdate,
+}
+
+/// A serialized response body.
+#[derive(Debug)]
+pub struct Serialized {
+    pub body: Vec<u8>,
+    pub media_type: &'static str,
+    /// Solutions or triples written.
+    pub rows: usize,
+    /// Whether the row cap cut the result.
+    pub truncated: bool,
+}
+
+/// Output format for a query: results or graph, chosen by the caller from the query form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Results(ResultsFormat),
+    Graph(GraphFormat),
+}
+
+fn parser(base_iri: Option<&str>) -> Result<SparqlParser, CatalogError> {
+    let mut parser = SparqlParser::new();
+    if let Some(base) = base_iri {
+        parser = parser
+            .with_base_iri(base)
+            .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
+    }
+    Ok(parser)
+}
+
+fn parse_graph_list(iris: &[String]) -> Result<Vec<NamedNode>, CatalogError> {
+    iris.iter()
+        .map(|i| NamedNode::new(i).map_err(|e| CatalogError::InvalidIri(format!("'{i}': {e}"))))
+        .collect()
+}
+
+impl Catalog {
+    /// Parses a query and fits its dataset to what the caller may see.
+    pub fn prepare_query(
+        &self,
+        text: &str,
+        base_iri: Option<&str>,
+        dataset: &DatasetRequest,
+        admin: bool,
+        union_default_graph: bool,
+        cancel: &CancelToken,
+    ) -> Result<PreparedQuery, CatalogError> {
+        let query = parser(base_iri)?
+            .parse_query(text)
+            .map_err(|e| CatalogError::Syntax(format!("SPARQL syntax error: {e}")))?;
+        let form = match &query {
+            spargebra::Query::Select { .. } => QueryForm::Select,
+            spargebra::Query::Ask { .. } => QueryForm::Ask,
+            spargebra::Query::Construct { .. } => QueryForm::Construct,
+            spargebra::Query::Describe { .. } => QueryForm::Describe,
+        };
+        let mut inner = SparqlEvaluator::new()
+            .with_cancellation_token(cancel.0.clone())
+            .for_query(query);
+        let spec = inner.dataset_mut();
+        if !dataset.is_empty() {
+            // Protocol parameters override FROM/FROM NAMED (SPARQL 1.1 Protocol §2.1.4); a dataset
+            // given with only one of the two lists has an empty other part.
+            spec.set_default_graph(
+                parse_graph_list(&dataset.default_graphs)?
+                    .into_iter()
+                    .map(GraphName::from)
+                    .collect(),
+            );
+            spec.set_available_named_graphs(
+                parse_graph_list(&dataset.named_graphs)?
+                    .into_iter()
+                    .map(NamedOrBlankNode::from)
+                    .collect(),
+            );
+        } else if union_default_graph && spec.is_default_dataset() {
+            spec.set_default_graph_as_union();
+        }
+        if !admin {
+            self.restrict_dataset(spec)?;
+        }
+        Ok(PreparedQuery { form, inner })
+    }
+
+    /// Removes restricted graphs from a dataset; "all graphs" becomes "all visible graphs".
+    fn restrict_dataset(&self, spec: &mut QueryDataset) -> Result<(), CatalogError> {
+        let restricted = self.restricted_graphs()?;
+        let visible = |g: &NamedOrBlankNode| match g {
+            NamedOrBlankNode::NamedNode(n) => !restricted.contains(n),
+            NamedOrBlankNode::BlankNode(_) => true,
+        };
+        let mut all_visible: Option<Vec<NamedOrBlankNode>> = None;
+        let mut list_visible = || -> Result<Vec<NamedOrBlankNode>, CatalogError> {
+            if all_visible.is_none() {
+                let mut graphs = Vec::new();
+                for g in self.store.named_graphs() {
+                    let g = g?;
+                    if visible(&g) {
+                        graphs.push(g);
+                    }
+                }
+                all_visible = Some(graphs);
+            }
+            Ok(all_visible.clone().unwrap_or_default())
+        };
+        let default = match spec.default_graph_graphs() {
+            Some(graphs) => graphs
+                .iter()
+                .filter(|g| match g {
+                    GraphName::NamedNode(n) => !restricted.contains(n),
+                    _ => true,
+                })
+                .cloned()
+                .collect(),
+            None => std::iter::once(GraphName::DefaultGraph)
+                .chain(list_visible()?.into_iter().map(GraphName::from))
+                .collect(),
+        };
+        let named = match spec.available_named_graphs() {
+            Some(graphs) => graphs.iter().filter(|g| visible(g)).cloned().collect(),
+            None => list_visible()?,
+        };
+        spec.set_default_graph(default);
+        spec.set_available_named_graphs(named);
+        Ok(())
+    }
+
+    /// Evaluates a prepared query and serializes at most `limits.max_rows` rows.
+    pub fn execute_query(
+        &self,
+        query: PreparedQuery,
+        format: OutputFormat,
+        limits: Limits,
+    ) -> Result<Serialized, CatalogError> {
+        let eval_err = |e: QueryEvaluationError| match e {
+            QueryEvaluationError::Cancelled => CatalogError::Timeout(limits.timeout_secs),
+            other => CatalogError::Evaluation(other.to_string()),
+        };
+        let results = query
+            .inner
+            .on_store(&self.store)
+            .execute()
+            .map_err(eval_err)?;
+        let io = |e: std::io::Error| CatalogError::Evaluation(format!("serialization: {e}"));
+        match (results, format) {
+            (QueryResults::Boolean(b), OutputFormat::Results(f)) => {
+                let body = QueryResultsSerializer::from_format(f.inner())
+                    .serialize_boolean_to_writer(Vec::new(), b)
+                    .map_err(io)?;
+                Ok(Serialized {
+                    body,
+                    media_type: f.media_type(),
+                    rows: 1,
+                    truncated: false,
+                })
+            }
+            (QueryResults::Solutions(solutions), OutputFormat::Results(f)) => {
+                let mut writer = QueryResultsSerializer::from_format(f.inner())
+                    .serialize_solutions_to_writer(
+                        Vec::with_capacity(4096),
+                        solutions.variables().to_vec(),
+                    )
+                    .map_err(io)?;
+                let (mut rows, mut truncated) = (0, false);
+                for solution in solutions {
+                    let solution = solution.map_err(eval_err)?;
+                    if rows == limits.max_rows {
+                        truncated = true;
+                        break;
+                    }
+                    writer.serialize(&solution).map_err(io)?;
+                    rows += 1;
+                }
+                Ok(Serialized {
+                    body: writer.finish().map_err(io)?,
+                    media_type: f.media_type(),
+                    rows,
+                    truncated,
+                })
+            }
+            (QueryResults::Graph(triples), OutputFormat::Graph(f)) => {
+                let mut serializer = RdfSerializer::from_format(f.inner());
+                if matches!(f, GraphFormat::Turtle | GraphFormat::TriG) {
+                    for (p, iri) in PREFIXES {
+                        serializer = serializer
+                            .with_prefix(*p, *iri)
+                            .map_err(|e| CatalogError::InvalidIri(e.to_string()))?;
+                    }
+                }
+                let mut writer = serializer.for_writer(Vec::with_capacity(4096));
+                let (mut rows, mut truncated) = (0, false);
+                for triple in triples {
+                    let triple = triple.map_err(eval_err)?;
+                    if rows == limits.max_rows {
+                        truncated = true;
+                        break;
+                    }
+                    writer.serialize_triple(&triple).map_err(io)?;
+                    rows += 1;
+                }
+                Ok(Serialized {
+                    body: writer.finish().map_err(io)?,
+                    media_type: f.media_type(),
+                    rows,
+                    truncated,
+                })
+            }
+            (_, format) => Err(CatalogError::UnsupportedFormat(format!(
+                "{format:?} does not fit this query form"
+            ))),
+        }
+    }
+
+    /// Parses an update and checks it against the caller's rights.
+    ///
+    /// Non-admins may not touch restricted graphs: operations naming one are refused, `CLEAR` /
+    /// `DROP` of `ALL` or `NAMED` are refused (they would reach restricted graphs), and a template
+    /// with a variable graph name is refused because its target is only known during evaluation.
+    /// `WHERE` clauses only see visible graphs.
+    pub fn prepare_update(
+        &self,
+        text: &str,
+        base_iri: Option<&str>,
+        using: &DatasetRequest,
+        admin: bool,
+        cancel: &CancelToken,
+    ) -> Result<PreparedUpdate, CatalogError> {
+        let update = parser(base_iri)?
+            .parse_update(text)
+            .map_err(|e| CatalogError::Syntax(format!("SPARQL syntax error: {e}")))?;
+        if !using.is_empty() {
+            let has_own = update.operations.iter().any(|op| {
+                matches!(
+                    op,
+                    GraphUpdateOperation::DeleteInsert { using: Some(_), .. }
+                )
+            });
+            if has_own {
+                return Err(CatalogError::BadRequest(
+                    "using-graph-uri/using-named-graph-uri cannot be combined with USING, \
+                     USING NAMED or WITH in the update (SPARQL 1.1 Protocol §2.2.3)"
+                        .into(),
+                ));
+            }
+        }
+        if !admin {
+            let restricted = self.restricted_graphs()?;
+            check_update_targets(&update, &restricted)?;
+        }
+        let mut inner = SparqlEvaluator::new()
+            .with_cancellation_token(cancel.0.clone())
+            .for_update(update);
+        for spec in inner.using_datasets_mut() {
+            if !using.is_empty() {
+                spec.set_default_graph(
+                    parse_graph_list(&using.default_graphs)?
+                        .into_iter()
+                        .map(GraphName::from)
+                        .collect(),
+                );
+                spec.set_available_named_graphs(
+                    parse_graph_list(&using.named_graphs)?
+                        .into_iter()
+                        .map(NamedOrBlankNode::from)
+                        .collect(),
+                );
+            }
+            if !admin {
+                self.restrict_dataset(spec)?;
+            }
+        }
+        Ok(PreparedUpdate { inner })
+    }
+
+    /// Runs a prepared update in one transaction.
+    pub fn execute_update(
+        &self,
+        update: PreparedUpdate,
+        timeout_secs: u64,
+    ) -> Result<(), CatalogError> {
+        let result = update.inner.on_store(&self.store).execute();
+        self.touched();
+        result.map_err(|e| {
+            let msg = e.to_string();
+            if msg.to_ascii_lowercase().contains("cancel") {
+                CatalogError::Timeout(timeout_secs)
+            } else {
+                CatalogError::Evaluation(msg)
+            }
+        })
+    }
+}
+
+fn check_update_targets(
+    update: &spargebra::Update,
+    restricted: &HashSet<NamedNode>,
+) -> Result<(), CatalogError> {
+    let deny = |g: &NamedNode| {
+        CatalogError::Forbidden(format!(
+            "graph <{}> is restricted: only admins may change it",
+            g.as_str()
+        ))
+    };
+    let check_pattern = |g: &GraphNamePattern| match g {
+        GraphNamePattern::NamedNode(n) if restricted.contains(n) => Err(deny(n)),
+        GraphNamePattern::Variable(v) => Err(CatalogError::Forbidden(format!(
+            "update templates with a variable graph name (GRAPH ?{}) need the admin role, \
+             because their target graphs are only known during evaluation",
+            v.as_str()
+        ))),
+        _ => Ok(()),
+    };
+    let check_target = |t: &spargebra::algebra::GraphTarget| match t {
+        spargebra::algebra::GraphTarget::NamedNode(n) if restricted.contains(n) => Err(deny(n)),
+        spargebra::algebra::GraphTarget::NamedGraphs
+        | spargebra::algebra::GraphTarget::AllGraphs => Err(CatalogError::Forbidden(
+            "CLEAR/DROP of ALL or NAMED graphs needs the admin role; name the graphs instead"
+                .into(),
+        )),
+        _ => Ok(()),
+    };
+    for op in &update.operations {
+        match op {
+            GraphUpdateOperation::InsertData { data } => {
+                for q in data {
+                    if let spargebra::term::GraphName::NamedNode(n) = &q.graph_name {
+                        if restricted.contains(n) {
+                            return Err(deny(n));
+                        }
+                    }
+                }
+            }
+            GraphUpdateOperation::DeleteData { data } => {
+                for q in data {
+                    if let spargebra::term::GraphName::NamedNode(n) = &q.graph_name {
+                        if restricted.contains(n) {
+                            return Err(deny(n));
+                        }
+                    }
+                }
+            }
+            GraphUpdateOperation::DeleteInsert { delete, insert, .. } => {
+                for q in delete {
+                    check_pattern(&q.graph_name)?;
+                }
+                for q in insert {
+                    check_pattern(&q.graph_name)?;
+                }
+            }
+            GraphUpdateOperation::Load { destination, .. } => {
+                if let spargebra::term::GraphName::NamedNode(n) = destination {
+                    if restricted.contains(n) {
+                        return Err(deny(n));
+                    }
+                }
+            }
+            GraphUpdateOperation::Clear { graph, .. }
+            | GraphUpdateOperation::Drop { graph, .. } => check_target(graph)?,
+            GraphUpdateOperation::Create { graph, .. } => {
+                if restricted.contains(graph) {
+                    return Err(deny(graph));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! The subcommands' bodies: open the store, call the library, print results.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+use super::{Cli, Command, TokenAction};
+use crate::audit::AuditLog;
+use crate::catalog::{
+    CancelToken, Catalog, DatasetRequest, GraphFormat, GraphLayout, GraphTarget, Limits,
+    NamedQuery, OutputFormat, ResultsFormat,
+};
+use crate::config::{self, Config};
+use crate::http::{self, AppState};
+use crate::privacy::{hash_token, new_token, TokenEntry};
+
+pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Token { action } = &cli.command {
+        return token(&cli, action);
+    }
+    let config = cli.config()?;
+    match cli.command {
+        Command::Serve { .. } => serve(config),
+        Command::Load {
+            files,
+            graph,
+            format,
+            base,
+        } => load(
+            &config,
+            &files,
+            graph.as_deref(),
+            format.as_deref(),
+            base.as_deref(),
+        ),
+        Command::Query { query, format } => query_cmd(&config, &query, format.as_deref()),
+        Command::Dump { graph, format, out } => {
+            dump(&config, graph.as_deref(), format.as_deref(), out.as_deref())
+        }
+        Command::Demo { no_serve, .. } => demo(config, no_serve),
+        Command::Token { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Opens the on-disk catalog with the configured layout and restricted graphs.
+pub fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
+    let layout = GraphLayout::new(&config.catalog.base_iri)?;
+    let catalog = Catalog::open(&config.data, layout)
+        .with_context(|| format!("cannot open store in {}", config.data.display()))?
+        .with_restricted_graphs(&config.access.restricted_graphs)?;
+    Ok(catalog)
+}
+
+fn load_ontology(catalog: &Catalog, config: &Config) -> anyhow::Result<()> {
+    let dir = &config.catalog.ontology_dir;
+    if !dir.is_dir() {
+        tracing::warn!(dir = %dir.display(), "ontology directory not found; ontology graph not loaded");
+        return Ok(());
+    }
+    let report = catalog.load_ontology(dir)?;
+    tracing::info!(
+        files = report.files.len(),
+        triples = report.triples,
+        reloaded = report.reloaded,
+        "ontology"
+    );
+    Ok(())
+}
+
+fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let catalog = open_catalog(&config)?;
+    load_ontology(&catalog, &config)?;
+    serve_catalog(catalog, config)
+}
+
+fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
+    let queries = if config.catalog.queries_dir.is_dir() {
+        NamedQuery::load_dir(&config.catalog.queries_dir)?
+    } else {
+        tracing::warn!(dir = %config.catalog.queries_dir.display(), "queries directory not found");
+        Vec::new()
+    };
+    let audit = AuditLog::open(&config.audit_log_path()).with_context(|| {
+        format!(
+            "cannot open audit log {}",
+            config.audit_log_path().display()
+        )
+    })?;
+    if config.tokens.is_empty() {
+        tracing::warn!(
+            "no tokens configured: only anonymous reads (if enabled) will work; \
+             create one with 'stocktake token add NAME --role admin'"
+        );
+    }
+    let bind = config.server.bind.clone();
+    let state = AppState::new(Arc::new(catalog), config, queries, audit);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(http::serve(state, &bind))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sample named queries the demo runs and prints, with their arguments.
+const DEMO_QUERIES: &[(&str, &[(&str, &str)])] = &[
+    ("graphs", &[]),
+    ("categories", &[("lang", "en")]),
+    ("asset-kinds", &[("lang", "zh")]),
+];
+
+fn demo(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
+    let catalog = open_catalog(&config)?;
+    let report = catalog
+        .load_ontology(&config.catalog.ontology_dir)
+        .with_context(|| {
+            format!(
+                "loading the ontology from {} (run the demo from the repository root)",
+                config.catalog.ontology_dir.display()
+            )
+        })?;
+    println!(
+        "ontology: {} files, {} triples ({})",
+        report.files.len(),
+        report.triples,
+        if report.reloaded {
+            "loaded"
+        } else {
+            "unchanged"
+        }
+    );
+    let queries = NamedQuery::load_dir(&config.catalog.queries_dir)?;
+    for (name, args) in DEMO_QUERIES {
+        let q = queries
+            .iter()
+            .find(|q| q.name == *name)
+            .with_context(|| format!("named query '{name}' missing from queries/"))?;
+        let args = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let prepared = catalog.prepare_named(q, &args, false, false, &CancelToken::new())?;
+        let s = catalog.execute_query(
+            prepared,
+            OutputFormat::Results(ResultsFormat::Tsv),
+            Limits {
+                max_rows: 12,
+                timeout_secs: 0,
+            },
+        )?;
+        println!("\n== {} ({}) ==", q.title, name);
+        print!("{}", String::from_utf8_lossy(&s.body));
+        if s.truncated {
+            println!("…");
+        }
+    }
+    if no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The demo serves read-only without a token so the links below work in a browser;
+    // restricted graphs stay hidden and writes still need a token.
+    config.server.anonymous_read = true;
+    let bind = &config.server.bind;
+    println!(
+        "\nTry:\n  http://{bind}/queries                      named queries\n           http://{bind}/queries/categories?lang=zh    the category taxonomy in Chinese\n           http://{bind}/sparql?query=SELECT%20*%20%7B%20GRAPH%20%3Fg%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D%20%7D%20LIMIT%2010\n         Anonymous read is on for the demo; for writes create a token:          stocktake token add me --role write\n"
+    );
+    serve_catalog(catalog, config)
+}
+
+fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(Box::new(reader))
+    }
+}
+
+fn load(
+    config: &Config,
+    files: &[std::path::PathBuf],
+    graph: Option<&str>,
+    format: Option<&str>,
+    base: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let catalog = open_catalog(config)?;
+    let audit = AuditLog::open(&config.audit_log_path())?;
+    let target = graph
+        .map(|g| {
+            catalog
+                .layout()
+                .resolve(g)
+                .map(|n| GraphTarget::Named(n.into_string()))
+        })
+        .transpose()?;
+    for path in files {
+        let format = match format {
+            Some(f) => {
+                GraphFormat::from_name(f).with_context(|| format!("unknown format '{f}'"))?
+            }
+            None => GraphFormat::from_path(path)?,
+        };
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} quads ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(path.display().to_string());
+        let progress = bar.clone();
+        let started = std::time::Instant::now();
+        let stats = catalog
+            .bulk_load(open_input(path)?, format, target.as_ref(), base, move |n| {
+                progress.set_position(n)
+            })
+            .with_context(|| format!("loading {}", path.display()))?;
+        bar.finish_and_clear();
+        eprintln!(
+            "{}: {} quads parsed, {} new, {:.1} s",
+            path.display(),
+            stats.parsed,
+            stats.added,
+            started.elapsed().as_secs_f64()
+        );
+        audit.record(
+            "local",
+            "admin",
+            "load",
+            &path.display().to_string(),
+            "ok",
+            stats.added,
+        );
+    }
+    catalog.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn query_cmd(config: &Config, query: &str, format: Option<&str>) -> anyhow::Result<ExitCode> {
+    let text = match query.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read query file {path}"))?,
+        None => query.to_owned(),
+    };
+    let catalog = open_catalog(config)?;
+    let prepared = catalog.prepare_query(
+        &text,
+        None,
+        &DatasetRequest::default(),
+        true,
+        config.catalog.union_default_graph,
+        &CancelToken::new(),
+    )?;
+    let output = if prepared.form().returns_graph() {
+        let f = format.unwrap_or("turtle");
+        OutputFormat::Graph(GraphFormat::from_name(f).with_context(|| {
+            format!("'{f}' is not a graph format (turtle, ntriples, nquads, rdfxml, jsonld)")
+        })?)
+    } else {
+        let f = format.unwrap_or("json");
+        OutputFormat::Results(
+            ResultsFormat::from_name(f)
+                .with_context(|| format!("'{f}' is not a results format (json, xml, csv, tsv)"))?,
+        )
+    };
+    let limits = Limits {
+        max_rows: usize::MAX,
+        timeout_secs: 0,
+    };
+    let s = catalog.execute_query(prepared, output, limits)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&s.body)?;
+    if !s.body.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dump(
+    config: &Config,
+    graph: Option<&str>,
+    format: Option<&str>,
+    out: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let catalog = open_catalog(config)?;
+    let target = graph
+        .map(|g| {
+            catalog
+                .layout()
+                .resolve(g)
+                .map(|n| GraphTarget::Named(n.into_string()))
+        })
+        .transpose()?;
+    let format = match format {
+        Some(f) => GraphFormat::from_name(f).with_context(|| format!("unknown format '{f}'"))?,
+        None if target.is_some() => GraphFormat::NTriples,
+        None => GraphFormat::NQuads,
+    };
+    let n = match out {
+        Some(path) => {
+            let file =
+                File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            catalog.dump(target.as_ref(), format, true, BufWriter::new(file))?
+        }
+        None => catalog.dump(
+            target.as_ref(),
+            format,
+            true,
+            BufWriter::new(std::io::stdout().lock()),
+        )?,
+    };
+    eprintln!("{n} quads written");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token(cli: &Cli, action: &TokenAction) -> anyhow::Result<ExitCode> {
+    let path = cli.config_path();
+    match action {
+        TokenAction::Add { name, role } => {
+            if name.trim().is_empty() || name.contains(char::is_whitespace) {
+                bail!("token name must be non-empty and without spaces");
+            }
+            let secret = new_token();
+            config::store_token(
+                &path,
+                &TokenEntry {
+                    name: name.clone(),
+                    role: *role,
+                    sha256: hash_token(&secret),
+                },
+            )?;
+            eprintln!(
+                "token '{name}' ({role}) stored in {} (hash only); it is shown once:",
+                path.display()
+            );
+            println!("{secret}");
+        }
+        TokenAction::List => {
+            let config = Config::load(Some(&path)).or_else(|e| {
+                if path.exists() {
+                    Err(e)
+                } else {
+                    Ok(Config::default())
+                }
+            })?;
+            for t in &config.tokens {
+                println!("{}\t{}", t.name, t.role);
+            }
+        }
+        TokenAction::Revoke { name } => {
+            config::revoke_token(&path, name)?;
+            eprintln!("token '{name}' revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

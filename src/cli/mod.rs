@@ -1,0 +1,189 @@
+//! Command-line interface: argument parsing and dispatch only; the work lives in the library.
+//!
+//! Every global flag can also come from a `STOCKTAKE_*` environment variable (clap's `env`), and
+//! both sit on top of the config file, giving the documented layering
+//! defaults → `stocktake.toml` → environment → flags.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+/// Stocktake: takes stock of an e-commerce platform's data assets as one knowledge graph.
+#[derive(Debug, Parser)]
+#[command(name = "stocktake", version, about, long_about = None)]
+pub struct Cli {
+    /// Store directory.
+    #[arg(long, global = true, env = "STOCKTAKE_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Config file (TOML); default ./stocktake.toml when present.
+    #[arg(long, global = true, env = "STOCKTAKE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Base IRI for named graphs and catalog resources.
+    #[arg(long, global = true, env = "STOCKTAKE_BASE_IRI", value_name = "IRI")]
+    pub base_iri: Option<String>,
+    /// Directory of ontology Turtle files.
+    #[arg(long, global = true, env = "STOCKTAKE_ONTOLOGY", value_name = "DIR")]
+    pub ontology: Option<PathBuf>,
+    /// Directory of named queries (*.rq).
+    #[arg(long, global = true, env = "STOCKTAKE_QUERIES", value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true, env = "STOCKTAKE_LOG_JSON")]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SPARQL endpoint, graph store and named queries over HTTP.
+    Serve {
+        /// Address to bind.
+        #[arg(long, env = "STOCKTAKE_BIND", value_name = "ADDR")]
+        bind: Option<String>,
+        /// Seconds before a query is cancelled (503).
+        #[arg(long, env = "STOCKTAKE_QUERY_TIMEOUT", value_name = "SECS")]
+        query_timeout: Option<u64>,
+        /// Most rows per result.
+        #[arg(long, env = "STOCKTAKE_MAX_RESULT_ROWS", value_name = "N")]
+        max_result_rows: Option<usize>,
+        /// Allow reads without a token (never of restricted graphs).
+        #[arg(long, env = "STOCKTAKE_ANONYMOUS_READ")]
+        anonymous_read: Option<bool>,
+    },
+    /// Bulk-load RDF files (any RDF format, `.gz` accepted) into the store.
+    Load {
+        /// Files to load.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Load triples into this graph (IRI or short name such as `catalog`).
+        #[arg(long, value_name = "IRI")]
+        graph: Option<String>,
+        /// Format when the extension does not tell (turtle, ntriples, nquads, trig, rdfxml, jsonld).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Base IRI for relative IRIs in the files.
+        #[arg(long, value_name = "IRI")]
+        base: Option<String>,
+    },
+    /// Run a SPARQL query (text or @file) against the store and print the results.
+    Query {
+        /// Query text, or @path to read it from a file.
+        #[arg(value_name = "SPARQL|@FILE")]
+        query: String,
+        /// json, xml, csv, tsv for SELECT/ASK; turtle, ntriples, nquads, rdfxml, jsonld for graphs.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
+    /// Dump the store (N-Quads by default) or one graph.
+    Dump {
+        /// Dump only this graph (IRI or short name).
+        #[arg(long, value_name = "IRI")]
+        graph: Option<String>,
+        /// Output format.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+        /// Write to a file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The whole job on the bundled demo data, then serve (read-only without a token).
+    Demo {
+        /// Address to bind.
+        #[arg(long, env = "STOCKTAKE_BIND", value_name = "ADDR")]
+        bind: Option<String>,
+        /// Run the pipeline and sample queries, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Manage bearer tokens (only their hashes are stored in the config file).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// `stocktake token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token, print it once and store its hash.
+    Add {
+        /// Name for the token (shown in logs and the audit trail).
+        name: String,
+        /// read, write or admin.
+        #[arg(long, value_parser = crate::config::parse_role)]
+        role: crate::privacy::Role,
+    },
+    /// List token names and roles.
+    List,
+    /// Remove a token.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+impl Cli {
+    /// Layers defaults, the config file, the environment and the flags.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        let mut o = Overrides {
+            data: self.data.clone(),
+            base_iri: self.base_iri.clone(),
+            ontology_dir: self.ontology.clone(),
+            queries_dir: self.queries.clone(),
+            ..Default::default()
+        };
+        match &self.command {
+            Command::Serve {
+                bind,
+                query_timeout,
+                max_result_rows,
+                anonymous_read,
+            } => {
+                o.bind = bind.clone();
+                o.query_timeout_secs = *query_timeout;
+                o.max_result_rows = *max_result_rows;
+                o.anonymous_read = *anonymous_read;
+            }
+            Command::Demo { bind, .. } => o.bind = bind.clone(),
+            _ => {}
+        }
+        config.apply(o);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config file token commands edit.
+    pub fn config_path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("stocktake.toml"))
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Parses arguments and runs the chosen command.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    init_logging(cli.log_json);
+    commands::dispatch(cli)
+}

@@ -1,0 +1,344 @@
+//! Layered configuration: built-in defaults → `stocktake.toml` → `STOCKTAKE_*` environment → flags.
+//!
+//! The file layer is parsed here; the environment and flag layers arrive together from clap (each
+//! flag declares its `STOCKTAKE_*` variable) as [`Overrides`] and are applied last. Defaults are the
+//! safe ones: bind to loopback, writes need a token, every limit on.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::privacy::{Role, TokenEntry};
+
+/// Errors reading or writing the configuration file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file exists but could not be read or written.
+    #[error("cannot access config file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has fields of the wrong type.
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    /// A value is syntactically fine but unusable.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration after layering.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Store directory (`--data`).
+    pub data: PathBuf,
+    pub server: ServerConfig,
+    pub catalog: CatalogConfig,
+    pub access: AccessConfig,
+    /// Bearer tokens (hashes only).
+    pub tokens: Vec<TokenEntry>,
+}
+
+/// HTTP server and limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// Seconds before a query or update is cancelled and answered with 503.
+    pub query_timeout_secs: u64,
+    /// Most solutions (or triples) one response carries; the rest is cut and flagged.
+    pub max_result_rows: usize,
+    /// Largest accepted request body in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// SPARQL evaluations running at once; more wait, and get 503 if they wait past the timeout.
+    pub max_concurrent_queries: usize,
+    /// Let requests without a token read non-restricted graphs.
+    pub anonymous_read: bool,
+    /// Append-only JSON-lines log of every write (defaults to `<data>/audit.log`).
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Store layout and the folders the server reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Base IRI under which the named graphs and catalog resources are minted.
+    pub base_iri: String,
+    /// Turtle files loaded into the ontology graph at start.
+    pub ontology_dir: PathBuf,
+    /// `*.rq` files served at `/queries`.
+    pub queries_dir: PathBuf,
+    /// Query the union of the visible graphs when a query names no dataset.
+    pub union_default_graph: bool,
+}
+
+/// Per-graph access policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Extra graph IRIs only admins may see (quarantine and graphs the catalog marks as holding
+    /// personal data are always restricted).
+    pub restricted_graphs: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("stocktake-data"),
+            server: ServerConfig::default(),
+            catalog: CatalogConfig::default(),
+            access: AccessConfig::default(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:7878".into(),
+            query_timeout_secs: 30,
+            max_result_rows: 100_000,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_concurrent_queries: std::thread::available_parallelism()
+                .map(|n| n.get() * 2)
+                .unwrap_or(4),
+            anonymous_read: false,
+            audit_log: None,
+        }
+    }
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self {
+            base_iri: "http://stocktake.local/".into(),
+            ontology_dir: PathBuf::from("ontology"),
+            queries_dir: PathBuf::from("queries"),
+            union_default_graph: false,
+        }
+    }
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            restricted_graphs: Vec::new(),
+        }
+    }
+}
+
+/// Values from the environment and the command line; `None` leaves the lower layer in place.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub base_iri: Option<String>,
+    pub ontology_dir: Option<PathBuf>,
+    pub queries_dir: Option<PathBuf>,
+    pub query_timeout_secs: Option<u64>,
+    pub max_result_rows: Option<usize>,
+    pub anonymous_read: Option<bool>,
+}
+
+impl Config {
+    /// Reads `path` when given (it must exist), else `./stocktake.toml` when present, else defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("stocktake.toml"), false),
+        };
+        if !required && !path.exists() {
+            return Ok(Self::default());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse { path, message })
+    }
+
+    /// Parses a TOML document on top of the defaults.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies the environment/flag layer.
+    pub fn apply(&mut self, o: Overrides) {
+        if let Some(v) = o.data {
+            self.data = v;
+        }
+        if let Some(v) = o.bind {
+            self.server.bind = v;
+        }
+        if let Some(v) = o.base_iri {
+            self.catalog.base_iri = v;
+        }
+        if let Some(v) = o.ontology_dir {
+            self.catalog.ontology_dir = v;
+        }
+        if let Some(v) = o.queries_dir {
+            self.catalog.queries_dir = v;
+        }
+        if let Some(v) = o.query_timeout_secs {
+            self.server.query_timeout_secs = v;
+        }
+        if let Some(v) = o.max_result_rows {
+            self.server.max_result_rows = v;
+        }
+        if let Some(v) = o.anonymous_read {
+            self.server.anonymous_read = v;
+        }
+    }
+
+    /// Checks values that would only fail later, deep inside a request.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.query_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.query_timeout_secs must be at least 1".into(),
+            ));
+        }
+        if self.server.max_concurrent_queries == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_concurrent_queries must be at least 1".into(),
+            ));
+        }
+        if !(self.catalog.base_iri.ends_with('/') || self.catalog.base_iri.ends_with('#')) {
+            return Err(ConfigError::Invalid(format!(
+                "catalog.base_iri '{}' must end with '/' or '#'",
+                self.catalog.base_iri
+            )));
+        }
+        Ok(())
+    }
+
+    /// Where the audit log goes.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.server
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| self.data.join("audit.log"))
+    }
+}
+
+/// Adds or replaces a token entry in a config file, keeping its comments and layout.
+pub fn store_token(path: &Path, entry: &TokenEntry) -> Result<(), ConfigError> {
+    edit_tokens(path, |tokens| {
+        tokens.retain(|t| t.name != entry.name);
+        tokens.push(entry.clone());
+        Ok(())
+    })
+}
+
+/// Removes a token by name; fails when no such token exists.
+pub fn revoke_token(path: &Path, name: &str) -> Result<(), ConfigError> {
+    edit_tokens(path, |tokens| {
+        let before = tokens.len();
+        tokens.retain(|t| t.name != name);
+        if tokens.len() == before {
+            return Err(ConfigError::Invalid(format!("no token named '{name}'")));
+        }
+        Ok(())
+    })
+}
+
+fn edit_tokens(
+    path: &Path,
+    change: impl FnOnce(&mut Vec<TokenEntry>) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(e)),
+    };
+    // Validate the whole file first so we never rewrite a file we misunderstand.
+    let current = Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    let mut tokens = current.tokens;
+    change(&mut tokens)?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+    let mut array = toml_edit::ArrayOfTables::new();
+    for t in &tokens {
+        let mut table = toml_edit::Table::new();
+        table["name"] = toml_edit::value(t.name.clone());
+        table["role"] = toml_edit::value(t.role.as_str());
+        table["sha256"] = toml_edit::value(t.sha256.clone());
+        array.push(table);
+    }
+    doc.remove("tokens");
+    if !array.is_empty() {
+        doc.insert("tokens", toml_edit::Item::ArrayOfTables(array));
+    }
+    // Write-then-rename so a crash never leaves a half-written config.
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, doc.to_string()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+/// Roles accepted by `token add --role`.
+pub fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::hash_token;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut c = Config::from_toml(
+            "data = \"/tmp/x\"\n[server]\nbind = \"0.0.0.0:1\"\nquery_timeout_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.bind, "0.0.0.0:1");
+        assert_eq!(c.server.max_result_rows, 100_000);
+        c.apply(Overrides {
+            bind: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        });
+        assert_eq!(c.server.bind, "127.0.0.1:2");
+        assert_eq!(c.server.query_timeout_secs, 5);
+        assert_eq!(c.data, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(Config::from_toml("[server]\nbnd = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn tokens_are_stored_as_hashes_and_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stocktake.toml");
+        std::fs::write(&path, "# keep me\n[server]\nanonymous_read = true\n").unwrap();
+        let entry = TokenEntry {
+            name: "alice".into(),
+            role: Role::Admin,
+            sha256: hash_token("secret"),
+        };
+        store_token(&path, &entry).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# keep me") && !text.contains("\"secret\""));
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.tokens, vec![entry]);
+        assert!(c.server.anonymous_read);
+        revoke_token(&path, "alice").unwrap();
+        assert!(Config::load(Some(&path)).unwrap().tokens.is_empty());
+        assert!(revoke_token(&path, "alice").is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! The HTTP server: axum only. Routes, shared state, authentication, limits and shutdown.
+//!
+//! Handlers are thin: they authenticate, negotiate, and hand the work to the catalog on the
+//! blocking pool ([`AppState::run_blocking`]) under a concurrency bound and a timeout that
+//! cancels the evaluation. `app()` builds the router without a socket so tests can drive it
+//! directly; `serve()` binds it and shuts down gracefully on SIGTERM/Ctrl-C.
+
+mod error;
+mod negotiate;
+mod queries;
+mod sparql;
+mod store;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::Semaphore;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::audit::AuditLog;
+use crate::catalog::{Catalog, CatalogError, NamedQuery};
+use crate::config::Config;
+use crate::privacy::{AccessError, Principal, Role, TokenTable};
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Arc<Catalog>,
+    config: Config,
+    tokens: TokenTable,
+    queries: BTreeMap<String, NamedQuery>,
+    permits: Arc<Semaphore>,
+    audit: AuditLog,
+}
+
+impl AppState {
+    /// Builds the state from an open catalog and the layered configuration.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        config: Config,
+        queries: Vec<NamedQuery>,
+        audit: AuditLog,
+    ) -> Self {
+        let tokens = TokenTable::new(&config.tokens);
+        let permits = Arc::new(Semaphore::new(config.server.max_concurrent_queries));
+        Self {
+            inner: Arc::new(Inner {
+                catalog,
+                tokens,
+                queries: queries.into_iter().map(|q| (q.name.clone(), q)).collect(),
+                permits,
+                audit,
+                config,
+            }),
+        }
+    }
+
+    fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
+    }
+
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.inner.config.server.query_timeout_secs)
+    }
+
+    /// Resolves the caller from the `Authorization` header.
+    ///
+    /// A present but malformed or unknown token is always a 401, even where anonymous access is
+    /// allowed: silently downgrading a bad token to anonymous hides configuration mistakes.
+    fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Ok(Principal::Anonymous);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("Authorization header is not ASCII".into()))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Authorization must be 'Bearer <token>'".into())
+            })?;
+        Ok(self.inner.tokens.authenticate(token.trim())?)
+    }
+
+    /// The caller, who must hold at least `role` (reads are open to anonymous callers only
+    /// when `anonymous_read` is on).
+    fn authorize(
+        &self,
+        headers: &HeaderMap,
+        role: Role,
+        what: &str,
+    ) -> Result<Principal, ApiError> {
+        let p = self.principal(headers)?;
+        if p == Principal::Anonymous && (role > Role::Read || !self.config().server.anonymous_read)
+        {
+            return Err(AccessError::Unauthenticated.into());
+        }
+        p.require(role, what)?;
+        Ok(p)
+    }
+
+    /// Runs blocking catalog work on the blocking pool, bounded by the concurrency limit and the
+    /// query timeout; on timeout `cancel` stops the evaluation and the caller gets 503.
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        cancel: Option<crate::catalog::CancelToken>,
+        work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let started = Instant::now();
+        let timeout = self.timeout();
+        let permit = tokio::time::timeout(timeout, Arc::clone(&self.inner.permits).acquire_owned())
+            .await
+            .map_err(|_| {
+                ApiError::Unavailable(format!(
+                    "server busy: {} queries running and none finished within {} s; retry later",
+                    self.config().server.max_concurrent_queries,
+                    timeout.as_secs()
+                ))
+            })?
+            .map_err(|_| ApiError::Unavailable("server is shutting down".into()))?;
+        let handle = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        });
+        let remaining = timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(remaining, handle).await {
+            Ok(Ok(result)) => result.map_err(ApiError::from),
+            Ok(Err(join)) => Err(ApiError::Internal(format!("worker failed: {join}"))),
+            Err(_) => {
+                if let Some(c) = cancel {
+                    c.cancel();
+                }
+                Err(CatalogError::Timeout(timeout.as_secs()).into())
+            }
+        }
+    }
+
+    fn audit(&self, who: &Principal, op: &str, target: &str, outcome: &str, size: usize) {
+        self.inner
+            .audit
+            .record(who.name(), who.role().as_str(), op, target, outcome, size);
+    }
+}
+
+/// The router with every route and layer.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.config().server.max_body_bytes;
+    Router::new()
+        .route("/sparql", get(sparql::get_sparql).post(sparql::post_sparql))
+        .route(
+            "/store",
+            get(store::get_store)
+                .head(store::head_store)
+                .put(store::put_store)
+                .post(store::post_store)
+                .delete(store::delete_store),
+        )
+        .route("/queries", get(queries::list))
+        .route("/queries/{name}", get(queries::run).post(queries::run_post))
+        .route("/healthz", get(healthz))
+        .route("/", get(index))
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let catalog = Arc::clone(state.catalog());
+    match tokio::task::spawn_blocking(move || catalog.len()).await {
+        Ok(Ok(n)) => axum::Json(serde_json::json!({"status": "ok", "quads": n})).into_response(),
+        Ok(Err(e)) => ApiError::Unavailable(format!("store unavailable: {e}")).into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+async fn index() -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "service": "stocktake",
+        "version": env!("CARGO_PKG_VERSION"),
+        "endpoints": {
+            "/sparql": "SPARQL 1.1 Protocol (query, update, service description)",
+            "/store": "SPARQL 1.1 Graph Store Protocol (?default, ?graph=IRI)",
+            "/queries": "named queries from queries/*.rq",
+            "/healthz": "liveness and store check"
+        }
+    }))
+}
+
+/// Binds and serves until SIGTERM or Ctrl-C; in-flight requests finish, then the store is
+/// flushed.
+pub async fn serve(state: AppState, bind: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot bind {bind}: {e}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving");
+    println!("stocktake listening on http://{addr}  (SPARQL at http://{addr}/sparql)");
+    serve_listener(listener, state, shutdown_signal()).await
+}
+
+/// Serves on an already bound listener until `shutdown` completes, then flushes the store.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let catalog = Arc::clone(state.catalog());
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("shutting down: flushing store");
+    tokio::task::spawn_blocking(move || catalog.flush()).await??;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,24 @@
+//! Stocktake takes stock (盘点) of an e-commerce platform's data assets and serves them as one
+//! knowledge graph.
+//!
+//! The RDF store *is* the catalog: an embedded Oxigraph store holds the ontology, the data-asset
+//! catalog and the product graph in named graphs, and everything else reads and writes through it.
+//! Modules are layered and each heavy dependency lives in exactly one of them; imports only flow
+//! downwards:
+//!
+//! ```text
+//! cli, config      argument parsing, layered configuration (no logic)
+//!   └─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
+//!        ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
+//!        └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named queries
+//! ```
+//!
+//! Later layers (inventory, infer, ingest, monitor, embed, kg) slot into the same picture: see
+//! `../shared/STYLE.md`.
+
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod privacy;

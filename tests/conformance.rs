@@ -1,0 +1,217 @@
+//! Conformance of the project's own files: every `queries/*.rq` parses (spargebra) and runs;
+//! every `ontology/*.ttl` parses; the shapes are well-formed SHACL; the taxonomy covers the
+//! required categories in Chinese and English; the ontology reloads on change, never duplicated.
+
+use std::collections::BTreeMap;
+
+use stocktake::catalog::{
+    CancelToken, Catalog, GraphLayout, Limits, NamedQuery, OutputFormat, ResultsFormat,
+};
+
+use crate::util::{client, repo, TestServer, READ};
+
+fn select_csv(catalog: &Catalog, q: &str) -> String {
+    let p = catalog
+        .prepare_query(
+            q,
+            None,
+            &Default::default(),
+            true,
+            false,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    let s = catalog
+        .execute_query(
+            p,
+            OutputFormat::Results(ResultsFormat::Csv),
+            Limits {
+                max_rows: usize::MAX,
+                timeout_secs: 0,
+            },
+        )
+        .unwrap();
+    String::from_utf8(s.body).unwrap()
+}
+
+fn loaded() -> (tempfile::TempDir, Catalog) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(
+        dir.path(),
+        GraphLayout::new("http://stocktake.local/").unwrap(),
+    )
+    .unwrap();
+    catalog.load_ontology(&repo().join("ontology")).unwrap();
+    (dir, catalog)
+}
+
+#[test]
+fn every_named_query_parses_and_runs() {
+    let queries = NamedQuery::load_dir(&repo().join("queries")).unwrap();
+    assert!(queries.len() >= 5, "ship useful named queries");
+    for q in &queries {
+        spargebra::SparqlParser::new().parse_query(&q.text).unwrap();
+        assert!(!q.description.is_empty(), "{} needs a description", q.name);
+    }
+    let server = TestServer::start();
+    for q in &queries {
+        let r = client()
+            .get(server.url(&format!("/queries/{}", q.name)))
+            .bearer_auth(READ)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(status, 200, "{}: {}", q.name, r.text().unwrap());
+    }
+    // And the ontology-backed ones return rows.
+    let (_dir, catalog) = loaded();
+    for name in [
+        "categories",
+        "vocabulary",
+        "shapes",
+        "asset-kinds",
+        "graphs",
+    ] {
+        let q = queries.iter().find(|q| q.name == name).unwrap();
+        let p = catalog
+            .prepare_named(q, &BTreeMap::new(), true, false, &CancelToken::new())
+            .unwrap();
+        let s = catalog
+            .execute_query(
+                p,
+                OutputFormat::Results(ResultsFormat::Csv),
+                Limits {
+                    max_rows: 10_000,
+                    timeout_secs: 0,
+                },
+            )
+            .unwrap();
+        assert!(s.rows > 0, "{name} returned nothing");
+    }
+}
+
+#[test]
+fn every_ontology_file_parses() {
+    for entry in std::fs::read_dir(repo().join("ontology")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ttl") {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::copy(&path, dir.path().join("x.ttl")).unwrap();
+            let catalog = Catalog::in_memory(GraphLayout::new("http://s.local/").unwrap()).unwrap();
+            let report = catalog
+                .load_ontology(dir.path())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(report.triples > 10, "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn shapes_are_well_formed_shacl() {
+    let (_dir, catalog) = loaded();
+    // Structural rules from the SHACL spec (a subset of shacl-shacl): every node shape has a
+    // target; every property shape has exactly one IRI path; counts are non-negative integers;
+    // sh:datatype and sh:class are IRIs; sh:pattern is a string.
+    let violations = select_csv(
+        &catalog,
+        "PREFIX sh: <http://www.w3.org/ns/shacl#>
+         PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+         SELECT ?shape ?problem WHERE { GRAPH ?g {
+           { ?shape a sh:NodeShape FILTER NOT EXISTS { ?shape sh:targetClass|sh:targetNode|sh:targetSubjectsOf|sh:targetObjectsOf ?t }
+             BIND(\"node shape without target\" AS ?problem) }
+           UNION { ?s sh:property ?shape FILTER NOT EXISTS { ?shape sh:path ?p } BIND(\"property without path\" AS ?problem) }
+           UNION { ?s sh:property ?shape . ?shape sh:path ?p1, ?p2 FILTER(?p1 != ?p2) BIND(\"several paths\" AS ?problem) }
+           UNION { ?shape sh:minCount|sh:maxCount ?c FILTER(DATATYPE(?c) != xsd:integer || ?c < 0) BIND(\"bad count\" AS ?problem) }
+           UNION { ?shape sh:datatype|sh:class|sh:targetClass ?c FILTER(!isIRI(?c)) BIND(\"non-IRI class or datatype\" AS ?problem) }
+           UNION { ?shape sh:pattern ?r FILTER(DATATYPE(?r) != xsd:string) BIND(\"pattern not a string\" AS ?problem) }
+         } }",
+    );
+    assert_eq!(
+        violations.lines().count(),
+        1,
+        "SHACL problems:\n{violations}"
+    );
+    let shapes = select_csv(
+        &catalog,
+        "PREFIX sh: <http://www.w3.org/ns/shacl#> SELECT ?s { GRAPH ?g { ?s a sh:NodeShape } }",
+    );
+    assert!(shapes.lines().count() >= 8, "{shapes}");
+}
+
+#[test]
+fn taxonomy_covers_required_categories_in_both_languages() {
+    let (_dir, catalog) = loaded();
+    let seed = [
+        "电子产品",
+        "服饰鞋包",
+        "家居用品",
+        "食品饮料",
+        "图书文具",
+        "化妆品",
+        "运动户外",
+        "个人护理",
+        "家庭娱乐",
+        "数码配件",
+    ];
+    let reviews = [
+        "书籍",
+        "平板",
+        "手机",
+        "水果",
+        "洗发水",
+        "热水器",
+        "蒙牛",
+        "衣服",
+        "计算机",
+        "酒店",
+    ];
+    for label in seed {
+        let csv = select_csv(
+            &catalog,
+            &format!("PREFIX skos: <http://www.w3.org/2004/02/skos/core#> SELECT ?en {{ GRAPH ?g {{ ?c skos:prefLabel \"{label}\"@zh ; skos:prefLabel ?en FILTER(LANG(?en) = \"en\") }} }}"),
+        );
+        assert_eq!(csv.lines().count(), 2, "{label}: {csv}");
+    }
+    for notation in reviews {
+        let csv = select_csv(
+            &catalog,
+            &format!("PREFIX skos: <http://www.w3.org/2004/02/skos/core#> SELECT ?en ?zh ?parent {{ GRAPH ?g {{ ?c skos:notation \"{notation}\" ; skos:broader ?parent ; skos:prefLabel ?en, ?zh FILTER(LANG(?en) = \"en\" && LANG(?zh) = \"zh\") }} }}"),
+        );
+        assert_eq!(csv.lines().count(), 2, "{notation}: {csv}");
+    }
+}
+
+#[test]
+fn ontology_reloads_on_change_and_never_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let onto = dir.path().join("onto");
+    std::fs::create_dir(&onto).unwrap();
+    std::fs::write(onto.join("a.ttl"), "<http://a> <http://b> <http://c> .\n").unwrap();
+    let layout = GraphLayout::new("http://s.local/").unwrap();
+    {
+        let c = Catalog::open(&dir.path().join("store"), layout.clone()).unwrap();
+        let r = c.load_ontology(&onto).unwrap();
+        assert!(r.reloaded);
+        assert_eq!(r.triples, 1);
+    }
+    {
+        let c = Catalog::open(&dir.path().join("store"), layout.clone()).unwrap();
+        let r = c.load_ontology(&onto).unwrap();
+        assert!(!r.reloaded, "unchanged ontology is not reloaded");
+        assert_eq!(r.triples, 1);
+    }
+    std::fs::write(
+        onto.join("a.ttl"),
+        "<http://a> <http://b> <http://d> .\n<http://a> <http://b> <http://e> .\n",
+    )
+    .unwrap();
+    let c = Catalog::open(&dir.path().join("store"), layout).unwrap();
+    let r = c.load_ontology(&onto).unwrap();
+    assert!(r.reloaded);
+    assert_eq!(r.triples, 2, "old content replaced, not added to");
+    let csv = select_csv(
+        &c,
+        "SELECT ?h { GRAPH ?g { ?s <https://w3id.org/stocktake/ns#contentHash> ?h } }",
+    );
+    assert_eq!(csv.lines().count(), 2, "exactly one stored hash: {csv}");
+}

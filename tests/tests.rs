@@ -1,0 +1,10 @@
+//! Integration tests, compiled into one binary (see ../shared/STYLE.md).
+
+#[macro_use]
+mod util;
+
+mod auth;
+mod conformance;
+mod limits;
+mod restart;
+mod w3c;
