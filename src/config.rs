@@ -75,7 +75,7 @@ pub struct CatalogConfig {
 }
 
 /// Per-graph access policy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessConfig {
     /// Extra graph IRIs only admins may see (quarantine and graphs the catalog marks as holding
@@ -118,14 +118,6 @@ impl Default for CatalogConfig {
             ontology_dir: PathBuf::from("ontology"),
             queries_dir: PathBuf::from("queries"),
             union_default_graph: false,
-        }
-    }
-}
-
-impl Default for AccessConfig {
-    fn default() -> Self {
-        Self {
-            restricted_graphs: Vec::new(),
         }
     }
 }

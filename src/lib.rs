@@ -7,7 +7,7 @@
 //! downwards:
 //!
 //! ```text
-//! cli, config      argument parsing, layered configuration (no logic)
+//! cli, config      argument parsing, layered configuration (no logic); audit (write log)
 //!   └─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
 //!        ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
 //!        └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named queries

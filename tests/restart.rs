@@ -106,7 +106,8 @@ fn data_survives_sigterm_and_restart() {
         .header("accept", "text/csv")
         .send()
         .unwrap();
-    assert_eq!(r.text().unwrap().lines().nth(1), Some("1"));
+    let body = r.text().unwrap();
+    assert_eq!(body.lines().nth(1), Some("1"), "{body}");
     sigterm(&mut child);
 
     // Revoked tokens stop working.

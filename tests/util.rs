@@ -41,8 +41,10 @@ macro_rules! need_shared_data {
 }
 
 pub fn test_config(data: &Path) -> Config {
-    let mut c = Config::default();
-    c.data = data.to_path_buf();
+    let mut c = Config {
+        data: data.to_path_buf(),
+        ..Default::default()
+    };
     c.catalog.ontology_dir = repo().join("ontology");
     c.catalog.queries_dir = repo().join("queries");
     c.tokens = [
@@ -109,6 +111,8 @@ impl TestServer {
                 .await
                 .unwrap();
             });
+            // Do not wait for a runaway blocking task (see http::serve_listener).
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
         });
         let addr = addr_rx.recv().unwrap();
         Self {

@@ -52,17 +52,38 @@ impl Manifest {
     }
 
     fn select(&self, q: &str) -> Vec<HashMap<String, Term>> {
-        let prefixes = "PREFIX mf: <http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#>
-            PREFIX qt: <http://www.w3.org/2001/sw/DataAccess/tests/test-query#>
-            PREFIX ut: <http://www.w3.org/2009/sparql/tests/test-update#>
-            PREFIX dawgt: <http://www.w3.org/2001/sw/DataAccess/tests/test-dawg#>
-            PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-            PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-            PREFIX ht: <http://www.w3.org/2011/http#>
-            PREFIX cnt: <http://www.w3.org/2011/content#>\n";
+        let prefixes = include_str!("w3c_prefixes.rq");
         let QueryResults::Solutions(solutions) = SparqlEvaluator::new()
             .parse_query(&format!("{prefixes}{q}"))
             .unwrap()
+            .on_store(&self.store)
+            .execute()
+            .unwrap()
+        else {
+            panic!("not a select")
+        };
+        solutions
+            .map(|s| {
+                let s = s.unwrap();
+                s.iter()
+                    .map(|(v, t)| (v.as_str().to_owned(), t.clone()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Runs a SELECT about one node: `?this` in the query is that node (which may be a blank
+    /// node, so it cannot be written into the query text).
+    fn about(&self, this: &Term, q: &str) -> Vec<HashMap<String, Term>> {
+        let q = q.replacen("SELECT ", "SELECT ?this ", 1);
+        let prefixes = include_str!("w3c_prefixes.rq");
+        let QueryResults::Solutions(solutions) = SparqlEvaluator::new()
+            .parse_query(&format!("{prefixes}{q}"))
+            .unwrap_or_else(|e| panic!("{e}: {q}"))
+            .substitute_variable(
+                oxigraph::model::Variable::new_unchecked("this"),
+                this.clone(),
+            )
             .on_store(&self.store)
             .execute()
             .unwrap()
@@ -246,11 +267,11 @@ fn run_http_test(
     test: &Term,
     path_map: &dyn Fn(&str) -> String,
 ) -> Result<(), String> {
-    let t = test.to_string();
     // Data to load first (protocol tests): ut:graphData [ ut:graph <file> ; rdfs:label "iri" ].
-    for row in m.select(&format!(
-        "SELECT ?file ?name WHERE {{ {t} ut:graphData ?d . ?d ut:graph ?file ; rdfs:label ?name }}"
-    )) {
+    for row in m.about(
+        test,
+        "SELECT ?file ?name WHERE { ?this ut:graphData ?d . ?d ut:graph ?file ; rdfs:label ?name }",
+    ) {
         let data = std::fs::read(m.local(&row["file"])).unwrap();
         let r = client()
             .put(server.url(&format!("/store?graph={}", enc(&lit(&row["name"])))))
@@ -261,16 +282,14 @@ fn run_http_test(
             .unwrap();
         assert!(r.status().is_success());
     }
-    let requests = m.select(&format!(
-        "SELECT ?list WHERE {{ {t} mf:action ?a . ?a ht:requests ?list }}"
-    ));
+    let requests = m.about(
+        test,
+        "SELECT ?list WHERE { ?this mf:action ?a . ?a ht:requests ?list }",
+    );
     let mut location = String::new();
     for req in m.list(&requests[0]["list"]) {
-        let r = req.to_string();
-        let info = &m.select(&format!(
-            "SELECT ?method ?path ?chars ?enc WHERE {{ {r} ht:methodName ?method ; ht:absolutePath ?path .
-               OPTIONAL {{ {r} ht:body ?b . ?b cnt:chars ?chars OPTIONAL {{ ?b cnt:characterEncoding ?enc }} }} }}"
-        ))[0];
+        let info = &m.about(&req, "SELECT ?method ?path ?chars ?enc WHERE { ?this ht:methodName ?method ; ht:absolutePath ?path .
+               OPTIONAL { ?this ht:body ?b . ?b cnt:chars ?chars OPTIONAL { ?b cnt:characterEncoding ?enc } } }")[0];
         let method = lit(&info["method"]);
         let path = path_map(&lit(&info["path"]).replace("$LOCATION$", &enc(&location)));
         let mut builder = client()
@@ -280,13 +299,14 @@ fn run_http_test(
             )
             .bearer_auth(ADMIN);
         if let Some(h) = m
-            .select(&format!("SELECT ?list WHERE {{ {r} ht:headers ?list }}"))
+            .about(&req, "SELECT ?list WHERE { ?this ht:headers ?list }")
             .first()
         {
             for header in m.list(&h["list"]) {
-                let row = &m.select(&format!(
-                    "SELECT ?n ?v WHERE {{ {header} ht:fieldName ?n ; ht:fieldValue ?v }}"
-                ))[0];
+                let row = &m.about(
+                    &header,
+                    "SELECT ?n ?v WHERE { ?this ht:fieldName ?n ; ht:fieldValue ?v }",
+                )[0];
                 builder = builder.header(lit(&row["n"]), lit(&row["v"]));
             }
         }
@@ -298,11 +318,9 @@ fn run_http_test(
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.bytes().unwrap();
-        let expect = m.select(&format!(
-            "SELECT ?status ?bool ?format ?loc WHERE {{ {r} ht:resp ?resp . ?resp mf:expectedStatus ?status .
-               OPTIONAL {{ ?resp mf:expectedBoolean ?bool }} OPTIONAL {{ ?resp mf:expectedFormat ?format }}
-               OPTIONAL {{ ?resp mf:expectedLocation ?loc }} }}"
-        ));
+        let expect = m.about(&req, "SELECT ?status ?bool ?format ?loc WHERE { ?this ht:resp ?resp . ?resp mf:expectedStatus ?status .
+               OPTIONAL { ?resp mf:expectedBoolean ?bool } OPTIONAL { ?resp mf:expectedFormat ?format }
+               OPTIONAL { ?resp mf:expectedLocation ?loc } }");
         let statuses: Vec<String> = expect.iter().map(|e| iri(&e["status"])).collect();
         if !status_ok(&statuses, status) {
             return Err(format!(
@@ -344,12 +362,10 @@ fn run_http_test(
                 .to_owned();
         }
         // Expected response body, compared as graphs.
-        if let Some(b) = m.select(&format!(
-            "SELECT ?chars ?hlist WHERE {{ {r} ht:resp ?resp . ?resp ht:body ?b . ?b cnt:chars ?chars . ?resp ht:headers ?hlist }}"
-        )).first() {
+        if let Some(b) = m.about(&req, "SELECT ?chars ?hlist WHERE { ?this ht:resp ?resp . ?resp ht:body ?b . ?b cnt:chars ?chars . ?resp ht:headers ?hlist }").first() {
             let mut expected_ct = String::new();
             for header in m.list(&b["hlist"]) {
-                let row = &m.select(&format!("SELECT ?n ?v WHERE {{ {header} ht:fieldName ?n ; ht:fieldValue ?v }}"))[0];
+                let row = &m.about(&header, "SELECT ?n ?v WHERE { ?this ht:fieldName ?n ; ht:fieldValue ?v }")[0];
                 if lit(&row["n"]).eq_ignore_ascii_case("content-type") {
                     expected_ct = lit(&row["v"]);
                 }
@@ -404,12 +420,12 @@ fn w3c_graph_store_protocol() {
         "graph-store-protocol/manifest-direct.ttl",
     ] {
         let m = Manifest::load(&root, rel);
-        // The tests of one manifest build on each other's state: one server per manifest.
-        let server = empty_server();
         for test in m.entries() {
+            // Each test is one connection that starts from an empty store.
+            let server = empty_server();
             let t = test.to_string();
             let requires: Vec<String> = m
-                .select(&format!("SELECT ?r WHERE {{ {t} mf:requires ?r }}"))
+                .about(&test, "SELECT ?r WHERE { ?this mf:requires ?r }")
                 .iter()
                 .map(|r| iri(&r["r"]))
                 .collect();
@@ -420,9 +436,7 @@ fn w3c_graph_store_protocol() {
                 tally.skipped.push((t, "direct graph identification (graph IRI = request URL) is not offered: /store identifies graphs with ?graph= (indirect), which the spec allows"));
                 continue;
             }
-            let multipart = m.select(&format!(
-                "SELECT ?v WHERE {{ {t} mf:action/ht:requests/rdf:rest*/rdf:first/ht:headers/rdf:rest*/rdf:first/ht:fieldValue ?v FILTER(CONTAINS(?v, \"multipart\")) }}"
-            ));
+            let multipart = m.about(&test, "SELECT ?v WHERE { ?this mf:action/ht:requests/rdf:rest*/rdf:first/ht:headers/rdf:rest*/rdf:first/ht:fieldValue ?v FILTER(CONTAINS(?v, \"multipart\")) }");
             if !multipart.is_empty() {
                 tally.skipped.push((
                     t,
@@ -446,11 +460,17 @@ fn w3c_graph_store_protocol() {
 fn included(root: &Path, rel: &str) -> Vec<String> {
     let m = Manifest::load(root, rel);
     let heads = m.select("SELECT ?l WHERE { ?m mf:include ?l }");
-    heads
+    let mut out: Vec<String> = Vec::new();
+    for rel in heads
         .iter()
         .flat_map(|h| m.list(&h["l"]))
-        .map(|t| iri(&t).strip_prefix(W3C_BASE).unwrap().to_owned())
-        .collect()
+        .filter_map(|t| iri(&t).strip_prefix(W3C_BASE).map(str::to_owned))
+    {
+        if !out.contains(&rel) {
+            out.push(rel);
+        }
+    }
+    out
 }
 
 fn post_text(server: &TestServer, ct: &str, accept: &str, text: String) -> (u16, String, Vec<u8>) {
@@ -523,9 +543,46 @@ fn reset(server: &TestServer) {
 /// A solution sequence normalised for comparison: blank nodes become one placeholder.
 type Rows = Vec<Vec<(String, String)>>;
 
+/// Literals compare by value for the numeric and boolean datatypes (the store keeps values,
+/// not lexical forms: `"1.0"^^xsd:decimal` comes back as `"1"^^xsd:decimal`).
+fn norm_literal(l: &oxigraph::model::Literal) -> Option<String> {
+    let xsd = "http://www.w3.org/2001/XMLSchema#";
+    let dt = l.datatype().as_str().strip_prefix(xsd)?;
+    let v = l.value().trim();
+    let value = match dt {
+        "integer" | "int" | "long" | "short" | "byte" | "nonNegativeInteger"
+        | "positiveInteger" | "negativeInteger" | "nonPositiveInteger" | "unsignedLong"
+        | "unsignedInt" | "unsignedShort" | "unsignedByte" => {
+            // The store keeps the integer value, not the derived type.
+            let n = v.trim_start_matches('+').parse::<i128>().ok()?;
+            return Some(format!("{n}^^integer"));
+        }
+        "decimal" => {
+            let f: f64 = v.parse().ok()?;
+            format!("{f:?}")
+        }
+        "double" | "float" => {
+            let f: f64 = match v {
+                "INF" => f64::INFINITY,
+                "-INF" => f64::NEG_INFINITY,
+                _ => v.parse().ok()?,
+            };
+            format!("{f:?}")
+        }
+        "boolean" => match v {
+            "1" | "true" => "true".into(),
+            "0" | "false" => "false".into(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(format!("{value}^^{dt}"))
+}
+
 fn norm_term(t: &Term) -> String {
     match t {
         Term::BlankNode(_) => "_:b".into(),
+        Term::Literal(l) if norm_literal(l).is_some() => norm_literal(l).unwrap_or_default(),
         Term::Literal(l) if l.language().is_some() => {
             format!(
                 "\"{}\"@{}",
@@ -540,7 +597,7 @@ fn norm_term(t: &Term) -> String {
 enum Expected {
     Boolean(bool),
     Rows(Rows),
-    Graph(Graph),
+    Graph(Box<Graph>),
 }
 
 fn rows_from_parser(body: &[u8], format: QueryResultsFormat) -> Result<Expected, String> {
@@ -566,7 +623,8 @@ fn rows_from_parser(body: &[u8], format: QueryResultsFormat) -> Result<Expected,
 }
 
 /// Reads an expected result file; result sets written in RDF (rs: vocabulary) become rows.
-fn expected_result(path: &Path) -> Result<Expected, String> {
+/// `base` is the file's canonical IRI, against which its relative IRIs resolve.
+fn expected_result(path: &Path, base: &str) -> Result<Expected, String> {
     let body = std::fs::read(path).map_err(|e| e.to_string())?;
     match path.extension().and_then(|e| e.to_str()) {
         Some("srx") => rows_from_parser(&body, QueryResultsFormat::Xml),
@@ -577,7 +635,7 @@ fn expected_result(path: &Path) -> Result<Expected, String> {
             store
                 .load_from_reader(
                     RdfParser::from_format(rdf_format_of(path))
-                        .with_base_iri("http://example.org/")
+                        .with_base_iri(base)
                         .unwrap(),
                     body.as_slice(),
                 )
@@ -598,7 +656,7 @@ fn expected_result(path: &Path) -> Result<Expected, String> {
                     g.insert(q.unwrap().as_ref());
                 }
                 g.canonicalize(oxigraph::model::dataset::CanonicalizationAlgorithm::Unstable);
-                return Ok(Expected::Graph(g));
+                return Ok(Expected::Graph(Box::new(g)));
             }
             if let QueryResults::Solutions(s) = SparqlEvaluator::new()
                 .parse_query(&format!("{rs} SELECT ?b WHERE {{ ?x rs:boolean ?b }}"))
@@ -650,11 +708,11 @@ fn expected_result(path: &Path) -> Result<Expected, String> {
 }
 
 fn run_query_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(), String> {
-    let t = test.to_string();
-    let rows = m.select(&format!(
-        "SELECT ?query ?data ?result WHERE {{ {t} mf:action ?a . ?a qt:query ?query .
-           OPTIONAL {{ ?a qt:data ?data }} OPTIONAL {{ {t} mf:result ?result }} }}"
-    ));
+    let rows = m.about(
+        test,
+        "SELECT ?query ?data ?result WHERE { ?this mf:action ?a . ?a qt:query ?query .
+           OPTIONAL { ?a qt:data ?data } OPTIONAL { ?this mf:result ?result } }",
+    );
     let row = rows.first().ok_or("no qt:query")?;
     reset(server);
     for d in &rows {
@@ -662,14 +720,63 @@ fn run_query_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(), 
             load_into(server, m, data, None)?;
         }
     }
-    for g in m.select(&format!(
-        "SELECT ?g WHERE {{ {t} mf:action/qt:graphData ?g }}"
-    )) {
+    for g in m.about(test, "SELECT ?g WHERE { ?this mf:action/qt:graphData ?g }") {
         load_into(server, m, &g["g"], Some(iri(&g["g"])))?;
     }
     let query = with_base(m, &row["query"])?;
-    let result = m.local(row.get("result").ok_or("no mf:result")?);
-    let expected = expected_result(&result)?;
+    let result_iri = row.get("result").ok_or("no mf:result")?;
+    let result = m.local(result_iri);
+    if result.extension().is_some_and(|e| e == "csv") {
+        // CSV loses datatypes, so the expected document is compared as text, row by row.
+        let (status, _, body) = post_text(server, "application/sparql-query", "text/csv", query);
+        if status != 200 {
+            return Err(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        // Rows as sorted (column, value) lists: column order is free for SELECT *, blank node
+        // labels are arbitrary, and numbers compare by value (the store keeps values).
+        let norm = |t: &str| -> Result<Vec<Vec<(String, String)>>, String> {
+            let mut reader = csv::ReaderBuilder::new().from_reader(t.as_bytes());
+            let header: Vec<String> = reader
+                .headers()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(str::to_owned)
+                .collect();
+            let mut rows = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(|e| e.to_string())?;
+                let mut row: Vec<(String, String)> = header
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(h, v)| {
+                        let v = if v.starts_with("_:") {
+                            "_:b".to_owned()
+                        } else if let Ok(f) = v.parse::<f64>() {
+                            format!("{f:?}")
+                        } else {
+                            v.to_owned()
+                        };
+                        (h.clone(), v)
+                    })
+                    .collect();
+                row.sort();
+                rows.push(row);
+            }
+            rows.sort();
+            Ok(rows)
+        };
+        let want = norm(&std::fs::read_to_string(&result).map_err(|e| e.to_string())?)?;
+        let got = norm(&String::from_utf8_lossy(&body))?;
+        return if got == want {
+            Ok(())
+        } else {
+            Err(format!("CSV differs:\n got {got:?}\nwant {want:?}"))
+        };
+    }
+    let expected = expected_result(&result, &iri(result_iri))?;
     let accept = match expected {
         Expected::Graph(_) => "application/n-triples",
         _ => "application/sparql-results+json",
@@ -684,7 +791,7 @@ fn run_query_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(), 
     match expected {
         Expected::Graph(want) => {
             let got = parse_graph(&body, &ct, "http://example.org/")?;
-            if got != want {
+            if got != *want {
                 return Err(format!("graph differs:\n got {got}\nwant {want}"));
             }
         }
@@ -728,18 +835,16 @@ fn dataset_of_store(server: &TestServer) -> Result<Dataset, String> {
 }
 
 fn run_update_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(), String> {
-    let t = test.to_string();
-    let request = m.select(&format!(
-        "SELECT ?r WHERE {{ {t} mf:action/ut:request ?r }}"
-    ));
+    let request = m.about(test, "SELECT ?r WHERE { ?this mf:action/ut:request ?r }");
     let request = &request.first().ok_or("no ut:request")?["r"];
     reset(server);
-    for d in m.select(&format!("SELECT ?d WHERE {{ {t} mf:action/ut:data ?d }}")) {
+    for d in m.about(test, "SELECT ?d WHERE { ?this mf:action/ut:data ?d }") {
         load_into(server, m, &d["d"], None)?;
     }
-    for g in m.select(&format!(
-        "SELECT ?f ?l WHERE {{ {t} mf:action/ut:graphData ?g . ?g ut:graph ?f ; rdfs:label ?l }}"
-    )) {
+    for g in m.about(
+        test,
+        "SELECT ?f ?l WHERE { ?this mf:action/ut:graphData ?g . ?g ut:graph ?f ; rdfs:label ?l }",
+    ) {
         load_into(server, m, &g["f"], Some(lit(&g["l"])))?;
     }
     let update = with_base(m, request)?;
@@ -768,12 +873,13 @@ fn run_update_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(),
             )
             .map_err(|e| e.to_string())
     };
-    for d in m.select(&format!("SELECT ?d WHERE {{ {t} mf:result/ut:data ?d }}")) {
+    for d in m.about(test, "SELECT ?d WHERE { ?this mf:result/ut:data ?d }") {
         load(&d["d"], None)?;
     }
-    for g in m.select(&format!(
-        "SELECT ?f ?l WHERE {{ {t} mf:result/ut:graphData ?g . ?g ut:graph ?f ; rdfs:label ?l }}"
-    )) {
+    for g in m.about(
+        test,
+        "SELECT ?f ?l WHERE { ?this mf:result/ut:graphData ?g . ?g ut:graph ?f ; rdfs:label ?l }",
+    ) {
         load(&g["f"], Some(NamedNode::new(lit(&g["l"])).unwrap()))?;
     }
     let mut want = Dataset::new();
@@ -788,7 +894,21 @@ fn run_update_eval(m: &Manifest, server: &TestServer, test: &Term) -> Result<(),
 }
 
 /// Tests we do not run, with the reason. Anything else that fails fails the suite.
-const SKIPPED: &[(&str, &str)] = &[];
+/// The first seven are on Oxigraph's own known-failures list (`testsuite/tests/sparql.rs` in
+/// oxigraph/oxigraph: "Our scoping of variables introduced by GRAPH is wrong", "Our property
+/// path handling is wrong"); the GROUP_CONCAT tests were changed in w3c/rdf-tests after the
+/// suite Oxigraph 0.5 pins.
+const SKIPPED: &[(&str, &str)] = &[
+    ("negation/manifest#graph-minus", "Oxigraph 0.5: scoping of variables introduced by GRAPH (known upstream failure)"),
+    ("aggregates/manifest#agg-empty-group-count-graph", "Oxigraph 0.5: scoping of variables introduced by GRAPH (known upstream failure)"),
+    ("bindings/manifest#graph", "Oxigraph 0.5: scoping of variables introduced by GRAPH (known upstream failure)"),
+    ("property-path/manifest#zero_or_more_set_start", "Oxigraph 0.5: zero-length path with a constant absent from the data yields nothing (known upstream failure)"),
+    ("property-path/manifest#zero_or_more_set_end", "Oxigraph 0.5: zero-length path with a constant absent from the data yields nothing (known upstream failure)"),
+    ("property-path/manifest#zero_or_one_set_start", "Oxigraph 0.5: zero-length path with a constant absent from the data yields nothing (known upstream failure)"),
+    ("property-path/manifest#zero_or_one_set_end", "Oxigraph 0.5: zero-length path with a constant absent from the data yields nothing (known upstream failure)"),
+    ("aggregates/manifest#agg-groupconcat-04", "Oxigraph 0.5 keeps a language tag shared by all GROUP_CONCAT inputs; the revised test expects a simple literal"),
+    ("aggregates/manifest#agg-groupconcat-06", "Oxigraph 0.5 keeps a language tag shared by all GROUP_CONCAT inputs; the revised test expects a simple literal"),
+];
 
 fn run_suite(suite: &'static str, top: &str) {
     let data = need_shared_data!();
@@ -798,15 +918,12 @@ fn run_suite(suite: &'static str, top: &str) {
     for rel in included(&root, top) {
         let m = Manifest::load(&root, &rel);
         for test in m.entries() {
-            let t = test.to_string();
             let name = iri(&test);
             if let Some((_, why)) = SKIPPED.iter().find(|(id, _)| name.ends_with(id)) {
                 tally.skipped.push((name, why));
                 continue;
             }
-            let info = m.select(&format!(
-                "SELECT ?type ?action ?approval WHERE {{ {t} rdf:type ?type . OPTIONAL {{ {t} mf:action ?action }} OPTIONAL {{ {t} dawgt:approval ?approval }} }}"
-            ));
+            let info = m.about(&test, "SELECT ?type ?action ?approval WHERE { ?this rdf:type ?type . OPTIONAL { ?this mf:action ?action } OPTIONAL { ?this dawgt:approval ?approval } }");
             let Some(info) = info.first() else { continue };
             if info
                 .get("approval")
@@ -880,6 +997,14 @@ fn leak(s: String) -> &'static str {
 #[test]
 fn w3c_query_suites() {
     run_suite("query (syntax + evaluation)", "manifest-sparql11-query.ttl");
+}
+
+#[test]
+fn w3c_result_format_suites() {
+    run_suite(
+        "result formats (JSON, CSV, TSV)",
+        "manifest-sparql11-results.ttl",
+    );
 }
 
 #[test]

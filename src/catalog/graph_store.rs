@@ -25,9 +25,7 @@ pub enum GraphTarget {
 /// What a bulk load did.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadStats {
-    /// Quads in the store after the load minus before (duplicates are not counted).
-    pub added: usize,
-    /// Quads parsed from the input.
+    /// Quads parsed from the input (duplicates of stored quads included).
     pub parsed: u64,
 }
 
@@ -304,16 +302,16 @@ impl Catalog {
         Ok(n)
     }
 
-    /// Bulk-loads RDF from a reader (CLI `load`): fast, not one transaction, reports progress.
+    /// Bulk-loads RDF from a reader (CLI `load`): fast, not one transaction, reports progress
+    /// (quads parsed so far) through `progress`.
     pub fn bulk_load(
         &self,
         reader: impl Read,
         format: GraphFormat,
         graph: Option<&GraphTarget>,
         base_iri: Option<&str>,
-        progress: impl Fn(u64) + Send + Sync + 'static,
+        progress: impl Fn(u64),
     ) -> Result<LoadStats, CatalogError> {
-        let before = self.store.len()?;
         let mut parser = RdfParser::from_format(format.inner());
         if let Some(target) = graph {
             let g = self.graph_name(target)?;
@@ -327,22 +325,21 @@ impl Catalog {
                 .with_base_iri(base)
                 .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
         }
-        let parsed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = std::sync::Arc::clone(&parsed);
-        self.store
-            .bulk_loader()
-            .on_progress(move |n| {
-                counter.store(n, std::sync::atomic::Ordering::Relaxed);
-                progress(n)
-            })
-            .load_from_reader(parser, reader)
+        let mut parsed = 0u64;
+        let quads = parser.rename_blank_nodes().for_reader(reader).inspect(|_| {
+            parsed += 1;
+            if parsed.is_multiple_of(100_000) {
+                progress(parsed);
+            }
+        });
+        let mut loader = self.store.bulk_loader();
+        loader
+            .load_ok_quads::<_, LoaderError>(quads)
             .map_err(loader_err)?;
+        loader.commit()?;
         self.touched();
-        let after = self.store.len()?;
-        Ok(LoadStats {
-            added: after.saturating_sub(before),
-            parsed: parsed.load(std::sync::atomic::Ordering::Relaxed),
-        })
+        progress(parsed);
+        Ok(LoadStats { parsed })
     }
 
     /// Named graphs the caller may see, with their sizes.

@@ -5,6 +5,7 @@
 //! and named queries. Everything above it (HTTP, CLI, pipelines) speaks in strings, bytes and the
 //! small types exported here, so the store could be swapped without touching the server.
 
+mod bind;
 mod describe;
 mod formats;
 mod graph_store;

@@ -18,12 +18,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use oxigraph::model::vocab::xsd;
-use oxigraph::model::{Literal, NamedNode, Term};
+use oxigraph::model::{Literal, NamedNode, Term, Variable};
 use serde::Serialize;
 use spargebra::SparqlParser;
 
 use super::sparql::{CancelToken, DatasetRequest, PreparedQuery};
-use super::{Catalog, CatalogError};
+use super::{bind, Catalog, CatalogError};
 
 /// One parameter of a named query.
 #[derive(Debug, Clone, Serialize)]
@@ -199,14 +199,10 @@ impl Catalog {
                 )));
             }
         }
-        let mut prepared = self.prepare_query(
-            &query.text,
-            None,
-            &DatasetRequest::default(),
-            admin,
-            union_default_graph,
-            cancel,
-        )?;
+        let mut parsed = SparqlParser::new()
+            .parse_query(&query.text)
+            .map_err(|e| CatalogError::Syntax(format!("queries/{}.rq: {e}", query.name)))?;
+        let mut bindings = Vec::with_capacity(query.params.len());
         for p in &query.params {
             let value = match (args.get(&p.name), &p.default) {
                 (Some(v), _) => v,
@@ -218,7 +214,24 @@ impl Catalog {
                     )))
                 }
             };
-            prepared = prepared.bind(&p.name, to_term(p, value)?)?;
+            let var = Variable::new(&p.name).map_err(|e| {
+                CatalogError::BadRequest(format!("invalid parameter name '{}': {e}", p.name))
+            })?;
+            let term = to_term(p, value)?;
+            bind::substitute(&mut parsed, &var, &term);
+            if bind::is_projected(&parsed, &var) {
+                bindings.push((p.name.as_str(), term));
+            }
+        }
+        let mut prepared = self.prepare_parsed(
+            parsed,
+            &DatasetRequest::default(),
+            admin,
+            union_default_graph,
+            cancel,
+        )?;
+        for (name, term) in bindings {
+            prepared = prepared.bind(name, term)?;
         }
         Ok(prepared)
     }

@@ -151,6 +151,18 @@ impl Catalog {
         let query = parser(base_iri)?
             .parse_query(text)
             .map_err(|e| CatalogError::Syntax(format!("SPARQL syntax error: {e}")))?;
+        self.prepare_parsed(query, dataset, admin, union_default_graph, cancel)
+    }
+
+    /// Like [`Catalog::prepare_query`] for an already parsed (and possibly rewritten) query.
+    pub(crate) fn prepare_parsed(
+        &self,
+        query: spargebra::Query,
+        dataset: &DatasetRequest,
+        admin: bool,
+        union_default_graph: bool,
+        cancel: &CancelToken,
+    ) -> Result<PreparedQuery, CatalogError> {
         let form = match &query {
             spargebra::Query::Select { .. } => QueryForm::Select,
             spargebra::Query::Ask { .. } => QueryForm::Ask,

@@ -101,7 +101,11 @@ fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(http::serve(state, &bind))?;
+    let served = runtime.block_on(http::serve(state, &bind));
+    // A query that never reaches a cancellation point can outlive its timeout on the blocking
+    // pool; do not let it hold the process after shutdown (the store was flushed already).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -219,10 +223,9 @@ fn load(
             .with_context(|| format!("loading {}", path.display()))?;
         bar.finish_and_clear();
         eprintln!(
-            "{}: {} quads parsed, {} new, {:.1} s",
+            "{}: {} quads loaded in {:.1} s",
             path.display(),
             stats.parsed,
-            stats.added,
             started.elapsed().as_secs_f64()
         );
         audit.record(
@@ -231,7 +234,7 @@ fn load(
             "load",
             &path.display().to_string(),
             "ok",
-            stats.added,
+            stats.parsed as usize,
         );
     }
     catalog.flush()?;

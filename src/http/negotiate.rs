@@ -39,6 +39,8 @@ fn parse_accept(header: &str) -> Vec<Range> {
 
 /// Specificity and quality of the most specific range matching one media type.
 fn quality(ranges: &[Range], media_type: &str) -> Option<(u8, f32)> {
+    // Candidates may carry parameters (`text/csv; charset=utf-8`); ranges match the essence.
+    let media_type = media_type.split(';').next().unwrap_or(media_type).trim();
     let (kind, subtype) = media_type.split_once('/').unwrap_or((media_type, ""));
     let mut best: Option<(u8, f32)> = None;
     for r in ranges {
@@ -99,7 +101,7 @@ mod tests {
     const C: &[(u8, &str, &[&str])] = &[
         (0, "application/sparql-results+json", &["application/json"]),
         (1, "application/sparql-results+xml", &["application/xml"]),
-        (2, "text/csv", &[]),
+        (2, "text/csv; charset=utf-8", &[]),
     ];
 
     #[test]

@@ -1,0 +1,510 @@
+//! BSBM explore benchmark: Stocktake's `/sparql` against `oxigraph serve` (the same Oxigraph
+//! version as our crate), same data, same client, same query mixes, 1 and 4 concurrent clients,
+//! alternating runs; plus bulk-load time `stocktake load` against `oxigraph load`.
+//!
+//! Query mixes follow `queries/explore/querymix.txt` (minus `ignoreQueries.txt`); parameters are
+//! drawn with a fixed seed from the generator's parameter pools in `td_data_pc1000.tgz` (product
+//! type hierarchy with features, product/offer/review counts and their producer/vendor/site
+//! ranges, the current date and the label dictionary), as the BSBM test driver does.
+//!
+//! Run: `./scripts/install-peers && cargo bench --bench bsbm` (env: `BSBM_MIXES`, default 40 per
+//! run; `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const INST: &str = "http://www4.wiwiss.fu-berlin.de/bizer/bsbm/v01/instances/";
+const SEED: u64 = 808_080;
+
+struct Pools {
+    /// Leaf product types: (nr, features of the type and its ancestors).
+    leaves: Vec<(i32, Vec<i32>)>,
+    producer_of_product: Vec<i32>,
+    vendor_of_offer: Vec<i32>,
+    site_of_review: Vec<i32>,
+    product_count: i32,
+    review_count: i32,
+    offer_count: i32,
+    current_date: String,
+    words: Vec<String>,
+}
+
+fn int_array(v: &jaded::Value) -> Vec<i32> {
+    v.array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|x| match x {
+            jaded::Value::Object(o) => match o.get_field("value") {
+                Some(jaded::Value::Primitive(jaded::PrimitiveType::Int(i))) => Some(*i),
+                _ => None,
+            },
+            jaded::Value::Primitive(jaded::PrimitiveType::Int(i)) => Some(*i),
+            _ => None,
+        })
+        .collect()
+}
+
+fn int_field(o: &jaded::ObjectData, name: &str) -> i32 {
+    match o.get_field(name) {
+        Some(jaded::Value::Primitive(jaded::PrimitiveType::Int(i))) => *i,
+        other => panic!("field {name}: {other:?}"),
+    }
+}
+
+fn features_of(pt: &jaded::ObjectData) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut node = Some(pt);
+    while let Some(n) = node {
+        if let Some(jaded::Value::Object(vector)) = n.get_field("features") {
+            let count = int_field(vector, "elementCount") as usize;
+            let items = int_array(vector.get_field("elementData").expect("elementData"));
+            out.extend(items.into_iter().take(count));
+        }
+        node = n.get_field("parent").and_then(|p| p.object_data());
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn read_pools(tgz: &Path) -> Pools {
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(tgz).unwrap(),
+    ));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry
+            .path()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let mut buf = Vec::new();
+        entry.read_to_end(&mut buf).unwrap();
+        files.insert(name, buf);
+    }
+    let parser =
+        |name: &str| jaded::Parser::new(std::io::Cursor::new(files[name].clone())).unwrap();
+
+    let mut pth = parser("pth.dat");
+    let leaves_content = pth.read().unwrap();
+    let leaves = leaves_content
+        .value()
+        .and_then(|v| v.array())
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.object_data())
+        .map(|pt| (int_field(pt, "nr"), features_of(pt)))
+        .collect();
+
+    let first_array = |name: &str| {
+        let mut p = parser(name);
+        let c = p.read().unwrap();
+        int_array(c.value().unwrap())
+    };
+    let producer_of_product = first_array("pp.dat");
+    let vendor_of_offer = first_array("vo.dat");
+    let site_of_review = first_array("rr.dat");
+
+    let mut cdlw = parser("cdlw.dat");
+    let mut ints = Vec::new();
+    let mut date_ms = None;
+    let mut words = Vec::new();
+    while let Ok(content) = cdlw.read() {
+        match content {
+            jaded::Content::Block(bytes) => {
+                for chunk in bytes.chunks_exact(4) {
+                    ints.push(i32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
+                }
+            }
+            jaded::Content::Object(jaded::Value::Object(o))
+                if o.class_name().contains("Calendar") =>
+            {
+                if let Some(jaded::Value::Primitive(jaded::PrimitiveType::Long(ms))) =
+                    o.get_field("time")
+                {
+                    date_ms = Some(*ms);
+                }
+            }
+            jaded::Content::Object(jaded::Value::Object(o))
+                if o.class_name().contains("HashMap") =>
+            {
+                let mut it = o.get_annotation(0).expect("HashMap data");
+                let _buckets = it.read_i32().unwrap();
+                let size = it.read_i32().unwrap();
+                for _ in 0..size {
+                    let key = it.read_object().unwrap();
+                    let _value = it.read_object().unwrap();
+                    if let Some(s) = key.string() {
+                        words.push(s.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    words.sort();
+    let date = chrono::DateTime::from_timestamp_millis(date_ms.expect("current date")).unwrap();
+    Pools {
+        leaves,
+        producer_of_product,
+        vendor_of_offer,
+        site_of_review,
+        product_count: ints[0],
+        review_count: ints[1],
+        offer_count: ints[2],
+        current_date: format!(
+            "\"{}\"^^<http://www.w3.org/2001/XMLSchema#dateTime>",
+            date.format("%Y-%m-%dT00:00:00")
+        ),
+        words,
+    }
+}
+
+/// Index of the first cumulative bound ≥ nr (Java's `Arrays.binarySearch` insertion point).
+fn owner(bounds: &[i32], nr: i32) -> usize {
+    bounds.partition_point(|b| *b < nr)
+}
+
+struct Template {
+    text: String,
+    params: Vec<(String, String)>,
+}
+
+fn templates(dir: &Path) -> HashMap<u32, Template> {
+    let mut out = HashMap::new();
+    for i in 1..=12 {
+        let text = std::fs::read_to_string(dir.join(format!("query{i}.txt"))).unwrap();
+        let desc = std::fs::read_to_string(dir.join(format!("query{i}desc.txt"))).unwrap();
+        let params = desc
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| *k != "QueryType")
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        out.insert(i, Template { text, params });
+    }
+    out
+}
+
+fn instantiate(t: &Template, pools: &Pools, rng: &mut StdRng) -> String {
+    let mut text = t.text.clone();
+    let (pt_nr, features) = &pools.leaves[rng.gen_range(0..pools.leaves.len())];
+    let mut feature_pool = features.clone();
+    for (name, kind) in &t.params {
+        let value = match kind.as_str() {
+            "ProductTypeURI" => format!("<{INST}ProductType{pt_nr}>"),
+            "ProductFeatureURI" => {
+                let i = rng.gen_range(0..feature_pool.len());
+                format!("<{INST}ProductFeature{}>", feature_pool.swap_remove(i))
+            }
+            "ProductPropertyNumericValue" => rng.gen_range(1..=500).to_string(),
+            "ProductURI" => {
+                let nr = rng.gen_range(1..=pools.product_count);
+                let producer = owner(&pools.producer_of_product, nr);
+                format!("<{INST}dataFromProducer{producer}/Product{nr}>")
+            }
+            "OfferURI" => {
+                let nr = rng.gen_range(1..=pools.offer_count);
+                let vendor = owner(&pools.vendor_of_offer, nr);
+                format!("<{INST}dataFromVendor{vendor}/Offer{nr}>")
+            }
+            "ReviewURI" => {
+                let nr = rng.gen_range(1..=pools.review_count);
+                let site = owner(&pools.site_of_review, nr);
+                format!("<{INST}dataFromRatingSite{site}/Review{nr}>")
+            }
+            "CurrentDate" => pools.current_date.clone(),
+            "Dictionary1" => pools.words[rng.gen_range(0..pools.words.len())].clone(),
+            "CountryURI" => continue,
+            other => panic!("unknown parameter type {other}"),
+        };
+        text = text.replace(&format!("%{name}%"), &value);
+    }
+    text
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_ready(url: &str) {
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..300 {
+        if client.get(url).send().is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{url} did not come up");
+}
+
+struct Server {
+    child: Child,
+    endpoint: String,
+    token: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `mixes` (queries per mix) with `clients` threads; returns wall time and failed requests.
+fn run_mixes(server: &Server, mixes: &[Vec<String>], clients: usize) -> (Duration, usize) {
+    let started = Instant::now();
+    let chunks: Vec<Vec<Vec<String>>> = (0..clients)
+        .map(|c| mixes.iter().skip(c).step_by(clients).cloned().collect())
+        .collect();
+    let failures: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let endpoint = server.endpoint.clone();
+                let token = server.token.clone();
+                s.spawn(move || {
+                    let client = reqwest::blocking::Client::new();
+                    let mut failures = 0;
+                    for mix in chunk {
+                        for q in mix {
+                            let mut req = client
+                                .post(&endpoint)
+                                .header("content-type", "application/sparql-query")
+                                .header(
+                                    "accept",
+                                    "application/sparql-results+json, application/n-triples;q=0.9",
+                                )
+                                .body(q);
+                            if let Some(t) = &token {
+                                req = req.bearer_auth(t);
+                            }
+                            match req
+                                .send()
+                                .and_then(|r| r.error_for_status())
+                                .and_then(|r| r.bytes())
+                            {
+                                Ok(_) => {}
+                                Err(_) => failures += 1,
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    (started.elapsed(), failures)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else to parse.
+    let data = std::env::var_os("STOCKTAKE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    let bsbm = data.join("rdf/bsbm");
+    let peer = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runtime/peers/oxigraph");
+    if !bsbm.is_dir() || !peer.exists() {
+        eprintln!(
+            "SKIPPED: needs {} and {} (run ./scripts/install-peers)",
+            bsbm.display(),
+            peer.display()
+        );
+        return;
+    }
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_stocktake"));
+    let nt = bsbm.join("bsbm_pc1000.nt.gz");
+    let per_run: usize = std::env::var("BSBM_MIXES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let work = tempfile::tempdir().unwrap();
+
+    // --- Bulk load, alternating, fresh directories each round.
+    let mut load_ours = Vec::new();
+    let mut load_peer = Vec::new();
+    for round in 0..3 {
+        let run_ours = |dir: &Path| {
+            let t = Instant::now();
+            let st = Command::new(&ours)
+                .args([
+                    "--data",
+                    dir.to_str().unwrap(),
+                    "load",
+                    nt.to_str().unwrap(),
+                ])
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            t.elapsed()
+        };
+        let run_peer = |dir: &Path| {
+            let t = Instant::now();
+            let st = Command::new(&peer)
+                .args([
+                    "load",
+                    "--location",
+                    dir.to_str().unwrap(),
+                    "--file",
+                    nt.to_str().unwrap(),
+                ])
+                .stderr(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            t.elapsed()
+        };
+        let (a, b) = (
+            work.path().join(format!("ours{round}")),
+            work.path().join(format!("peer{round}")),
+        );
+        if round % 2 == 0 {
+            load_ours.push(run_ours(&a));
+            load_peer.push(run_peer(&b));
+        } else {
+            load_peer.push(run_peer(&b));
+            load_ours.push(run_ours(&a));
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (lo, lp) = (median(&mut load_ours), median(&mut load_peer));
+    println!(
+        "bulk load bsbm_pc1000 (371,911 triples), median of 3: stocktake {:.2} s, oxigraph {:.2} s, ratio (oxigraph time / ours) {:.3}",
+        lo.as_secs_f64(),
+        lp.as_secs_f64(),
+        lp.as_secs_f64() / lo.as_secs_f64()
+    );
+
+    // --- Servers on the round-0 stores. Ours with a read token (the normal, policy-checked path).
+    let token = "st_bench_read_token";
+    let config = work.path().join("stocktake.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nquery_timeout_secs = 60\n\n[[tokens]]\nname = \"bench\"\nrole = \"read\"\nsha256 = \"{}\"\n",
+            stocktake::privacy::hash_token(token)
+        ),
+    )
+    .unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let ours_server = Server {
+        child: Command::new(&ours)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "--data",
+                work.path().join("ours0").to_str().unwrap(),
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .args(["serve", "--bind", &format!("127.0.0.1:{p1}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        endpoint: format!("http://127.0.0.1:{p1}/sparql"),
+        token: Some(token.into()),
+    };
+    let peer_server = Server {
+        child: Command::new(&peer)
+            .args([
+                "serve",
+                "--location",
+                work.path().join("peer0").to_str().unwrap(),
+                "--bind",
+                &format!("127.0.0.1:{p2}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        endpoint: format!("http://127.0.0.1:{p2}/query"),
+        token: None,
+    };
+    wait_ready(&format!("http://127.0.0.1:{p1}/healthz"));
+    wait_ready(&format!("http://127.0.0.1:{p2}/"));
+
+    // --- Query mixes.
+    let explore = bsbm.join("queries/explore");
+    let templates = templates(&explore);
+    let mix: Vec<u32> = std::fs::read_to_string(explore.join("querymix.txt"))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let ignored: Vec<u32> = std::fs::read_to_string(explore.join("ignoreQueries.txt"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let pools = read_pools(&bsbm.join("td_data_pc1000.tgz"));
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let make = |n: usize, rng: &mut StdRng| -> Vec<Vec<String>> {
+        (0..n)
+            .map(|_| {
+                mix.iter()
+                    .filter(|q| !ignored.contains(q))
+                    .map(|q| instantiate(&templates[q], &pools, rng))
+                    .collect()
+            })
+            .collect()
+    };
+    let warmup = make(10, &mut rng);
+    let measured = make(per_run, &mut rng);
+    println!(
+        "query mix: {} queries per mix ({} ignored), {} mixes per run, seed {SEED}",
+        measured[0].len(),
+        ignored.len(),
+        per_run
+    );
+    for server in [&ours_server, &peer_server] {
+        let (_, failures) = run_mixes(server, &warmup, 4);
+        assert_eq!(failures, 0, "warm-up failures on {}", server.endpoint);
+    }
+    for clients in [1usize, 4] {
+        let (mut t_ours, mut t_peer) = (Duration::ZERO, Duration::ZERO);
+        for round in 0..4 {
+            let order: [(&Server, bool); 2] = if round % 2 == 0 {
+                [(&ours_server, true), (&peer_server, false)]
+            } else {
+                [(&peer_server, false), (&ours_server, true)]
+            };
+            for (server, is_ours) in order {
+                let (t, failures) = run_mixes(server, &measured, clients);
+                assert_eq!(failures, 0, "failed requests on {}", server.endpoint);
+                if is_ours {
+                    t_ours += t;
+                } else {
+                    t_peer += t;
+                }
+            }
+        }
+        let qmph = |t: Duration| (4 * per_run) as f64 * 3600.0 / t.as_secs_f64();
+        println!(
+            "{clients} client(s): stocktake {:.0} QMpH, oxigraph serve {:.0} QMpH, ratio {:.3}",
+            qmph(t_ours),
+            qmph(t_peer),
+            qmph(t_ours) / qmph(t_peer)
+        );
+    }
+}
