@@ -52,41 +52,27 @@ impl Manifest {
     }
 
     fn select(&self, q: &str) -> Vec<HashMap<String, Term>> {
-        let prefixes = include_str!("w3c_prefixes.rq");
-        let QueryResults::Solutions(solutions) = SparqlEvaluator::new()
-            .parse_query(&format!("{prefixes}{q}"))
-            .unwrap()
-            .on_store(&self.store)
-            .execute()
-            .unwrap()
-        else {
-            panic!("not a select")
-        };
-        solutions
-            .map(|s| {
-                let s = s.unwrap();
-                s.iter()
-                    .map(|(v, t)| (v.as_str().to_owned(), t.clone()))
-                    .collect()
-            })
-            .collect()
+        self.run(q, None)
     }
 
     /// Runs a SELECT about one node: `?this` in the query is that node (which may be a blank
     /// node, so it cannot be written into the query text).
     fn about(&self, this: &Term, q: &str) -> Vec<HashMap<String, Term>> {
-        let q = q.replacen("SELECT ", "SELECT ?this ", 1);
+        self.run(&q.replacen("SELECT ", "SELECT ?this ", 1), Some(this))
+    }
+
+    fn run(&self, q: &str, this: Option<&Term>) -> Vec<HashMap<String, Term>> {
         let prefixes = include_str!("w3c_prefixes.rq");
-        let QueryResults::Solutions(solutions) = SparqlEvaluator::new()
+        let mut prepared = SparqlEvaluator::new()
             .parse_query(&format!("{prefixes}{q}"))
-            .unwrap_or_else(|e| panic!("{e}: {q}"))
-            .substitute_variable(
+            .unwrap_or_else(|e| panic!("{e}: {q}"));
+        if let Some(this) = this {
+            prepared = prepared.substitute_variable(
                 oxigraph::model::Variable::new_unchecked("this"),
                 this.clone(),
-            )
-            .on_store(&self.store)
-            .execute()
-            .unwrap()
+            );
+        }
+        let QueryResults::Solutions(solutions) = prepared.on_store(&self.store).execute().unwrap()
         else {
             panic!("not a select")
         };

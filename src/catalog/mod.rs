@@ -90,7 +90,16 @@ pub struct Catalog {
     configured_restricted: Vec<NamedNode>,
     /// Bumped on every write made through the catalog; the restricted set is recomputed lazily.
     generation: AtomicU64,
-    restricted_cache: RwLock<(u64, Arc<HashSet<NamedNode>>)>,
+    policy_cache: RwLock<(u64, Arc<Policy>)>,
+}
+
+/// Who sees what, derived from the configuration and the store's current content.
+struct Policy {
+    restricted: Arc<HashSet<NamedNode>>,
+    /// Named graphs that exist and are not restricted.
+    visible_named: Vec<NamedOrBlankNode>,
+    /// Whether any restricted graph exists; when none does, restricting a dataset is a no-op.
+    any_restricted_present: bool,
 }
 
 impl Catalog {
@@ -112,7 +121,14 @@ impl Catalog {
             layout,
             configured_restricted: Vec::new(),
             generation: AtomicU64::new(1),
-            restricted_cache: RwLock::new((0, Arc::new(HashSet::new()))),
+            policy_cache: RwLock::new((
+                0,
+                Arc::new(Policy {
+                    restricted: Arc::new(HashSet::new()),
+                    visible_named: Vec::new(),
+                    any_restricted_present: false,
+                }),
+            )),
         }
     }
 
@@ -136,12 +152,14 @@ impl Catalog {
     /// Graphs only admins may see: quarantine, configured ones, and those the catalog graph marks
     /// with `st:restricted true` (e.g. graphs holding personal data).
     pub fn restricted_graphs(&self) -> Result<Arc<HashSet<NamedNode>>, CatalogError> {
+        Ok(Arc::clone(&self.policy()?.restricted))
+    }
+
+    /// The visibility policy for the store as it is now, recomputed only after writes.
+    fn policy(&self) -> Result<Arc<Policy>, CatalogError> {
         let generation = self.generation.load(Ordering::Acquire);
         {
-            let cache = self
-                .restricted_cache
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
+            let cache = self.policy_cache.read().unwrap_or_else(|e| e.into_inner());
             if cache.0 == generation {
                 return Ok(Arc::clone(&cache.1));
             }
@@ -160,12 +178,23 @@ impl Catalog {
                 set.insert(g);
             }
         }
-        let set = Arc::new(set);
-        *self
-            .restricted_cache
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = (generation, Arc::clone(&set));
-        Ok(set)
+        let mut visible_named = Vec::new();
+        let mut any_restricted_present = false;
+        for g in self.store.named_graphs() {
+            let g = g?;
+            match &g {
+                NamedOrBlankNode::NamedNode(n) if set.contains(n) => any_restricted_present = true,
+                _ => visible_named.push(g),
+            }
+        }
+        let policy = Arc::new(Policy {
+            restricted: Arc::new(set),
+            visible_named,
+            any_restricted_present,
+        });
+        *self.policy_cache.write().unwrap_or_else(|e| e.into_inner()) =
+            (generation, Arc::clone(&policy));
+        Ok(policy)
     }
 
     /// Marks a graph as restricted (admin-only) in the catalog graph.

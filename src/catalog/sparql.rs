@@ -199,24 +199,16 @@ impl Catalog {
 
     /// Removes restricted graphs from a dataset; "all graphs" becomes "all visible graphs".
     fn restrict_dataset(&self, spec: &mut QueryDataset) -> Result<(), CatalogError> {
-        let restricted = self.restricted_graphs()?;
+        let policy = self.policy()?;
+        if !policy.any_restricted_present {
+            // No restricted graph exists, so the full dataset is already what the caller may
+            // see; keeping the default dataset keeps Oxigraph on its fastest path.
+            return Ok(());
+        }
+        let restricted = &policy.restricted;
         let visible = |g: &NamedOrBlankNode| match g {
             NamedOrBlankNode::NamedNode(n) => !restricted.contains(n),
             NamedOrBlankNode::BlankNode(_) => true,
-        };
-        let mut all_visible: Option<Vec<NamedOrBlankNode>> = None;
-        let mut list_visible = || -> Result<Vec<NamedOrBlankNode>, CatalogError> {
-            if all_visible.is_none() {
-                let mut graphs = Vec::new();
-                for g in self.store.named_graphs() {
-                    let g = g?;
-                    if visible(&g) {
-                        graphs.push(g);
-                    }
-                }
-                all_visible = Some(graphs);
-            }
-            Ok(all_visible.clone().unwrap_or_default())
         };
         let default = match spec.default_graph_graphs() {
             Some(graphs) => graphs
@@ -228,12 +220,12 @@ impl Catalog {
                 .cloned()
                 .collect(),
             None => std::iter::once(GraphName::DefaultGraph)
-                .chain(list_visible()?.into_iter().map(GraphName::from))
+                .chain(policy.visible_named.iter().cloned().map(GraphName::from))
                 .collect(),
         };
         let named = match spec.available_named_graphs() {
             Some(graphs) => graphs.iter().filter(|g| visible(g)).cloned().collect(),
-            None => list_visible()?,
+            None => policy.visible_named.clone(),
         };
         spec.set_default_graph(default);
         spec.set_available_named_graphs(named);
