@@ -63,13 +63,13 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Load triples into this graph (IRI or short name such as `catalog`).
-        #[arg(long, value_name = "IRI")]
+        #[arg(long, env = "STOCKTAKE_LOAD_GRAPH", value_name = "IRI")]
         graph: Option<String>,
         /// Format when the extension does not tell (turtle, ntriples, nquads, trig, rdfxml, jsonld).
-        #[arg(long, value_name = "FORMAT")]
+        #[arg(long, env = "STOCKTAKE_LOAD_FORMAT", value_name = "FORMAT")]
         format: Option<String>,
         /// Base IRI for relative IRIs in the files.
-        #[arg(long, value_name = "IRI")]
+        #[arg(long, env = "STOCKTAKE_LOAD_BASE", value_name = "IRI")]
         base: Option<String>,
     },
     /// Run a SPARQL query (text or @file) against the store and print the results.
@@ -78,19 +78,19 @@ pub enum Command {
         #[arg(value_name = "SPARQL|@FILE")]
         query: String,
         /// json, xml, csv, tsv for SELECT/ASK; turtle, ntriples, nquads, rdfxml, jsonld for graphs.
-        #[arg(long, value_name = "FORMAT")]
+        #[arg(long, env = "STOCKTAKE_QUERY_FORMAT", value_name = "FORMAT")]
         format: Option<String>,
     },
     /// Dump the store (N-Quads by default) or one graph.
     Dump {
         /// Dump only this graph (IRI or short name).
-        #[arg(long, value_name = "IRI")]
+        #[arg(long, env = "STOCKTAKE_DUMP_GRAPH", value_name = "IRI")]
         graph: Option<String>,
         /// Output format.
-        #[arg(long, value_name = "FORMAT")]
+        #[arg(long, env = "STOCKTAKE_DUMP_FORMAT", value_name = "FORMAT")]
         format: Option<String>,
         /// Write to a file instead of stdout.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, env = "STOCKTAKE_DUMP_OUT", value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// The whole job on the bundled demo data, then serve (read-only without a token).
@@ -99,7 +99,7 @@ pub enum Command {
         #[arg(long, env = "STOCKTAKE_BIND", value_name = "ADDR")]
         bind: Option<String>,
         /// Run the pipeline and sample queries, then exit instead of serving.
-        #[arg(long)]
+        #[arg(long, env = "STOCKTAKE_DEMO_NO_SERVE")]
         no_serve: bool,
     },
     /// Manage bearer tokens (only their hashes are stored in the config file).
@@ -117,7 +117,7 @@ pub enum TokenAction {
         /// Name for the token (shown in logs and the audit trail).
         name: String,
         /// read, write or admin.
-        #[arg(long, value_parser = crate::config::parse_role)]
+        #[arg(long, env = "STOCKTAKE_TOKEN_ROLE", value_parser = crate::config::parse_role)]
         role: crate::privacy::Role,
     },
     /// List token names and roles.
