@@ -396,6 +396,28 @@ fn main() {
         lp.as_secs_f64() / lo.as_secs_f64()
     );
 
+    // A deployed catalog has restricted data (the quarantine graph); put one record there so our
+    // server runs its visibility policy as it would in production.
+    let quarantined = work.path().join("quarantined.nt");
+    std::fs::write(
+        &quarantined,
+        "<http://example.org/rec1> <http://example.org/reason> \"bad price\" .\n",
+    )
+    .unwrap();
+    let st = Command::new(&ours)
+        .args([
+            "--data",
+            work.path().join("ours0").to_str().unwrap(),
+            "load",
+            quarantined.to_str().unwrap(),
+            "--graph",
+            "quarantine",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+
     // --- Servers on the round-0 stores. Ours with a read token (the normal, policy-checked path).
     let token = "st_bench_read_token";
     let config = work.path().join("stocktake.toml");

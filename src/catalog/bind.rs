@@ -1,4 +1,5 @@
-//! Binds named-query parameters by rewriting the query algebra.
+//! Walks the query algebra: binds named-query parameters by rewriting it, and tells whether a
+//! query can read named graphs at all.
 //!
 //! A parameter `?p` is replaced by its RDF term wherever it occurs in triple patterns, paths,
 //! `GRAPH` names and expressions (`BOUND(?p)` becomes `true`). This works at any depth — inside
@@ -44,6 +45,98 @@ pub(super) fn is_projected(query: &Query, var: &Variable) -> bool {
     match query {
         Query::Select { pattern, .. } => find(pattern, var),
         _ => false,
+    }
+}
+
+/// Whether evaluating the query can read a named graph: it has a `GRAPH` pattern anywhere
+/// (including inside `EXISTS` and subqueries). Without one, and with the default dataset, only the
+/// store's default graph is read — which is never restricted.
+pub(super) fn reads_named_graphs(query: &Query) -> bool {
+    let pattern = match query {
+        Query::Select { pattern, .. }
+        | Query::Ask { pattern, .. }
+        | Query::Describe { pattern, .. }
+        | Query::Construct { pattern, .. } => pattern,
+    };
+    pattern_reads_graphs(pattern)
+}
+
+fn pattern_reads_graphs(p: &GraphPattern) -> bool {
+    match p {
+        GraphPattern::Graph { .. } | GraphPattern::Service { .. } => true,
+        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } => false,
+        GraphPattern::Join { left, right }
+        | GraphPattern::Lateral { left, right }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right } => {
+            pattern_reads_graphs(left) || pattern_reads_graphs(right)
+        }
+        GraphPattern::LeftJoin {
+            left,
+            right,
+            expression,
+        } => {
+            pattern_reads_graphs(left)
+                || pattern_reads_graphs(right)
+                || expression.as_ref().is_some_and(expr_reads_graphs)
+        }
+        GraphPattern::Filter { expr, inner } => {
+            expr_reads_graphs(expr) || pattern_reads_graphs(inner)
+        }
+        GraphPattern::Extend {
+            inner, expression, ..
+        } => pattern_reads_graphs(inner) || expr_reads_graphs(expression),
+        GraphPattern::OrderBy { inner, expression } => {
+            pattern_reads_graphs(inner)
+                || expression.iter().any(|o| match o {
+                    OrderExpression::Asc(e) | OrderExpression::Desc(e) => expr_reads_graphs(e),
+                })
+        }
+        GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. } => pattern_reads_graphs(inner),
+        GraphPattern::Group {
+            inner, aggregates, ..
+        } => {
+            pattern_reads_graphs(inner)
+                || aggregates.iter().any(|(_, a)| match a {
+                    AggregateExpression::FunctionCall { expr, .. } => expr_reads_graphs(expr),
+                    AggregateExpression::CountSolutions { .. } => false,
+                })
+        }
+    }
+}
+
+fn expr_reads_graphs(e: &Expression) -> bool {
+    match e {
+        Expression::Exists(p) => pattern_reads_graphs(p),
+        Expression::NamedNode(_)
+        | Expression::Literal(_)
+        | Expression::Variable(_)
+        | Expression::Bound(_) => false,
+        Expression::Or(a, b)
+        | Expression::And(a, b)
+        | Expression::Equal(a, b)
+        | Expression::SameTerm(a, b)
+        | Expression::Greater(a, b)
+        | Expression::GreaterOrEqual(a, b)
+        | Expression::Less(a, b)
+        | Expression::LessOrEqual(a, b)
+        | Expression::Add(a, b)
+        | Expression::Subtract(a, b)
+        | Expression::Multiply(a, b)
+        | Expression::Divide(a, b) => expr_reads_graphs(a) || expr_reads_graphs(b),
+        Expression::In(a, list) => expr_reads_graphs(a) || list.iter().any(expr_reads_graphs),
+        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => {
+            expr_reads_graphs(a)
+        }
+        Expression::If(a, b, c) => {
+            expr_reads_graphs(a) || expr_reads_graphs(b) || expr_reads_graphs(c)
+        }
+        Expression::Coalesce(list) | Expression::FunctionCall(_, list) => {
+            list.iter().any(expr_reads_graphs)
+        }
     }
 }
 
@@ -202,6 +295,19 @@ mod tests {
     use super::*;
     use oxigraph::model::Literal;
     use spargebra::SparqlParser;
+
+    #[test]
+    fn finds_graph_patterns_at_any_depth() {
+        let q = |t: &str| reads_named_graphs(&SparqlParser::new().parse_query(t).unwrap());
+        assert!(!q("SELECT * { ?s ?p ?o OPTIONAL { ?s ?q ?r } }"));
+        assert!(q(
+            "SELECT * { ?s ?p ?o FILTER EXISTS { GRAPH ?g { ?s ?p ?o } } }"
+        ));
+        assert!(q(
+            "SELECT * { { SELECT ?s { GRAPH <http://g> { ?s ?p ?o } } } }"
+        ));
+        assert!(q("ASK { ?s ?p ?o BIND(EXISTS { GRAPH ?g {} } AS ?x) }"));
+    }
 
     #[test]
     fn substitutes_at_every_depth() {

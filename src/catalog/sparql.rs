@@ -169,6 +169,7 @@ impl Catalog {
             spargebra::Query::Construct { .. } => QueryForm::Construct,
             spargebra::Query::Describe { .. } => QueryForm::Describe,
         };
+        let reads_named = super::bind::reads_named_graphs(&query);
         let mut inner = SparqlEvaluator::new()
             .with_cancellation_token(cancel.0.clone())
             .for_query(query);
@@ -191,7 +192,9 @@ impl Catalog {
         } else if union_default_graph && spec.is_default_dataset() {
             spec.set_default_graph_as_union();
         }
-        if !admin {
+        // A query on the default dataset without any GRAPH pattern reads only the store's default
+        // graph, which is never restricted: it can keep Oxigraph's fastest path.
+        if !admin && (reads_named || !spec.is_default_dataset()) {
             self.restrict_dataset(spec)?;
         }
         Ok(PreparedQuery { form, inner })
