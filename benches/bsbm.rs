@@ -398,6 +398,7 @@ fn main() {
 
     // A deployed catalog has restricted data (the quarantine graph); put one record there so our
     // server runs its visibility policy as it would in production.
+    let with_quarantine = std::env::var_os("BSBM_NO_QUARANTINE").is_none();
     let quarantined = work.path().join("quarantined.nt");
     std::fs::write(
         &quarantined,
@@ -414,6 +415,21 @@ fn main() {
             "quarantine",
         ])
         .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The same record goes into the peer's store, so both serve identical data.
+    let st = Command::new(&peer)
+        .args([
+            "load",
+            "--location",
+            work.path().join("peer0").to_str().unwrap(),
+            "--file",
+            quarantined.to_str().unwrap(),
+        ])
+        .args(["--graph", "http://stocktake.local/graph/quarantine"])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(st.success());
