@@ -8,7 +8,8 @@
 //! ranges, the current date and the label dictionary), as the BSBM test driver does.
 //!
 //! Run: `./scripts/install-peers && cargo bench --bench bsbm` (env: `BSBM_MIXES`, default 40 per
-//! run; `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
+//! run; `BSBM_LOAD_ROUNDS`, default 3; `BSBM_NO_QUARANTINE` to leave out the restricted record;
+//! `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -337,9 +338,13 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
 
     // --- Bulk load, alternating, fresh directories each round.
+    let load_rounds: usize = std::env::var("BSBM_LOAD_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let mut load_ours = Vec::new();
     let mut load_peer = Vec::new();
-    for round in 0..3 {
+    for round in 0..load_rounds {
         let run_ours = |dir: &Path| {
             let t = Instant::now();
             let st = Command::new(&ours)
@@ -390,7 +395,7 @@ fn main() {
     };
     let (lo, lp) = (median(&mut load_ours), median(&mut load_peer));
     println!(
-        "bulk load bsbm_pc1000 (371,911 triples), median of 3: stocktake {:.2} s, oxigraph {:.2} s, ratio (oxigraph time / ours) {:.3}",
+        "bulk load bsbm_pc1000 (371,911 triples), median of {load_rounds}: stocktake {:.2} s, oxigraph {:.2} s, ratio (oxigraph time / ours) {:.3}",
         lo.as_secs_f64(),
         lp.as_secs_f64(),
         lp.as_secs_f64() / lo.as_secs_f64()
