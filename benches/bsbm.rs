@@ -410,34 +410,36 @@ fn main() {
         "<http://example.org/rec1> <http://example.org/reason> \"bad price\" .\n",
     )
     .unwrap();
-    let st = Command::new(&ours)
-        .args([
-            "--data",
-            work.path().join("ours0").to_str().unwrap(),
-            "load",
-            quarantined.to_str().unwrap(),
-            "--graph",
-            "quarantine",
-        ])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    // The same record goes into the peer's store, so both serve identical data.
-    let st = Command::new(&peer)
-        .args([
-            "load",
-            "--location",
-            work.path().join("peer0").to_str().unwrap(),
-            "--file",
-            quarantined.to_str().unwrap(),
-        ])
-        .args(["--graph", "http://stocktake.local/graph/quarantine"])
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
+    if with_quarantine {
+        let st = Command::new(&ours)
+            .args([
+                "--data",
+                work.path().join("ours0").to_str().unwrap(),
+                "load",
+                quarantined.to_str().unwrap(),
+                "--graph",
+                "quarantine",
+            ])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // The same record goes into the peer's store, so both serve identical data.
+        let st = Command::new(&peer)
+            .args([
+                "load",
+                "--location",
+                work.path().join("peer0").to_str().unwrap(),
+                "--file",
+                quarantined.to_str().unwrap(),
+            ])
+            .args(["--graph", "http://stocktake.local/graph/quarantine"])
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
 
     // --- Servers on the round-0 stores. Ours with a read token (the normal, policy-checked path).
     let token = "st_bench_read_token";
