@@ -10,10 +10,8 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::negotiate::negotiate;
-use super::sparql::{body_or_413, graph_candidates, respond, results_candidates};
+use super::sparql::{answer, body_or_413};
 use super::{ApiError, AppState};
-use crate::catalog::{CancelToken, GraphFormat, Limits, OutputFormat};
 use crate::privacy::Role;
 
 pub(super) async fn list(
@@ -77,30 +75,10 @@ async fn execute(
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no named query '{name}'; see /queries")))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let results = negotiate(accept, &results_candidates());
-    let graph = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES));
     let admin = principal.is_admin();
     let union = state.config().catalog.union_default_graph;
-    let limits = Limits {
-        max_rows: state.config().server.max_result_rows,
-        timeout_secs: state.config().server.query_timeout_secs,
-    };
-    let catalog = std::sync::Arc::clone(state.catalog());
-    let cancel = CancelToken::new();
-    let token = cancel.clone();
-    let outcome = state
-        .run_blocking(Some(cancel), move || {
-            let prepared = catalog.prepare_named(&query, &args, admin, union, &token)?;
-            let format = if prepared.form().returns_graph() {
-                graph.map(OutputFormat::Graph)
-            } else {
-                results.map(OutputFormat::Results)
-            };
-            match format {
-                Ok(f) => catalog.execute_query(prepared, f, limits).map(Ok),
-                Err(e) => Ok(Err(e)),
-            }
-        })
-        .await?;
-    Ok(respond(outcome?))
+    answer(state, accept, move |catalog, token| {
+        catalog.prepare_named(&query, &args, admin, union, token)
+    })
+    .await
 }

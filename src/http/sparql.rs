@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::negotiate::negotiate;
 use super::{ApiError, AppState};
 use crate::catalog::{
-    CancelToken, DatasetRequest, GraphFormat, Limits, OutputFormat, ResultsFormat, Serialized,
+    CancelToken, Catalog, CatalogError, DatasetRequest, GraphFormat, Limits, OutputFormat,
+    PreparedQuery, ResultsFormat, Serialized,
 };
 use crate::privacy::{Principal, Role};
 
@@ -273,23 +274,35 @@ async fn run_query(
     dataset: DatasetRequest,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let results = negotiate(accept, &results_candidates());
-    let graph = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES));
     let admin = principal.is_admin();
     let union = state.config().catalog.union_default_graph;
+    // Relative IRIs in queries resolve against the configured base.
+    let base = state.config().catalog.base_iri.clone();
+    answer(state, accept, move |catalog, token| {
+        catalog.prepare_query(&query, Some(&base), &dataset, admin, union, token)
+    })
+    .await
+}
+
+/// Prepares a query on the blocking pool, picks the response format for its form, evaluates it
+/// under the limits and wraps the bytes in a response. Shared by `/sparql` and `/queries`.
+pub(super) async fn answer(
+    state: &AppState,
+    accept: Option<&str>,
+    prepare: impl FnOnce(&Catalog, &CancelToken) -> Result<PreparedQuery, CatalogError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let results = negotiate(accept, &results_candidates());
+    let graph = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES));
     let limits = Limits {
         max_rows: state.config().server.max_result_rows,
         timeout_secs: state.config().server.query_timeout_secs,
     };
     let catalog = std::sync::Arc::clone(state.catalog());
-    // Relative IRIs in queries resolve against the configured base.
-    let base = state.config().catalog.base_iri.clone();
     let cancel = CancelToken::new();
     let token = cancel.clone();
     let outcome = state
         .run_blocking(Some(cancel), move || {
-            let prepared =
-                catalog.prepare_query(&query, Some(&base), &dataset, admin, union, &token)?;
+            let prepared = prepare(&catalog, &token)?;
             let format = if prepared.form().returns_graph() {
                 graph.map(OutputFormat::Graph)
             } else {
