@@ -37,6 +37,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub catalog: CatalogConfig,
     pub access: AccessConfig,
+    pub infer: InferConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
 }
@@ -83,6 +84,31 @@ pub struct AccessConfig {
     pub restricted_graphs: Vec<String>,
 }
 
+/// Model packages and the ONNX Runtime that runs them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferConfig {
+    /// Folder of model packages (`<name>/model.onnx`, `tokenizer.json`, `config.json`).
+    pub models_dir: PathBuf,
+    /// `libonnxruntime.so` to load; discovered when unset (see `scripts/install-ort`).
+    pub ort_lib: Option<PathBuf>,
+    /// ONNX Runtime intra-op threads per model (0: ONNX Runtime decides).
+    pub threads: usize,
+    /// Most texts per inference run.
+    pub batch_size: usize,
+}
+
+impl Default for InferConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models"),
+            ort_lib: None,
+            threads: 0,
+            batch_size: 32,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -90,6 +116,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             catalog: CatalogConfig::default(),
             access: AccessConfig::default(),
+            infer: InferConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -133,6 +160,8 @@ pub struct Overrides {
     pub query_timeout_secs: Option<u64>,
     pub max_result_rows: Option<usize>,
     pub anonymous_read: Option<bool>,
+    pub models_dir: Option<PathBuf>,
+    pub ort_lib: Option<PathBuf>,
 }
 
 impl Config {
@@ -183,6 +212,12 @@ impl Config {
         if let Some(v) = o.anonymous_read {
             self.server.anonymous_read = v;
         }
+        if let Some(v) = o.models_dir {
+            self.infer.models_dir = v;
+        }
+        if let Some(v) = o.ort_lib {
+            self.infer.ort_lib = Some(v);
+        }
     }
 
     /// Checks values that would only fail later, deep inside a request.
@@ -195,6 +230,11 @@ impl Config {
         if self.server.max_concurrent_queries == 0 {
             return Err(ConfigError::Invalid(
                 "server.max_concurrent_queries must be at least 1".into(),
+            ));
+        }
+        if self.infer.batch_size == 0 {
+            return Err(ConfigError::Invalid(
+                "infer.batch_size must be at least 1".into(),
             ));
         }
         if !(self.catalog.base_iri.ends_with('/') || self.catalog.base_iri.ends_with('#')) {

@@ -8,17 +8,22 @@
 //!
 //! ```text
 //! cli, config      argument parsing, layered configuration (no logic); audit (write log)
-//!   └─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
-//!        ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
-//!        └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named queries
+//!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
+//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
+//!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
+//!   │                queries, model cards in the models graph
+//!   └─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
+//!                  batched classification and NER, decoding (CRF), the Rust evaluator
 //! ```
 //!
-//! Later layers (inventory, infer, ingest, monitor, embed, kg) slot into the same picture: see
-//! `../shared/STYLE.md`.
+//! `infer` and `catalog` do not know each other: the CLI turns a model package into a
+//! `catalog::ModelRecord`. Later layers (inventory, ingest, monitor, embed, kg) slot into the
+//! same picture: see `../shared/STYLE.md`.
 
 pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod infer;
 pub mod privacy;

