@@ -5,7 +5,7 @@
 //! (classifier) or CRF Viterbi (NER). Texts: the review test split and the Taobao NER dev titles.
 //!
 //! Run: `./scripts/install-ort && ./scripts/install-peers && cargo bench --bench infer`
-//! (env: `INFER_BATCH` default 32, `INFER_THREADS` default 2, `INFER_PASSES` default 5,
+//! (env: `INFER_MODELS` folder of packages, default `models/`; `INFER_BATCH` default 32, `INFER_THREADS` default 2, `INFER_PASSES` default 5,
 //! `INFER_TEXTS` default 2000, `STOCKTAKE_SHARED_DATA`). Skips with a message when the data, a
 //! model or the peer is missing.
 
@@ -15,6 +15,9 @@ use std::time::Instant;
 
 use stocktake::infer::eval::{load_cls, load_ner, Split};
 use stocktake::infer::{Model, Options};
+
+/// Reads the benchmark texts for a model (the model's config maps the data's columns and tags).
+type TextsOf<'a> = Box<dyn Fn(&Model) -> Vec<String> + 'a>;
 
 fn env_usize(k: &str, d: usize) -> usize {
     std::env::var(k)
@@ -45,7 +48,7 @@ fn main() {
         env_usize("INFER_TEXTS", 2000),
     );
     let reviews = data.join("text/online_shopping_10_cats");
-    let sets: Vec<(&str, Box<dyn Fn(&Model) -> Vec<String>>)> = vec![
+    let sets: Vec<(&str, TextsOf)> = vec![
         (
             "review-classifier",
             Box::new(|m: &Model| {
@@ -83,7 +86,10 @@ fn main() {
         "inference throughput, batch {batch}, {threads} threads, {passes} passes (median), texts/s"
     );
     for (name, texts_of) in sets {
-        let dir = repo.join("models").join(name);
+        let dir = std::env::var_os("INFER_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("models"))
+            .join(name);
         if !dir.join("model.onnx").is_file() {
             eprintln!("SKIPPED {name}: no model package at {}", dir.display());
             continue;

@@ -7,5 +7,6 @@ mod auth;
 mod conformance;
 mod infer;
 mod limits;
+mod models_cli;
 mod restart;
 mod w3c;

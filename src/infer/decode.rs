@@ -285,7 +285,7 @@ mod tests {
             let m = crf_marginals(&e, 2, &trans, &s, &en);
             // Brute force over the 8 paths of length 3.
             let mut z = 0f64;
-            let mut p = vec![0f64; 6];
+            let mut p = [0f64; 6];
             for code in 0..8usize {
                 let y = [code & 1, (code >> 1) & 1, (code >> 2) & 1];
                 let mut sc = s[y[0]] + e[y[0]] + en[y[2]];
