@@ -179,53 +179,67 @@ pub fn viterbi(
     path
 }
 
-fn log_sum_exp(xs: impl Iterator<Item = f32> + Clone) -> f32 {
-    let m = xs.clone().fold(f32::NEG_INFINITY, f32::max);
-    if m == f32::NEG_INFINITY {
-        return m;
-    }
-    m + xs.map(|x| (x - m).exp()).sum::<f32>().ln()
-}
-
-/// Per-position tag marginals p(y_t = j | x) under the CRF (forward–backward in log space),
-/// n×k row-major. These are the span confidences for CRF models.
-pub fn crf_marginals(
-    emissions: &[f32],
-    k: usize,
-    trans: &[Vec<f32>],
-    start: &[f32],
-    end: &[f32],
-) -> Vec<f32> {
+/// Per-position tag marginals p(y_t = j | x) under the CRF, n×k row-major: the span
+/// confidences of CRF models. Scaled forward–backward in probability space (Rabiner's
+/// normalisation), so it costs n·k exponentials rather than n·k² as in log space.
+pub fn crf_marginals(emissions: &[f32], k: usize, trans: &[Vec<f32>], start: &[f32], end: &[f32]) -> Vec<f32> {
     let n = emissions.len() / k;
     if n == 0 {
         return Vec::new();
     }
-    let mut alpha = vec![0f32; n * k];
+    let t: Vec<f64> = trans.iter().flatten().map(|&x| (x as f64).exp()).collect();
+    // Emission potentials shifted by each row's max (the shift cancels in the normalisation).
+    let mut e = vec![0f64; n * k];
+    for (row, out) in emissions.chunks(k).zip(e.chunks_mut(k)) {
+        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o = ((x - m) as f64).exp();
+        }
+    }
+    let mut alpha = vec![0f64; n * k];
+    let mut scale = vec![0f64; n];
     for j in 0..k {
-        alpha[j] = start[j] + emissions[j];
+        alpha[j] = (start[j] as f64).exp() * e[j];
     }
-    for t in 1..n {
+    let normalise = |v: &mut [f64]| {
+        let s: f64 = v.iter().sum();
+        let s = if s > 0.0 { s } else { f64::MIN_POSITIVE };
+        v.iter_mut().for_each(|x| *x /= s);
+        s
+    };
+    scale[0] = normalise(&mut alpha[..k]);
+    for step in 1..n {
+        let (prev, cur) = alpha.split_at_mut(step * k);
+        let prev = &prev[(step - 1) * k..];
+        let cur = &mut cur[..k];
         for j in 0..k {
-            let prev = &alpha[(t - 1) * k..t * k];
-            alpha[t * k + j] =
-                log_sum_exp((0..k).map(|i| prev[i] + trans[i][j])) + emissions[t * k + j];
+            let mut acc = 0.0;
+            for i in 0..k {
+                acc += prev[i] * t[i * k + j];
+            }
+            cur[j] = acc * e[step * k + j];
         }
+        scale[step] = normalise(cur);
     }
-    let mut beta = vec![0f32; n * k];
-    beta[(n - 1) * k..].copy_from_slice(end);
-    for t in (0..n - 1).rev() {
+    let mut beta = vec![0f64; n * k];
+    for j in 0..k {
+        beta[(n - 1) * k + j] = (end[j] as f64).exp();
+    }
+    for step in (0..n - 1).rev() {
+        let (cur, next) = beta.split_at_mut((step + 1) * k);
+        let next = &next[..k];
+        let en = &e[(step + 1) * k..(step + 2) * k];
         for i in 0..k {
-            let nb = &beta[(t + 1) * k..(t + 2) * k];
-            let ne = &emissions[(t + 1) * k..(t + 2) * k];
-            beta[t * k + i] = log_sum_exp((0..k).map(|j| trans[i][j] + ne[j] + nb[j]));
+            let mut acc = 0.0;
+            for j in 0..k {
+                acc += t[i * k + j] * en[j] * next[j];
+            }
+            cur[step * k + i] = acc / scale[step + 1];
         }
     }
-    let z = log_sum_exp((0..k).map(|j| alpha[(n - 1) * k + j] + end[j]));
-    alpha
-        .iter()
-        .zip(&beta)
-        .map(|(a, b)| (a + b - z).exp())
-        .collect()
+    let z: f64 = (0..k).map(|j| alpha[(n - 1) * k + j] * beta[(n - 1) * k + j]).sum();
+    let z = if z > 0.0 { z } else { f64::MIN_POSITIVE };
+    alpha.iter().zip(&beta).map(|(a, b)| (a * b / z) as f32).collect()
 }
 
 #[cfg(test)]
