@@ -182,7 +182,13 @@ pub fn viterbi(
 /// Per-position tag marginals p(y_t = j | x) under the CRF, n×k row-major: the span
 /// confidences of CRF models. Scaled forward–backward in probability space (Rabiner's
 /// normalisation), so it costs n·k exponentials rather than n·k² as in log space.
-pub fn crf_marginals(emissions: &[f32], k: usize, trans: &[Vec<f32>], start: &[f32], end: &[f32]) -> Vec<f32> {
+pub fn crf_marginals(
+    emissions: &[f32],
+    k: usize,
+    trans: &[Vec<f32>],
+    start: &[f32],
+    end: &[f32],
+) -> Vec<f32> {
     let n = emissions.len() / k;
     if n == 0 {
         return Vec::new();
@@ -237,9 +243,15 @@ pub fn crf_marginals(emissions: &[f32], k: usize, trans: &[Vec<f32>], start: &[f
             cur[step * k + i] = acc / scale[step + 1];
         }
     }
-    let z: f64 = (0..k).map(|j| alpha[(n - 1) * k + j] * beta[(n - 1) * k + j]).sum();
+    let z: f64 = (0..k)
+        .map(|j| alpha[(n - 1) * k + j] * beta[(n - 1) * k + j])
+        .sum();
     let z = if z > 0.0 { z } else { f64::MIN_POSITIVE };
-    alpha.iter().zip(&beta).map(|(a, b)| (a * b / z) as f32).collect()
+    alpha
+        .iter()
+        .zip(&beta)
+        .map(|(a, b)| (a * b / z) as f32)
+        .collect()
 }
 
 #[cfg(test)]
