@@ -271,6 +271,9 @@ fn classifier_evaluator_agrees_with_training_script() {
     }
 }
 
+/// An expected entity: start, end (Unicode scalar values), label.
+type Span = (usize, usize, &'static str);
+
 /// The shipped product-ner on fixed titles: brands and product types with exact character
 /// offsets (Chinese, Latin, digits, spaces), each more likely than not (span score > 0.5).
 #[test]
@@ -278,7 +281,7 @@ fn product_ner_known_outputs() {
     let Some(ner) = default_model("product-ner") else {
         return;
     };
-    let cases: [(&str, &[(usize, usize, &str)]); 4] = [
+    let cases: [(&str, &[Span]); 4] = [
         (
             "华为Mate60Pro手机 5G全网通 黑色",
             &[(0, 2, "brand"), (2, 11, "model"), (11, 13, "product")],
