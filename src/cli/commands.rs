@@ -141,6 +141,7 @@ fn demo(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
     );
     let models = super::models::register_all(&catalog, &config)?;
     println!("models: {models} packages described in the models graph");
+    super::models::demo_ner(&config);
     let queries = NamedQuery::load_dir(&config.catalog.queries_dir)?;
     for (name, args) in DEMO_QUERIES {
         let q = queries

@@ -337,3 +337,43 @@ pub fn register_all(catalog: &crate::catalog::Catalog, config: &Config) -> anyho
     }
     Ok(n)
 }
+
+/// Product titles the demo tags with `product-ner`.
+const DEMO_TITLES: &[&str] = &[
+    "华为Mate60Pro手机 5G全网通 黑色",
+    "耐克NIKE男子运动鞋AIR MAX 90休闲跑步鞋",
+    "蒙牛纯牛奶250ml*24盒整箱",
+];
+
+/// The demo's inference step: tags sample titles when `product-ner` is present; explains and
+/// carries on when it (or ONNX Runtime) is not.
+pub fn demo_ner(config: &Config) {
+    let model = infer::find_package(&config.infer.models_dir, "product-ner")
+        .map_err(anyhow::Error::from)
+        .and_then(|dir| Ok(Model::load(&dir, &options(config))?));
+    let model = match model {
+        Ok(m) => m,
+        Err(e) => {
+            println!("\n(product-ner not run: {e})");
+            return;
+        }
+    };
+    println!("\n== product-ner on sample titles ==");
+    match model.predict(DEMO_TITLES) {
+        Ok(preds) => {
+            for (title, p) in DEMO_TITLES.iter().zip(&preds) {
+                let chars: Vec<char> = title.chars().collect();
+                let spans: Vec<String> = p
+                    .entities
+                    .iter()
+                    .map(|e| {
+                        let text: String = chars[e.start..e.end].iter().collect();
+                        format!("{}={} ({:.2})", e.label, text, e.score)
+                    })
+                    .collect();
+                println!("{title}\n    {}", spans.join("  "));
+            }
+        }
+        Err(e) => println!("(product-ner failed: {e})"),
+    }
+}
