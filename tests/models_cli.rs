@@ -131,6 +131,11 @@ fn eval_list_and_errors() {
     for n in ["tiny-cls", "tiny-ner", "tiny-ner-argmax", "tiny-hf-ner"] {
         assert!(names.contains(&n), "{names:?}");
     }
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["model_card"] == true));
 
     let (ok, _, err) = stocktake(&["models", "run", "no-such-model"], "");
     assert!(!ok);

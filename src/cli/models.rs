@@ -84,6 +84,7 @@ fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
                     })).collect::<Vec<_>>(),
                     "sha256": p.sha256,
                     "bytes": bytes,
+                    "model_card": p.card_path().is_file(),
                     "metrics": p.config.metrics,
                 }));
             }
@@ -124,8 +125,13 @@ fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
                     .collect()
             })
             .unwrap_or_default();
+        let card = if r["model_card"].as_bool() == Some(true) {
+            ""
+        } else {
+            "  (no MODEL_CARD.md)"
+        };
         println!(
-            "{}  {}  {:.1} MB  sha256 {}…\n    {}",
+            "{}  {}  {:.1} MB  sha256 {}…{card}\n    {}",
             r["name"].as_str().unwrap_or(""),
             r["task"].as_str().unwrap_or(""),
             r["bytes"].as_u64().unwrap_or(0) as f64 / 1e6,
