@@ -135,7 +135,7 @@ fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
             r["name"].as_str().unwrap_or(""),
             r["task"].as_str().unwrap_or(""),
             r["bytes"].as_u64().unwrap_or(0) as f64 / 1e6,
-            &r["sha256"].as_str().unwrap_or("")[..12.min(r["sha256"].as_str().unwrap_or("").len())],
+            r["sha256"].as_str().unwrap_or("").get(..12).unwrap_or(""),
             heads.join("; ")
         );
     }

@@ -177,6 +177,22 @@ fn read_text(path: &Path) -> Result<String, InferError> {
     })
 }
 
+/// Non-blank JSONL lines parsed as `T`, with their 1-based line numbers for error messages.
+fn jsonl<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<Vec<(usize, T)>, InferError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map(|row| (i + 1, row))
+                .map_err(|e| data_err(path, i + 1, e.to_string()))
+        })
+        .collect()
+}
+
 fn alias(aliases: &BTreeMap<String, String>, name: &str) -> String {
     aliases
         .get(name)
@@ -191,46 +207,41 @@ pub fn load_ner(
 ) -> Result<Vec<NerExample>, InferError> {
     let text = read_text(path)?;
     if text.trim_start().starts_with('{') {
-        return text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                #[derive(serde::Deserialize)]
-                struct Ent {
-                    start: usize,
-                    end: usize,
-                    label: String,
+        #[derive(serde::Deserialize)]
+        struct Ent {
+            start: usize,
+            end: usize,
+            label: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Row {
+            text: String,
+            #[serde(default)]
+            entities: Vec<Ent>,
+        }
+        let mut out = Vec::new();
+        for (line, row) in jsonl::<Row>(path, &text)? {
+            let n = row.text.chars().count();
+            let mut entities = Vec::new();
+            for e in row.entities {
+                if e.start >= e.end || e.end > n {
+                    return Err(data_err(
+                        path,
+                        line,
+                        format!(
+                            "entity {}..{} is outside the {n}-character text",
+                            e.start, e.end
+                        ),
+                    ));
                 }
-                #[derive(serde::Deserialize)]
-                struct Row {
-                    text: String,
-                    #[serde(default)]
-                    entities: Vec<Ent>,
-                }
-                let row: Row =
-                    serde_json::from_str(l).map_err(|e| data_err(path, i + 1, e.to_string()))?;
-                let n = row.text.chars().count();
-                let mut entities = Vec::new();
-                for e in row.entities {
-                    if e.start >= e.end || e.end > n {
-                        return Err(data_err(
-                            path,
-                            i + 1,
-                            format!(
-                                "entity {}..{} is outside the {n}-character text",
-                                e.start, e.end
-                            ),
-                        ));
-                    }
-                    entities.push((e.start, e.end, alias(aliases, &e.label)));
-                }
-                Ok(NerExample {
-                    text: row.text,
-                    entities,
-                })
-            })
-            .collect();
+                entities.push((e.start, e.end, alias(aliases, &e.label)));
+            }
+            out.push(NerExample {
+                text: row.text,
+                entities,
+            });
+        }
+        return Ok(out);
     }
     let mut out = Vec::new();
     let (mut chars, mut tags): (Vec<char>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
@@ -325,27 +336,22 @@ pub fn load_cls(
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut rows: Vec<ClsExample> = if text.trim_start().starts_with('{') {
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| {
-                #[derive(serde::Deserialize)]
-                struct Row {
-                    text: String,
-                    labels: BTreeMap<String, String>,
-                }
-                let r: Row =
-                    serde_json::from_str(l).map_err(|e| data_err(path, i + 1, e.to_string()))?;
-                Ok(ClsExample {
-                    text: r.text,
-                    labels: r
-                        .labels
-                        .into_iter()
-                        .map(|(h, v)| (h, alias(aliases, &v)))
-                        .collect(),
-                })
+        #[derive(serde::Deserialize)]
+        struct Row {
+            text: String,
+            labels: BTreeMap<String, String>,
+        }
+        jsonl::<Row>(path, text)?
+            .into_iter()
+            .map(|(_, r)| ClsExample {
+                text: r.text,
+                labels: r
+                    .labels
+                    .into_iter()
+                    .map(|(h, v)| (h, alias(aliases, &v)))
+                    .collect(),
             })
-            .collect::<Result<_, InferError>>()?
+            .collect()
     } else {
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
@@ -366,21 +372,18 @@ pub fn load_cls(
                     .find_map(|c| col(c))
             })
             .ok_or_else(|| data_err(path, 1, format!("no text column among {header:?}")))?;
-        let heads: Vec<(String, usize)> = columns
+        // Every other column is a head, named by `eval_columns` when it maps one to it.
+        let head_of = |column: &str| {
+            columns
+                .iter()
+                .find(|(h, c)| h.as_str() != "text" && c.as_str() == column)
+                .map_or_else(|| column.to_string(), |(h, _)| h.clone())
+        };
+        let heads: Vec<(String, usize)> = header
             .iter()
-            .filter(|(h, _)| h.as_str() != "text")
-            .filter_map(|(h, c)| col(c).map(|i| (h.clone(), i)))
-            .chain(
-                header
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, h)| {
-                        columns.get(*h).is_none()
-                            && !columns.values().any(|c| c == *h)
-                            && h.as_str() != header[text_col]
-                    })
-                    .map(|(i, h)| (h.clone(), i)),
-            )
+            .enumerate()
+            .filter(|(i, _)| *i != text_col)
+            .map(|(i, h)| (head_of(h), i))
             .collect();
         let mut rows = Vec::new();
         for (i, rec) in rdr.records().enumerate() {

@@ -62,11 +62,13 @@ pub fn find_package(root: &std::path::Path, name: &str) -> Result<PathBuf, Infer
         return Ok(direct);
     }
     let dirs = package::list(root)?;
+    // Only config.json is read here: opening a whole package hashes its model file.
     for d in &dirs {
-        if let Ok(p) = Package::open(d) {
-            if p.config.name == name {
-                return Ok(d.clone());
-            }
+        let fallback = d.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let config = std::fs::read_to_string(d.join("config.json")).ok();
+        if config.is_some_and(|c| package::parse_config(&c, fallback).is_ok_and(|c| c.name == name))
+        {
+            return Ok(d.clone());
         }
     }
     Err(InferError::UnknownModel {

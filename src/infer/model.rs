@@ -243,27 +243,18 @@ impl Model {
         let shape = vec![b as i64, len as i64];
         let model_path = self.package.model_path();
         let err = onnx_err(&model_path);
-        let mut feeds: Vec<(String, ort::value::DynValue)> = vec![(
-            self.inputs.input_ids.clone(),
-            Tensor::from_array((shape.clone(), ids))
-                .map_err(&err)?
-                .into_dyn(),
-        )];
+        let tensor = |data: Vec<i64>| {
+            Tensor::from_array((shape.clone(), data))
+                .map(|t| t.into_dyn())
+                .map_err(&err)
+        };
+        let mut feeds: Vec<(String, ort::value::DynValue)> =
+            vec![(self.inputs.input_ids.clone(), tensor(ids)?)];
         if let Some(name) = &self.inputs.attention_mask {
-            feeds.push((
-                name.clone(),
-                Tensor::from_array((shape.clone(), mask))
-                    .map_err(&err)?
-                    .into_dyn(),
-            ));
+            feeds.push((name.clone(), tensor(mask)?));
         }
         if let Some(name) = &self.inputs.token_type_ids {
-            feeds.push((
-                name.clone(),
-                Tensor::from_array((shape.clone(), vec![0i64; b * len]))
-                    .map_err(&err)?
-                    .into_dyn(),
-            ));
+            feeds.push((name.clone(), tensor(vec![0i64; b * len])?));
         }
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(feeds).map_err(&err)?;
