@@ -38,6 +38,7 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub access: AccessConfig,
     pub infer: InferConfig,
+    pub embed: EmbedConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
 }
@@ -98,6 +99,35 @@ pub struct InferConfig {
     pub batch_size: usize,
 }
 
+/// Link prediction served from a trained TransE model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedConfig {
+    /// Model file to serve (and the default `--out` of `stocktake train`); default
+    /// `<data>/embeddings/transe.stk`.
+    pub model: Option<PathBuf>,
+    /// Relation IRI `/api/v1/recommend` follows from a user to items.
+    pub recommend_relation: String,
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
+        }
+    }
+}
+
+impl EmbedConfig {
+    /// The model file, resolved against the data directory.
+    pub fn model_path(&self, data: &Path) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(|| data.join("embeddings").join("transe.stk"))
+    }
+}
+
 impl Default for InferConfig {
     fn default() -> Self {
         Self {
@@ -117,6 +147,7 @@ impl Default for Config {
             catalog: CatalogConfig::default(),
             access: AccessConfig::default(),
             infer: InferConfig::default(),
+            embed: EmbedConfig::default(),
             tokens: Vec::new(),
         }
     }

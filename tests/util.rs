@@ -93,7 +93,13 @@ impl TestServer {
         }
         let queries = NamedQuery::load_dir(&config.catalog.queries_dir).unwrap();
         let audit = AuditLog::open(&config.audit_log_path()).unwrap();
-        let state = AppState::new(Arc::clone(&catalog), config, queries, audit);
+        let links = stocktake::recommend::Service::new(
+            config.embed.model_path(&config.data),
+            Arc::clone(&catalog),
+            config.embed.recommend_relation.clone(),
+        );
+        let state = AppState::new(Arc::clone(&catalog), config, queries, audit)
+            .with_link_prediction(Arc::new(links));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {

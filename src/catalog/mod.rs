@@ -9,6 +9,7 @@ mod bind;
 mod describe;
 mod formats;
 mod graph_store;
+mod links;
 mod models;
 mod named;
 mod ontology;
@@ -145,6 +146,12 @@ impl Catalog {
     /// The named-graph layout.
     pub fn layout(&self) -> &GraphLayout {
         &self.layout
+    }
+
+    /// A counter that changes whenever the catalog is written through this handle (callers cache
+    /// derived data, such as who may see which entity, against it).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn touched(&self) {

@@ -8,7 +8,7 @@
 
 use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, QuadRef};
 
-use super::vocab::{st, DCTERMS, DQV, RDF, RDFS};
+use super::vocab::{st, DCTERMS, DQV, RDF, RDFS, XSD};
 use super::{Catalog, CatalogError};
 
 /// What the catalog records about one model version.
@@ -26,6 +26,12 @@ pub struct ModelRecord {
     pub method: Option<String>,
     /// Held-out metrics as (dotted path, value), e.g. (`taobao_dev.micro.f1`, 0.87).
     pub metrics: Vec<(String, f64)>,
+    /// Hyperparameters as (name, value) (trained-here models such as embeddings).
+    pub hyperparameters: Vec<(String, String)>,
+    /// sha256 of the training data: the data snapshot the model was trained on.
+    pub snapshot: Option<String>,
+    /// When the model was made (RFC 3339), recorded as `dcterms:created`.
+    pub created: Option<String>,
 }
 
 fn node(s: String) -> Result<NamedNode, CatalogError> {
@@ -143,6 +149,36 @@ impl Catalog {
                     Literal::from(l.as_str()).as_ref().into(),
                 );
             }
+        }
+        if let Some(snapshot) = &m.snapshot {
+            add(
+                &iri,
+                &st("dataSnapshot"),
+                Literal::from(snapshot.as_str()).as_ref().into(),
+            );
+        }
+        if let Some(created) = &m.created {
+            add(
+                &iri,
+                &p(&format!("{DCTERMS}created"))?,
+                Literal::new_typed_literal(created, p(&format!("{XSD}dateTime"))?)
+                    .as_ref()
+                    .into(),
+            );
+        }
+        for (name, value) in &m.hyperparameters {
+            let h = node(format!("{prefix}/param/{}", segment(name)))?;
+            add(&iri, &st("hyperparameter"), h.as_ref().into());
+            add(
+                &h,
+                &p(&format!("{RDFS}label"))?,
+                Literal::from(name.as_str()).as_ref().into(),
+            );
+            add(
+                &h,
+                &p(&format!("{RDF}value"))?,
+                Literal::from(value.as_str()).as_ref().into(),
+            );
         }
         for (path, value) in &m.metrics {
             let meas = node(format!("{prefix}/metric/{}", segment(path)))?;

@@ -43,6 +43,9 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { no_serve, .. } => demo(config, no_serve),
         Command::Models { action } => super::models::run(&config, action),
+        Command::Train(args) => super::kge::train(&config, args),
+        Command::Eval(args) => super::kge::eval(args),
+        Command::Predict(args) => super::kge::predict_cmd(args),
         Command::Token { .. } => unreachable!("handled above"),
     }
 }
@@ -100,7 +103,13 @@ fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
         );
     }
     let bind = config.server.bind.clone();
-    let state = AppState::new(Arc::new(catalog), config, queries, audit);
+    let catalog = Arc::new(catalog);
+    let links = crate::recommend::Service::new(
+        config.embed.model_path(&config.data),
+        Arc::clone(&catalog),
+        config.embed.recommend_relation.clone(),
+    );
+    let state = AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -5,6 +5,7 @@
 //! defaults → `stocktake.toml` → environment → flags.
 
 mod commands;
+mod kge;
 mod models;
 
 use std::path::PathBuf;
@@ -114,6 +115,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
+    Train(kge::TrainArgs),
+    /// Filtered link-prediction metrics (MRR, MR, Hits@1/3/10) of a trained model on a split.
+    Eval(kge::EvalArgs),
+    /// Top-k tails of (head, relation) or heads of (relation, tail) from a trained model.
+    Predict(kge::PredictArgs),
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {
         #[command(subcommand)]

@@ -317,6 +317,7 @@ pub fn record(p: &Package) -> crate::catalog::ModelRecord {
         licence: text("licence"),
         method: text("method"),
         metrics,
+        ..Default::default()
     }
 }
 

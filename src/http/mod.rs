@@ -7,6 +7,7 @@
 
 mod error;
 mod negotiate;
+mod predict;
 mod queries;
 mod sparql;
 mod store;
@@ -43,6 +44,7 @@ struct Inner {
     queries: BTreeMap<String, NamedQuery>,
     permits: Arc<Semaphore>,
     audit: AuditLog,
+    recommend: Option<Arc<crate::recommend::Service>>,
 }
 
 impl AppState {
@@ -63,8 +65,17 @@ impl AppState {
                 permits,
                 audit,
                 config,
+                recommend: None,
             }),
         }
+    }
+
+    /// Serves link prediction from `service` (refreshed in the background while serving).
+    pub fn with_link_prediction(mut self, service: Arc<crate::recommend::Service>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("configure the state before cloning it")
+            .recommend = Some(service);
+        self
     }
 
     fn catalog(&self) -> &Arc<Catalog> {
@@ -174,6 +185,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/queries", get(queries::list))
         .route("/queries/{name}", get(queries::run).post(queries::run_post))
+        .route("/api/v1/predict/tails", get(predict::get_tails).post(predict::post_tails))
+        .route("/api/v1/predict/heads", get(predict::get_heads).post(predict::post_heads))
+        .route("/api/v1/predict/model", get(predict::model))
+        .route("/api/v1/recommend", get(predict::get_recommend).post(predict::post_recommend))
+        .route("/api/v1/similar", get(predict::get_similar).post(predict::post_similar))
         .route("/healthz", get(healthz))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
@@ -199,6 +215,10 @@ async fn index() -> impl IntoResponse {
             "/sparql": "SPARQL 1.1 Protocol (query, update, service description)",
             "/store": "SPARQL 1.1 Graph Store Protocol (?default, ?graph=IRI)",
             "/queries": "named queries from queries/*.rq",
+            "/api/v1/predict/tails": "top-k tails of (head, relation) from the TransE model",
+            "/api/v1/predict/heads": "top-k heads of (relation, tail)",
+            "/api/v1/recommend": "items for a user along the configured relation",
+            "/api/v1/similar": "entities nearest to an entity",
             "/healthz": "liveness and store check"
         }
     }))
@@ -223,12 +243,29 @@ pub async fn serve_listener(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let catalog = Arc::clone(state.catalog());
+    if let Some(service) = state.inner.recommend.clone() {
+        tokio::spawn(follow_model(service));
+    }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("shutting down: flushing store");
     tokio::task::spawn_blocking(move || catalog.flush()).await??;
     Ok(())
+}
+
+/// Loads the link-prediction model and reloads it whenever the file changes (training replaces
+/// it atomically), so a retrained model is swapped in while the server runs.
+async fn follow_model(service: Arc<crate::recommend::Service>) {
+    loop {
+        let s = Arc::clone(&service);
+        match tokio::task::spawn_blocking(move || s.refresh()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("link-prediction model not (re)loaded: {e}"),
+            Err(e) => tracing::error!("model reload task failed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 async fn shutdown_signal() {

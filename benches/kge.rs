@@ -1,0 +1,208 @@
+//! TransE side by side with PyKEEN 1.11.1, and link-prediction latency at 1M entities.
+//!
+//! `cargo bench --bench kge` runs, in one process tree on the same machine:
+//! 1. training: Stocktake and PyKEEN (runtime/peers/pykeen, from `scripts/install-peers --pykeen`)
+//!    on the same dataset with the same hyperparameters and thread count; prints positive
+//!    triples/s of both and the ratio, and both filtered test MRRs (same protocol: realistic
+//!    ranks, both directions, train + valid + test filtered, unseen test triples dropped);
+//! 2. evaluation: the time each takes for that filtered test evaluation, and the ratio;
+//! 3. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, exact search,
+//!    8 concurrent clients; p50 and p99.
+//!
+//! Environment: KGE_DATA (default ../shared/data/kg/fb15k-237/FB15k-237.tar.gz), KGE_EPOCHS (20),
+//! KGE_DIM (100), KGE_NORM (l1), KGE_MARGIN (1), KGE_NEGATIVES (1), KGE_BATCH (1024),
+//! KGE_OPTIMIZER (adagrad), KGE_LR (0.05), KGE_SAMPLER (bernoulli), KGE_THREADS (2),
+//! KGE_PARTS (train,latency), KGE_PEER (1; 0 skips PyKEEN), KGE_LATENCY_ENTITIES (1000000),
+//! KGE_LATENCY_QUERIES (400 per client).
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use stocktake::embed::predict::{predict, Direction};
+use stocktake::embed::{self, Norm, Optimizer, Sampler, TrainConfig, Trainer, TransE};
+use stocktake::kg::{Dataset, KnownTriples, UnseenPolicy};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> anyhow::Result<()> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let parts: String = env("KGE_PARTS", "train,latency".to_string());
+    if parts.contains("train") {
+        train_part(&repo)?;
+    }
+    if parts.contains("latency") {
+        latency_part()?;
+    }
+    Ok(())
+}
+
+fn train_part(repo: &Path) -> anyhow::Result<()> {
+    let data_path: PathBuf = env(
+        "KGE_DATA",
+        repo.join("../shared/data/kg/fb15k-237/FB15k-237.tar.gz"),
+    );
+    if !data_path.exists() {
+        println!("SKIPPED training part: {} not found", data_path.display());
+        return Ok(());
+    }
+    let threads: usize = env("KGE_THREADS", 2);
+    let config = TrainConfig {
+        dim: env("KGE_DIM", 100),
+        norm: env("KGE_NORM", Norm::L1),
+        margin: env("KGE_MARGIN", 1.0),
+        negatives: env("KGE_NEGATIVES", 1),
+        sampler: env("KGE_SAMPLER", Sampler::Bernoulli),
+        batch_size: env("KGE_BATCH", 1024),
+        epochs: env("KGE_EPOCHS", 20),
+        optimizer: env("KGE_OPTIMIZER", Optimizer::Adagrad),
+        lr: env("KGE_LR", 0.05),
+        eval_every: 0,
+        ..TrainConfig::default()
+    };
+    // PyKEEN drops test triples with entities unseen in training; do the same so both rank the
+    // same triples.
+    let data = Dataset::load(&data_path, UnseenPolicy::Drop)?;
+    println!(
+        "dataset {}: {} entities, {} relations, {} train / {} valid / {} test triples",
+        data_path.display(),
+        data.num_entities(),
+        data.num_relations(),
+        data.train.len(),
+        data.valid.len(),
+        data.test.len()
+    );
+    println!("hyperparameters: {}", serde_json::to_string(&config)?);
+
+    let (ours_seconds, ours_eval_seconds, ours) = embed::with_threads(threads, || {
+        let mut trainer = Trainer::new(config.clone(), &data.train, data.num_entities(), data.num_relations())
+            .expect("valid config");
+        let t0 = Instant::now();
+        trainer.run(&data.train, None, |_, _| ControlFlow::Continue(()));
+        let train_s = t0.elapsed().as_secs_f64();
+        let known = KnownTriples::new([&data.train[..], &data.valid[..], &data.test[..]]);
+        let t0 = Instant::now();
+        let ev = embed::evaluate(&trainer.model, &data.test, &known);
+        (train_s, t0.elapsed().as_secs_f64(), ev)
+    })?;
+    let ours_tps = (config.epochs * data.train.len()) as f64 / ours_seconds;
+    println!(
+        "stocktake: {:.0} positive triples/s ({} epochs in {:.1}s), test MRR {:.4}, Hits@10 {:.4}, eval {:.2}s",
+        ours_tps, config.epochs, ours_seconds, ours.both.mrr, ours.both.hits_at_10, ours_eval_seconds
+    );
+
+    let python = repo.join("runtime/peers/pykeen/bin/python");
+    if env("KGE_PEER", 1) == 0 {
+        return Ok(());
+    }
+    if !python.exists() {
+        println!("SKIPPED PyKEEN: run scripts/install-peers --pykeen first");
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    for (name, split) in [("train", &data.train), ("valid", &data.valid), ("test", &data.test)] {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(tmp.path().join(format!("{name}.txt")))?);
+        for t in split.iter() {
+            writeln!(
+                f,
+                "{}\t{}\t{}",
+                data.ids.entities.name(t.h).unwrap(),
+                data.ids.relations.name(t.r).unwrap(),
+                data.ids.entities.name(t.t).unwrap()
+            )?;
+        }
+    }
+    let job = serde_json::json!({
+        "train": tmp.path().join("train.txt"), "valid": tmp.path().join("valid.txt"),
+        "test": tmp.path().join("test.txt"), "threads": threads, "seed": config.seed,
+        "dim": config.dim, "norm": if config.norm == Norm::L1 { "l1" } else { "l2" },
+        "margin": config.margin, "negatives": config.negatives,
+        "sampler": if config.sampler == Sampler::Bernoulli { "bernoulli" } else { "uniform" },
+        "batch_size": config.batch_size, "epochs": config.epochs,
+        "optimizer": format!("{:?}", config.optimizer).to_lowercase(), "lr": config.lr,
+    });
+    let job_path = tmp.path().join("job.json");
+    std::fs::write(&job_path, serde_json::to_vec(&job)?)?;
+    let out = std::process::Command::new(&python)
+        .arg(repo.join("benches/kge_peer.py"))
+        .arg(&job_path)
+        .env("OMP_NUM_THREADS", threads.to_string())
+        .env("MKL_NUM_THREADS", threads.to_string())
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("PyKEEN failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let peer: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))?;
+    let peer_tps = peer["triples_per_s"].as_f64().unwrap_or(f64::NAN);
+    let peer_eval = peer["eval_seconds"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "pykeen:    {:.0} positive triples/s ({} epochs in {:.1}s), test MRR {:.4}, Hits@10 {:.4}, eval {:.2}s",
+        peer_tps,
+        config.epochs,
+        peer["train_seconds"].as_f64().unwrap_or(f64::NAN),
+        peer["mrr"].as_f64().unwrap_or(f64::NAN),
+        peer["hits@10"].as_f64().unwrap_or(f64::NAN),
+        peer_eval
+    );
+    println!(
+        "RATIO training throughput stocktake/pykeen = {:.2}x; evaluation speed = {:.2}x; MRR {:.4} vs {:.4}",
+        ours_tps / peer_tps,
+        peer_eval / ours_eval_seconds,
+        ours.both.mrr,
+        peer["mrr"].as_f64().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+fn latency_part() -> anyhow::Result<()> {
+    use rand::{Rng, SeedableRng};
+    let n: usize = env("KGE_LATENCY_ENTITIES", 1_000_000);
+    let per_client: usize = env("KGE_LATENCY_QUERIES", 400);
+    let clients = 8;
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+    let model = TransE::init(n, 10, 100, Norm::L1, &mut rng);
+    let all = |_: u32| true;
+    // Warm up.
+    for _ in 0..20 {
+        predict(&model, Direction::Tails, rng.gen_range(0..n as u32), 0, 10, &[], &all);
+    }
+    let t0 = Instant::now();
+    let mut lat: Vec<f64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let model = &model;
+                s.spawn(move || {
+                    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(100 + c as u64);
+                    (0..per_client)
+                        .map(|_| {
+                            let h = rng.gen_range(0..n as u32);
+                            let r = rng.gen_range(0..10);
+                            let t = Instant::now();
+                            let got = predict(model, Direction::Tails, h, r, 10, &[], &all);
+                            assert_eq!(got.len(), 10);
+                            t.elapsed().as_secs_f64() * 1e3
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    println!(
+        "latency: top-10 tails, {n} entities x 100 dims, exact, {clients} clients x {per_client} queries: p50 {:.2} ms, p99 {:.2} ms, {:.0} queries/s",
+        q(0.50),
+        q(0.99),
+        lat.len() as f64 / wall
+    );
+    Ok(())
+}

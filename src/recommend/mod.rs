@@ -1,0 +1,341 @@
+//! Link prediction as a service: the trained embedding joined with the catalog.
+//!
+//! Recommender services ask "top items for this user", "missing brand of this product", "items
+//! like this one". [`Service`] answers from the model file written by `stocktake train`, filters
+//! links that are already known, hides entities of restricted graphs from non-admins (as input
+//! *and* as output — an unknown and a hidden entity get the same 404), optionally keeps only
+//! candidates of the relation's range class, labels the answers, and names the model and data
+//! snapshot in every answer. When the model file is replaced (training writes it atomically) the
+//! next [`Service::refresh`] loads it off to the side and swaps it in with one pointer store:
+//! requests in flight finish on the old model, new ones see the new one, none sees a mix.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use rustc_hash::FxHashSet;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::embed::predict::{predict, top_k, Direction};
+use crate::embed::{EmbedError, Embedding};
+use crate::kg::{Checkpoint, KgError, KnownTriples};
+
+/// What can go wrong answering a link-prediction request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecommendError {
+    /// No model has been trained (or the file is missing).
+    #[error("no link-prediction model is loaded: train one with `stocktake train` (expected at {0})")]
+    NoModel(PathBuf),
+    /// An entity or relation the model does not know (or the caller may not see).
+    #[error("unknown {kind} {name:?}: not in the model{hint}")]
+    Unknown {
+        kind: &'static str,
+        name: String,
+        hint: String,
+    },
+    /// A request that cannot be answered as asked.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Kg(#[from] KgError),
+}
+
+/// One answer row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub rank: usize,
+    pub entity: String,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A full answer, naming the model it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub model_id: String,
+    pub snapshot: String,
+    pub trained_at: String,
+    pub query: serde_json::Value,
+    /// The class candidates were restricted to, when a type constraint was applied.
+    pub type_constraint: Option<String>,
+    pub results: Vec<Hit>,
+}
+
+/// A loaded model with its indexes.
+struct Loaded {
+    emb: Arc<Embedding>,
+    known: Arc<KnownTriples>,
+    /// Rows of entities that occur in restricted graphs.
+    hidden: FxHashSet<u32>,
+    /// Range-class members per relation id (computed on first use).
+    ranges: Mutex<HashMap<u32, Option<(String, Arc<FxHashSet<u32>>)>>>,
+    stamp: Option<(SystemTime, u64)>,
+    /// The catalog generation `hidden` and `ranges` were computed at.
+    generation: u64,
+}
+
+/// The link-prediction service.
+pub struct Service {
+    path: PathBuf,
+    catalog: Arc<Catalog>,
+    /// Relation used by `recommend` (items for a user).
+    recommend_relation: String,
+    current: RwLock<Option<Arc<Loaded>>>,
+    /// The stamp of a file that failed to load, so a broken file is reported once, not per poll.
+    failed: Mutex<Option<(SystemTime, u64)>>,
+}
+
+fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl Service {
+    /// A service for the model at `path` (loaded by [`Service::refresh`]).
+    pub fn new(path: PathBuf, catalog: Arc<Catalog>, recommend_relation: String) -> Self {
+        Service {
+            path,
+            catalog,
+            recommend_relation,
+            current: RwLock::new(None),
+            failed: Mutex::new(None),
+        }
+    }
+
+    /// The model file this service follows.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Loads the model file when it changed since the last load (or was never loaded); returns
+    /// whether a new model was swapped in. A broken file leaves the current model serving.
+    /// Blocking: call from a blocking thread.
+    pub fn refresh(&self) -> Result<bool, RecommendError> {
+        let now = stamp(&self.path);
+        let generation = self.catalog.generation();
+        let current = self.snapshot();
+        let Some(now) = now else {
+            return Ok(false);
+        };
+        let (emb, known) = match &current {
+            Some(c) if c.stamp == Some(now) => {
+                if c.generation == generation {
+                    return Ok(false);
+                }
+                // Same model, changed catalog: recompute who may see what.
+                (Arc::clone(&c.emb), Arc::clone(&c.known))
+            }
+            _ => {
+                let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+                if *failed == Some(now) {
+                    return Ok(false);
+                }
+                let emb = match Checkpoint::load(&self.path)
+                    .map_err(RecommendError::from)
+                    .and_then(|c| Ok(Embedding::from_checkpoint(&c)?))
+                {
+                    Ok(e) => e,
+                    Err(e) => {
+                        *failed = Some(now);
+                        return Err(e);
+                    }
+                };
+                let known = KnownTriples::new([&emb.train[..]]);
+                (Arc::new(emb), Arc::new(known))
+            }
+        };
+        let hidden = self
+            .catalog
+            .restricted_entities()?
+            .iter()
+            .filter_map(|iri| emb.ids.entities.get(iri))
+            .collect();
+        let swapped = current.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.emb, &emb));
+        let loaded = Arc::new(Loaded {
+            emb,
+            known,
+            hidden,
+            ranges: Mutex::new(HashMap::new()),
+            stamp: Some(now),
+            generation,
+        });
+        if swapped {
+            tracing::info!(model = %self.path.display(), id = %loaded.emb.model_id(), "link-prediction model loaded");
+        }
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
+        Ok(swapped)
+    }
+
+    fn snapshot(&self) -> Option<Arc<Loaded>> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn loaded(&self) -> Result<Arc<Loaded>, RecommendError> {
+        self.snapshot()
+            .ok_or_else(|| RecommendError::NoModel(self.path.clone()))
+    }
+
+    /// Model id and snapshot of the loaded model, if any.
+    pub fn model_info(&self) -> Option<serde_json::Value> {
+        self.snapshot().map(|l| {
+            serde_json::json!({
+                "model_id": l.emb.model_id(),
+                "snapshot": l.emb.info.snapshot,
+                "trained_at": l.emb.info.trained_at,
+                "entities": l.emb.ids.entities.len(),
+                "relations": l.emb.ids.relations.len(),
+                "dim": l.emb.config.dim,
+                "metrics": l.emb.info.metrics,
+                "path": self.path.display().to_string(),
+            })
+        })
+    }
+
+    /// Top-`k` tails of (`head`, `relation`, ?).
+    pub fn tails(&self, head: &str, relation: &str, k: usize, constrain: bool, admin: bool) -> Result<Answer, RecommendError> {
+        self.answer(Direction::Tails, head, relation, k, constrain, admin)
+    }
+
+    /// Top-`k` heads of (?, `relation`, `tail`).
+    pub fn heads(&self, tail: &str, relation: &str, k: usize, constrain: bool, admin: bool) -> Result<Answer, RecommendError> {
+        self.answer(Direction::Heads, tail, relation, k, constrain, admin)
+    }
+
+    /// Items for a user along the configured relation, constrained to its range when declared.
+    pub fn recommend(&self, user: &str, k: usize, admin: bool) -> Result<Answer, RecommendError> {
+        let rel = self.recommend_relation.clone();
+        self.answer(Direction::Tails, user, &rel, k, true, admin)
+    }
+
+    /// The `k` entities nearest to `entity` itself (related items), excluding it.
+    pub fn similar(&self, entity: &str, k: usize, admin: bool) -> Result<Answer, RecommendError> {
+        check_k(k)?;
+        let l = self.loaded()?;
+        let id = self.entity(&l, entity, admin)?;
+        let point = l.emb.model.entity(id).to_vec();
+        let hidden = &l.hidden;
+        let allow = |e: u32| e != id && (admin || !hidden.contains(&e));
+        let got = top_k(&l.emb.model, &point, k, &[], &allow);
+        self.finish(&l, serde_json::json!({"similar_to": entity, "k": k}), None, got, admin)
+    }
+
+    fn entity(&self, l: &Loaded, name: &str, admin: bool) -> Result<u32, RecommendError> {
+        match l.emb.ids.entities.get(name) {
+            Some(id) if admin || !l.hidden.contains(&id) => Ok(id),
+            _ => Err(RecommendError::Unknown {
+                kind: "entity",
+                name: name.into(),
+                hint: String::new(),
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        direction: Direction,
+        anchor: &str,
+        relation: &str,
+        k: usize,
+        constrain: bool,
+        admin: bool,
+    ) -> Result<Answer, RecommendError> {
+        check_k(k)?;
+        let l = self.loaded()?;
+        let a = self.entity(&l, anchor, admin)?;
+        let r = l.emb.ids.relations.get(relation).ok_or_else(|| {
+            let names = l.emb.ids.relations.names();
+            let sample: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+            RecommendError::Unknown {
+                kind: "relation",
+                name: relation.into(),
+                hint: format!(" (it knows {} relations, e.g. {})", names.len(), sample.join(", ")),
+            }
+        })?;
+        let range = if constrain && direction == Direction::Tails {
+            self.range(&l, r)?
+        } else {
+            None
+        };
+        let exclude = match direction {
+            Direction::Tails => l.known.tails(a, r),
+            Direction::Heads => l.known.heads(r, a),
+        };
+        let hidden = &l.hidden;
+        let members = range.as_ref().map(|(_, m)| Arc::clone(m));
+        let allow = |e: u32| {
+            (admin || !hidden.contains(&e)) && members.as_ref().is_none_or(|m| m.contains(&e))
+        };
+        let got = predict(&l.emb.model, direction, a, r, k, exclude, &allow);
+        let (key, dir) = match direction {
+            Direction::Tails => ("head", "tails"),
+            Direction::Heads => ("tail", "heads"),
+        };
+        let query = serde_json::json!({key: anchor, "relation": relation, "direction": dir, "k": k});
+        self.finish(&l, query, range.map(|(c, _)| c), got, admin)
+    }
+
+    /// Range-class members of relation `r` as rows, cached per loaded model.
+    fn range(&self, l: &Loaded, r: u32) -> Result<Option<(String, Arc<FxHashSet<u32>>)>, RecommendError> {
+        let mut cache = l.ranges.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(&r) {
+            return Ok(hit.clone());
+        }
+        let name = l.emb.ids.relations.name(r).unwrap_or_default();
+        let value = self.catalog.range_members(name)?.map(|(class, members)| {
+            let rows: FxHashSet<u32> = members.iter().filter_map(|m| l.emb.ids.entities.get(m)).collect();
+            (class, Arc::new(rows))
+        });
+        cache.insert(r, value.clone());
+        Ok(value)
+    }
+
+    fn finish(
+        &self,
+        l: &Loaded,
+        query: serde_json::Value,
+        type_constraint: Option<String>,
+        got: Vec<crate::embed::predict::Candidate>,
+        admin: bool,
+    ) -> Result<Answer, RecommendError> {
+        let names: Vec<&str> = got
+            .iter()
+            .map(|c| l.emb.ids.entities.name(c.id).unwrap_or_default())
+            .collect();
+        let labels = self.catalog.labels(&names, admin)?;
+        let results = got
+            .iter()
+            .zip(&names)
+            .enumerate()
+            .map(|(i, (c, name))| Hit {
+                rank: i + 1,
+                entity: (*name).to_owned(),
+                score: c.score,
+                label: labels.get(*name).cloned(),
+            })
+            .collect();
+        Ok(Answer {
+            model_id: l.emb.model_id(),
+            snapshot: l.emb.info.snapshot.clone(),
+            trained_at: l.emb.info.trained_at.clone(),
+            query,
+            type_constraint,
+            results,
+        })
+    }
+}
+
+fn check_k(k: usize) -> Result<(), RecommendError> {
+    if k == 0 || k > 1000 {
+        return Err(RecommendError::BadRequest(format!("k must be in 1..=1000, got {k}")));
+    }
+    Ok(())
+}
