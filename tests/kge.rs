@@ -20,14 +20,14 @@ fn stocktake(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// Kinships when the shared data is there (MRR floor far above its random ~0.05), else the
-/// committed shop graph (random MRR about 0.03 over 115 entities).
+/// Kinships when the shared data is there (measured 0.42 test MRR; random ranking gives ~0.05),
+/// else the committed shop graph (measured 0.55; random ~0.04 over 115 entities).
 fn dataset() -> (PathBuf, f64, &'static str) {
     match crate::util::shared_data() {
-        Some(d) if d.join("kg/kinships/train.txt").exists() => (d.join("kg/kinships"), 0.30, "kinships"),
+        Some(d) if d.join("kg/kinships/train.txt").exists() => (d.join("kg/kinships"), 0.35, "kinships"),
         _ => {
             eprintln!("../shared/data not found: training on the committed shop fixture instead of Kinships");
-            (crate::util::repo().join("tests/fixtures/kg/shop"), 0.25, "shop")
+            (crate::util::repo().join("tests/fixtures/kg/shop"), 0.40, "shop")
         }
     }
 }
@@ -44,8 +44,8 @@ fn train_eval_predict_and_catalog_round_trip() {
     let store = tmp.path().join("store");
     let (ok, out, err) = stocktake(&[
         "--data", s(&store), "train", "--tsv", s(&data), "--out", s(&model),
-        "--epochs", "60", "--eval-every", "20", "--dim", "64", "--negatives", "16",
-        "--loss", "self-adversarial", "--margin", "6", "--lr", "0.05", "--batch-size", "256",
+        "--epochs", "100", "--eval-every", "20", "--dim", "64", "--negatives", "32",
+        "--loss", "softmax", "--lr", "0.1", "--batch-size", "256",
         "--test", "--format", "json",
     ]);
     assert!(ok, "train failed: {err}");
@@ -202,7 +202,7 @@ fn link_prediction_api_over_http() {
         &format!(
             "INSERT DATA {{ GRAPH <{products_graph}> {{ {typed} <{SHOP}purchased> <http://www.w3.org/2000/01/rdf-schema#range> <{SHOP}Product> . \
              <{SHOP}product/p5> <http://www.w3.org/2000/01/rdf-schema#label> \"手机 p5\"@zh }} \
-             GRAPH <{quarantine}> {{ <{SHOP}product/p10> <{SHOP}reason> \"duplicate\" }} }}"
+             GRAPH <{quarantine}> {{ <{SHOP}product/p1> <{SHOP}reason> \"duplicate\" }} }}"
         ),
     );
 
@@ -243,10 +243,10 @@ fn link_prediction_api_over_http() {
     assert_eq!(body["type_constraint"], format!("{SHOP}Product"));
     let ents: Vec<String> = body["results"].as_array().unwrap().iter().map(|r| r["entity"].as_str().unwrap().to_string()).collect();
     assert!(ents.iter().all(|e| products.contains(e)), "{ents:?}");
-    assert!(!ents.contains(&format!("{SHOP}product/p10")), "restricted entity shown to a reader");
+    assert!(!ents.contains(&format!("{SHOP}product/p1")), "restricted entity shown to a reader");
     let (_, body) = get(&tails("&k=200&constrain=true"), Some(ADMIN));
     let admin_ents: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["entity"].as_str().unwrap()).collect();
-    assert!(admin_ents.contains(&format!("{SHOP}product/p10").as_str()));
+    assert!(admin_ents.contains(&format!("{SHOP}product/p1").as_str()));
     assert_eq!(admin_ents.len(), ents.len() + 1);
     let labelled = body["results"].as_array().unwrap().iter().find(|r| r["entity"] == format!("{SHOP}product/p5"));
     if let Some(r) = labelled {
@@ -283,7 +283,7 @@ fn link_prediction_api_over_http() {
     let (status, body) = get(&format!("/api/v1/predict/tails?head={}&relation=nope", enc(&user)), Some(READ));
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("unknown relation"), "{body}");
-    let p10 = enc(&format!("{SHOP}product/p10"));
+    let p10 = enc(&format!("{SHOP}product/p1"));
     assert_eq!(get(&format!("/api/v1/similar?entity={p10}"), Some(READ)).0, 404);
     assert_eq!(get(&format!("/api/v1/similar?entity={p10}"), Some(ADMIN)).0, 200);
     assert_eq!(get(&tails("&k=0"), Some(READ)).0, 400);
