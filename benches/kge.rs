@@ -81,8 +81,13 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
     println!("hyperparameters: {}", serde_json::to_string(&config)?);
 
     let (ours_seconds, ours_eval_seconds, ours) = embed::with_threads(threads, || {
-        let mut trainer = Trainer::new(config.clone(), &data.train, data.num_entities(), data.num_relations())
-            .expect("valid config");
+        let mut trainer = Trainer::new(
+            config.clone(),
+            &data.train,
+            data.num_entities(),
+            data.num_relations(),
+        )
+        .expect("valid config");
         let t0 = Instant::now();
         trainer.run(&data.train, None, |_, _| ControlFlow::Continue(()));
         let train_s = t0.elapsed().as_secs_f64();
@@ -106,8 +111,14 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let tmp = tempfile::tempdir()?;
-    for (name, split) in [("train", &data.train), ("valid", &data.valid), ("test", &data.test)] {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(tmp.path().join(format!("{name}.txt")))?);
+    for (name, split) in [
+        ("train", &data.train),
+        ("valid", &data.valid),
+        ("test", &data.test),
+    ] {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(
+            tmp.path().join(format!("{name}.txt")),
+        )?);
         for t in split.iter() {
             writeln!(
                 f,
@@ -171,7 +182,15 @@ fn latency_part() -> anyhow::Result<()> {
     let all = |_: u32| true;
     // Warm up.
     for _ in 0..20 {
-        predict(&model, Direction::Tails, rng.gen_range(0..n as u32), 0, 10, &[], &all);
+        predict(
+            &model,
+            Direction::Tails,
+            rng.gen_range(0..n as u32),
+            0,
+            10,
+            &[],
+            &all,
+        );
     }
     let t0 = Instant::now();
     let mut lat: Vec<f64> = std::thread::scope(|s| {
@@ -193,7 +212,10 @@ fn latency_part() -> anyhow::Result<()> {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let wall = t0.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);

@@ -12,13 +12,18 @@
 //!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
 //!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
 //!   │                queries, model cards in the models graph
-//!   └─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
-//!                  batched classification and NER, decoding (CRF), the Rust evaluator
+//!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
+//!   │              (known links, restricted entities, range classes, labels), hot-swapped
+//!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
+//!   │              batched classification and NER, decoding (CRF), the Rust evaluator
+//!   └─ embed       ndarray + rayon only: TransE, sparse optimizers, the deterministic parallel
+//!        │         trainer, the filtered evaluator, top-k search
+//!        └─ kg     pure data: id maps, triples and splits, filter index, checkpoint format
 //! ```
 //!
 //! `infer` and `catalog` do not know each other: the CLI turns a model package into a
-//! `catalog::ModelRecord`. Later layers (inventory, ingest, monitor, embed, kg) slot into the
-//! same picture: see `../shared/STYLE.md`.
+//! `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
+//! Later layers (inventory, ingest, monitor) slot into the same picture: see `../shared/STYLE.md`.
 
 pub mod audit;
 pub mod catalog;

@@ -24,10 +24,16 @@ fn stocktake(args: &[&str]) -> (bool, String, String) {
 /// else the committed shop graph (measured 0.55; random ~0.04 over 115 entities).
 fn dataset() -> (PathBuf, f64, &'static str) {
     match crate::util::shared_data() {
-        Some(d) if d.join("kg/kinships/train.txt").exists() => (d.join("kg/kinships"), 0.35, "kinships"),
+        Some(d) if d.join("kg/kinships/train.txt").exists() => {
+            (d.join("kg/kinships"), 0.35, "kinships")
+        }
         _ => {
             eprintln!("../shared/data not found: training on the committed shop fixture instead of Kinships");
-            (crate::util::repo().join("tests/fixtures/kg/shop"), 0.40, "shop")
+            (
+                crate::util::repo().join("tests/fixtures/kg/shop"),
+                0.40,
+                "shop",
+            )
         }
     }
 }
@@ -43,17 +49,51 @@ fn train_eval_predict_and_catalog_round_trip() {
     let model = tmp.path().join("m.stk");
     let store = tmp.path().join("store");
     let (ok, out, err) = stocktake(&[
-        "--data", s(&store), "train", "--tsv", s(&data), "--out", s(&model),
-        "--epochs", "100", "--eval-every", "20", "--dim", "64", "--negatives", "32",
-        "--loss", "softmax", "--lr", "0.1", "--batch-size", "256",
-        "--test", "--format", "json",
+        "--data",
+        s(&store),
+        "train",
+        "--tsv",
+        s(&data),
+        "--out",
+        s(&model),
+        "--epochs",
+        "100",
+        "--eval-every",
+        "20",
+        "--dim",
+        "64",
+        "--negatives",
+        "32",
+        "--loss",
+        "softmax",
+        "--lr",
+        "0.1",
+        "--batch-size",
+        "256",
+        "--test",
+        "--format",
+        "json",
     ]);
     assert!(ok, "train failed: {err}");
     let summary: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    assert!(summary["metrics"]["valid.mrr"].as_f64().unwrap() > floor, "{summary}");
-    assert!(summary["catalog_iri"].as_str().unwrap().contains("/model/transe/"));
+    assert!(
+        summary["metrics"]["valid.mrr"].as_f64().unwrap() > floor,
+        "{summary}"
+    );
+    assert!(summary["catalog_iri"]
+        .as_str()
+        .unwrap()
+        .contains("/model/transe/"));
 
-    let (ok, out, err) = stocktake(&["eval", "--model", s(&model), "--tsv", s(&data), "--format", "json"]);
+    let (ok, out, err) = stocktake(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--tsv",
+        s(&data),
+        "--format",
+        "json",
+    ]);
     assert!(ok, "eval failed: {err}");
     let ev: Value = serde_json::from_str(&out).unwrap();
     for key in ["mrr", "mr", "hits@1", "hits@3", "hits@10", "triples"] {
@@ -67,10 +107,26 @@ fn train_eval_predict_and_catalog_round_trip() {
 
     // Predictions: top-k tails without the training links of that head.
     let train = std::fs::read_to_string(data.join("train.txt")).unwrap();
-    let first: Vec<&str> = train.lines().next().unwrap().trim_end().split('\t').collect();
+    let first: Vec<&str> = train
+        .lines()
+        .next()
+        .unwrap()
+        .trim_end()
+        .split('\t')
+        .collect();
     let (head, rel) = (first[0], first[1]);
     let (ok, out, err) = stocktake(&[
-        "predict", "--model", s(&model), "--head", head, "--relation", rel, "-k", "5", "--format", "json",
+        "predict",
+        "--model",
+        s(&model),
+        "--head",
+        head,
+        "--relation",
+        rel,
+        "-k",
+        "5",
+        "--format",
+        "json",
     ]);
     assert!(ok, "predict failed: {err}");
     let p: Value = serde_json::from_str(&out).unwrap();
@@ -82,15 +138,29 @@ fn train_eval_predict_and_catalog_round_trip() {
         .filter(|f| f[0] == head && f[1] == rel)
         .map(|f| f[2])
         .collect();
-    let scores: Vec<f64> = results.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    let scores: Vec<f64> = results
+        .iter()
+        .map(|r| r["score"].as_f64().unwrap())
+        .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     for r in results {
-        assert!(!known.contains(&r["entity"].as_str().unwrap()), "known link suggested: {r}");
+        assert!(
+            !known.contains(&r["entity"].as_str().unwrap()),
+            "known link suggested: {r}"
+        );
     }
     assert!(p["model_id"].as_str().is_some() && p["snapshot"].as_str().is_some());
 
     // Unknown names are clear errors.
-    let (ok, _, err) = stocktake(&["predict", "--model", s(&model), "--head", "nobody", "--relation", rel]);
+    let (ok, _, err) = stocktake(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--head",
+        "nobody",
+        "--relation",
+        rel,
+    ]);
     assert!(!ok && err.contains("unknown entity \"nobody\""), "{err}");
 
     // The model is an asset in the catalog's models graph, with its data snapshot and metrics.
@@ -101,18 +171,34 @@ fn train_eval_predict_and_catalog_round_trip() {
     let (ok, out, err) = stocktake(&["--data", s(&store), "query", q, "--format", "json"]);
     assert!(ok, "query failed: {err}");
     let rows: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(rows["results"]["bindings"].as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(
+        rows["results"]["bindings"].as_array().unwrap().len(),
+        1,
+        "{rows}"
+    );
 }
 
 #[test]
 fn malformed_triples_are_reported_with_their_line() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("train.txt"), "a\tr\tb\nb\tr\tc\nbroken line\n").unwrap();
+    std::fs::write(
+        tmp.path().join("train.txt"),
+        "a\tr\tb\nb\tr\tc\nbroken line\n",
+    )
+    .unwrap();
     let (ok, _, err) = stocktake(&[
-        "train", "--tsv", s(tmp.path()), "--no-catalog", "--out", s(&tmp.path().join("m.stk")),
+        "train",
+        "--tsv",
+        s(tmp.path()),
+        "--no-catalog",
+        "--out",
+        s(&tmp.path().join("m.stk")),
     ]);
     assert!(!ok);
-    assert!(err.contains("train.txt line 3") && err.contains("expected 3"), "{err}");
+    assert!(
+        err.contains("train.txt line 3") && err.contains("expected 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -120,11 +206,25 @@ fn empty_graphs_and_nan_settings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("train.txt"), "\n\n").unwrap();
     let out = tmp.path().join("m.stk");
-    let (ok, _, err) = stocktake(&["train", "--tsv", s(tmp.path()), "--no-catalog", "--out", s(&out)]);
+    let (ok, _, err) = stocktake(&[
+        "train",
+        "--tsv",
+        s(tmp.path()),
+        "--no-catalog",
+        "--out",
+        s(&out),
+    ]);
     assert!(!ok && err.contains("nothing to learn"), "{err}");
     std::fs::write(tmp.path().join("train.txt"), "a\tr\tb\n").unwrap();
     let (ok, _, err) = stocktake(&[
-        "train", "--tsv", s(tmp.path()), "--no-catalog", "--out", s(&out), "--lr", "NaN",
+        "train",
+        "--tsv",
+        s(tmp.path()),
+        "--no-catalog",
+        "--out",
+        s(&out),
+        "--lr",
+        "NaN",
     ]);
     assert!(!ok && err.contains("lr must be"), "{err}");
     assert!(!out.exists(), "nothing written for a refused run");
@@ -151,9 +251,28 @@ fn shop_as_iris(dir: &Path) {
 
 fn train_into(tsv: &Path, out: &Path, seed: &str) {
     let (ok, _, err) = stocktake(&[
-        "train", "--tsv", s(tsv), "--out", s(out), "--no-catalog", "--epochs", "80",
-        "--eval-every", "0", "--dim", "32", "--negatives", "8", "--loss", "self-adversarial",
-        "--margin", "6", "--batch-size", "64", "--seed", seed,
+        "train",
+        "--tsv",
+        s(tsv),
+        "--out",
+        s(out),
+        "--no-catalog",
+        "--epochs",
+        "80",
+        "--eval-every",
+        "0",
+        "--dim",
+        "32",
+        "--negatives",
+        "8",
+        "--loss",
+        "self-adversarial",
+        "--margin",
+        "6",
+        "--batch-size",
+        "64",
+        "--seed",
+        seed,
     ]);
     assert!(ok, "train failed: {err}");
 }
@@ -161,7 +280,8 @@ fn train_into(tsv: &Path, out: &Path, seed: &str) {
 #[test]
 fn link_prediction_api_over_http() {
     use crate::util::{admin_update, client, TestServer, ADMIN, READ};
-    let server = TestServer::start_with(|c| c.embed.recommend_relation = format!("{SHOP}purchased"));
+    let server =
+        TestServer::start_with(|c| c.embed.recommend_relation = format!("{SHOP}purchased"));
     let http = client();
     let get = |path: &str, token: Option<&str>| {
         let mut r = http.get(server.url(path));
@@ -186,7 +306,10 @@ fn link_prediction_api_over_http() {
     // No model yet: a clear 503, and auth still comes first.
     let (status, body) = get(&tails(""), Some(READ));
     assert_eq!(status, 503, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("stocktake train"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("stocktake train"),
+        "{body}"
+    );
     assert_eq!(get(&tails(""), None).0, 401);
 
     // Types, a label and one restricted product in the catalog.
@@ -241,29 +364,60 @@ fn link_prediction_api_over_http() {
     // Type constraint: only products; the restricted product only for admins.
     let (_, body) = get(&tails("&k=200&constrain=true"), Some(READ));
     assert_eq!(body["type_constraint"], format!("{SHOP}Product"));
-    let ents: Vec<String> = body["results"].as_array().unwrap().iter().map(|r| r["entity"].as_str().unwrap().to_string()).collect();
+    let ents: Vec<String> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entity"].as_str().unwrap().to_string())
+        .collect();
     assert!(ents.iter().all(|e| products.contains(e)), "{ents:?}");
-    assert!(!ents.contains(&format!("{SHOP}product/p1")), "restricted entity shown to a reader");
+    assert!(
+        !ents.contains(&format!("{SHOP}product/p1")),
+        "restricted entity shown to a reader"
+    );
     let (_, body) = get(&tails("&k=200&constrain=true"), Some(ADMIN));
-    let admin_ents: Vec<&str> = body["results"].as_array().unwrap().iter().map(|r| r["entity"].as_str().unwrap()).collect();
+    let admin_ents: Vec<&str> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entity"].as_str().unwrap())
+        .collect();
     assert!(admin_ents.contains(&format!("{SHOP}product/p1").as_str()));
     assert_eq!(admin_ents.len(), ents.len() + 1);
-    let labelled = body["results"].as_array().unwrap().iter().find(|r| r["entity"] == format!("{SHOP}product/p5"));
+    let labelled = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["entity"] == format!("{SHOP}product/p5"));
     if let Some(r) = labelled {
         assert_eq!(r["label"], "手机 p5");
     }
 
     // recommend, similar, heads, POST.
-    let (status, body) = get(&format!("/api/v1/recommend?user={}&k=3", enc(&user)), Some(READ));
+    let (status, body) = get(
+        &format!("/api/v1/recommend?user={}&k=3", enc(&user)),
+        Some(READ),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"].as_array().unwrap().len(), 3);
     assert_eq!(body["type_constraint"], format!("{SHOP}Product"));
     let p0 = format!("{SHOP}product/p0");
-    let (status, body) = get(&format!("/api/v1/similar?entity={}&k=4", enc(&p0)), Some(READ));
-    assert_eq!(status, 200, "{body}");
-    assert!(body["results"].as_array().unwrap().iter().all(|r| r["entity"] != p0.as_str()));
     let (status, body) = get(
-        &format!("/api/v1/predict/heads?tail={}&relation={}&k=3", enc(&p0), enc(&format!("{SHOP}brand"))),
+        &format!("/api/v1/similar?entity={}&k=4", enc(&p0)),
+        Some(READ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["entity"] != p0.as_str()));
+    let (status, body) = get(
+        &format!(
+            "/api/v1/predict/heads?tail={}&relation={}&k=3",
+            enc(&p0),
+            enc(&format!("{SHOP}brand"))
+        ),
         Some(READ),
     );
     assert_eq!(status, 200, "{body}");
@@ -277,15 +431,36 @@ fn link_prediction_api_over_http() {
 
     // Errors: unknown entity / relation (404), hidden anchor for readers (404), bad k (400),
     // missing parameter (400), unknown parameter (400).
-    let (status, body) = get(&format!("/api/v1/predict/tails?head=nobody&relation={}", enc(&format!("{SHOP}purchased"))), Some(READ));
+    let (status, body) = get(
+        &format!(
+            "/api/v1/predict/tails?head=nobody&relation={}",
+            enc(&format!("{SHOP}purchased"))
+        ),
+        Some(READ),
+    );
     assert_eq!(status, 404);
-    assert!(body["error"].as_str().unwrap().contains("unknown entity"), "{body}");
-    let (status, body) = get(&format!("/api/v1/predict/tails?head={}&relation=nope", enc(&user)), Some(READ));
+    assert!(
+        body["error"].as_str().unwrap().contains("unknown entity"),
+        "{body}"
+    );
+    let (status, body) = get(
+        &format!("/api/v1/predict/tails?head={}&relation=nope", enc(&user)),
+        Some(READ),
+    );
     assert_eq!(status, 404);
-    assert!(body["error"].as_str().unwrap().contains("unknown relation"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("unknown relation"),
+        "{body}"
+    );
     let p10 = enc(&format!("{SHOP}product/p1"));
-    assert_eq!(get(&format!("/api/v1/similar?entity={p10}"), Some(READ)).0, 404);
-    assert_eq!(get(&format!("/api/v1/similar?entity={p10}"), Some(ADMIN)).0, 200);
+    assert_eq!(
+        get(&format!("/api/v1/similar?entity={p10}"), Some(READ)).0,
+        404
+    );
+    assert_eq!(
+        get(&format!("/api/v1/similar?entity={p10}"), Some(ADMIN)).0,
+        200
+    );
     assert_eq!(get(&tails("&k=0"), Some(READ)).0, 400);
     assert_eq!(get("/api/v1/recommend", Some(READ)).0, 400);
     assert_eq!(get(&tails("&bogus=1"), Some(READ)).0, 400);
@@ -297,4 +472,111 @@ fn link_prediction_api_over_http() {
     let (status, body) = get(&tails("&k=5"), Some(READ));
     assert_eq!(status, 200);
     assert_eq!(body["model_id"], second["model_id"]);
+}
+
+#[test]
+fn trains_from_the_catalog_product_graph() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let src = crate::util::repo().join("tests/fixtures/kg/shop");
+    // The shop graph as N-Triples, plus rdf:type and literal triples that must be left out.
+    let mut nt = String::new();
+    for split in ["train.txt", "valid.txt", "test.txt"] {
+        for l in std::fs::read_to_string(src.join(split)).unwrap().lines() {
+            let f: Vec<&str> = l.split('\t').collect();
+            nt.push_str(&format!(
+                "<{SHOP}{}> <{SHOP}{}> <{SHOP}{}> .\n",
+                f[0], f[1], f[2]
+            ));
+        }
+    }
+    nt.push_str(&format!(
+        "<{SHOP}product/p0> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{SHOP}Product> .\n"
+    ));
+    nt.push_str(&format!(
+        "<{SHOP}product/p0> <http://schema.org/name> \"phone zero\" .\n"
+    ));
+    let file = tmp.path().join("shop.nt");
+    std::fs::write(&file, nt).unwrap();
+    let (ok, _, err) = stocktake(&["--data", s(&store), "load", s(&file), "--graph", "products"]);
+    assert!(ok, "load failed: {err}");
+    let model = tmp.path().join("m.stk");
+    let (ok, out, err) = stocktake(&[
+        "--data",
+        s(&store),
+        "train",
+        "--from-catalog",
+        "--out",
+        s(&model),
+        "--epochs",
+        "50",
+        "--eval-every",
+        "10",
+        "--dim",
+        "32",
+        "--negatives",
+        "16",
+        "--loss",
+        "softmax",
+        "--lr",
+        "0.1",
+        "--batch-size",
+        "64",
+        "--format",
+        "json",
+    ]);
+    assert!(ok, "train failed: {err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    let splits = summary["splits"].as_array().unwrap();
+    let read: u64 = splits.iter().map(|s| s["read"].as_u64().unwrap()).sum();
+    assert_eq!(
+        read, 330,
+        "entity-entity triples only (no rdf:type, no literals): {summary}"
+    );
+    assert!(splits[1]["read"].as_u64().unwrap() > 0 && splits[2]["read"].as_u64().unwrap() > 0);
+    assert!(
+        summary["metrics"]["valid.mrr"].as_f64().unwrap() > 0.2,
+        "{summary}"
+    );
+    // Same catalog, same split, same snapshot: training twice is reproducible.
+    let (ok, out2, _) = stocktake(&[
+        "--data",
+        s(&store),
+        "train",
+        "--from-catalog",
+        "--out",
+        s(&model),
+        "--epochs",
+        "50",
+        "--eval-every",
+        "10",
+        "--dim",
+        "32",
+        "--negatives",
+        "16",
+        "--loss",
+        "softmax",
+        "--lr",
+        "0.1",
+        "--batch-size",
+        "64",
+        "--format",
+        "json",
+        "--no-catalog",
+    ]);
+    assert!(ok);
+    let again: Value = serde_json::from_str(&out2).unwrap();
+    assert_eq!(again["metrics"], summary["metrics"]);
+    // An empty graph is refused with advice.
+    let (ok, _, err) = stocktake(&[
+        "--data",
+        s(&store),
+        "train",
+        "--from-catalog",
+        "--graph",
+        "changes",
+        "--out",
+        s(&model),
+    ]);
+    assert!(!ok && err.contains("no entity-to-entity triples"), "{err}");
 }

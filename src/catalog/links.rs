@@ -27,12 +27,15 @@ impl Catalog {
         exclude: &[String],
     ) -> Result<Vec<(String, String, String)>, CatalogError> {
         let mut out = Vec::new();
-        for quad in
-            self.store
-                .quads_for_pattern(None, None, None, Some(GraphNameRef::NamedNode(graph.as_ref())))
-        {
+        for quad in self.store.quads_for_pattern(
+            None,
+            None,
+            None,
+            Some(GraphNameRef::NamedNode(graph.as_ref())),
+        ) {
             let quad = quad?;
-            let (NamedOrBlankNode::NamedNode(s), Term::NamedNode(o)) = (&quad.subject, &quad.object)
+            let (NamedOrBlankNode::NamedNode(s), Term::NamedNode(o)) =
+                (&quad.subject, &quad.object)
             else {
                 continue;
             };
@@ -52,10 +55,12 @@ impl Catalog {
     pub fn restricted_entities(&self) -> Result<HashSet<String>, CatalogError> {
         let mut out = HashSet::new();
         for g in self.restricted_graphs()?.iter() {
-            for quad in
-                self.store
-                    .quads_for_pattern(None, None, None, Some(GraphNameRef::NamedNode(g.as_ref())))
-            {
+            for quad in self.store.quads_for_pattern(
+                None,
+                None,
+                None,
+                Some(GraphNameRef::NamedNode(g.as_ref())),
+            ) {
                 let quad = quad?;
                 if let NamedOrBlankNode::NamedNode(s) = &quad.subject {
                     out.insert(s.as_str().to_owned());
@@ -96,10 +101,12 @@ impl Catalog {
         let mut i = 0;
         while i < classes.len() {
             let c = classes[i].clone();
-            for q in self
-                .store
-                .quads_for_pattern(None, Some(sub.as_ref()), Some(c.as_ref().into()), None)
-            {
+            for q in self.store.quads_for_pattern(
+                None,
+                Some(sub.as_ref()),
+                Some(c.as_ref().into()),
+                None,
+            ) {
                 if let NamedOrBlankNode::NamedNode(s) = q?.subject {
                     if seen.insert(s.clone()) {
                         classes.push(s);
@@ -111,10 +118,12 @@ impl Catalog {
         let rdf_type = iri(&format!("{RDF}type"))?;
         let mut members = HashSet::new();
         for c in &classes {
-            for q in self
-                .store
-                .quads_for_pattern(None, Some(rdf_type.as_ref()), Some(c.as_ref().into()), None)
-            {
+            for q in self.store.quads_for_pattern(
+                None,
+                Some(rdf_type.as_ref()),
+                Some(c.as_ref().into()),
+                None,
+            ) {
                 if let NamedOrBlankNode::NamedNode(s) = q?.subject {
                     members.insert(s.as_str().to_owned());
                 }
@@ -143,9 +152,9 @@ impl Catalog {
             };
             let mut best: Option<(u8, String)> = None;
             for p in &preds {
-                for q in self
-                    .store
-                    .quads_for_pattern(Some(subject.into()), Some(p.as_ref()), None, None)
+                for q in
+                    self.store
+                        .quads_for_pattern(Some(subject.into()), Some(p.as_ref()), None, None)
                 {
                     let q = q?;
                     if let oxigraph::model::GraphName::NamedNode(g) = &q.graph_name {
@@ -201,7 +210,12 @@ mod tests {
             .insert(QuadRef::new(&n("p1"), &label, &Literal::from("手机一"), &g))
             .unwrap();
         c.store
-            .insert(QuadRef::new(&n("u1"), &label, &Literal::from("Zhang San"), &c.layout().quarantine))
+            .insert(QuadRef::new(
+                &n("u1"),
+                &label,
+                &Literal::from("Zhang San"),
+                &c.layout().quarantine,
+            ))
             .unwrap();
         let (class, members) = c.range_members("http://ex.org/bought").unwrap().unwrap();
         assert_eq!(class, "http://ex.org/Product");
@@ -216,9 +230,20 @@ mod tests {
         assert!(triples.iter().all(|t| !t.1.ends_with("#type")));
         let hidden = c.restricted_entities().unwrap();
         assert!(hidden.contains("http://ex.org/u1"));
-        let labels = c.labels(&["http://ex.org/p1", "http://ex.org/u1"], false).unwrap();
-        assert_eq!(labels.get("http://ex.org/p1").map(String::as_str), Some("手机一"));
-        assert!(!labels.contains_key("http://ex.org/u1"), "restricted label leaked");
-        assert!(c.labels(&["http://ex.org/u1"], true).unwrap().contains_key("http://ex.org/u1"));
+        let labels = c
+            .labels(&["http://ex.org/p1", "http://ex.org/u1"], false)
+            .unwrap();
+        assert_eq!(
+            labels.get("http://ex.org/p1").map(String::as_str),
+            Some("手机一")
+        );
+        assert!(
+            !labels.contains_key("http://ex.org/u1"),
+            "restricted label leaked"
+        );
+        assert!(c
+            .labels(&["http://ex.org/u1"], true)
+            .unwrap()
+            .contains_key("http://ex.org/u1"));
     }
 }

@@ -109,7 +109,8 @@ fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
         Arc::clone(&catalog),
         config.embed.recommend_relation.clone(),
     );
-    let state = AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
+    let state =
+        AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -103,8 +103,23 @@ impl Hyper {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Folder or .tar.gz with train.txt (and valid.txt, test.txt).
-    #[arg(long, value_name = "PATH")]
-    pub tsv: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "from_catalog",
+        conflicts_with = "from_catalog"
+    )]
+    pub tsv: Option<PathBuf>,
+    /// Train on the entity–entity triples of a catalog graph instead (5% valid, 5% test, split
+    /// by triple hash so the split is stable across rescans).
+    #[arg(long)]
+    pub from_catalog: bool,
+    /// Graph to read with --from-catalog (IRI or short name) [default: the product graph].
+    #[arg(long, value_name = "IRI", requires = "from_catalog")]
+    pub graph: Option<String>,
+    /// Predicates to leave out with --from-catalog [default: rdf:type].
+    #[arg(long, value_name = "IRI", requires = "from_catalog")]
+    pub exclude_predicate: Vec<String>,
     /// Where to write the model [default: embed.model, i.e. DATA/embeddings/transe.stk, the
     /// file `serve` answers link prediction from].
     #[arg(long, value_name = "FILE")]
@@ -140,7 +155,10 @@ pub struct TrainArgs {
 /// `stocktake train`.
 pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let data = Dataset::load(&args.tsv, args.unseen)?;
+    let data = match &args.tsv {
+        Some(path) => Dataset::load(path, args.unseen)?,
+        None => catalog_dataset(config, &args)?,
+    };
     for r in &data.reports {
         tracing::info!(split = %r.split, read = r.read, kept = r.kept, unseen = r.unseen, dropped = r.dropped, "triples");
     }
@@ -163,7 +181,7 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
                     "{} was trained on other data (snapshot {}), not on {} (snapshot {})",
                     path.display(),
                     &saved.snapshot[..16.min(saved.snapshot.len())],
-                    args.tsv.display(),
+                    data.source,
                     &data.fingerprint[..16]
                 );
             }
@@ -205,13 +223,22 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
             let mut msg = format!("loss {:.4} {:.0} triples/s", rec.loss, per_s);
             if let Some(m) = rec.valid_mrr {
                 msg.push_str(&format!(" valid MRR {m:.4}"));
-                bar.println(format!(
-                    "epoch {}: loss {:.4}, valid filtered MRR {:.4}",
-                    rec.epoch, rec.loss, m
-                ));
+            }
+            if rec.valid_mrr.is_some() || bar.is_hidden() {
+                // The bar is invisible when stderr is not a terminal: keep a log line per epoch.
+                bar.suspend(|| {
+                    tracing::info!(
+                        epoch = rec.epoch,
+                        loss = format!("{:.5}", rec.loss),
+                        triples_per_s = format!("{per_s:.0}"),
+                        valid_mrr = rec.valid_mrr.map(|m| format!("{m:.4}")),
+                        "epoch"
+                    )
+                });
             }
             bar.set_message(msg);
-            if let (Some(path), true) = (&args.checkpoint, rec.valid_mrr.is_some() || t.finished()) {
+            if let (Some(path), true) = (&args.checkpoint, rec.valid_mrr.is_some() || t.finished())
+            {
                 let mut info = info.clone();
                 info.seconds = base_seconds + started.elapsed().as_secs_f64();
                 if let Err(e) = training_checkpoint(t, &data.ids, &info, &data.train).save(path) {
@@ -244,7 +271,13 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         test_eval = Some(ev);
     }
-    let embedding = Embedding::new(model, data.ids.clone(), trainer.config.clone(), info, data.train.clone())?;
+    let embedding = Embedding::new(
+        model,
+        data.ids.clone(),
+        trainer.config.clone(),
+        info,
+        data.train.clone(),
+    )?;
     embedding.to_checkpoint().save(&out)?;
     let mut catalog_iri = None;
     if !args.no_catalog {
@@ -282,6 +315,36 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The entity–entity triples of a catalog graph, split by triple hash.
+fn catalog_dataset(config: &Config, args: &TrainArgs) -> anyhow::Result<Dataset> {
+    let catalog = super::commands::open_catalog(config)?;
+    let graph = match &args.graph {
+        Some(g) => catalog.layout().resolve(g)?,
+        None => catalog.layout().products.clone(),
+    };
+    let exclude = if args.exclude_predicate.is_empty() {
+        vec![format!("{}type", crate::catalog::vocab::RDF)]
+    } else {
+        args.exclude_predicate.clone()
+    };
+    let triples = catalog.entity_triples(&graph, &exclude)?;
+    if triples.is_empty() {
+        bail!(
+            "graph {} has no entity-to-entity triples to train on (literals and {} are left out); ingest data first",
+            graph.as_str(),
+            exclude.join(", ")
+        );
+    }
+    let (train, valid, test) = crate::kg::split_by_hash(triples, 50, 50);
+    Ok(Dataset::from_named(
+        train,
+        valid,
+        test,
+        args.unseen,
+        format!("catalog graph {}", graph.as_str()),
+    )?)
 }
 
 fn metric_pairs(ev: &Evaluation) -> Vec<(&'static str, f64)> {
@@ -332,7 +395,12 @@ fn record(name: &str, e: &Embedding, path: &Path) -> anyhow::Result<crate::catal
             e.ids.relations.len(),
             e.train.len()
         )),
-        metrics: e.info.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        metrics: e
+            .info
+            .metrics
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
         hyperparameters: hyper,
         snapshot: Some(e.info.snapshot.clone()),
         created: Some(e.info.trained_at.clone()),
@@ -431,7 +499,12 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
     /// Predict tails of (HEAD, RELATION, ?).
-    #[arg(long, value_name = "NAME", conflicts_with = "tail", required_unless_present = "tail")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "tail",
+        required_unless_present = "tail"
+    )]
     pub head: Option<String>,
     /// Predict heads of (?, RELATION, TAIL).
     #[arg(long, value_name = "NAME")]

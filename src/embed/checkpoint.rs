@@ -107,7 +107,9 @@ impl Embedding {
         info: ModelInfo,
         train: Vec<Triple>,
     ) -> Result<Self, EmbedError> {
-        if model.num_entities() != ids.entities.len() || model.num_relations() != ids.relations.len() {
+        if model.num_entities() != ids.entities.len()
+            || model.num_relations() != ids.relations.len()
+        {
             return Err(EmbedError::Model(format!(
                 "tables have {} entities × {} relations but the id maps name {} × {}",
                 model.num_entities(),
@@ -118,7 +120,9 @@ impl Embedding {
         }
         let (n, m) = (model.num_entities() as u32, model.num_relations() as u32);
         if let Some(t) = train.iter().find(|t| t.h >= n || t.t >= n || t.r >= m) {
-            return Err(EmbedError::Model(format!("training triple {t:?} is outside the tables")));
+            return Err(EmbedError::Model(format!(
+                "training triple {t:?} is outside the tables"
+            )));
         }
         Ok(Embedding {
             model,
@@ -159,12 +163,14 @@ impl Embedding {
     pub fn from_checkpoint(ckpt: &Checkpoint) -> Result<Embedding, EmbedError> {
         match kind_of(ckpt) {
             MODEL_KIND => {
-                let meta: ModelMeta = serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
+                let meta: ModelMeta =
+                    serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
                 let model = TransE::from_checkpoint(ckpt, meta.config.norm)?;
                 Embedding::new(model, meta.ids, meta.config, meta.info, triples_from(ckpt)?)
             }
             TRAINING_KIND => {
-                let meta: TrainingMeta = serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
+                let meta: TrainingMeta =
+                    serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
                 let prefix = if meta.best.is_some() { "best." } else { "" };
                 let model = TransE {
                     norm: meta.config.norm,
@@ -181,18 +187,24 @@ impl Embedding {
 
     /// Id of an entity by name.
     pub fn entity_id(&self, name: &str) -> Result<u32, EmbedError> {
-        self.ids.entities.get(name).ok_or_else(|| EmbedError::Unknown {
-            kind: "entity",
-            name: name.into(),
-        })
+        self.ids
+            .entities
+            .get(name)
+            .ok_or_else(|| EmbedError::Unknown {
+                kind: "entity",
+                name: name.into(),
+            })
     }
 
     /// Id of a relation by name.
     pub fn relation_id(&self, name: &str) -> Result<u32, EmbedError> {
-        self.ids.relations.get(name).ok_or_else(|| EmbedError::Unknown {
-            kind: "relation",
-            name: name.into(),
-        })
+        self.ids
+            .relations
+            .get(name)
+            .ok_or_else(|| EmbedError::Unknown {
+                kind: "relation",
+                name: name.into(),
+            })
     }
 }
 

@@ -40,7 +40,10 @@ pub enum EmbedError {
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (0: rayon's default, one per core).
-pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Result<T, EmbedError> {
+pub fn with_threads<T: Send>(
+    threads: usize,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, EmbedError> {
     if threads == 0 {
         return Ok(f());
     }

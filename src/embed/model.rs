@@ -169,7 +169,9 @@ pub fn tensor_to_array(ckpt: &Checkpoint, name: &str) -> Result<Array2<f32>, Emb
         .tensor(name)
         .ok_or_else(|| EmbedError::Model(format!("the checkpoint has no {name} tensor")))?;
     let Data::F32(values) = &t.data else {
-        return Err(EmbedError::Model(format!("tensor {name} is not a float tensor")));
+        return Err(EmbedError::Model(format!(
+            "tensor {name} is not a float tensor"
+        )));
     };
     match t.shape[..] {
         [rows, cols] => Array2::from_shape_vec((rows, cols), values.clone())
@@ -183,7 +185,11 @@ pub fn tensor_to_array(ckpt: &Checkpoint, name: &str) -> Result<Array2<f32>, Emb
 
 /// A 2-d float tensor from an array.
 pub fn array_tensor(name: &str, a: &Array2<f32>) -> Tensor {
-    Tensor::f32(name, vec![a.nrows(), a.ncols()], a.iter().copied().collect())
+    Tensor::f32(
+        name,
+        vec![a.nrows(), a.ncols()],
+        a.iter().copied().collect(),
+    )
 }
 
 /// A row of a standard-layout table as a slice.

@@ -328,16 +328,23 @@ impl Trainer {
                 "{num_entities} entity: negative sampling needs at least 2"
             )));
         }
-        if let Some(t) = train
-            .iter()
-            .find(|t| t.h as usize >= num_entities || t.t as usize >= num_entities || t.r as usize >= num_relations)
-        {
+        if let Some(t) = train.iter().find(|t| {
+            t.h as usize >= num_entities
+                || t.t as usize >= num_entities
+                || t.r as usize >= num_relations
+        }) {
             return Err(EmbedError::Config(format!(
                 "triple {t:?} refers to an id outside {num_entities} entities × {num_relations} relations"
             )));
         }
         let mut rng = Pcg64Mcg::seed_from_u64(stream_seed(config.seed, u64::MAX, 0, 0));
-        let model = TransE::init(num_entities, num_relations, config.dim, config.norm, &mut rng);
+        let model = TransE::init(
+            num_entities,
+            num_relations,
+            config.dim,
+            config.norm,
+            &mut rng,
+        );
         let slots = config.optimizer.state_slots() * config.dim;
         let head_prob = match config.sampler {
             Sampler::Uniform => vec![0.5; num_relations],
@@ -396,7 +403,8 @@ impl Trainer {
         let epoch = self.epoch;
         let lr = self.config.lr_at(epoch);
         let mut order: Vec<Triple> = train.to_vec();
-        let mut rng = Pcg64Mcg::seed_from_u64(stream_seed(self.config.seed, epoch as u64, u64::MAX, 0));
+        let mut rng =
+            Pcg64Mcg::seed_from_u64(stream_seed(self.config.seed, epoch as u64, u64::MAX, 0));
         order.shuffle(&mut rng);
         let mut loss = 0.0;
         for (b, batch) in order.chunks(self.config.batch_size).enumerate() {
@@ -458,11 +466,34 @@ impl Trainer {
             });
         self.step += 1;
         let loss = self.work[..chunks].iter().map(|w| w.loss).sum::<f64>();
-        let (opt, step, normalize_entities) =
-            (self.config.optimizer, self.step, self.config.normalize_entities);
+        let (opt, step, normalize_entities) = (
+            self.config.optimizer,
+            self.step,
+            self.config.normalize_entities,
+        );
         let work = &self.work[..chunks];
-        apply(&mut self.model.entities, &mut self.ent_state, work, |w| &w.ent, &mut self.keys, opt, lr, step, normalize_entities);
-        apply(&mut self.model.relations, &mut self.rel_state, work, |w| &w.rel, &mut self.keys, opt, lr, step, false);
+        apply(
+            &mut self.model.entities,
+            &mut self.ent_state,
+            work,
+            |w| &w.ent,
+            &mut self.keys,
+            opt,
+            lr,
+            step,
+            normalize_entities,
+        );
+        apply(
+            &mut self.model.relations,
+            &mut self.rel_state,
+            work,
+            |w| &w.rel,
+            &mut self.keys,
+            opt,
+            lr,
+            step,
+            false,
+        );
         loss
     }
 
@@ -484,8 +515,12 @@ impl Trainer {
     ) -> Result<Trainer, EmbedError> {
         let mut t = Trainer::new(config, train, model.num_entities(), model.num_relations())?;
         let slots = t.config.optimizer.state_slots() * t.config.dim;
-        if ent_state.dim() != (model.num_entities(), slots) || rel_state.dim() != (model.num_relations(), slots) {
-            return Err(EmbedError::Model("optimizer state does not match the model and optimizer".into()));
+        if ent_state.dim() != (model.num_entities(), slots)
+            || rel_state.dim() != (model.num_relations(), slots)
+        {
+            return Err(EmbedError::Model(
+                "optimizer state does not match the model and optimizer".into(),
+            ));
         }
         t.model = model;
         t.ent_state = ent_state;
@@ -621,7 +656,9 @@ pub(crate) fn loss_coefficients(config: &TrainConfig, dist: &[f32], coef: &mut [
             let g = config.margin;
             let alpha = config.adversarial_temperature;
             // p_j = softmax(−α d_j), treated as a constant (no gradient through the weights).
-            let m = dist[1..].iter().fold(f32::INFINITY, |a, &d| a.min(alpha * d));
+            let m = dist[1..]
+                .iter()
+                .fold(f32::INFINITY, |a, &d| a.min(alpha * d));
             let mut z = 0.0;
             for j in 1..=k {
                 coef[j] = (-(alpha * dist[j] - m)).exp();
@@ -812,9 +849,18 @@ mod tests {
             resumed.run(&train, Some(&validation), |_, _| ControlFlow::Continue(()));
             assert_eq!(resumed.model, straight.model, "{optimizer:?}");
             let strip = |h: &[EpochRecord]| -> Vec<EpochRecord> {
-                h.iter().map(|r| EpochRecord { seconds: 0.0, ..r.clone() }).collect()
+                h.iter()
+                    .map(|r| EpochRecord {
+                        seconds: 0.0,
+                        ..r.clone()
+                    })
+                    .collect()
             };
-            assert_eq!(strip(&resumed.history), strip(&straight.history), "{optimizer:?}");
+            assert_eq!(
+                strip(&resumed.history),
+                strip(&straight.history),
+                "{optimizer:?}"
+            );
             assert_eq!(
                 resumed.best.as_ref().map(|b| (b.0, b.1)),
                 straight.best.as_ref().map(|b| (b.0, b.1))
@@ -852,21 +898,51 @@ mod tests {
     fn bad_setups_are_rejected_up_front() {
         let train = ring(5, 1);
         let bad = [
-            TrainConfig { lr: f32::NAN, ..small_config() },
-            TrainConfig { lr: -1.0, ..small_config() },
-            TrainConfig { lr: f32::INFINITY, ..small_config() },
-            TrainConfig { margin: f32::NAN, ..small_config() },
-            TrainConfig { dim: 0, ..small_config() },
-            TrainConfig { negatives: 0, ..small_config() },
-            TrainConfig { batch_size: 0, ..small_config() },
-            TrainConfig { epochs: 0, ..small_config() },
-            TrainConfig { adversarial_temperature: f32::NAN, ..small_config() },
+            TrainConfig {
+                lr: f32::NAN,
+                ..small_config()
+            },
+            TrainConfig {
+                lr: -1.0,
+                ..small_config()
+            },
+            TrainConfig {
+                lr: f32::INFINITY,
+                ..small_config()
+            },
+            TrainConfig {
+                margin: f32::NAN,
+                ..small_config()
+            },
+            TrainConfig {
+                dim: 0,
+                ..small_config()
+            },
+            TrainConfig {
+                negatives: 0,
+                ..small_config()
+            },
+            TrainConfig {
+                batch_size: 0,
+                ..small_config()
+            },
+            TrainConfig {
+                epochs: 0,
+                ..small_config()
+            },
+            TrainConfig {
+                adversarial_temperature: f32::NAN,
+                ..small_config()
+            },
         ];
         for c in bad {
             let err = Trainer::new(c.clone(), &train, 5, 1).err();
             assert!(matches!(err, Some(EmbedError::Config(_))), "{c:?} accepted");
         }
-        assert!(Trainer::new(small_config(), &[], 5, 1).is_err(), "empty graph");
+        assert!(
+            Trainer::new(small_config(), &[], 5, 1).is_err(),
+            "empty graph"
+        );
         assert!(Trainer::new(small_config(), &[Triple::new(0, 0, 9)], 5, 1).is_err());
         // One relation with one triple trains fine.
         let one = [Triple::new(0, 0, 1)];

@@ -185,11 +185,23 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/queries", get(queries::list))
         .route("/queries/{name}", get(queries::run).post(queries::run_post))
-        .route("/api/v1/predict/tails", get(predict::get_tails).post(predict::post_tails))
-        .route("/api/v1/predict/heads", get(predict::get_heads).post(predict::post_heads))
+        .route(
+            "/api/v1/predict/tails",
+            get(predict::get_tails).post(predict::post_tails),
+        )
+        .route(
+            "/api/v1/predict/heads",
+            get(predict::get_heads).post(predict::post_heads),
+        )
         .route("/api/v1/predict/model", get(predict::model))
-        .route("/api/v1/recommend", get(predict::get_recommend).post(predict::post_recommend))
-        .route("/api/v1/similar", get(predict::get_similar).post(predict::post_similar))
+        .route(
+            "/api/v1/recommend",
+            get(predict::get_recommend).post(predict::post_recommend),
+        )
+        .route(
+            "/api/v1/similar",
+            get(predict::get_similar).post(predict::post_similar),
+        )
         .route("/healthz", get(healthz))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })

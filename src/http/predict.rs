@@ -63,13 +63,16 @@ pub(super) enum Route {
     Similar,
 }
 
-async fn run(state: AppState, headers: HeaderMap, route: Route, p: Params) -> Result<Response, ApiError> {
+async fn run(
+    state: AppState,
+    headers: HeaderMap,
+    route: Route,
+    p: Params,
+) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Read, "link prediction")?;
-    let service: Arc<Service> = state
-        .inner
-        .recommend
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("link prediction is not configured on this server".into()))?;
+    let service: Arc<Service> = state.inner.recommend.clone().ok_or_else(|| {
+        ApiError::Unavailable("link prediction is not configured on this server".into())
+    })?;
     let admin = who.is_admin();
     // Validate before queueing work.
     match route {
@@ -130,13 +133,14 @@ handlers!(get_recommend, post_recommend, Route::Recommend);
 handlers!(get_similar, post_similar, Route::Similar);
 
 /// `GET /api/v1/predict/model`: which model answers.
-pub(super) async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn model(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read, "link prediction")?;
-    let service = state
-        .inner
-        .recommend
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("link prediction is not configured on this server".into()))?;
+    let service = state.inner.recommend.clone().ok_or_else(|| {
+        ApiError::Unavailable("link prediction is not configured on this server".into())
+    })?;
     let info = service.model_info().ok_or_else(|| {
         ApiError::Unavailable(RecommendError::NoModel(service.path().to_path_buf()).to_string())
     })?;

@@ -208,7 +208,7 @@ impl Checkpoint {
         let (body, digest) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != digest {
             return Err(bad(
-                "checksum mismatch: the file is truncated or corrupted".into(),
+                "checksum mismatch: the file is truncated or corrupted".into()
             ));
         }
         let header_len = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes")) as usize;
@@ -232,7 +232,12 @@ impl Checkpoint {
             let values = match entry.dtype.as_str() {
                 "f32" => Data::F32(words.map(f32::from_le_bytes).collect()),
                 "u32" => Data::U32(words.map(u32::from_le_bytes).collect()),
-                other => return Err(bad(format!("tensor {} has unknown dtype {other:?}", entry.name))),
+                other => {
+                    return Err(bad(format!(
+                        "tensor {} has unknown dtype {other:?}",
+                        entry.name
+                    )))
+                }
             };
             data = &data[need..];
             tensors.push(Tensor {
@@ -318,8 +323,11 @@ mod tests {
         assert!(err.contains("checksum mismatch"), "{err}");
         std::fs::write(&path, &bytes[..n / 2]).unwrap();
         assert!(Checkpoint::load(&path).is_err());
-        std::fs::write(&path, b"hello, this is not a checkpoint at all....................")
-            .unwrap();
+        std::fs::write(
+            &path,
+            b"hello, this is not a checkpoint at all....................",
+        )
+        .unwrap();
         let err = Checkpoint::load(&path).unwrap_err().to_string();
         assert!(err.contains("bad magic"), "{err}");
     }

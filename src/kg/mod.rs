@@ -17,7 +17,7 @@ use std::path::PathBuf;
 pub use checkpoint::{Checkpoint, Data, Tensor};
 pub use ids::{IdMap, IdMaps};
 pub use known::{KnownTriples, RelationStats};
-pub use triples::{Dataset, SplitReport, Triple, UnseenPolicy};
+pub use triples::{split_by_hash, Dataset, SplitReport, Triple, UnseenPolicy};
 
 /// What can go wrong reading triples, checkpoints or exports.
 #[derive(Debug, thiserror::Error)]

@@ -133,9 +133,8 @@ impl Dataset {
             )));
         }
         let [train, valid, test] = splits;
-        let train = train.ok_or_else(|| {
-            KgError::Invalid(format!("{}: no train.txt found", path.display()))
-        })?;
+        let train = train
+            .ok_or_else(|| KgError::Invalid(format!("{}: no train.txt found", path.display())))?;
         Dataset::from_named(
             train,
             valid.unwrap_or_default(),
@@ -251,6 +250,37 @@ impl Dataset {
     }
 }
 
+/// Splits named triples into (train, valid, test) by a hash of each triple, so the same triple
+/// always lands in the same split however the input is ordered or grown: a rescan that adds
+/// triples does not reshuffle what the model was validated on. `valid_per_mille` and
+/// `test_per_mille` are shares out of 1000. Duplicates are removed; output is sorted.
+pub fn split_by_hash(
+    mut triples: Vec<Named>,
+    valid_per_mille: u64,
+    test_per_mille: u64,
+) -> (Vec<Named>, Vec<Named>, Vec<Named>) {
+    triples.sort_unstable();
+    triples.dedup();
+    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for t in triples {
+        let mut h = Sha256::new();
+        for part in [&t.0, &t.1, &t.2] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        let d = h.finalize();
+        let bucket = u64::from_le_bytes(d[..8].try_into().expect("8 bytes")) % 1000;
+        if bucket < valid_per_mille {
+            valid.push(t);
+        } else if bucket < valid_per_mille + test_per_mille {
+            test.push(t);
+        } else {
+            train.push(t);
+        }
+    }
+    (train, valid, test)
+}
+
 /// Parses `head<TAB>relation<TAB>tail` lines (CRLF tolerated, blank lines skipped). A line without
 /// tabs may separate its three fields by spaces. Anything else is reported with its line number.
 pub fn parse_tsv(reader: impl Read, path: &Path) -> Result<Vec<Named>, KgError> {
@@ -340,7 +370,31 @@ mod tests {
         assert_eq!(drop.valid, vec![Triple::new(0, 0, 2)]);
         assert_eq!(drop.reports[1].dropped, 2);
         assert_eq!(drop.num_entities(), 3);
-        assert_eq!(keep.fingerprint, drop.fingerprint, "same input, same snapshot");
+        assert_eq!(
+            keep.fingerprint, drop.fingerprint,
+            "same input, same snapshot"
+        );
+    }
+
+    #[test]
+    fn hash_split_is_stable_under_reordering_and_growth() {
+        let rows: Vec<Named> = (0..2000)
+            .map(|i| (format!("e{i}"), "r".to_string(), format!("e{}", i + 1)))
+            .collect();
+        let (tr, va, te) = split_by_hash(rows.clone(), 50, 50);
+        assert_eq!(tr.len() + va.len() + te.len(), 2000);
+        assert!(
+            (60..140).contains(&va.len()) && (60..140).contains(&te.len()),
+            "{} {}",
+            va.len(),
+            te.len()
+        );
+        let mut more = rows;
+        more.reverse();
+        more.push(("x".into(), "r".into(), "y".into()));
+        let (_, va2, te2) = split_by_hash(more, 50, 50);
+        assert!(va.iter().all(|t| va2.contains(t)));
+        assert!(te.iter().all(|t| te2.contains(t)));
     }
 
     #[test]

@@ -27,7 +27,9 @@ use crate::kg::{Checkpoint, KgError, KnownTriples};
 #[non_exhaustive]
 pub enum RecommendError {
     /// No model has been trained (or the file is missing).
-    #[error("no link-prediction model is loaded: train one with `stocktake train` (expected at {0})")]
+    #[error(
+        "no link-prediction model is loaded: train one with `stocktake train` (expected at {0})"
+    )]
     NoModel(PathBuf),
     /// An entity or relation the model does not know (or the caller may not see).
     #[error("unknown {kind} {name:?}: not in the model{hint}")]
@@ -175,7 +177,10 @@ impl Service {
     }
 
     fn snapshot(&self) -> Option<Arc<Loaded>> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn loaded(&self) -> Result<Arc<Loaded>, RecommendError> {
@@ -200,12 +205,26 @@ impl Service {
     }
 
     /// Top-`k` tails of (`head`, `relation`, ?).
-    pub fn tails(&self, head: &str, relation: &str, k: usize, constrain: bool, admin: bool) -> Result<Answer, RecommendError> {
+    pub fn tails(
+        &self,
+        head: &str,
+        relation: &str,
+        k: usize,
+        constrain: bool,
+        admin: bool,
+    ) -> Result<Answer, RecommendError> {
         self.answer(Direction::Tails, head, relation, k, constrain, admin)
     }
 
     /// Top-`k` heads of (?, `relation`, `tail`).
-    pub fn heads(&self, tail: &str, relation: &str, k: usize, constrain: bool, admin: bool) -> Result<Answer, RecommendError> {
+    pub fn heads(
+        &self,
+        tail: &str,
+        relation: &str,
+        k: usize,
+        constrain: bool,
+        admin: bool,
+    ) -> Result<Answer, RecommendError> {
         self.answer(Direction::Heads, tail, relation, k, constrain, admin)
     }
 
@@ -224,7 +243,13 @@ impl Service {
         let hidden = &l.hidden;
         let allow = |e: u32| e != id && (admin || !hidden.contains(&e));
         let got = top_k(&l.emb.model, &point, k, &[], &allow);
-        self.finish(&l, serde_json::json!({"similar_to": entity, "k": k}), None, got, admin)
+        self.finish(
+            &l,
+            serde_json::json!({"similar_to": entity, "k": k}),
+            None,
+            got,
+            admin,
+        )
     }
 
     fn entity(&self, l: &Loaded, name: &str, admin: bool) -> Result<u32, RecommendError> {
@@ -257,7 +282,11 @@ impl Service {
             RecommendError::Unknown {
                 kind: "relation",
                 name: relation.into(),
-                hint: format!(" (it knows {} relations, e.g. {})", names.len(), sample.join(", ")),
+                hint: format!(
+                    " (it knows {} relations, e.g. {})",
+                    names.len(),
+                    sample.join(", ")
+                ),
             }
         })?;
         let range = if constrain && direction == Direction::Tails {
@@ -279,19 +308,27 @@ impl Service {
             Direction::Tails => ("head", "tails"),
             Direction::Heads => ("tail", "heads"),
         };
-        let query = serde_json::json!({key: anchor, "relation": relation, "direction": dir, "k": k});
+        let query =
+            serde_json::json!({key: anchor, "relation": relation, "direction": dir, "k": k});
         self.finish(&l, query, range.map(|(c, _)| c), got, admin)
     }
 
     /// Range-class members of relation `r` as rows, cached per loaded model.
-    fn range(&self, l: &Loaded, r: u32) -> Result<Option<(String, Arc<FxHashSet<u32>>)>, RecommendError> {
+    fn range(
+        &self,
+        l: &Loaded,
+        r: u32,
+    ) -> Result<Option<(String, Arc<FxHashSet<u32>>)>, RecommendError> {
         let mut cache = l.ranges.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = cache.get(&r) {
             return Ok(hit.clone());
         }
         let name = l.emb.ids.relations.name(r).unwrap_or_default();
         let value = self.catalog.range_members(name)?.map(|(class, members)| {
-            let rows: FxHashSet<u32> = members.iter().filter_map(|m| l.emb.ids.entities.get(m)).collect();
+            let rows: FxHashSet<u32> = members
+                .iter()
+                .filter_map(|m| l.emb.ids.entities.get(m))
+                .collect();
             (class, Arc::new(rows))
         });
         cache.insert(r, value.clone());
@@ -335,7 +372,9 @@ impl Service {
 
 fn check_k(k: usize) -> Result<(), RecommendError> {
     if k == 0 || k > 1000 {
-        return Err(RecommendError::BadRequest(format!("k must be in 1..=1000, got {k}")));
+        return Err(RecommendError::BadRequest(format!(
+            "k must be in 1..=1000, got {k}"
+        )));
     }
     Ok(())
 }
