@@ -46,6 +46,10 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(args) => super::kge::train(&config, args),
         Command::Eval(args) => super::kge::eval(args),
         Command::Predict(args) => super::kge::predict_cmd(args),
+        Command::Export {
+            what: super::ExportWhat::Embeddings(args),
+        } => super::kge::export(&config, args),
+        Command::ImportEmbeddings(args) => super::kge::import(&config, args),
         Command::Token { .. } => unreachable!("handled above"),
     }
 }

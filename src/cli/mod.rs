@@ -121,11 +121,25 @@ pub enum Command {
     Eval(kge::EvalArgs),
     /// Top-k tails of (head, relation) or heads of (relation, tail) from a trained model.
     Predict(kge::PredictArgs),
+    /// Export data for scale-out (embeddings in DGL-KE format).
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Turn embeddings trained elsewhere (DGL-KE format) into a model link prediction serves.
+    ImportEmbeddings(kge::ImportArgs),
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {
         #[command(subcommand)]
         action: TokenAction,
     },
+}
+
+/// `stocktake export …`
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// Entity and relation embeddings with their id maps.
+    Embeddings(kge::ExportArgs),
 }
 
 /// `stocktake token …`

@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod eval;
+pub mod export;
 pub mod model;
 pub mod optim;
 pub mod predict;
