@@ -277,3 +277,68 @@ pub fn resume(ckpt: &Checkpoint) -> Result<Resumed, EmbedError> {
     )?;
     Ok((trainer, meta.ids, meta.info, train))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::train::TrainConfig;
+    use rand::SeedableRng;
+
+    #[test]
+    fn saved_models_score_identically_after_loading() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let mut ids = IdMaps::default();
+        for i in 0..6 {
+            ids.entities.intern(&format!("e{i}"));
+        }
+        ids.relations.intern("r");
+        let model = TransE::init(6, 1, 8, Norm::L2, &mut rng);
+        let info = ModelInfo {
+            snapshot: "ab".repeat(32),
+            metrics: [("valid.mrr".to_string(), 0.5)].into_iter().collect(),
+            ..Default::default()
+        };
+        let config = TrainConfig {
+            dim: 8,
+            norm: Norm::L2,
+            ..TrainConfig::default()
+        };
+        let emb = Embedding::new(model, ids, config, info, vec![Triple::new(0, 0, 1)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.stk");
+        emb.to_checkpoint().save(&path).unwrap();
+        let back = Embedding::from_checkpoint(&Checkpoint::load(&path).unwrap()).unwrap();
+        assert_eq!(back, emb);
+        for h in 0..6 {
+            for t in 0..6 {
+                assert_eq!(
+                    back.model.score(h, 0, t).to_bits(),
+                    emb.model.score(h, 0, t).to_bits()
+                );
+            }
+        }
+        assert_eq!(back.model_id(), emb.model_id());
+        // A finished model is not a resumable run.
+        let err = resume(&Checkpoint::load(&path).unwrap()).err().unwrap();
+        assert!(
+            err.to_string().contains("not a training checkpoint"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tables_and_id_maps_must_agree() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        let model = TransE::init(3, 1, 4, Norm::L1, &mut rng);
+        let err = Embedding::new(
+            model,
+            IdMaps::default(),
+            TrainConfig::default(),
+            ModelInfo::default(),
+            vec![],
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("id maps name 0 × 0"), "{err}");
+    }
+}
