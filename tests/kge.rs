@@ -580,3 +580,78 @@ fn trains_from_the_catalog_product_graph() {
     ]);
     assert!(!ok && err.contains("no entity-to-entity triples"), "{err}");
 }
+
+#[test]
+fn dglke_export_and_import_round_trip_through_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = crate::util::repo().join("tests/fixtures/kg/shop");
+    let model = tmp.path().join("m.stk");
+    let (ok, _, err) = stocktake(&[
+        "train",
+        "--tsv",
+        s(&data),
+        "--out",
+        s(&model),
+        "--no-catalog",
+        "--epochs",
+        "5",
+        "--eval-every",
+        "0",
+        "--dim",
+        "8",
+    ]);
+    assert!(ok, "{err}");
+    let out = tmp.path().join("dglke");
+    let (ok, _, err) = stocktake(&[
+        "export",
+        "embeddings",
+        "--model",
+        s(&model),
+        "--format",
+        "dglke",
+        "--out",
+        s(&out),
+        "--dataset",
+        "shop",
+    ]);
+    assert!(ok, "{err}");
+    for f in [
+        "shop_TransE_l1_entity.npy",
+        "shop_TransE_l1_relation.npy",
+        "entities.tsv",
+        "relations.tsv",
+        "config.json",
+        "train.tsv",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let entities = std::fs::read_to_string(out.join("entities.tsv")).unwrap();
+    assert_eq!(entities.lines().count(), 115, "one row per entity");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"], "TransE_l1");
+    assert_eq!(config["emb_size"], 8);
+    // Importing gives a model whose predictions match the original's.
+    let imported = tmp.path().join("imported.stk");
+    let (ok, _, err) = stocktake(&["import-embeddings", "--dir", s(&out), "--out", s(&imported)]);
+    assert!(ok, "{err}");
+    let ask = |m: &Path| {
+        let (ok, out, err) = stocktake(&[
+            "predict",
+            "--model",
+            s(m),
+            "--head",
+            "user/u0",
+            "--relation",
+            "purchased",
+            "-k",
+            "5",
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["results"].clone()
+    };
+    assert_eq!(ask(&model), ask(&imported));
+}

@@ -420,7 +420,7 @@ impl Trainer {
         };
         let every = self.config.eval_every;
         if let Some(v) = validation.filter(|v| every > 0 && !v.triples.is_empty()) {
-            if self.epoch % every == 0 || self.epoch >= self.config.epochs {
+            if self.epoch.is_multiple_of(every) || self.epoch >= self.config.epochs {
                 let mrr = evaluate(&self.model, &v.triples, &v.known).both.mrr;
                 record.valid_mrr = Some(mrr);
                 self.observe_validation(mrr);

@@ -71,6 +71,9 @@ pub struct Answer {
     pub results: Vec<Hit>,
 }
 
+/// A relation's range class and the rows of its instances.
+type Range = Option<(String, Arc<FxHashSet<u32>>)>;
+
 /// A loaded model with its indexes.
 struct Loaded {
     emb: Arc<Embedding>,
@@ -78,7 +81,7 @@ struct Loaded {
     /// Rows of entities that occur in restricted graphs.
     hidden: FxHashSet<u32>,
     /// Range-class members per relation id (computed on first use).
-    ranges: Mutex<HashMap<u32, Option<(String, Arc<FxHashSet<u32>>)>>>,
+    ranges: Mutex<HashMap<u32, Range>>,
     stamp: Option<(SystemTime, u64)>,
     /// The catalog generation `hidden` and `ranges` were computed at.
     generation: u64,
@@ -314,11 +317,7 @@ impl Service {
     }
 
     /// Range-class members of relation `r` as rows, cached per loaded model.
-    fn range(
-        &self,
-        l: &Loaded,
-        r: u32,
-    ) -> Result<Option<(String, Arc<FxHashSet<u32>>)>, RecommendError> {
+    fn range(&self, l: &Loaded, r: u32) -> Result<Range, RecommendError> {
         let mut cache = l.ranges.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hit) = cache.get(&r) {
             return Ok(hit.clone());
