@@ -48,8 +48,8 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => super::kge::predict_cmd(args),
         Command::Export {
             what: super::ExportWhat::Embeddings(args),
-        } => super::kge::export(&config, args),
-        Command::ImportEmbeddings(args) => super::kge::import(&config, args),
+        } => super::embeddings::export(&config, args),
+        Command::ImportEmbeddings(args) => super::embeddings::import(&config, args),
         Command::Token { .. } => unreachable!("handled above"),
     }
 }

@@ -5,6 +5,7 @@
 //! defaults → `stocktake.toml` → environment → flags.
 
 mod commands;
+mod embeddings;
 mod kge;
 mod models;
 
@@ -127,7 +128,7 @@ pub enum Command {
         what: ExportWhat,
     },
     /// Turn embeddings trained elsewhere (DGL-KE format) into a model link prediction serves.
-    ImportEmbeddings(kge::ImportArgs),
+    ImportEmbeddings(embeddings::ImportArgs),
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {
         #[command(subcommand)]
@@ -139,7 +140,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ExportWhat {
     /// Entity and relation embeddings with their id maps.
-    Embeddings(kge::ExportArgs),
+    Embeddings(embeddings::ExportArgs),
 }
 
 /// `stocktake token …`

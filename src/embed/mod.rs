@@ -2,13 +2,14 @@
 //!
 //! The embeddings turn the product graph into recommendations: "items for this user", "the
 //! missing brand of this product", "related items" are all nearest neighbours of `h + r`. This
-//! module holds the model and its distance kernels (`model`), the sparse optimizers (`optim`),
+//! module holds the model and its distance kernels (`model`), the sparse optimizers (`optim`), hyperparameters and losses (`config`),
 //! the trainer with negative sampling, losses, early stopping and exact determinism (`train`), the
 //! filtered evaluator (`eval`), the trained-model and resumable-checkpoint formats on top of
 //! `kg::Checkpoint` (`checkpoint`), and top-k search for serving (`predict`). It does no I/O of its
 //! own beyond what callers hand it and never imports the store, the server or ONNX Runtime.
 
 pub mod checkpoint;
+pub mod config;
 pub mod eval;
 pub mod export;
 pub mod model;
