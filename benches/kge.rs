@@ -6,14 +6,15 @@
 //!    triples/s of both and the ratio, and both filtered test MRRs (same protocol: realistic
 //!    ranks, both directions, train + valid + test filtered, unseen test triples dropped);
 //! 2. evaluation: the time each takes for that filtered test evaluation, and the ratio;
-//! 3. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, exact search,
-//!    8 concurrent clients; p50 and p99.
+//! 3. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, 8 concurrent
+//!    clients, p50 and p99: exact search, then the SQ8 index (`embed::index`) with its recall@10
+//!    measured against exact search.
 //!
 //! Environment: KGE_DATA (default ../shared/data/kg/fb15k-237/FB15k-237.tar.gz), KGE_EPOCHS (20),
 //! KGE_DIM (100), KGE_NORM (l1), KGE_MARGIN (1), KGE_NEGATIVES (1), KGE_BATCH (1024),
 //! KGE_OPTIMIZER (adagrad), KGE_LR (0.05), KGE_SAMPLER (bernoulli), KGE_THREADS (2),
 //! KGE_PARTS (train,latency), KGE_PEER (1; 0 skips PyKEEN), KGE_LATENCY_ENTITIES (1000000),
-//! KGE_LATENCY_QUERIES (400 per client).
+//! KGE_LATENCY_QUERIES (400 per client), KGE_LATENCY_NORMS (l1; e.g. l1,l2), KGE_RERANK (100).
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -173,30 +174,73 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
 }
 
 fn latency_part() -> anyhow::Result<()> {
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
+    use stocktake::embed::index::{recall, Sq8Index};
     let n: usize = env("KGE_LATENCY_ENTITIES", 1_000_000);
     let per_client: usize = env("KGE_LATENCY_QUERIES", 400);
-    let clients = 8;
-    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
-    let model = TransE::init(n, 10, 100, Norm::L1, &mut rng);
-    let all = |_: u32| true;
-    // Warm up.
-    for _ in 0..20 {
-        predict(
-            &model,
-            Direction::Tails,
-            rng.gen_range(0..n as u32),
-            0,
-            10,
-            &[],
-            &all,
+    let rerank: usize = env("KGE_RERANK", 100);
+    let norms: String = env("KGE_LATENCY_NORMS", "l1".to_string());
+    for norm in norms
+        .split(',')
+        .map(|s| s.parse::<Norm>().map_err(anyhow::Error::msg))
+    {
+        let norm = norm?;
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        let model = TransE::init(n, 10, 100, norm, &mut rng);
+        let all = |_: u32| true;
+        let exact = |h: u32, r: u32| predict(&model, Direction::Tails, h, r, 10, &[], &all);
+        let stats = run_clients(n, per_client, &exact);
+        println!(
+            "latency ({norm:?}): top-10 tails, {n} entities x 100 dims, exact, {} clients x {per_client} queries: {stats}",
+            CLIENTS
         );
+        let t = Instant::now();
+        let index = Sq8Index::build(&model);
+        let build = t.elapsed().as_secs_f64();
+        let approx = |h: u32, r: u32| {
+            let q = model.tail_query(h, r);
+            index.search(&model, &q, 10, rerank, &[], &all)
+        };
+        let stats = run_clients(n, per_client, &approx);
+        // Recall@10 against exact search over fresh queries.
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        let probes = 500;
+        let total: f64 = (0..probes)
+            .map(|_| {
+                let (h, r) = (
+                    rand::Rng::gen_range(&mut rng, 0..n as u32),
+                    rand::Rng::gen_range(&mut rng, 0..10),
+                );
+                recall(&exact(h, r), &approx(h, r))
+            })
+            .sum();
+        println!(
+            "latency ({norm:?}): top-10 tails, SQ8 index (rerank {rerank}, built in {build:.1} s, {} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
+            index.bytes() / 1_000_000,
+            CLIENTS,
+            total / probes as f64
+        );
+    }
+    Ok(())
+}
+
+const CLIENTS: usize = 8;
+
+/// Runs `CLIENTS` threads of `per_client` random tail queries each; p50, p99 and throughput.
+fn run_clients(
+    n: usize,
+    per_client: usize,
+    query: &(dyn Fn(u32, u32) -> Vec<embed::predict::Candidate> + Sync),
+) -> String {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+    for _ in 0..20 {
+        query(rng.gen_range(0..n as u32), 0);
     }
     let t0 = Instant::now();
     let mut lat: Vec<f64> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
+        let handles: Vec<_> = (0..CLIENTS)
             .map(|c| {
-                let model = &model;
                 s.spawn(move || {
                     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(100 + c as u64);
                     (0..per_client)
@@ -204,7 +248,7 @@ fn latency_part() -> anyhow::Result<()> {
                             let h = rng.gen_range(0..n as u32);
                             let r = rng.gen_range(0..10);
                             let t = Instant::now();
-                            let got = predict(model, Direction::Tails, h, r, 10, &[], &all);
+                            let got = query(h, r);
                             assert_eq!(got.len(), 10);
                             t.elapsed().as_secs_f64() * 1e3
                         })
@@ -220,11 +264,10 @@ fn latency_part() -> anyhow::Result<()> {
     let wall = t0.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    println!(
-        "latency: top-10 tails, {n} entities x 100 dims, exact, {clients} clients x {per_client} queries: p50 {:.2} ms, p99 {:.2} ms, {:.0} queries/s",
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, {:.0} queries/s",
         q(0.50),
         q(0.99),
         lat.len() as f64 / wall
-    );
-    Ok(())
+    )
 }

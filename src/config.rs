@@ -108,6 +108,33 @@ pub struct EmbedConfig {
     pub model: Option<PathBuf>,
     /// Relation IRI `/api/v1/recommend` follows from a user to items.
     pub recommend_relation: String,
+    /// Top-k search: `exact` (every entity scored), `sq8` (8-bit quantised scan with exact
+    /// re-ranking; see BENCHMARKS.md for its measured recall) or `auto` (sq8 for L1 models with at
+    /// least 100,000 entities, exact otherwise).
+    pub search: SearchMode,
+}
+
+/// How link prediction searches the entity table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Exact,
+    Sq8,
+    Auto,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exact" => Ok(SearchMode::Exact),
+            "sq8" => Ok(SearchMode::Sq8),
+            "auto" => Ok(SearchMode::Auto),
+            other => Err(format!(
+                "unknown search mode {other:?}: use exact, sq8 or auto"
+            )),
+        }
+    }
 }
 
 impl Default for EmbedConfig {
@@ -115,6 +142,7 @@ impl Default for EmbedConfig {
         Self {
             model: None,
             recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
+            search: SearchMode::Auto,
         }
     }
 }

@@ -632,3 +632,105 @@ fn dglke_export_and_import_round_trip_through_the_binary() {
     };
     assert_eq!(ask(&model), ask(&imported));
 }
+
+#[test]
+fn reciprocal_model_exports_to_pytorch_biggraph_and_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = crate::util::repo().join("tests/fixtures/kg/shop");
+    let model = tmp.path().join("m.stk");
+    let (ok, _, err) = stocktake(&[
+        "train",
+        "--tsv",
+        s(&data),
+        "--out",
+        s(&model),
+        "--no-catalog",
+        "--epochs",
+        "5",
+        "--eval-every",
+        "0",
+        "--dim",
+        "8",
+        "--norm",
+        "l2",
+        "--reciprocal",
+    ]);
+    assert!(ok, "{err}");
+    let out = tmp.path().join("pbg");
+    let (ok, stdout, err) = stocktake(&[
+        "export",
+        "embeddings",
+        "--model",
+        s(&model),
+        "--format",
+        "pbg",
+        "--out",
+        s(&out),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("PyTorch-BigGraph"), "{stdout}");
+    assert!(
+        !err.contains("warning"),
+        "an L2 model exports without warnings: {err}"
+    );
+    for f in [
+        "checkpoint_version.txt",
+        "config.json",
+        "embeddings_all_0.v1.h5",
+        "model.v1.h5",
+        "entity_names_all_0.json",
+        "dynamic_rel_names.json",
+        "dynamic_rel_count.txt",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let names: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(out.join("entity_names_all_0.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(names.len(), 115, "one name per entity");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["relations"][0]["operator"], "translation");
+    assert_eq!(config["comparator"], "l2");
+    assert_eq!(config["dimension"], 8);
+
+    // The import recognises the folder, keeps the inverse relations, and predicts identically
+    // in both directions.
+    let imported = tmp.path().join("imported.stk");
+    let (ok, stdout, err) =
+        stocktake(&["import-embeddings", "--dir", s(&out), "--out", s(&imported)]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("reciprocal"), "{stdout}");
+    let ask = |m: &Path, side: &str, entity: &str| {
+        let (ok, out, err) = stocktake(&[
+            "predict",
+            "--model",
+            s(m),
+            side,
+            entity,
+            "--relation",
+            "purchased",
+            "-k",
+            "5",
+            "--include-known",
+            "--format",
+            "json",
+        ]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["results"].clone()
+    };
+    assert_eq!(
+        ask(&model, "--head", "user/u0"),
+        ask(&imported, "--head", "user/u0")
+    );
+    let heads = ask(&model, "--tail", "product/p3");
+    assert_eq!(heads.as_array().unwrap().len(), 5);
+    assert_eq!(heads, ask(&imported, "--tail", "product/p3"));
+
+    // A folder that is not a checkpoint gets a reason, not a crash.
+    std::fs::write(out.join("model.v1.h5"), b"garbage").unwrap();
+    let (ok, _, err) = stocktake(&["import-embeddings", "--dir", s(&out), "--out", s(&imported)]);
+    assert!(!ok && err.contains("PyTorch-BigGraph files"), "{err}");
+}

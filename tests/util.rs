@@ -97,7 +97,8 @@ impl TestServer {
             config.embed.model_path(&config.data),
             Arc::clone(&catalog),
             config.embed.recommend_relation.clone(),
-        );
+        )
+        .with_search(config.embed.search);
         let state = AppState::new(Arc::clone(&catalog), config, queries, audit)
             .with_link_prediction(Arc::new(links));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

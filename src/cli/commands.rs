@@ -112,7 +112,8 @@ fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
         config.embed.model_path(&config.data),
         Arc::clone(&catalog),
         config.embed.recommend_relation.clone(),
-    );
+    )
+    .with_search(config.embed.search);
     let state =
         AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,5 +1,6 @@
 //! `stocktake export embeddings` and `stocktake import-embeddings`: trained tables in and out of
-//! the DGL-KE format (the format work itself is in `embed::export`).
+//! the DGL-KE and PyTorch-BigGraph formats (the format work itself is in `embed::export` and
+//! `embed::pbg`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,8 +18,9 @@ pub struct ExportArgs {
     /// Model file written by `stocktake train` [default: embed.model].
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Output format (DGL-KE: .npy tables + entities.tsv/relations.tsv + config.json + train.tsv).
-    #[arg(long, default_value = "dglke", value_parser = ["dglke"])]
+    /// Output format: dglke (.npy tables + entities.tsv/relations.tsv + config.json + train.tsv)
+    /// or pbg (a PyTorch-BigGraph checkpoint folder: HDF5 tables, config.json, name lists).
+    #[arg(long, default_value = "dglke", value_parser = ["dglke", "pbg"])]
     pub format: String,
     /// Dataset name used in the DGL-KE file names.
     #[arg(long, default_value = "stocktake")]
@@ -38,12 +40,25 @@ pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let dir = args.out.clone();
-    crate::embed::export::write_dglke(&emb, &args.dataset, |name| {
-        let f = std::fs::File::create(dir.join(name))?;
-        Ok(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write>)
-    })?;
+    let format = if args.format == "pbg" {
+        let out = crate::embed::pbg::write_pbg(&emb)?;
+        for w in &out.warnings {
+            eprintln!("warning: {w}");
+        }
+        for (name, bytes) in out.files {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        "PyTorch-BigGraph"
+    } else {
+        crate::embed::export::write_dglke(&emb, &args.dataset, |name| {
+            let f = std::fs::File::create(dir.join(name))?;
+            Ok(Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write>)
+        })?;
+        "DGL-KE"
+    };
     println!(
-        "wrote {} ({} entities, {} relations, dim {}) in DGL-KE format to {}",
+        "wrote {} ({} entities, {} relations, dim {}) in {format} format to {}",
         path.display(),
         emb.ids.entities.len(),
         emb.ids.relations.len(),
@@ -56,9 +71,17 @@ pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
 /// Options of `stocktake import-embeddings`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportArgs {
-    /// Folder with DGL-KE tables (`*_entity.npy`, `*_relation.npy`) and entities.tsv/relations.tsv.
+    /// Folder with DGL-KE tables (`*_entity.npy`, `*_relation.npy`) and entities.tsv/relations.tsv,
+    /// or a PyTorch-BigGraph checkpoint folder (with --format pbg).
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// dglke or pbg [default: pbg when DIR holds checkpoint_version.txt, else dglke].
+    #[arg(long, value_parser = ["dglke", "pbg"])]
+    pub format: Option<String>,
+    /// PyTorch-BigGraph: the folder with entity_names_*.json and dynamic_rel_names.json when it
+    /// is not DIR (PBG's entity_path).
+    #[arg(long, value_name = "DIR")]
+    pub entity_dir: Option<PathBuf>,
     /// Distance the tables were trained with [default: from the file names, else l1].
     #[arg(long)]
     pub norm: Option<Norm>,
@@ -67,8 +90,54 @@ pub struct ImportArgs {
     pub out: Option<PathBuf>,
 }
 
-/// `stocktake import-embeddings`: DGL-KE tables → a model file link prediction can serve.
+/// `stocktake import-embeddings`: DGL-KE or PBG tables → a model file link prediction can serve.
 pub fn import(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let pbg = match args.format.as_deref() {
+        Some(f) => f == "pbg",
+        None => args.dir.join("checkpoint_version.txt").exists(),
+    };
+    let mut emb = if pbg {
+        import_pbg(&args)?
+    } else {
+        import_dglke(&args)?
+    };
+    emb.info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| config.embed.model_path(&config.data));
+    emb.to_checkpoint().save(&out)?;
+    println!(
+        "imported {} entities × {} relations (dim {}, {:?}{}) into {}",
+        emb.ids.entities.len(),
+        emb.ids.relations.len(),
+        emb.config.dim,
+        emb.config.norm,
+        if emb.model.reciprocal {
+            ", reciprocal"
+        } else {
+            ""
+        },
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_pbg(args: &ImportArgs) -> anyhow::Result<Embedding> {
+    if args.norm == Some(Norm::L1) {
+        bail!("PyTorch-BigGraph checkpoints are scored with l2; --norm l1 does not apply");
+    }
+    let dirs: Vec<PathBuf> = std::iter::once(args.dir.clone())
+        .chain(args.entity_dir.clone())
+        .collect();
+    let read = |name: &str| dirs.iter().find_map(|d| std::fs::read(d.join(name)).ok());
+    Ok(crate::embed::pbg::read_pbg(
+        &read,
+        args.dir.display().to_string(),
+    )?)
+}
+
+fn import_dglke(args: &ImportArgs) -> anyhow::Result<Embedding> {
     let find = |suffix: &str| -> anyhow::Result<PathBuf> {
         let mut hits: Vec<PathBuf> = std::fs::read_dir(&args.dir)
             .with_context(|| format!("cannot read {}", args.dir.display()))?
@@ -123,19 +192,5 @@ pub fn import(config: &Config, args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    emb.info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.embed.model_path(&config.data));
-    emb.to_checkpoint().save(&out)?;
-    println!(
-        "imported {} entities × {} relations (dim {}, {:?}) into {}",
-        emb.ids.entities.len(),
-        emb.ids.relations.len(),
-        emb.config.dim,
-        norm,
-        out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(emb)
 }

@@ -71,6 +71,10 @@ pub struct Hyper {
     /// Evaluations without improvement before stopping [default: 3].
     #[arg(long)]
     pub patience: Option<usize>,
+    /// Learn an inverse of every relation and predict heads as its tails (trains both
+    /// directions, corrupting tails only; --sampler does not apply).
+    #[arg(long)]
+    pub reciprocal: bool,
 }
 
 impl Hyper {
@@ -95,6 +99,7 @@ impl Hyper {
             seed: self.seed.unwrap_or(d.seed),
             eval_every: self.eval_every.unwrap_or(d.eval_every),
             patience: self.patience.unwrap_or(d.patience),
+            reciprocal: self.reciprocal,
         }
     }
 }

@@ -122,12 +122,12 @@ pub enum Command {
     Eval(kge::EvalArgs),
     /// Top-k tails of (head, relation) or heads of (relation, tail) from a trained model.
     Predict(kge::PredictArgs),
-    /// Export data for scale-out (embeddings in DGL-KE format).
+    /// Export data for scale-out (embeddings in DGL-KE or PyTorch-BigGraph format).
     Export {
         #[command(subcommand)]
         what: ExportWhat,
     },
-    /// Turn embeddings trained elsewhere (DGL-KE format) into a model link prediction serves.
+    /// Turn embeddings trained elsewhere (DGL-KE or PyTorch-BigGraph) into a model link prediction serves.
     ImportEmbeddings(embeddings::ImportArgs),
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {

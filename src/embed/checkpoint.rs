@@ -118,6 +118,12 @@ impl Embedding {
                 ids.relations.len()
             )));
         }
+        if model.reciprocal != config.reciprocal {
+            return Err(EmbedError::Model(format!(
+                "the tables are {}reciprocal but the configuration says otherwise",
+                if model.reciprocal { "" } else { "not " }
+            )));
+        }
         let (n, m) = (model.num_entities() as u32, model.num_relations() as u32);
         if let Some(t) = train.iter().find(|t| t.h >= n || t.t >= n || t.r >= m) {
             return Err(EmbedError::Model(format!(
@@ -165,7 +171,8 @@ impl Embedding {
             MODEL_KIND => {
                 let meta: ModelMeta =
                     serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
-                let model = TransE::from_checkpoint(ckpt, meta.config.norm)?;
+                let model =
+                    TransE::from_checkpoint(ckpt, meta.config.norm, meta.config.reciprocal)?;
                 Embedding::new(model, meta.ids, meta.config, meta.info, triples_from(ckpt)?)
             }
             TRAINING_KIND => {
@@ -176,6 +183,7 @@ impl Embedding {
                     norm: meta.config.norm,
                     entities: tensor_to_array(ckpt, &format!("{prefix}entities"))?,
                     relations: tensor_to_array(ckpt, &format!("{prefix}relations"))?,
+                    reciprocal: meta.config.reciprocal,
                 };
                 Embedding::new(model, meta.ids, meta.config, meta.info, triples_from(ckpt)?)
             }
@@ -252,7 +260,7 @@ pub fn resume(ckpt: &Checkpoint) -> Result<Resumed, EmbedError> {
     }
     let meta: TrainingMeta = serde_json::from_value(ckpt.meta.clone()).map_err(meta_error)?;
     let norm: Norm = meta.config.norm;
-    let model = TransE::from_checkpoint(ckpt, norm)?;
+    let model = TransE::from_checkpoint(ckpt, norm, meta.config.reciprocal)?;
     let best = match meta.best {
         Some((mrr, epoch)) => Some((
             mrr,
@@ -260,6 +268,7 @@ pub fn resume(ckpt: &Checkpoint) -> Result<Resumed, EmbedError> {
             TransE {
                 norm,
                 entities: tensor_to_array(ckpt, "best.entities")?,
+                reciprocal: meta.config.reciprocal,
                 relations: tensor_to_array(ckpt, "best.relations")?,
             },
         )),
@@ -318,6 +327,25 @@ mod tests {
             }
         }
         assert_eq!(back.model_id(), emb.model_id());
+
+        // A reciprocal model keeps its inverse rows and answers heads with them after loading.
+        let mut model = TransE::init(6, 2, 8, Norm::L2, &mut rng);
+        model.reciprocal = true;
+        let config = TrainConfig {
+            reciprocal: true,
+            ..emb.config.clone()
+        };
+        let rec = Embedding::new(model, emb.ids.clone(), config, emb.info.clone(), vec![]).unwrap();
+        rec.to_checkpoint().save(&path).unwrap();
+        let back = Embedding::from_checkpoint(&Checkpoint::load(&path).unwrap()).unwrap();
+        assert!(back.model.reciprocal);
+        assert_eq!(back, rec);
+        assert_eq!(back.model.head_query(0, 3), rec.model.head_query(0, 3));
+        assert_ne!(back.model.head_query(0, 3), {
+            let (r, t) = (back.model.relation(0), back.model.entity(3));
+            t.iter().zip(r).map(|(a, b)| a - b).collect::<Vec<f32>>()
+        });
+
         // A finished model is not a resumable run.
         let err = resume(&Checkpoint::load(&path).unwrap()).err().unwrap();
         assert!(

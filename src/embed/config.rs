@@ -116,6 +116,11 @@ pub struct TrainConfig {
     pub eval_every: usize,
     /// Stop after this many evaluations without improvement.
     pub patience: usize,
+    /// Learn an inverse per relation and predict heads as its tails (see
+    /// [`TransE::reciprocal`](super::model::TransE::reciprocal)). Every positive is then trained in
+    /// both directions, corrupting tails only, so `sampler` does not apply.
+    #[serde(default)]
+    pub reciprocal: bool,
 }
 
 impl Default for TrainConfig {
@@ -137,6 +142,7 @@ impl Default for TrainConfig {
             seed: 42,
             eval_every: 10,
             patience: 3,
+            reciprocal: false,
         }
     }
 }

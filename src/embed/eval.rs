@@ -223,6 +223,7 @@ mod tests {
 
     fn model(entities: Array2<f32>, relations: Array2<f32>, norm: Norm) -> TransE {
         TransE {
+            reciprocal: false,
             norm,
             entities,
             relations,

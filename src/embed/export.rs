@@ -59,9 +59,21 @@ pub fn write_dglke(
         .relations
         .write_npy(open(&rel).map_err(io_err)?)
         .map_err(io_err)?;
-    for (file, map) in [(ents, &emb.ids.entities), (rels, &emb.ids.relations)] {
+    // A reciprocal model's inverse rows are exported as relations of their own: DGL-KE has no
+    // notion of them, but `(t, inverse(r), h)` is an ordinary TransE triple.
+    let mut rel_names: Vec<String> = emb.ids.relations.names().to_vec();
+    if emb.model.reciprocal {
+        rel_names.extend(
+            emb.ids
+                .relations
+                .names()
+                .iter()
+                .map(|n| format!("inverse({n})")),
+        );
+    }
+    for (file, names) in [(ents, emb.ids.entities.names()), (rels, &rel_names[..])] {
         let mut w = open(&file).map_err(io_err)?;
-        for (i, name) in map.names().iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             if name.contains(['\t', '\n', '\r']) {
                 return Err(EmbedError::Model(format!(
                     "name {name:?} contains a tab or newline and cannot be written as TSV"
@@ -82,7 +94,7 @@ pub fn write_dglke(
         "lr": emb.config.lr,
         "dataset": dataset,
         "n_entities": emb.ids.entities.len(),
-        "n_relations": emb.ids.relations.len(),
+        "n_relations": rel_names.len(),
         "stocktake": {"model_id": emb.model_id(), "snapshot": emb.info.snapshot, "config": emb.config},
     });
     let mut w = open(&config).map_err(io_err)?;
@@ -176,6 +188,7 @@ pub fn read_dglke(
         ..Default::default()
     };
     let model = TransE {
+        reciprocal: false,
         norm,
         entities: e.as_standard_layout().to_owned(),
         relations: r.as_standard_layout().to_owned(),
@@ -223,6 +236,7 @@ mod tests {
         }
         ids.relations.intern("r");
         let model = TransE {
+            reciprocal: false,
             norm: Norm::L1,
             entities: Array2::from_shape_fn((3, 4), |(i, j)| (i * 4 + j) as f32 * 0.5),
             relations: Array2::from_shape_fn((1, 4), |(_, j)| j as f32),

@@ -5,15 +5,19 @@
 //! module holds the model and its distance kernels (`model`), the sparse optimizers (`optim`), hyperparameters and losses (`config`),
 //! the trainer with negative sampling, losses, early stopping and exact determinism (`train`), the
 //! filtered evaluator (`eval`), the trained-model and resumable-checkpoint formats on top of
-//! `kg::Checkpoint` (`checkpoint`), and top-k search for serving (`predict`). It does no I/O of its
+//! `kg::Checkpoint` (`checkpoint`), top-k search for serving (`predict`, exact; `index`, 8-bit
+//! quantised with exact re-ranking), and the formats other
+//! tools read and write: DGL-KE (`export`) and PyTorch-BigGraph (`pbg`). It does no I/O of its
 //! own beyond what callers hand it and never imports the store, the server or ONNX Runtime.
 
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
 pub mod export;
+pub mod index;
 pub mod model;
 pub mod optim;
+pub mod pbg;
 pub mod predict;
 pub mod train;
 

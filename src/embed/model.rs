@@ -40,8 +40,14 @@ pub struct TransE {
     pub norm: Norm,
     /// One row per entity.
     pub entities: Array2<f32>,
-    /// One row per relation.
+    /// One row per relation; with `reciprocal`, a second block of rows follows: row `R + r` is the
+    /// inverse of relation `r`.
     pub relations: Array2<f32>,
+    /// Heads are predicted as tails of a separately learnt inverse relation (`t + r⁻¹ ≈ h`)
+    /// rather than as `t − r` (Lacroix et al. 2018; LibKGE's `reciprocal_relations_model`). The
+    /// extra freedom is what lets TransE model relations whose two directions behave differently
+    /// (1-to-N one way, N-to-1 the other).
+    pub reciprocal: bool,
 }
 
 impl TransE {
@@ -68,6 +74,7 @@ impl TransE {
             norm,
             entities,
             relations,
+            reciprocal: false,
         }
     }
 
@@ -79,8 +86,15 @@ impl TransE {
         self.entities.nrows()
     }
 
+    /// The number of relations (not of relation rows: a reciprocal model holds two per relation).
     pub fn num_relations(&self) -> usize {
-        self.relations.nrows()
+        self.relations.nrows() / if self.reciprocal { 2 } else { 1 }
+    }
+
+    /// The row of relation `r`'s inverse in a reciprocal model.
+    pub fn inverse(&self, r: u32) -> u32 {
+        debug_assert!(self.reciprocal);
+        r + self.num_relations() as u32
     }
 
     /// Row `i` of the entity table as a slice.
@@ -112,8 +126,12 @@ impl TransE {
         h.iter().zip(r).map(|(a, b)| a + b).collect()
     }
 
-    /// The point heads are compared with: `t − r` (since `‖h + r − t‖ = ‖h − (t − r)‖`).
+    /// The point heads are compared with: `t − r` (since `‖h + r − t‖ = ‖h − (t − r)‖`), or
+    /// `t + r⁻¹` in a reciprocal model.
     pub fn head_query(&self, r: u32, t: u32) -> Vec<f32> {
+        if self.reciprocal {
+            return self.tail_query(t, self.inverse(r));
+        }
         let (r, t) = (self.relation(r), self.entity(t));
         t.iter().zip(r).map(|(a, b)| a - b).collect()
     }
@@ -145,7 +163,11 @@ impl TransE {
     }
 
     /// Rebuilds the model from a checkpoint's tensors.
-    pub fn from_checkpoint(ckpt: &Checkpoint, norm: Norm) -> Result<TransE, EmbedError> {
+    pub fn from_checkpoint(
+        ckpt: &Checkpoint,
+        norm: Norm,
+        reciprocal: bool,
+    ) -> Result<TransE, EmbedError> {
         let entities = tensor_to_array(ckpt, "entities")?;
         let relations = tensor_to_array(ckpt, "relations")?;
         if entities.ncols() != relations.ncols() {
@@ -155,10 +177,17 @@ impl TransE {
                 relations.ncols()
             )));
         }
+        if reciprocal && relations.nrows() % 2 != 0 {
+            return Err(EmbedError::Model(format!(
+                "a reciprocal model needs an even number of relation rows, got {}",
+                relations.nrows()
+            )));
+        }
         Ok(TransE {
             norm,
             entities,
             relations,
+            reciprocal,
         })
     }
 }

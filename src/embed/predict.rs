@@ -126,6 +126,7 @@ mod tests {
     #[test]
     fn returns_nearest_first_filtered_and_constrained() {
         let m = TransE {
+            reciprocal: false,
             norm: Norm::L2,
             entities: array![[0.0f32], [1.0], [1.2], [0.7], [3.0]],
             relations: array![[1.0f32]],

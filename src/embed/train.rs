@@ -155,15 +155,13 @@ impl Trainer {
             )));
         }
         let mut rng = Pcg64Mcg::seed_from_u64(stream_seed(config.seed, u64::MAX, 0, 0));
-        let model = TransE::init(
-            num_entities,
-            num_relations,
-            config.dim,
-            config.norm,
-            &mut rng,
-        );
+        let rel_rows = num_relations * if config.reciprocal { 2 } else { 1 };
+        let mut model = TransE::init(num_entities, rel_rows, config.dim, config.norm, &mut rng);
+        model.reciprocal = config.reciprocal;
         let slots = config.optimizer.state_slots() * config.dim;
         let head_prob = match config.sampler {
+            // Both directions are trained as tail predictions.
+            _ if config.reciprocal => vec![0.0; rel_rows],
             Sampler::Uniform => vec![0.5; num_relations],
             Sampler::Bernoulli => {
                 let stats = RelationStats::new(train, num_relations);
@@ -174,7 +172,7 @@ impl Trainer {
         };
         Ok(Trainer {
             ent_state: Array2::zeros((num_entities, slots)),
-            rel_state: Array2::zeros((num_relations, slots)),
+            rel_state: Array2::zeros((rel_rows, slots)),
             config,
             model,
             head_prob,
@@ -220,6 +218,14 @@ impl Trainer {
         let epoch = self.epoch;
         let lr = self.config.lr_at(epoch);
         let mut order: Vec<Triple> = train.to_vec();
+        if self.model.reciprocal {
+            let m = &self.model;
+            order.extend(train.iter().map(|t| Triple {
+                h: t.t,
+                r: m.inverse(t.r),
+                t: t.h,
+            }));
+        }
         let mut rng =
             Pcg64Mcg::seed_from_u64(stream_seed(self.config.seed, epoch as u64, u64::MAX, 0));
         order.shuffle(&mut rng);
@@ -230,7 +236,7 @@ impl Trainer {
         self.epoch += 1;
         let mut record = EpochRecord {
             epoch: self.epoch,
-            loss: loss / train.len() as f64,
+            loss: loss / order.len() as f64,
             lr,
             seconds: started.elapsed().as_secs_f64(),
             valid_mrr: None,
@@ -333,7 +339,8 @@ impl Trainer {
         let mut t = Trainer::new(config, train, model.num_entities(), model.num_relations())?;
         let slots = t.config.optimizer.state_slots() * t.config.dim;
         if ent_state.dim() != (model.num_entities(), slots)
-            || rel_state.dim() != (model.num_relations(), slots)
+            || rel_state.dim() != (model.relations.nrows(), slots)
+            || model.reciprocal != t.config.reciprocal
         {
             return Err(EmbedError::Model(
                 "optimizer state does not match the model and optimizer".into(),
@@ -571,9 +578,15 @@ mod tests {
             known: KnownTriples::new([&train[..], &valid[..]]),
             triples: valid,
         };
-        for optimizer in [Optimizer::Sgd, Optimizer::Adagrad, Optimizer::Adam] {
+        for (optimizer, reciprocal) in [
+            (Optimizer::Sgd, false),
+            (Optimizer::Adagrad, false),
+            (Optimizer::Adam, false),
+            (Optimizer::Adagrad, true),
+        ] {
             let config = TrainConfig {
                 optimizer,
+                reciprocal,
                 epochs: 6,
                 eval_every: 2,
                 patience: 10,
@@ -649,6 +662,42 @@ mod tests {
     }
 
     #[test]
+    fn reciprocal_model_learns_both_directions() {
+        let train = pairs(20, 2);
+        let known = KnownTriples::new([&train[..]]);
+        let config = TrainConfig {
+            dim: 32,
+            epochs: 150,
+            batch_size: 16,
+            negatives: 8,
+            lr: 0.1,
+            loss: Loss::Softmax,
+            margin: 4.0,
+            eval_every: 0,
+            reciprocal: true,
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(config, &train, 80, 2).unwrap();
+        assert_eq!(t.model.relations.nrows(), 4, "an inverse row per relation");
+        assert_eq!(t.model.num_relations(), 2);
+        t.run(&train, None, |_, _| ControlFlow::Continue(()));
+        let e = evaluate(&t.model, &train, &known);
+        assert!(e.head.mrr > 0.9 && e.tail.mrr > 0.9, "{e:?}");
+        // Heads are answered by the inverse row, not by t − r.
+        let p = train[0];
+        let q = t.model.head_query(p.r, p.t);
+        let inv = t.model.relation(t.model.inverse(p.r));
+        let want: Vec<f32> = t
+            .model
+            .entity(p.t)
+            .iter()
+            .zip(inv)
+            .map(|(a, b)| a + b)
+            .collect();
+        assert_eq!(q, want);
+    }
+
+    #[test]
     fn bad_setups_are_rejected_up_front() {
         let train = ring(5, 1);
         let bad = [
@@ -718,6 +767,7 @@ mod tests {
             rows.extend(others);
             let n = rows.len();
             let m = TransE {
+                reciprocal: false,
                 norm: if l2 { Norm::L2 } else { Norm::L1 },
                 entities: Array2::from_shape_vec((n, 8), rows.concat()).unwrap(),
                 relations: Array2::from_shape_vec((1, 8), r).unwrap(),

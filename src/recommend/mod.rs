@@ -18,8 +18,10 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogError};
-use crate::embed::predict::{predict, top_k, Direction};
-use crate::embed::{EmbedError, Embedding};
+use crate::config::SearchMode;
+use crate::embed::index::Sq8Index;
+use crate::embed::predict::{top_k, Candidate, Direction};
+use crate::embed::{EmbedError, Embedding, Norm};
 use crate::kg::{Checkpoint, KgError, KnownTriples};
 
 /// What can go wrong answering a link-prediction request.
@@ -68,6 +70,8 @@ pub struct Answer {
     pub query: serde_json::Value,
     /// The class candidates were restricted to, when a type constraint was applied.
     pub type_constraint: Option<String>,
+    /// How candidates were found: `exact` or `sq8` (quantised scan, exact re-ranking).
+    pub search: &'static str,
     pub results: Vec<Hit>,
 }
 
@@ -85,7 +89,15 @@ struct Loaded {
     stamp: Option<(SystemTime, u64)>,
     /// The catalog generation `hidden` and `ranges` were computed at.
     generation: u64,
+    /// The quantised index, when the search mode calls for one.
+    index: Option<Arc<Sq8Index>>,
 }
+
+/// Smallest model `auto` builds an index for: below it exact search takes a few milliseconds.
+const AUTO_INDEX_ENTITIES: usize = 100_000;
+/// Candidates re-scored exactly per answer, at least; `RERANK_PER_K × k` when larger.
+const RERANK_MIN: usize = 100;
+const RERANK_PER_K: usize = 10;
 
 /// The link-prediction service.
 pub struct Service {
@@ -96,6 +108,7 @@ pub struct Service {
     current: RwLock<Option<Arc<Loaded>>>,
     /// The stamp of a file that failed to load, so a broken file is reported once, not per poll.
     failed: Mutex<Option<(SystemTime, u64)>>,
+    search: SearchMode,
 }
 
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -112,6 +125,23 @@ impl Service {
             recommend_relation,
             current: RwLock::new(None),
             failed: Mutex::new(None),
+            search: SearchMode::Auto,
+        }
+    }
+
+    /// Chooses how top-k candidates are searched (takes effect at the next model load).
+    pub fn with_search(mut self, search: SearchMode) -> Self {
+        self.search = search;
+        self
+    }
+
+    fn wants_index(&self, emb: &Embedding) -> bool {
+        match self.search {
+            SearchMode::Exact => false,
+            SearchMode::Sq8 => true,
+            SearchMode::Auto => {
+                emb.model.norm == Norm::L1 && emb.ids.entities.len() >= AUTO_INDEX_ENTITIES
+            }
         }
     }
 
@@ -130,13 +160,13 @@ impl Service {
         let Some(now) = now else {
             return Ok(false);
         };
-        let (emb, known) = match &current {
+        let (emb, known, index) = match &current {
             Some(c) if c.stamp == Some(now) => {
                 if c.generation == generation {
                     return Ok(false);
                 }
                 // Same model, changed catalog: recompute who may see what.
-                (Arc::clone(&c.emb), Arc::clone(&c.known))
+                (Arc::clone(&c.emb), Arc::clone(&c.known), c.index.clone())
             }
             _ => {
                 let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -154,7 +184,10 @@ impl Service {
                     }
                 };
                 let known = KnownTriples::new([&emb.train[..]]);
-                (Arc::new(emb), Arc::new(known))
+                let index = self
+                    .wants_index(&emb)
+                    .then(|| Arc::new(Sq8Index::build(&emb.model)));
+                (Arc::new(emb), Arc::new(known), index)
             }
         };
         let hidden = self
@@ -171,9 +204,15 @@ impl Service {
             ranges: Mutex::new(HashMap::new()),
             stamp: Some(now),
             generation,
+            index,
         });
         if swapped {
-            tracing::info!(model = %self.path.display(), id = %loaded.emb.model_id(), "link-prediction model loaded");
+            tracing::info!(
+                model = %self.path.display(),
+                id = %loaded.emb.model_id(),
+                search = if loaded.index.is_some() { "sq8" } else { "exact" },
+                "link-prediction model loaded"
+            );
         }
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
         Ok(swapped)
@@ -245,7 +284,7 @@ impl Service {
         let point = l.emb.model.entity(id).to_vec();
         let hidden = &l.hidden;
         let allow = |e: u32| e != id && (admin || !hidden.contains(&e));
-        let got = top_k(&l.emb.model, &point, k, &[], &allow);
+        let got = search(&l, &point, k, &[], &allow);
         self.finish(
             &l,
             serde_json::json!({"similar_to": entity, "k": k}),
@@ -306,7 +345,11 @@ impl Service {
         let allow = |e: u32| {
             (admin || !hidden.contains(&e)) && members.as_ref().is_none_or(|m| m.contains(&e))
         };
-        let got = predict(&l.emb.model, direction, a, r, k, exclude, &allow);
+        let point = match direction {
+            Direction::Tails => l.emb.model.tail_query(a, r),
+            Direction::Heads => l.emb.model.head_query(r, a),
+        };
+        let got = search(&l, &point, k, exclude, &allow);
         let (key, dir) = match direction {
             Direction::Tails => ("head", "tails"),
             Direction::Heads => ("tail", "heads"),
@@ -339,7 +382,7 @@ impl Service {
         l: &Loaded,
         query: serde_json::Value,
         type_constraint: Option<String>,
-        got: Vec<crate::embed::predict::Candidate>,
+        got: Vec<Candidate>,
         admin: bool,
     ) -> Result<Answer, RecommendError> {
         let names: Vec<&str> = got
@@ -364,8 +407,26 @@ impl Service {
             trained_at: l.emb.info.trained_at.clone(),
             query,
             type_constraint,
+            search: if l.index.is_some() { "sq8" } else { "exact" },
             results,
         })
+    }
+}
+
+/// Top-k through the index when the loaded model has one, else exactly.
+fn search(
+    l: &Loaded,
+    point: &[f32],
+    k: usize,
+    exclude: &[u32],
+    allow: &(dyn Fn(u32) -> bool + Sync),
+) -> Vec<Candidate> {
+    match &l.index {
+        Some(index) => {
+            let rerank = (k * RERANK_PER_K).max(RERANK_MIN);
+            index.search(&l.emb.model, point, k, rerank, exclude, allow)
+        }
+        None => top_k(&l.emb.model, point, k, exclude, allow),
     }
 }
 
