@@ -9,9 +9,12 @@
 //! ```text
 //! cli, config      argument parsing, layered configuration (no logic); audit (write log)
 //!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
-//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy (pure)
+//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators (pure)
 //!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
 //!   │                queries, model cards in the models graph
+//!   ├─ inventory   scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
+//!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII,
+//!   │              business kinds of assets — plain data the catalog records
 //!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
 //!   │              (known links, restricted entities, range classes, labels), hot-swapped
 //!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
@@ -33,6 +36,7 @@ pub mod config;
 pub mod embed;
 pub mod http;
 pub mod infer;
+pub mod inventory;
 pub mod kg;
 pub mod privacy;
 pub mod recommend;

@@ -15,6 +15,7 @@ mod named;
 mod ontology;
 mod sparql;
 pub mod vocab;
+mod write;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -34,6 +35,7 @@ pub use sparql::{
     Serialized,
 };
 pub use vocab::GraphLayout;
+pub use write::{Object, Statement};
 
 /// Everything that can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]

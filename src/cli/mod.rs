@@ -8,6 +8,7 @@ mod commands;
 mod embeddings;
 mod kge;
 mod models;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -116,6 +117,9 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Inventory a directory of files or a database: profile every column, detect PII, classify
+    /// each asset, and record it all in the catalog graph.
+    Scan(scan::ScanArgs),
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),
     /// Filtered link-prediction metrics (MRR, MR, Hits@1/3/10) of a trained model on a split.

@@ -1,4 +1,5 @@
-//! Who may see and change what: roles, bearer tokens and the per-graph visibility policy.
+//! Who may see and change what, and what is personal: roles, bearer tokens, the per-graph
+//! visibility policy, and the validators that recognise personal data (`pii`).
 //!
 //! This module is pure (no store, no server): the HTTP layer turns a request into a
 //! [`Principal`], and the catalog turns a principal plus the restricted-graph set into a query
@@ -6,6 +7,7 @@
 //! queries, dumps) asks the same questions and gets the same answers.
 
 mod access;
+pub mod pii;
 
 pub use access::{hash_token, new_token, Principal, Role, TokenEntry, TokenTable};
 

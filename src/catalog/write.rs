@@ -1,0 +1,214 @@
+//! Plain-data descriptions written into a graph in one transaction.
+//!
+//! Layers above the catalog (inventory, ingest, monitor) describe what they found as
+//! [`Statement`]s over plain strings; they never see an Oxigraph type. [`Catalog::describe`]
+//! checks every IRI, then — in a single transaction — removes the previous description of the
+//! subjects it is told to replace (a subject IRI and everything under `IRI/`) and inserts the new
+//! one. Readers see the old description or the new one, never a mix, and describing the same
+//! thing twice leaves one copy.
+
+use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, Term as OxTerm};
+
+use super::vocab::XSD;
+use super::{Catalog, CatalogError};
+
+/// The object of a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Iri(String),
+    /// A literal with its datatype IRI (`None`: `xsd:string`) or language tag.
+    Literal {
+        value: String,
+        datatype: Option<String>,
+        lang: Option<String>,
+    },
+}
+
+impl Object {
+    pub fn iri(s: impl Into<String>) -> Object {
+        Object::Iri(s.into())
+    }
+    pub fn string(s: impl Into<String>) -> Object {
+        Object::Literal {
+            value: s.into(),
+            datatype: None,
+            lang: None,
+        }
+    }
+    fn typed(value: String, local: &str) -> Object {
+        Object::Literal {
+            value,
+            datatype: Some(format!("{XSD}{local}")),
+            lang: None,
+        }
+    }
+    pub fn integer(x: u64) -> Object {
+        Object::typed(x.to_string(), "integer")
+    }
+    /// An `xsd:double` (non-finite values are written as `NaN`/`INF`, which XSD allows).
+    pub fn double(x: f64) -> Object {
+        let v = if x.is_nan() {
+            "NaN".to_string()
+        } else if x.is_infinite() {
+            if x > 0.0 { "INF" } else { "-INF" }.to_string()
+        } else {
+            format!("{x:e}")
+        };
+        Object::typed(v, "double")
+    }
+    pub fn decimal(x: f64) -> Object {
+        let v = format!("{:.6}", x);
+        let v = v.trim_end_matches('0').trim_end_matches('.').to_string();
+        Object::typed(
+            if v.is_empty() || v == "-" {
+                "0".into()
+            } else {
+                v
+            },
+            "decimal",
+        )
+    }
+    pub fn boolean(b: bool) -> Object {
+        Object::typed(b.to_string(), "boolean")
+    }
+    /// An `xsd:dateTime` from an RFC 3339 string.
+    pub fn datetime(s: impl Into<String>) -> Object {
+        Object::typed(s.into(), "dateTime")
+    }
+}
+
+/// One triple with an IRI subject and predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub subject: String,
+    pub predicate: String,
+    pub object: Object,
+}
+
+impl Statement {
+    pub fn new(subject: impl Into<String>, predicate: impl Into<String>, object: Object) -> Self {
+        Statement {
+            subject: subject.into(),
+            predicate: predicate.into(),
+            object,
+        }
+    }
+}
+
+fn node(s: &str) -> Result<NamedNode, CatalogError> {
+    NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")))
+}
+
+fn term(t: &Object) -> Result<OxTerm, CatalogError> {
+    Ok(match t {
+        Object::Iri(i) => node(i)?.into(),
+        Object::Literal {
+            value,
+            lang: Some(l),
+            ..
+        } => Literal::new_language_tagged_literal(value.clone(), l.clone())
+            .map_err(|e| CatalogError::BadRequest(format!("language tag {l:?}: {e}")))?
+            .into(),
+        Object::Literal {
+            value,
+            datatype: Some(d),
+            ..
+        } => Literal::new_typed_literal(value.clone(), node(d)?).into(),
+        Object::Literal { value, .. } => Literal::new_simple_literal(value.clone()).into(),
+    })
+}
+
+impl Catalog {
+    /// Writes `statements` into `graph`, first removing what was said about the subjects in
+    /// `replace` (each IRI and every IRI under `IRI/`). Returns the number of triples written.
+    /// Blocking.
+    pub fn describe(
+        &self,
+        graph: &NamedNode,
+        replace: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        // Build (and so validate) everything before touching the store.
+        let quads: Vec<Quad> = statements
+            .iter()
+            .map(|s| {
+                Ok(Quad::new(
+                    node(&s.subject)?,
+                    node(&s.predicate)?,
+                    term(&s.object)?,
+                    graph.clone(),
+                ))
+            })
+            .collect::<Result<_, CatalogError>>()?;
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let prefixes: Vec<(String, String)> = replace
+            .iter()
+            .map(|p| (p.clone(), format!("{p}/")))
+            .collect();
+        let mut tx = self.store.start_transaction()?;
+        if !prefixes.is_empty() {
+            let old: Vec<Quad> = tx
+                .quads_for_pattern(None, None, None, Some(g))
+                .filter(|q| match q {
+                    Ok(q) => matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
+                        if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under))),
+                    Err(_) => true,
+                })
+                .collect::<Result<_, _>>()?;
+            for q in &old {
+                tx.remove(q.as_ref());
+            }
+        }
+        for q in &quads {
+            tx.insert(q.as_ref());
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(quads.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::GraphLayout;
+
+    #[test]
+    fn describing_twice_replaces_and_bad_iris_write_nothing() {
+        let c = Catalog::in_memory(GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
+        let g = c.layout().catalog.clone();
+        let s = |v: &str| {
+            vec![
+                Statement::new(
+                    "https://example.org/a",
+                    "https://example.org/p",
+                    Object::string(v),
+                ),
+                Statement::new(
+                    "https://example.org/a/col",
+                    "https://example.org/p",
+                    Object::integer(3),
+                ),
+            ]
+        };
+        let replace = vec!["https://example.org/a".to_string()];
+        assert_eq!(c.describe(&g, &replace, &s("one")).unwrap(), 2);
+        assert_eq!(c.describe(&g, &replace, &s("two")).unwrap(), 2);
+        assert_eq!(c.len().unwrap(), 2, "replaced, not duplicated");
+        let bad = vec![Statement::new(
+            "not an iri",
+            "https://example.org/p",
+            Object::boolean(true),
+        )];
+        assert!(matches!(
+            c.describe(&g, &replace, &bad),
+            Err(CatalogError::InvalidIri(_))
+        ));
+        assert_eq!(c.len().unwrap(), 2, "nothing removed when validation fails");
+        assert_eq!(
+            Object::decimal(2.50),
+            Object::typed("2.5".into(), "decimal")
+        );
+        assert_eq!(Object::decimal(0.0), Object::typed("0".into(), "decimal"));
+    }
+}

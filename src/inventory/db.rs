@@ -1,0 +1,467 @@
+//! Database sources: SQLite files, PostgreSQL and MySQL/MariaDB by URL.
+//!
+//! For each table or view the account may read we record the declared column types, primary
+//! and foreign keys, comments, the database's row estimate, and a profile of the rows — every row
+//! when `db_sample_rows` is 0, otherwise the first `db_sample_rows` (the asset then says it was
+//! not fully scanned). Values are read *as text by the database* (`::text`, `CAST(… AS CHAR)`) so
+//! one code path profiles every type the server has. Rows stream from the server; nothing is
+//! loaded whole. A table that cannot be read is a failed part of the scan, not a failed scan.
+//! URLs may carry credentials: only [`redact_url`](super::redact_url)'s form is ever recorded.
+
+use std::path::Path;
+
+use mysql::prelude::Queryable;
+
+use super::profile::ColumnProfiler;
+use super::{redact_url, AssetScan, InventoryError, ScanOptions, MAX_COLUMNS};
+
+/// Declared facts about a column: name, declared type, key roles, comment.
+#[derive(Debug, Clone, Default)]
+pub struct DeclaredColumn {
+    pub name: String,
+    pub declared: String,
+    pub keys: Vec<String>,
+    pub comment: Option<String>,
+}
+
+/// A table before its rows are read.
+struct Table {
+    schema: Option<String>,
+    name: String,
+    view: bool,
+    columns: Vec<DeclaredColumn>,
+    estimate: Option<u64>,
+    comment: Option<String>,
+}
+
+impl Table {
+    fn location(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    fn asset(&self, format: &str) -> AssetScan {
+        let mut a = AssetScan::new(self.location(), format);
+        a.name = self.name.clone();
+        a.rows_estimate = self.estimate;
+        a.comment = self.comment.clone();
+        a
+    }
+}
+
+fn db_err(url: &str, e: impl std::fmt::Display) -> InventoryError {
+    InventoryError::Database {
+        url: redact_url(url),
+        message: e.to_string(),
+    }
+}
+
+/// Feeds rows of text cells to fresh profilers and finishes the asset.
+fn profile_rows(
+    t: &Table,
+    asset: &mut AssetScan,
+    limit: u64,
+    rows: impl Iterator<Item = Result<Vec<Option<String>>, String>>,
+) {
+    let mut profilers: Vec<ColumnProfiler> = t
+        .columns
+        .iter()
+        .take(MAX_COLUMNS)
+        .map(|c| ColumnProfiler::new(c.name.clone(), Some(c.declared.clone())))
+        .collect();
+    for row in rows {
+        match row {
+            Ok(cells) => {
+                asset.rows += 1;
+                for (p, c) in profilers.iter_mut().zip(&cells) {
+                    p.push(c.as_deref());
+                }
+            }
+            Err(e) => {
+                asset.error = Some(format!("reading rows: {e}"));
+                break;
+            }
+        }
+    }
+    asset.full_scan = limit == 0 || asset.rows < limit;
+    asset.columns = profilers.into_iter().map(ColumnProfiler::finish).collect();
+    let keys: Vec<(String, Vec<String>, Option<String>)> = t
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.keys.clone(), c.comment.clone()))
+        .collect();
+    asset.finish(&keys);
+}
+
+fn limit_clause(limit: u64) -> String {
+    if limit == 0 {
+        String::new()
+    } else {
+        format!(" LIMIT {limit}")
+    }
+}
+
+// ---------------------------------------------------------------- SQLite
+
+/// Scans every table and view of a SQLite file.
+pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, InventoryError> {
+    let url = format!("sqlite://{}", path.display());
+    if !path.is_file() {
+        return Err(db_err(&url, "no such file"));
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| db_err(&url, e))?;
+    let mut stmt = conn
+        .prepare("SELECT name, type FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(|e| db_err(&url, e))?;
+    let names: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| db_err(&url, e))?;
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let bar = super::progress_bar(options.progress, names.len() as u64, &url);
+    let mut out = Vec::new();
+    for (name, kind) in names {
+        bar.inc(1);
+        let mut table = Table {
+            schema: None,
+            name: name.clone(),
+            view: kind == "view",
+            columns: Vec::new(),
+            estimate: None,
+            comment: None,
+        };
+        let mut asset;
+        let read = (|| -> rusqlite::Result<()> {
+            let mut info = conn.prepare(&format!("PRAGMA table_info({})", q(&name)))?;
+            table.columns = info
+                .query_map([], |r| {
+                    let pk: i64 = r.get(5)?;
+                    Ok(DeclaredColumn {
+                        name: r.get(1)?,
+                        declared: r.get::<_, String>(2)?,
+                        keys: if pk > 0 {
+                            vec!["primary key".into()]
+                        } else {
+                            vec![]
+                        },
+                        comment: None,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut fks = conn.prepare(&format!("PRAGMA foreign_key_list({})", q(&name)))?;
+            let refs: Vec<(String, String, Option<String>)> = fks
+                .query_map([], |r| Ok((r.get(3)?, r.get(2)?, r.get(4)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (from, table_ref, to) in refs {
+                if let Some(c) = table.columns.iter_mut().find(|c| c.name == from) {
+                    c.keys.push(format!(
+                        "foreign key → {table_ref}.{}",
+                        to.unwrap_or_default()
+                    ));
+                }
+            }
+            Ok(())
+        })();
+        asset = table.asset(if table.view {
+            "sqlite view"
+        } else {
+            "sqlite table"
+        });
+        if let Err(e) = read {
+            asset.error = Some(format!("cannot describe: {e}"));
+            out.push(asset);
+            continue;
+        }
+        let cols: Vec<String> = table.columns.iter().map(|c| q(&c.name)).collect();
+        let sql = format!(
+            "SELECT {} FROM {}{}",
+            if cols.is_empty() {
+                "1".into()
+            } else {
+                cols.join(", ")
+            },
+            q(&name),
+            limit_clause(options.db_sample_rows)
+        );
+        let n = table.columns.len();
+        match conn.prepare(&sql) {
+            Ok(mut stmt) => {
+                let rows = stmt.query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            Ok(match r.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => None,
+                                rusqlite::types::ValueRef::Integer(x) => Some(x.to_string()),
+                                rusqlite::types::ValueRef::Real(x) => Some(x.to_string()),
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    Some(String::from_utf8_lossy(t).into_owned())
+                                }
+                                rusqlite::types::ValueRef::Blob(b) => Some(hex::encode(b)),
+                            })
+                        })
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                });
+                match rows {
+                    Ok(rows) => profile_rows(
+                        &table,
+                        &mut asset,
+                        options.db_sample_rows,
+                        rows.map(|r| r.map_err(|e| e.to_string())),
+                    ),
+                    Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
+                }
+            }
+            Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
+        }
+        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        out.push(asset);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// Scans every table and view the account may read, outside the system schemas.
+pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, InventoryError> {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| db_err(url, e))?;
+    let tables = client
+        .query(
+            "SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, \
+                    col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position::int), \
+                    obj_description(format('%I.%I', c.table_schema, c.table_name)::regclass, 'pg_class'), \
+                    (SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = format('%I.%I', c.table_schema, c.table_name)::regclass) \
+             FROM information_schema.columns c \
+             JOIN information_schema.tables t USING (table_schema, table_name) \
+             WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
+               AND has_table_privilege(format('%I.%I', c.table_schema, c.table_name), 'SELECT') \
+             ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+            &[],
+        )
+        .map_err(|e| db_err(url, e))?;
+    let keys = client
+        .query(
+            "SELECT kcu.table_schema, kcu.table_name, kcu.column_name, tc.constraint_type, \
+                    ccu.table_schema || '.' || ccu.table_name || '.' || ccu.column_name \
+             FROM information_schema.table_constraints tc \
+             JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) \
+             LEFT JOIN information_schema.constraint_column_usage ccu \
+               ON tc.constraint_type = 'FOREIGN KEY' AND ccu.constraint_schema = tc.constraint_schema \
+              AND ccu.constraint_name = tc.constraint_name \
+             WHERE tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY', 'UNIQUE')",
+            &[],
+        )
+        .map_err(|e| db_err(url, e))?;
+    let mut list: Vec<Table> = Vec::new();
+    for r in &tables {
+        let (schema, name): (String, String) = (r.get(0), r.get(1));
+        if list
+            .last()
+            .is_none_or(|t| t.schema.as_deref() != Some(&schema) || t.name != name)
+        {
+            list.push(Table {
+                schema: Some(schema.clone()),
+                name: name.clone(),
+                view: r.get::<_, String>(2) == "VIEW",
+                columns: Vec::new(),
+                estimate: r.get::<_, Option<i64>>(7).map(|x| x as u64),
+                comment: r.get(6),
+            });
+        }
+        let col: String = r.get(3);
+        let key_roles = keys
+            .iter()
+            .filter(|k| {
+                k.get::<_, String>(0) == schema
+                    && k.get::<_, String>(1) == name
+                    && k.get::<_, String>(2) == col
+            })
+            .map(|k| match k.get::<_, String>(3).as_str() {
+                "PRIMARY KEY" => "primary key".to_string(),
+                "UNIQUE" => "unique".to_string(),
+                _ => format!(
+                    "foreign key → {}",
+                    k.get::<_, Option<String>>(4).unwrap_or_default()
+                ),
+            })
+            .collect();
+        list.last_mut()
+            .expect("pushed above")
+            .columns
+            .push(DeclaredColumn {
+                name: col,
+                declared: r.get(4),
+                keys: key_roles,
+                comment: r.get(5),
+            });
+    }
+    let bar = super::progress_bar(options.progress, list.len() as u64, &redact_url(url));
+    let qi = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = Vec::new();
+    for t in list {
+        bar.inc(1);
+        let mut asset = t.asset(if t.view {
+            "postgresql view"
+        } else {
+            "postgresql table"
+        });
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("{}::text", qi(&c.name)))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{}{}",
+            cols.join(", "),
+            qi(t.schema.as_deref().unwrap_or("public")),
+            qi(&t.name),
+            limit_clause(options.db_sample_rows)
+        );
+        let n = t.columns.len();
+        match client.query_raw(&sql, std::iter::empty::<&str>()) {
+            Ok(rows) => {
+                let mut rows = rows;
+                let iter =
+                    std::iter::from_fn(
+                        || match postgres::fallible_iterator::FallibleIterator::next(&mut rows) {
+                            Ok(Some(r)) => {
+                                Some(Ok((0..n).map(|i| r.get::<_, Option<String>>(i)).collect()))
+                            }
+                            Ok(None) => None,
+                            Err(e) => Some(Err(e.to_string())),
+                        },
+                    );
+                profile_rows(&t, &mut asset, options.db_sample_rows, iter);
+            }
+            Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
+        }
+        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        out.push(asset);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- MySQL / MariaDB
+
+/// Scans every table and view of the URL's database (or of every non-system database when the
+/// URL names none).
+pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, InventoryError> {
+    let opts = mysql::Opts::from_url(url).map_err(|e| db_err(url, e))?;
+    let only_db = opts.get_db_name().map(str::to_string);
+    let mut conn = mysql::Conn::new(opts).map_err(|e| db_err(url, e))?;
+    type ColRow = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<u64>,
+        String,
+    );
+    let filter = match &only_db {
+        Some(_) => "c.TABLE_SCHEMA = DATABASE()",
+        None => {
+            "c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+        }
+    };
+    let rows: Vec<ColRow> = conn
+        .query(format!(
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, t.TABLE_TYPE, c.COLUMN_NAME, c.COLUMN_TYPE, c.COLUMN_KEY, \
+                    c.COLUMN_COMMENT, t.TABLE_ROWS, t.TABLE_COMMENT \
+             FROM information_schema.COLUMNS c \
+             JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+             WHERE {filter} ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION"
+        ))
+        .map_err(|e| db_err(url, e))?;
+    let fks: Vec<(String, String, String, String)> = conn
+        .query(format!(
+            "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, \
+                    CONCAT(c.REFERENCED_TABLE_SCHEMA, '.', c.REFERENCED_TABLE_NAME, '.', c.REFERENCED_COLUMN_NAME) \
+             FROM information_schema.KEY_COLUMN_USAGE c WHERE c.REFERENCED_TABLE_NAME IS NOT NULL AND {filter}"
+        ))
+        .map_err(|e| db_err(url, e))?;
+    let mut list: Vec<Table> = Vec::new();
+    for (schema, name, ttype, col, ctype, ckey, ccomment, estimate, tcomment) in rows {
+        if list
+            .last()
+            .is_none_or(|t| t.schema.as_deref() != Some(&schema) || t.name != name)
+        {
+            list.push(Table {
+                schema: Some(schema.clone()),
+                name: name.clone(),
+                view: ttype == "VIEW",
+                columns: Vec::new(),
+                estimate,
+                comment: Some(tcomment).filter(|c| !c.is_empty() && c != "VIEW"),
+            });
+        }
+        let mut keys: Vec<String> = match ckey.as_str() {
+            "PRI" => vec!["primary key".into()],
+            "UNI" => vec!["unique".into()],
+            _ => vec![],
+        };
+        keys.extend(
+            fks.iter()
+                .filter(|f| f.0 == schema && f.1 == name && f.2 == col)
+                .map(|f| format!("foreign key → {}", f.3)),
+        );
+        list.last_mut()
+            .expect("pushed above")
+            .columns
+            .push(DeclaredColumn {
+                name: col,
+                declared: ctype,
+                keys,
+                comment: Some(ccomment).filter(|c| !c.is_empty()),
+            });
+    }
+    let bar = super::progress_bar(options.progress, list.len() as u64, &redact_url(url));
+    let qi = |s: &str| format!("`{}`", s.replace('`', "``"));
+    let mut out = Vec::new();
+    for t in list {
+        bar.inc(1);
+        let mut asset = t.asset(if t.view { "mysql view" } else { "mysql table" });
+        let cols: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("CAST({} AS CHAR)", qi(&c.name)))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{}{}",
+            cols.join(", "),
+            qi(t.schema.as_deref().unwrap_or_default()),
+            qi(&t.name),
+            limit_clause(options.db_sample_rows)
+        );
+        match conn.query_iter(&sql) {
+            Ok(result) => {
+                let iter = result.map(|row| {
+                    row.map_err(|e| e.to_string()).map(|r| {
+                        (0..r.len())
+                            .map(|i| match r.as_ref(i) {
+                                Some(mysql::Value::NULL) | None => None,
+                                Some(mysql::Value::Bytes(b)) => {
+                                    Some(String::from_utf8_lossy(b).into_owned())
+                                }
+                                Some(other) => Some(other.as_sql(true)),
+                            })
+                            .collect()
+                    })
+                });
+                profile_rows(&t, &mut asset, options.db_sample_rows, iter);
+            }
+            Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
+        }
+        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        out.push(asset);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}

@@ -1,0 +1,392 @@
+//! Inventory (数据资产盘点): what data exists, where, what it holds, how good it is, what is personal.
+//!
+//! A scan walks one source — a directory of files (`files`, `parquet`) or a database (`db`) —
+//! profiles every column in bounded memory (`profile`), decides each column's semantic type and
+//! whether it is personal data (`semantic`, with the validators of `privacy::pii`), and classifies
+//! each asset into a business kind (`classify`). The result is plain data ([`ScanReport`]); the
+//! catalog turns it into DCAT/CSVW/DQV/PROV triples, and the report renders it. Before a report
+//! leaves this module, PII columns are scrubbed: no samples, no top values, masked min/max —
+//! profiles themselves can leak personal data.
+
+pub mod classify;
+pub mod db;
+pub mod files;
+pub mod parquet;
+pub mod profile;
+pub mod record;
+pub mod semantic;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::privacy::pii::mask;
+use classify::Classification;
+use profile::ColumnProfile;
+use semantic::Semantic;
+
+/// Most columns profiled per asset (wider tables are cut, and say so).
+pub const MAX_COLUMNS: usize = 1000;
+/// Malformed rows kept as examples per asset.
+pub const MAX_MALFORMED_SAMPLES: usize = 10;
+
+/// What can go wrong scanning a source as a whole (a single unreadable file or table is not an
+/// error of the scan: it is recorded as a failed part).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InventoryError {
+    /// The source string is not a path or a supported database URL.
+    #[error("cannot scan {0:?}: give a directory or file path, sqlite://FILE, postgres://… or mysql://…")]
+    BadSource(String),
+    /// The source cannot be read at all.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database refused the connection or the catalog queries.
+    #[error("database {url}: {message}")]
+    Database { url: String, message: String },
+}
+
+/// A source to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A directory (or a single file) of CSV/TSV/JSONL/Parquet files.
+    Files(PathBuf),
+    Sqlite(PathBuf),
+    Postgres(String),
+    Mysql(String),
+}
+
+impl Source {
+    /// Parses what `stocktake scan SOURCE` was given.
+    pub fn parse(s: &str) -> Result<Source, InventoryError> {
+        if let Some(p) = s.strip_prefix("sqlite://") {
+            return Ok(Source::Sqlite(PathBuf::from(p)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Source::Postgres(s.to_string()));
+        }
+        if s.starts_with("mysql://") || s.starts_with("mariadb://") {
+            return Ok(Source::Mysql(s.replacen("mariadb://", "mysql://", 1)));
+        }
+        if s.contains("://") {
+            return Err(InventoryError::BadSource(redact_url(s)));
+        }
+        let p = PathBuf::from(s);
+        let is_sqlite = p.is_file()
+            && matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("sqlite" | "sqlite3" | "db")
+            );
+        Ok(if is_sqlite {
+            Source::Sqlite(p)
+        } else {
+            Source::Files(p)
+        })
+    }
+
+    /// The source as it may be written to the catalog and logs: credentials removed.
+    pub fn display(&self) -> String {
+        match self {
+            Source::Files(p) => p.display().to_string(),
+            Source::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Source::Postgres(u) | Source::Mysql(u) => redact_url(u),
+        }
+    }
+}
+
+/// Removes the password (and user) from a URL: `postgres://u:pw@h/db` → `postgres://h/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    // Query strings can carry passwords too (`?password=`).
+    let path = path.split('?').next().unwrap_or("");
+    format!("{scheme}://{host}{path}")
+}
+
+/// A malformed row kept as an example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Malformed {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// One profiled column with its meaning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnScan {
+    pub profile: ColumnProfile,
+    pub semantic: Semantic,
+    /// Declared primary-key or foreign-key roles (databases).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// One asset (a file or a table) as found by a scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetScan {
+    /// Path relative to the source root, or `schema.table`.
+    pub location: String,
+    /// File name or table name.
+    pub name: String,
+    pub format: String,
+    pub encoding: Option<String>,
+    pub delimiter: Option<String>,
+    pub compressed: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub modified: Option<String>,
+    /// SHA-256 of the file bytes, or a table watermark.
+    pub content_hash: Option<String>,
+    /// Data rows read (malformed ones included).
+    pub rows: u64,
+    /// The database's own estimate, when it has one.
+    pub rows_estimate: Option<u64>,
+    /// Whether `rows` counts every row (false for sampled tables).
+    pub full_scan: bool,
+    pub malformed_rows: u64,
+    pub malformed_samples: Vec<Malformed>,
+    #[serde(skip)]
+    pub columns: Vec<ColumnProfile>,
+    pub scanned_columns: Vec<ColumnScan>,
+    pub classification: Option<Classification>,
+    /// Why the asset could not be (fully) read; its profile is partial or empty.
+    pub error: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl AssetScan {
+    pub fn new(location: String, format: &str) -> AssetScan {
+        let name = location.rsplit('/').next().unwrap_or(&location).to_string();
+        AssetScan {
+            name,
+            location,
+            format: format.to_string(),
+            encoding: None,
+            delimiter: None,
+            compressed: None,
+            size_bytes: None,
+            modified: None,
+            content_hash: None,
+            rows: 0,
+            rows_estimate: None,
+            full_scan: true,
+            malformed_rows: 0,
+            malformed_samples: Vec::new(),
+            columns: Vec::new(),
+            scanned_columns: Vec::new(),
+            classification: None,
+            error: None,
+            comment: None,
+        }
+    }
+
+    /// Counts a malformed row, keeping the first few as examples.
+    pub fn malformed(&mut self, m: Malformed) {
+        self.malformed_rows += 1;
+        if self.malformed_samples.len() < MAX_MALFORMED_SAMPLES {
+            self.malformed_samples.push(m);
+        }
+    }
+
+    /// Types the profiled columns, classifies the asset and scrubs PII from the profiles.
+    pub fn finish(&mut self, keys: &[(String, Vec<String>, Option<String>)]) {
+        let columns = std::mem::take(&mut self.columns);
+        self.scanned_columns = columns
+            .into_iter()
+            .map(|profile| {
+                let semantic = semantic::infer(&profile);
+                let (k, c) = keys
+                    .iter()
+                    .find(|(n, _, _)| *n == profile.name)
+                    .map(|(_, k, c)| (k.clone(), c.clone()))
+                    .unwrap_or_default();
+                let mut col = ColumnScan {
+                    profile,
+                    semantic,
+                    keys: k,
+                    comment: c,
+                };
+                scrub(&mut col);
+                col
+            })
+            .collect();
+        let named: Vec<(String, Semantic)> = self
+            .scanned_columns
+            .iter()
+            .map(|c| (c.profile.name.clone(), c.semantic.clone()))
+            .collect();
+        let stem = self.name.clone();
+        self.classification = Some(classify::classify(&stem, &named));
+    }
+}
+
+/// Removes raw values from a PII column's profile; non-PII columns lose only their sample (it
+/// served typing and is not published).
+fn scrub(c: &mut ColumnScan) {
+    c.profile.sample.clear();
+    if c.semantic.kind.pii().is_some() {
+        c.profile.top.clear();
+        c.profile.min = c.profile.min.as_deref().map(mask);
+        c.profile.max = c.profile.max.as_deref().map(mask);
+        c.profile.quantiles = None;
+        c.profile.mean = None;
+        c.profile.stddev = None;
+    }
+}
+
+/// A part of the source that could not be scanned, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedPart {
+    pub location: String,
+    pub reason: String,
+}
+
+/// Everything one scan found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// The source, credentials removed.
+    pub source: String,
+    pub source_kind: String,
+    pub started: String,
+    pub ended: String,
+    pub tool_version: String,
+    pub assets: Vec<AssetScan>,
+    pub failures: Vec<FailedPart>,
+}
+
+/// Options of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Force a text encoding for CSV/JSONL (WHATWG label, e.g. `gbk`); detected when `None`.
+    pub encoding: Option<String>,
+    /// Rows sampled per table from databases (0: every row).
+    pub db_sample_rows: u64,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Scans a source. Blocking: call off the async runtime.
+pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, InventoryError> {
+    let started = now();
+    let (kind, mut assets) = match source {
+        Source::Files(root) => ("files", scan_files(root, options)?),
+        Source::Sqlite(p) => ("sqlite", db::scan_sqlite(p, options)?),
+        Source::Postgres(url) => ("postgresql", db::scan_postgres(url, options)?),
+        Source::Mysql(url) => ("mysql", db::scan_mysql(url, options)?),
+    };
+    let failures = assets
+        .iter()
+        .filter_map(|a| {
+            a.error.as_ref().map(|e| FailedPart {
+                location: a.location.clone(),
+                reason: e.clone(),
+            })
+        })
+        .collect();
+    for a in &mut assets {
+        if a.scanned_columns.is_empty() {
+            a.finish(&[]);
+        }
+    }
+    Ok(ScanReport {
+        source: source.display(),
+        source_kind: kind.to_string(),
+        started,
+        ended: now(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        assets,
+        failures,
+    })
+}
+
+fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, InventoryError> {
+    let meta = std::fs::metadata(root).map_err(|e| InventoryError::Io {
+        path: root.display().to_string(),
+        source: e,
+    })?;
+    let (base, paths) = if meta.is_file() {
+        let base = root.parent().unwrap_or(Path::new(".")).to_path_buf();
+        (base, vec![root.to_path_buf()])
+    } else {
+        (root.to_path_buf(), files::walk(root)?)
+    };
+    let bar = progress_bar(
+        options.progress,
+        paths.len() as u64,
+        &root.display().to_string(),
+    );
+    let assets = paths
+        .iter()
+        .map(|p| {
+            bar.set_message(
+                p.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+            );
+            let mut a = files::scan_file(&base, p, options.encoding.as_deref());
+            a.finish(&[]);
+            bar.inc(1);
+            a
+        })
+        .collect();
+    bar.finish_and_clear();
+    Ok(assets)
+}
+
+/// A progress bar on stderr, hidden when not wanted.
+pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("scanning {what}"));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_and_never_show_credentials() {
+        let s = Source::parse("postgres://alice:s3cret@127.0.0.1:5432/test?password=x").unwrap();
+        assert_eq!(s.display(), "postgres://127.0.0.1:5432/test");
+        assert!(!format!("{s:?}").is_empty());
+        let m = Source::parse("mariadb://root@localhost/test").unwrap();
+        assert_eq!(m, Source::Mysql("mysql://root@localhost/test".into()));
+        assert_eq!(m.display(), "mysql://localhost/test");
+        assert_eq!(
+            Source::parse("sqlite://shop.db").unwrap(),
+            Source::Sqlite("shop.db".into())
+        );
+        assert_eq!(
+            Source::parse("./data").unwrap(),
+            Source::Files("./data".into())
+        );
+        let err = Source::parse("ftp://u:pw@h/x").unwrap_err().to_string();
+        assert!(err.contains("ftp://h/x") && !err.contains("pw"), "{err}");
+    }
+}

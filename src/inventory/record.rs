@@ -1,0 +1,391 @@
+//! A scan as catalog statements: DCAT for sources and assets, CSVW for columns, DQV for the
+//! measurements, PROV for the scan itself.
+//!
+//! IRIs are stable where identity is: a source is named by a hash of its (credential-free)
+//! address, an asset by its source and location, a column by its asset and name — so a rescan
+//! *replaces* their descriptions (kind, schema, semantic types, latest row count). Measurements
+//! are named by the scan that took them, so every scan *adds* a snapshot and the history stays
+//! queryable (`?m prov:wasGeneratedBy ?scan`). PII columns carry no raw values here: the report
+//! was scrubbed by [`AssetScan::finish`](super::AssetScan::finish).
+
+use sha2::{Digest, Sha256};
+
+use super::classify::AssetKind;
+use super::{AssetScan, ScanReport};
+use crate::catalog::vocab::{CSVW, DCAT, DCTERMS, DQV, PROV, RDF, RDFS, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement};
+
+/// Where the semantic-type and asset-kind concepts live (see `ontology/taxonomy.ttl`).
+pub const SEMANTIC_TYPE_BASE: &str = "https://w3id.org/stocktake/semantic-type/";
+pub const ASSET_KIND_BASE: &str = "https://w3id.org/stocktake/asset-kind/";
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// A column name as an IRI path segment (unique per asset thanks to the index suffix).
+fn segment(i: usize, name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    format!("{i}-{s}")
+}
+
+fn kind_iri(k: AssetKind) -> String {
+    let local = match k {
+        AssetKind::ProductCatalog => "product-catalog",
+        AssetKind::Reviews => "reviews",
+        AssetKind::UserBehaviourLog => "behaviour-log",
+        AssetKind::Orders => "orders",
+        AssetKind::UserProfiles => "user-profiles",
+        AssetKind::Inventory => "inventory",
+        AssetKind::Sellers => "sellers",
+        AssetKind::Other => "other",
+    };
+    format!("{ASSET_KIND_BASE}{local}")
+}
+
+/// IRIs of one scan's things.
+pub struct Iris {
+    pub source: String,
+    pub scan: String,
+}
+
+impl Iris {
+    pub fn new(base: &str, report: &ScanReport) -> Iris {
+        let source = format!("{base}source/{}", short_hash(&[&report.source]));
+        let scan = format!(
+            "{base}scan/{}",
+            short_hash(&[&report.source, &report.started, &report.ended])
+        );
+        Iris { source, scan }
+    }
+
+    pub fn asset(&self, a: &AssetScan) -> String {
+        format!("{}/asset/{}", self.source, short_hash(&[&a.location]))
+    }
+}
+
+/// The statements describing `report`, and the subjects they replace.
+pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<String>, Iris) {
+    let iris = Iris::new(base, report);
+    let mut out = Vec::new();
+    let o = &mut out;
+    let a_type = format!("{RDF}type");
+    let src = iris.source.as_str();
+    add(o, src, a_type.clone(), Object::iri(st("DataSource")));
+    add(
+        o,
+        src,
+        format!("{DCTERMS}title"),
+        Object::string(&report.source),
+    );
+    add(
+        o,
+        src,
+        st("sourceKind"),
+        Object::string(&report.source_kind),
+    );
+    add(o, src, st("lastScan"), Object::iri(&iris.scan));
+
+    let scan = iris.scan.as_str();
+    add(o, scan, a_type.clone(), Object::iri(st("Scan")));
+    add(o, scan, format!("{PROV}used"), Object::iri(src));
+    add(
+        o,
+        scan,
+        format!("{PROV}startedAtTime"),
+        Object::datetime(&report.started),
+    );
+    add(
+        o,
+        scan,
+        format!("{PROV}endedAtTime"),
+        Object::datetime(&report.ended),
+    );
+    add(
+        o,
+        scan,
+        st("toolVersion"),
+        Object::string(&report.tool_version),
+    );
+    add(
+        o,
+        scan,
+        st("assetCount"),
+        Object::integer(report.assets.len() as u64),
+    );
+    add(
+        o,
+        scan,
+        st("failedCount"),
+        Object::integer(report.failures.len() as u64),
+    );
+    add(
+        o,
+        scan,
+        format!("{RDFS}label"),
+        Object::string(format!("scan of {}", report.source)),
+    );
+    for (i, f) in report.failures.iter().enumerate() {
+        let n = format!("{scan}/failure/{i}");
+        add(o, scan, st("failedPart"), Object::iri(&n));
+        add(o, &n, st("location"), Object::string(&f.location));
+        add(o, &n, st("reason"), Object::string(&f.reason));
+    }
+
+    let mut replace = vec![iris.source.clone()];
+    for a in &report.assets {
+        let asset = iris.asset(a);
+        let dist = format!("{asset}/distribution");
+        add(o, scan, st("found"), Object::iri(&asset));
+        add(o, &asset, a_type.clone(), Object::iri(st("Asset")));
+        add(
+            o,
+            &asset,
+            format!("{DCTERMS}title"),
+            Object::string(&a.name),
+        );
+        add(o, &asset, st("source"), Object::iri(src));
+        add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
+        add(o, &asset, st("location"), Object::string(&a.location));
+        add(o, &asset, st("rowCount"), Object::integer(a.rows));
+        add(o, &asset, st("fullScan"), Object::boolean(a.full_scan));
+        add(o, &asset, st("lastScan"), Object::iri(scan));
+        if let Some(c) = &a.comment {
+            add(
+                o,
+                &asset,
+                format!("{DCTERMS}description"),
+                Object::string(c),
+            );
+        }
+        if let Some(e) = a.rows_estimate {
+            add(o, &asset, st("rowEstimate"), Object::integer(e));
+        }
+        if let Some(e) = &a.error {
+            add(o, &asset, st("scanError"), Object::string(e));
+        }
+        add(
+            o,
+            &asset,
+            st("malformedRows"),
+            Object::integer(a.malformed_rows),
+        );
+        for (i, m) in a.malformed_samples.iter().enumerate() {
+            let n = format!("{asset}/malformed/{i}");
+            add(o, &asset, st("malformedExample"), Object::iri(&n));
+            add(o, &n, st("line"), Object::integer(m.line));
+            add(o, &n, st("reason"), Object::string(&m.reason));
+        }
+        if let Some(c) = &a.classification {
+            add(o, &asset, st("assetKind"), Object::iri(kind_iri(c.kind)));
+            add(o, &asset, st("kindName"), Object::string(c.kind.name()));
+            add(o, &asset, st("confidence"), Object::decimal(c.confidence));
+            for r in &c.reasons {
+                add(o, &asset, st("reason"), Object::string(r));
+            }
+        }
+        let pii_count = a
+            .scanned_columns
+            .iter()
+            .filter(|c| c.semantic.kind.pii().is_some())
+            .count();
+        add(
+            o,
+            &asset,
+            st("containsPersonalData"),
+            Object::boolean(pii_count > 0),
+        );
+        add(o, &asset, format!("{DCAT}distribution"), Object::iri(&dist));
+        add(
+            o,
+            &dist,
+            a_type.clone(),
+            Object::iri(format!("{DCAT}Distribution")),
+        );
+        add(
+            o,
+            &dist,
+            format!("{DCTERMS}format"),
+            Object::string(&a.format),
+        );
+        if let Some(b) = a.size_bytes {
+            add(o, &dist, format!("{DCAT}byteSize"), Object::integer(b));
+        }
+        if let Some(m) = &a.modified {
+            add(o, &dist, format!("{DCTERMS}modified"), Object::datetime(m));
+        }
+        if let Some(h) = &a.content_hash {
+            add(o, &dist, st("contentHash"), Object::string(h));
+        }
+        for (p, v) in [
+            ("encoding", &a.encoding),
+            ("delimiter", &a.delimiter),
+            ("compression", &a.compressed),
+        ] {
+            if let Some(v) = v {
+                add(o, &dist, st(p), Object::string(v));
+            }
+        }
+        // Measurements of the asset, named by this scan.
+        measure(o, scan, &asset, "", "RowCount", Object::integer(a.rows));
+        measure(
+            o,
+            scan,
+            &asset,
+            "",
+            "MalformedRows",
+            Object::integer(a.malformed_rows),
+        );
+        for (i, c) in a.scanned_columns.iter().enumerate() {
+            let col = format!("{asset}/column/{}", segment(i, &c.profile.name));
+            let p = &c.profile;
+            add(o, &asset, format!("{CSVW}column"), Object::iri(&col));
+            add(o, &col, a_type.clone(), Object::iri(st("Column")));
+            add(o, &col, format!("{CSVW}name"), Object::string(&p.name));
+            add(o, &col, st("columnIndex"), Object::integer(i as u64));
+            add(
+                o,
+                &col,
+                st("physicalType"),
+                Object::string(p.physical.name()),
+            );
+            if let Some(d) = &p.declared {
+                add(o, &col, st("declaredType"), Object::string(d));
+            }
+            for k in &c.keys {
+                add(o, &col, st("keyRole"), Object::string(k));
+            }
+            if let Some(cm) = &c.comment {
+                add(o, &col, format!("{DCTERMS}description"), Object::string(cm));
+            }
+            let sem = c.semantic.kind;
+            add(
+                o,
+                &col,
+                st("semanticType"),
+                Object::iri(format!("{SEMANTIC_TYPE_BASE}{}", sem.name())),
+            );
+            add(o, &col, st("semanticTypeName"), Object::string(sem.name()));
+            add(
+                o,
+                &col,
+                st("confidence"),
+                Object::decimal(c.semantic.confidence),
+            );
+            for e in &c.semantic.evidence {
+                add(o, &col, st("evidence"), Object::string(e));
+            }
+            add(
+                o,
+                &col,
+                st("containsPersonalData"),
+                Object::boolean(sem.pii().is_some()),
+            );
+            if let Some(t) = sem.pii() {
+                add(o, &col, st("piiType"), Object::string(t.name()));
+            }
+            add(o, &col, st("nullRate"), Object::decimal(p.null_rate()));
+            add(o, &col, st("distinctCount"), Object::integer(p.distinct));
+            for (j, (v, n)) in p.top.iter().enumerate() {
+                let t = format!("{col}/top/{j}");
+                add(o, &col, st("topValue"), Object::iri(&t));
+                add(o, &t, st("value"), Object::string(v));
+                add(o, &t, st("count"), Object::integer(*n));
+            }
+            let key = p.name.as_str();
+            measure(
+                o,
+                scan,
+                &col,
+                key,
+                "NullRate",
+                Object::decimal(p.null_rate()),
+            );
+            measure(
+                o,
+                scan,
+                &col,
+                key,
+                "DistinctCount",
+                Object::integer(p.distinct),
+            );
+            measure(o, scan, &col, key, "RowCount", Object::integer(p.rows));
+            if let Some(v) = &p.min {
+                measure(o, scan, &col, key, "MinValue", Object::string(v));
+            }
+            if let Some(v) = &p.max {
+                measure(o, scan, &col, key, "MaxValue", Object::string(v));
+            }
+            if let Some(v) = p.mean {
+                measure(o, scan, &col, key, "Mean", Object::double(v));
+            }
+            if let Some(v) = p.stddev {
+                measure(o, scan, &col, key, "StdDev", Object::double(v));
+            }
+            if let Some(q) = p.quantiles {
+                for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
+                    measure(o, scan, &col, key, name, Object::double(v));
+                }
+            }
+            if let Some(v) = p.mean_length {
+                measure(o, scan, &col, key, "MeanLength", Object::double(v));
+            }
+            if let Some(v) = p.max_length {
+                measure(o, scan, &col, key, "MaxLength", Object::integer(v));
+            }
+        }
+        replace.push(asset);
+    }
+    (out, replace, iris)
+}
+
+fn st(local: &str) -> String {
+    format!("{ST}{local}")
+}
+
+fn add(out: &mut Vec<Statement>, s: &str, p: String, o: Object) {
+    out.push(Statement::new(s, p, o));
+}
+
+/// One DQV measurement of `on`, named by the scan that took it.
+fn measure(out: &mut Vec<Statement>, scan: &str, on: &str, key: &str, metric: &str, value: Object) {
+    let m = format!("{scan}/m/{}/{metric}", short_hash(&[on, key]));
+    add(
+        out,
+        &m,
+        format!("{RDF}type"),
+        Object::iri(format!("{DQV}QualityMeasurement")),
+    );
+    add(out, &m, format!("{DQV}computedOn"), Object::iri(on));
+    add(
+        out,
+        &m,
+        format!("{DQV}isMeasurementOf"),
+        Object::iri(st(metric)),
+    );
+    add(out, &m, format!("{DQV}value"), value);
+    add(out, &m, format!("{PROV}wasGeneratedBy"), Object::iri(scan));
+}
+
+/// Records `report` in the catalog graph; returns the scan's IRI.
+pub fn record(catalog: &Catalog, report: &ScanReport) -> Result<String, CatalogError> {
+    let (stmts, replace, iris) = statements(catalog.layout().base(), report);
+    let graph = catalog.layout().catalog.clone();
+    catalog.describe(&graph, &replace, &stmts)?;
+    Ok(iris.scan)
+}
