@@ -6,6 +6,7 @@ mod util;
 mod auth;
 mod conformance;
 mod infer;
+mod inventory;
 mod kge;
 mod limits;
 mod models_cli;

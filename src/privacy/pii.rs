@@ -134,9 +134,42 @@ pub fn is_cn_mobile(s: &str) -> bool {
     b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1])
 }
 
-/// An international phone number in E.164 shape (`+` and 8–15 digits), or a mainland mobile.
+/// A North American number: optional `+1`/`1`/`001`, a 10-digit number whose area code and
+/// exchange start with 2–9, written with the usual separators, optionally with an `x` extension.
+pub fn is_nanp_phone(s: &str) -> bool {
+    let t = s.trim();
+    let t = t
+        .split_once(['x', 'X'])
+        .map(|(n, ext)| {
+            if ext.chars().all(|c| c.is_ascii_digit()) && !ext.is_empty() {
+                n
+            } else {
+                t
+            }
+        })
+        .unwrap_or(t);
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -.()+".contains(c))
+    {
+        return false;
+    }
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
+    let national = match digits.len() {
+        10 => &digits[..],
+        11 if digits.starts_with('1') => &digits[1..],
+        13 if digits.starts_with("001") => &digits[3..],
+        _ => return false,
+    };
+    let b = national.as_bytes();
+    // A bare 10-digit run is too ambiguous (order numbers); require some formatting.
+    let formatted = t.contains(['-', '.', '(', ' ', '+']);
+    formatted && (b'2'..=b'9').contains(&b[0]) && (b'2'..=b'9').contains(&b[3])
+}
+
+/// A phone number: a mainland mobile, a North American number, or E.164 (`+` and 8–15 digits).
 pub fn is_phone(s: &str) -> bool {
-    if is_cn_mobile(s) {
+    if is_cn_mobile(s) || is_nanp_phone(s) {
         return true;
     }
     let t = s.trim();
@@ -343,6 +376,17 @@ mod tests {
         }
         assert!(is_phone("+1 415 555 2671") && is_phone("+44 20 7946 0958"));
         assert!(!is_phone("2024") && !is_phone("+0123"));
+        for ok in [
+            "747.340.1897",
+            "001-211-556-5015x66676",
+            "(724)424-3242x2193",
+            "+1-432-818-8475",
+        ] {
+            assert!(is_nanp_phone(ok), "{ok}");
+        }
+        for bad in ["4149970473", "123.456.7890", "2017-10-02", "555-1234"] {
+            assert!(!is_nanp_phone(bad), "{bad}");
+        }
         assert!(is_bank_card("4111 1111 1111 1111"));
         assert!(!is_bank_card("6212261202011584349"), "Luhn fails");
         assert!(!is_bank_card("4111 1111 1111 1112"), "Luhn fails");

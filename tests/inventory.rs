@@ -1,0 +1,684 @@
+//! Inventory end to end: files in every encoding and format, the labelled PII column set, and
+//! the real SQLite, PostgreSQL and MariaDB of this machine — asserted through the catalog by
+//! SPARQL over HTTP.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use stocktake::inventory::profile::ColumnProfiler;
+use stocktake::inventory::{self, record, semantic, ScanOptions, ScanReport, Source};
+
+fn fixture(name: &str) -> PathBuf {
+    crate::util::repo().join("tests/fixtures").join(name)
+}
+
+fn scan(source: &Source) -> ScanReport {
+    inventory::scan(source, &ScanOptions::default()).unwrap()
+}
+
+fn asset<'a>(r: &'a ScanReport, name: &str) -> &'a inventory::AssetScan {
+    r.assets.iter().find(|a| a.name == name).unwrap_or_else(|| {
+        panic!(
+            "no asset {name}: {:?}",
+            r.assets.iter().map(|a| &a.name).collect::<Vec<_>>()
+        )
+    })
+}
+
+fn pii_of(a: &inventory::AssetScan, column: &str) -> Option<&'static str> {
+    let c = a
+        .scanned_columns
+        .iter()
+        .find(|c| c.profile.name == column)
+        .unwrap_or_else(|| panic!("no column {column} in {}", a.name));
+    c.semantic.kind.pii().map(|p| p.name())
+}
+
+/// Runs a named query over HTTP as a reader; returns the bindings.
+fn named(server: &crate::util::TestServer, name: &str, params: &str) -> Vec<Value> {
+    let resp = crate::util::client()
+        .get(server.url(&format!("/queries/{name}{params}")))
+        .bearer_auth(crate::util::READ)
+        .header("Accept", "application/sparql-results+json")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().unwrap();
+    v["results"]["bindings"].as_array().unwrap().clone()
+}
+
+fn val<'a>(row: &'a Value, var: &str) -> &'a str {
+    row[var]["value"].as_str().unwrap_or("")
+}
+
+#[test]
+fn pii_detection_meets_the_bar_on_the_labelled_columns() {
+    let text = std::fs::read_to_string(fixture("pii/columns.jsonl")).unwrap();
+    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+    let mut misses = Vec::new();
+    for line in text.lines() {
+        let c: Value = serde_json::from_str(line).unwrap();
+        let name = c["name"].as_str().unwrap();
+        let label = c["label"].as_str().unwrap();
+        let mut p = ColumnProfiler::new(name, None);
+        for v in c["values"].as_array().unwrap() {
+            p.push(v.as_str());
+        }
+        let got = semantic::infer(&p.finish()).kind.pii().map(|t| t.name());
+        match (label, got) {
+            ("none", None) => {}
+            ("none", Some(g)) => {
+                fp += 1;
+                misses.push(format!("{name}: none → {g}"));
+            }
+            (l, Some(g)) if l == g => tp += 1,
+            (l, g) => {
+                fn_ += 1;
+                if g.is_some() {
+                    fp += 1;
+                }
+                misses.push(format!("{name}: {l} → {g:?}"));
+            }
+        }
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / (tp + fn_).max(1) as f64;
+    println!("PII columns: precision {precision:.3}, recall {recall:.3} (tp {tp}, fp {fp}, fn {fn_}); misses: {misses:?}");
+    assert!(
+        precision >= 0.95 && recall >= 0.95,
+        "precision {precision:.3} recall {recall:.3}: {misses:?}"
+    );
+}
+
+/// A Parquet file written with the parquet crate's own writer.
+fn write_parquet(path: &Path) {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    let schema = parse_message_type(
+        "message t { required int64 order_id; required double price; optional binary phone (UTF8); }",
+    )
+    .unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(
+        file,
+        schema.into(),
+        WriterProperties::builder().build().into(),
+    )
+    .unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let ids: Vec<i64> = (1..=50).collect();
+    let prices: Vec<f64> = (1..=50).map(|i| i as f64 * 1.5).collect();
+    let phones: Vec<ByteArray> = (0..49)
+        .map(|i| ByteArray::from(format!("1381234{i:04}").as_str()))
+        .collect();
+    let mut defs = vec![1i16; 49];
+    defs.push(0);
+    let mut c = rg.next_column().unwrap().unwrap();
+    c.typed::<Int64Type>()
+        .write_batch(&ids, None, None)
+        .unwrap();
+    c.close().unwrap();
+    let mut c = rg.next_column().unwrap().unwrap();
+    c.typed::<DoubleType>()
+        .write_batch(&prices, None, None)
+        .unwrap();
+    c.close().unwrap();
+    let mut c = rg.next_column().unwrap().unwrap();
+    c.typed::<ByteArrayType>()
+        .write_batch(&phones, Some(&defs), None)
+        .unwrap();
+    c.close().unwrap();
+    rg.close().unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn files_in_every_encoding_and_format_are_profiled_and_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("exports");
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    let users = std::fs::read_to_string(fixture("inventory/users.csv")).unwrap();
+    std::fs::write(dir.join("users.csv"), &users).unwrap();
+    // UTF-8 with a BOM, semicolons, and one row with a missing field.
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice("sku;库存数量;仓库\nA-1;5;杭州仓\nA-2;7\nA-3;0;上海仓\n".as_bytes());
+    std::fs::write(dir.join("stock.csv"), bom).unwrap();
+    // GBK, as Chinese spreadsheet exports are.
+    let gbk_text =
+        "商品名称,售价,类目\n华为 Mate 60 手机,6999.00,手机\n小米 电饭煲 3L,299.00,家电\n";
+    let (gbk, _, lossy) = encoding_rs::GBK.encode(gbk_text);
+    assert!(!lossy);
+    std::fs::write(dir.join("nested/goods_gbk.csv"), &gbk[..]).unwrap();
+    // JSONL with a key that appears late and one broken line.
+    std::fs::write(
+        dir.join("events.jsonl"),
+        "{\"user_id\":\"U1\",\"item_id\":\"P1\",\"behavior\":\"pv\",\"ts\":\"2024-01-01 10:00:00\"}\n\
+         {\"user_id\":\"U2\",\"item_id\":\"P2\",\"behavior\":\"buy\",\"ts\":\"2024-01-02 11:00:00\",\"ip\":\"10.0.0.1\"}\n\
+         {not json}\n",
+    )
+    .unwrap();
+    // Gzip, whole and truncated.
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let reviews = std::fs::read(fixture("inventory/reviews.csv")).unwrap();
+    std::fs::write(
+        dir.join("reviews.tsv.gz"),
+        gz(&String::from_utf8_lossy(&reviews)
+            .replace(',', "\t")
+            .into_bytes()),
+    )
+    .unwrap();
+    let whole = gz(&reviews);
+    std::fs::write(dir.join("truncated.csv.gz"), &whole[..whole.len() / 2]).unwrap();
+    // A file that cannot be opened (a dangling link) and one that is not data (skipped).
+    std::os::unix::fs::symlink(dir.join("missing-target"), dir.join("broken.csv")).unwrap();
+    std::fs::write(dir.join("README.md"), "not data").unwrap();
+    write_parquet(&dir.join("orders.parquet"));
+
+    let report = scan(&Source::parse(dir.to_str().unwrap()).unwrap());
+    assert_eq!(report.assets.len(), 8, "README.md is skipped");
+
+    let u = asset(&report, "users.csv");
+    assert_eq!(u.rows, 200);
+    assert_eq!(u.encoding.as_deref(), Some("UTF-8"));
+    assert_eq!(pii_of(u, "手机"), Some("phone"));
+    assert_eq!(pii_of(u, "email"), Some("email"));
+    assert_eq!(pii_of(u, "身份证号"), Some("id_card"));
+    assert_eq!(pii_of(u, "姓名"), Some("person_name"));
+    assert_eq!(pii_of(u, "收货地址"), Some("address"));
+    assert_eq!(pii_of(u, "user_id"), None);
+    let phone = u
+        .scanned_columns
+        .iter()
+        .find(|c| c.profile.name == "手机")
+        .unwrap();
+    assert!(
+        phone.profile.top.is_empty() && phone.profile.sample.is_empty(),
+        "no raw PII values"
+    );
+    assert!(
+        phone.profile.min.as_ref().unwrap().contains('*'),
+        "min is masked"
+    );
+    assert_eq!(
+        u.classification.as_ref().unwrap().kind.name(),
+        "user_profiles"
+    );
+
+    let s = asset(&report, "stock.csv");
+    assert_eq!(s.scanned_columns[0].profile.name, "sku", "BOM stripped");
+    assert_eq!(s.delimiter.as_deref(), Some(";"));
+    assert_eq!((s.rows, s.malformed_rows), (3, 1));
+    assert_eq!(s.malformed_samples[0].line, 3);
+    assert_eq!(s.classification.as_ref().unwrap().kind.name(), "inventory");
+
+    let g = asset(&report, "goods_gbk.csv");
+    assert_eq!(g.location, "nested/goods_gbk.csv");
+    assert_eq!(g.encoding.as_deref(), Some("GBK"));
+    assert_eq!(g.scanned_columns[0].profile.name, "商品名称");
+    assert_eq!(g.scanned_columns[1].semantic.kind.name(), "price");
+
+    let e = asset(&report, "events.jsonl");
+    assert_eq!((e.rows, e.malformed_rows), (3, 1));
+    let ip = e
+        .scanned_columns
+        .iter()
+        .find(|c| c.profile.name == "ip")
+        .unwrap();
+    assert_eq!(
+        (ip.profile.rows, ip.profile.nulls),
+        (2, 1),
+        "a late key is null before it appears"
+    );
+    assert_eq!(
+        e.classification.as_ref().unwrap().kind.name(),
+        "user_behaviour_log"
+    );
+
+    let r = asset(&report, "reviews.tsv.gz");
+    assert_eq!((r.rows, r.compressed.as_deref()), (300, Some("gzip")));
+    assert_eq!(r.classification.as_ref().unwrap().kind.name(), "reviews");
+
+    let p = asset(&report, "orders.parquet");
+    assert_eq!(p.rows, 50);
+    assert!(p.scanned_columns[0]
+        .profile
+        .declared
+        .as_deref()
+        .unwrap()
+        .contains("INT64"));
+    assert_eq!(pii_of(p, "phone"), Some("phone"));
+    assert_eq!(p.scanned_columns[2].profile.nulls, 1);
+
+    let failed: Vec<(&str, &str)> = report
+        .failures
+        .iter()
+        .map(|f| (f.location.as_str(), f.reason.as_str()))
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed
+            .iter()
+            .any(|(l, r)| *l == "truncated.csv.gz" && r.contains("truncated")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|(l, r)| *l == "broken.csv" && r.contains("cannot open")),
+        "{failed:?}"
+    );
+
+    // Into the catalog, and out again by SPARQL over HTTP.
+    let server = crate::util::TestServer::start();
+    let scan_iri = record::record(&server.catalog, &report).unwrap();
+    let rows = named(&server, "pii-columns", "");
+    let found: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                val(r, "assetName").to_string(),
+                val(r, "columnName").to_string(),
+                val(r, "piiType").to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("users.csv", "手机", "phone"),
+        ("users.csv", "身份证号", "id_card"),
+        ("orders.parquet", "phone", "phone"),
+    ] {
+        assert!(
+            found.contains(&(want.0.into(), want.1.into(), want.2.into())),
+            "{want:?} not in {found:?}"
+        );
+    }
+    assert!(rows
+        .iter()
+        .all(|r| !val(r, "source").is_empty() && !val(r, "column").is_empty()));
+    // No raw PII value anywhere in the catalog.
+    let dump = server.catalog.len().unwrap();
+    assert!(dump > 0);
+    let ask = crate::util::client()
+        .get(server.url("/sparql"))
+        .query(&[("query", "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o FILTER(isLiteral(?o) && (CONTAINS(STR(?o), \"fangdu@example.com\") || REGEX(STR(?o), \"^1[3-9][0-9]{9}$\"))) } }")])
+        .bearer_auth(crate::util::ADMIN)
+        .header("Accept", "application/sparql-results+json")
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert_eq!(
+        ask["results"]["bindings"][0]["n"]["value"], "0",
+        "raw PII reached the catalog"
+    );
+    let findings = named(
+        &server,
+        "scan-findings",
+        &format!("?scan={}", form(&scan_iri)),
+    );
+    assert!(findings
+        .iter()
+        .any(|r| val(r, "failedLocation") == "broken.csv"));
+    assert!(findings
+        .iter()
+        .any(|r| val(r, "assetName") == "users.csv" && val(r, "rows") == "200"));
+    // A rescan replaces descriptions but keeps both scans' measurements.
+    let again = scan(&Source::parse(dir.to_str().unwrap()).unwrap());
+    record::record(&server.catalog, &again).unwrap();
+    assert_eq!(
+        named(&server, "pii-columns", "").len(),
+        rows.len(),
+        "no duplicates after a rescan"
+    );
+    assert_eq!(named(&server, "scans", "").len(), 2);
+    let kinds = named(&server, "asset-kinds", "");
+    let n = |k: &str| {
+        kinds
+            .iter()
+            .find(|r| val(r, "kind").ends_with(k))
+            .map(|r| val(r, "assets").to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(n("/user-profiles"), "1");
+    assert_eq!(
+        n("/reviews"),
+        "2",
+        "the TSV and the truncated CSV: both named reviews"
+    );
+}
+
+fn form(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn a_thousand_small_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..1000 {
+        std::fs::write(
+            tmp.path().join(format!("part-{i:04}.csv")),
+            format!("id,qty\n{i},{}\n", i % 7),
+        )
+        .unwrap();
+    }
+    let report = scan(&Source::Files(tmp.path().to_path_buf()));
+    assert_eq!(report.assets.len(), 1000);
+    assert!(report.failures.is_empty());
+    assert!(report.assets.iter().all(|a| a.rows == 1));
+    assert_eq!(report.assets[0].location, "part-0000.csv", "sorted");
+}
+
+/// The fixture tables (and olist's when present), as (name, header, rows).
+fn tables() -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
+    let mut out = Vec::new();
+    let mut read = |name: &str, path: PathBuf, limit: usize| {
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let header: Vec<String> = r
+            .headers()
+            .unwrap()
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_string())
+            .collect();
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .take(limit)
+            .map(|x| x.unwrap().iter().map(String::from).collect())
+            .collect();
+        out.push((name.to_string(), header, rows));
+    };
+    for t in ["users", "orders", "reviews", "behaviour", "products"] {
+        read(t, fixture(&format!("inventory/{t}.csv")), usize::MAX);
+    }
+    if let Some(shared) = crate::util::shared_data() {
+        let olist = shared.join("tabular/olist");
+        read(
+            "olist_products",
+            olist.join("olist_products_dataset.csv"),
+            5000,
+        );
+        read(
+            "olist_sellers",
+            olist.join("olist_sellers_dataset.csv"),
+            usize::MAX,
+        );
+    } else {
+        eprintln!(
+            "note: ../shared/data not found; the database tests use the committed fixture only"
+        );
+    }
+    out
+}
+
+/// What every database scan must say about the schema.
+fn check_database_report(report: &ScanReport, server_rows: bool) {
+    let kind = |t: &str| {
+        asset(report, t)
+            .classification
+            .as_ref()
+            .unwrap()
+            .kind
+            .name()
+    };
+    assert_eq!(kind("users"), "user_profiles");
+    assert_eq!(kind("reviews"), "reviews");
+    assert_eq!(kind("behaviour"), "user_behaviour_log");
+    assert_eq!(kind("orders"), "orders");
+    assert_eq!(kind("products"), "product_catalog");
+    let u = asset(report, "users");
+    assert_eq!(u.rows, 200);
+    for (c, t) in [
+        ("手机", "phone"),
+        ("email", "email"),
+        ("身份证号", "id_card"),
+        ("姓名", "person_name"),
+        ("收货地址", "address"),
+    ] {
+        assert_eq!(pii_of(u, c), Some(t), "{c}");
+    }
+    assert!(
+        u.scanned_columns[0].keys.iter().any(|k| k == "primary key"),
+        "{:?}",
+        u.scanned_columns[0].keys
+    );
+    let o = asset(report, "orders");
+    let fk = o
+        .scanned_columns
+        .iter()
+        .find(|c| c.profile.name == "user_id")
+        .unwrap();
+    assert!(
+        fk.keys
+            .iter()
+            .any(|k| k.starts_with("foreign key") && k.contains("users")),
+        "{:?}",
+        fk.keys
+    );
+    if server_rows {
+        assert!(u.rows_estimate.is_some());
+    }
+    if report.assets.iter().any(|a| a.name == "olist_sellers") {
+        assert_eq!(kind("olist_sellers"), "sellers");
+        assert_eq!(kind("olist_products"), "product_catalog");
+    }
+}
+
+fn sql_type(col: &str) -> &'static str {
+    match col {
+        "price" => "DECIMAL(10,2)",
+        "quantity"
+        | "rating"
+        | "review_id"
+        | "product_name_lenght"
+        | "product_photos_qty"
+        | "product_weight_g" => "INTEGER",
+        _ => "VARCHAR(255)",
+    }
+}
+
+fn ddl(name: &str, header: &[String], quote: char) -> String {
+    let cols: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut c = format!("{quote}{h}{quote} {}", sql_type(h));
+            if i == 0 && name != "behaviour" && name != "olist_products" {
+                c.push_str(" PRIMARY KEY");
+            }
+            c
+        })
+        .collect();
+    let fk = match name {
+        "orders" | "reviews" => format!(", FOREIGN KEY ({quote}user_id{quote}) REFERENCES {quote}users{quote}({quote}user_id{quote})"),
+        _ => String::new(),
+    };
+    format!(
+        "CREATE TABLE {quote}{name}{quote} ({}{fk})",
+        cols.join(", ")
+    )
+}
+
+fn literal(v: &str, col: &str) -> String {
+    if sql_type(col) == "VARCHAR(255)" {
+        format!("'{}'", v.replace('\'', "''"))
+    } else if v.is_empty() {
+        "NULL".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn inserts(name: &str, header: &[String], rows: &[Vec<String>], quote: char) -> Vec<String> {
+    let cols: Vec<String> = header
+        .iter()
+        .map(|h| format!("{quote}{h}{quote}"))
+        .collect();
+    rows.chunks(500)
+        .map(|chunk| {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|r| {
+                    format!(
+                        "({})",
+                        r.iter()
+                            .zip(header)
+                            .map(|(v, h)| literal(v, h))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "INSERT INTO {quote}{name}{quote} ({}) VALUES {}",
+                cols.join(", "),
+                values.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// Connects or explains why not (fatal in CI, where the services must be up).
+fn database(kind: &str, env: &str, default: &str) -> Option<String> {
+    let url = std::env::var(env).unwrap_or_else(|_| default.to_string());
+    let ok = match kind {
+        "postgres" => postgres::Client::connect(&url, postgres::NoTls).is_ok(),
+        _ => mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).is_ok(),
+    };
+    if !ok {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{kind} is not reachable at {url} in CI"
+        );
+        eprintln!("SKIPPED: {kind} not reachable at {url} (set {env})");
+        return None;
+    }
+    Some(url)
+}
+
+#[test]
+fn sqlite_postgres_and_mariadb_schemas_are_inventoried() {
+    let tables = tables();
+    let order = [
+        "users",
+        "products",
+        "orders",
+        "reviews",
+        "behaviour",
+        "olist_products",
+        "olist_sellers",
+    ];
+    let sorted: Vec<&(String, Vec<String>, Vec<Vec<String>>)> = order
+        .iter()
+        .filter_map(|n| tables.iter().find(|t| t.0 == *n))
+        .collect();
+    let server = crate::util::TestServer::start();
+
+    // SQLite.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("shop.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for (name, header, rows) in &sorted {
+            conn.execute(&ddl(name, header, '"'), []).unwrap();
+            for sql in inserts(name, header, rows, '"') {
+                conn.execute(&sql, []).unwrap();
+            }
+        }
+    }
+    let report = scan(&Source::parse(&format!("sqlite://{}", db.display())).unwrap());
+    check_database_report(&report, false);
+    record::record(&server.catalog, &report).unwrap();
+
+    // PostgreSQL: a schema of our own, dropped afterwards.
+    if let Some(url) = database(
+        "postgres",
+        "STOCKTAKE_TEST_POSTGRES",
+        "postgres://postgres@127.0.0.1:5432/test",
+    ) {
+        let schema = format!("st_inventory_{}", std::process::id());
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema}")).unwrap();
+        for (name, header, rows) in &sorted {
+            c.batch_execute(&ddl(name, header, '"')).unwrap();
+            for sql in inserts(name, header, rows, '"') {
+                c.batch_execute(&sql).unwrap();
+            }
+        }
+        c.batch_execute(&format!(
+            "COMMENT ON COLUMN {schema}.users.\"手机\" IS '绑定手机'; ANALYZE"
+        ))
+        .unwrap();
+        let scoped = format!("{url}?options=-csearch_path%3D{schema}");
+        let report = scan(&Source::parse(&scoped).unwrap());
+        c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+        let mine = ScanReport {
+            assets: report
+                .assets
+                .iter()
+                .filter(|a| a.location.starts_with(&format!("{schema}.")))
+                .cloned()
+                .collect(),
+            ..report.clone()
+        };
+        check_database_report(&mine, true);
+        let phone = asset(&mine, "users")
+            .scanned_columns
+            .iter()
+            .find(|c| c.profile.name == "手机")
+            .unwrap();
+        assert_eq!(phone.comment.as_deref(), Some("绑定手机"));
+        assert_eq!(
+            report.source, "postgres://127.0.0.1:5432/test",
+            "no credentials or options recorded"
+        );
+        record::record(&server.catalog, &mine).unwrap();
+    }
+
+    // MariaDB: a database of our own, dropped afterwards.
+    if let Some(url) = database(
+        "mysql",
+        "STOCKTAKE_TEST_MYSQL",
+        "mysql://root@127.0.0.1:3306/test",
+    ) {
+        use mysql::prelude::Queryable;
+        let name = format!("st_inventory_{}", std::process::id());
+        let mut c = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+        c.query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        c.query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            .unwrap();
+        c.query_drop(format!("USE {name}")).unwrap();
+        for (t, header, rows) in &sorted {
+            c.query_drop(format!("{} ENGINE=InnoDB", ddl(t, header, '`')))
+                .unwrap();
+            for sql in inserts(t, header, rows, '`') {
+                c.query_drop(sql).unwrap();
+            }
+        }
+        let db_url = format!("{}/{name}", url.rsplit_once('/').unwrap().0);
+        let report = scan(&Source::parse(&db_url).unwrap());
+        c.query_drop(format!("DROP DATABASE {name}")).unwrap();
+        check_database_report(&report, true);
+        record::record(&server.catalog, &report).unwrap();
+    }
+
+    // Every recorded users table shows its PII by SPARQL.
+    let rows = named(&server, "pii-columns", "");
+    let users_phone = rows
+        .iter()
+        .filter(|r| val(r, "assetName") == "users" && val(r, "piiType") == "phone")
+        .count();
+    assert!(users_phone >= 1, "{rows:?}");
+    let kinds = named(&server, "asset-kinds", "");
+    assert!(kinds
+        .iter()
+        .any(|r| val(r, "kind").ends_with("/behaviour-log") && val(r, "assets") != "0"));
+}
