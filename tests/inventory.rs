@@ -682,3 +682,164 @@ fn sqlite_postgres_and_mariadb_schemas_are_inventoried() {
         .iter()
         .any(|r| val(r, "kind").ends_with("/behaviour-log") && val(r, "assets") != "0"));
 }
+
+#[test]
+fn sources_api_report_page_and_cli() {
+    use crate::util::{client, TestServer, ADMIN, READ, WRITE};
+    let server = TestServer::start();
+    let http = client();
+    let dir = fixture("inventory");
+    let post = |token: &str, body: Value| {
+        let r = http
+            .post(server.url("/api/v1/sources"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().unwrap_or(Value::Null))
+    };
+    let body = serde_json::json!({ "source": dir.to_str().unwrap() });
+    assert_eq!(
+        post(READ, body.clone()).0,
+        403,
+        "scanning needs the write role"
+    );
+    let (status, scan1) = post(WRITE, body.clone());
+    assert_eq!(status, 201, "{scan1}");
+    assert_eq!(scan1["assets"], 5);
+    assert_eq!(scan1["pii_columns"], 5, "{scan1}");
+    assert!(scan1["scan"].as_str().unwrap().starts_with("http"));
+    let (status, err) = post(
+        WRITE,
+        serde_json::json!({ "source": "ftp://user:pw@host/x" }),
+    );
+    assert_eq!(status, 400);
+    assert!(!err.to_string().contains("pw"), "credentials echoed: {err}");
+    let (status, _) = post(WRITE, serde_json::json!({ "source": "/no/such/dir" }));
+    assert_eq!(status, 404);
+    let (status, err) = post(
+        WRITE,
+        serde_json::json!({ "source": "postgres://nobody@127.0.0.1:1/none" }),
+    );
+    assert_eq!(status, 502, "{err}");
+    assert_eq!(post(WRITE, serde_json::json!({ "src": "x" })).0, 400);
+    // Rescan: same assets, a second snapshot.
+    assert_eq!(post(WRITE, body).0, 201);
+    assert!(server.audit_log().contains("scan"), "scans are audited");
+
+    let page = http
+        .get(server.url("/report"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().unwrap();
+    for want in [
+        "盘点报告",
+        "<svg",
+        "users.csv",
+        "user_profiles",
+        "phone",
+        "unchanged",
+    ] {
+        assert!(html.contains(want), "{want} missing from the report page");
+    }
+    assert!(
+        !html.contains("<script") && !html.contains("https://cdn"),
+        "self-contained"
+    );
+    assert_eq!(
+        http.get(server.url("/report"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    let json: Value = http
+        .get(server.url("/api/v1/report"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(json["totals"]["assets"], 5);
+    assert_eq!(json["totals"]["pii_columns"], 5);
+    assert_eq!(json["assets_by_kind"]["reviews"], 1);
+    assert_eq!(json["pii_columns_by_type"]["id_card"], 1);
+    let users = json["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "users.csv")
+        .unwrap();
+    assert_eq!(
+        users["previous_rows"], 200,
+        "the rescan compares with the first scan"
+    );
+    let sources: Value = http
+        .get(server.url("/api/v1/sources"))
+        .bearer_auth(ADMIN)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        sources.as_array().unwrap().len(),
+        1,
+        "one source, scanned twice"
+    );
+    assert_eq!(
+        http.get(server.url("/report?format=pdf"))
+            .bearer_auth(READ)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        400
+    );
+
+    // The CLI: scan into an on-disk store, then the report as JSON and HTML.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("store");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stocktake"))
+            .current_dir(crate::util::repo())
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["scan", dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("5 assets") && out.contains("PII: 姓名=person_name"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["report", "--format", "json"]);
+    assert!(ok, "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["totals"]["assets"], 5);
+    let html_path = tmp.path().join("report.html");
+    let (ok, _, err) = run(&["report", "--out", html_path.to_str().unwrap()]);
+    assert!(ok && err.contains("5 assets"), "{err}");
+    assert!(std::fs::read_to_string(&html_path)
+        .unwrap()
+        .contains("<svg"));
+    let (ok, _, err) = run(&["scan", "mysql://root:secret@127.0.0.1:1/none"]);
+    assert!(
+        !ok && err.contains("mysql://127.0.0.1:1/none") && !err.contains("secret"),
+        "{err}"
+    );
+}

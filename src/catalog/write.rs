@@ -1,4 +1,4 @@
-//! Plain-data descriptions written into a graph in one transaction.
+//! Plain-data descriptions written into a graph in one transaction, and read back as rows.
 //!
 //! Layers above the catalog (inventory, ingest, monitor) describe what they found as
 //! [`Statement`]s over plain strings; they never see an Oxigraph type. [`Catalog::describe`]
@@ -7,7 +7,11 @@
 //! one. Readers see the old description or the new one, never a mix, and describing the same
 //! thing twice leaves one copy.
 
+use std::collections::HashMap;
+
 use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, Term as OxTerm};
+use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use spargebra::SparqlParser;
 
 use super::vocab::XSD;
 use super::{Catalog, CatalogError};
@@ -168,6 +172,43 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
+    /// for user input) and returns each solution as variable → lexical value.
+    pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {
+        let q = SparqlParser::new()
+            .parse_query(query)
+            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        let results = SparqlEvaluator::new()
+            .for_query(q)
+            .on_store(&self.store)
+            .execute()
+            .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+        let QueryResults::Solutions(solutions) = results else {
+            return Err(CatalogError::BadRequest(
+                "select() needs a SELECT query".into(),
+            ));
+        };
+        let mut out = Vec::new();
+        for s in solutions {
+            let s = s.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+            out.push(
+                s.iter()
+                    .map(|(v, t)| {
+                        let value = match t {
+                            OxTerm::NamedNode(n) => n.as_str().to_owned(),
+                            OxTerm::Literal(l) => l.value().to_owned(),
+                            other => other.to_string(),
+                        };
+                        (v.as_str().to_owned(), value)
+                    })
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +246,11 @@ mod tests {
             Err(CatalogError::InvalidIri(_))
         ));
         assert_eq!(c.len().unwrap(), 2, "nothing removed when validation fails");
+        let rows = c
+            .select("SELECT ?o WHERE { GRAPH ?g { <https://example.org/a> ?p ?o } }")
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0]["o"], "two");
         assert_eq!(
             Object::decimal(2.50),
             Object::typed("2.5".into(), "decimal")

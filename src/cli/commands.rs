@@ -44,6 +44,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { no_serve, .. } => demo(config, no_serve),
         Command::Models { action } => super::models::run(&config, action),
         Command::Scan(args) => super::scan::run(&config, args),
+        Command::Report(args) => super::scan::report(&config, args),
         Command::Train(args) => super::kge::train(&config, args),
         Command::Eval(args) => super::kge::eval(args),
         Command::Predict(args) => super::kge::predict_cmd(args),

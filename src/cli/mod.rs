@@ -120,6 +120,8 @@ pub enum Command {
     /// Inventory a directory of files or a database: profile every column, detect PII, classify
     /// each asset, and record it all in the catalog graph.
     Scan(scan::ScanArgs),
+    /// The inventory report (盘点报告) from the catalog: HTML with charts, or JSON.
+    Report(scan::ReportArgs),
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),
     /// Filtered link-prediction metrics (MRR, MR, Hits@1/3/10) of a trained model on a split.

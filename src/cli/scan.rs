@@ -1,4 +1,5 @@
-//! `stocktake scan SOURCE`: inventory a directory or database and record it in the catalog.
+//! `stocktake scan SOURCE` (inventory a directory or database and record it in the catalog) and
+//! `stocktake report` (the 盘点报告 from the catalog, HTML or JSON).
 
 use std::process::ExitCode;
 
@@ -108,4 +109,41 @@ fn print_summary(report: &inventory::ScanReport, scan: Option<&str>) {
     if let Some(s) = scan {
         println!("recorded in the catalog as {s}");
     }
+}
+
+/// Options of `stocktake report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// html (self-contained page with charts) or json.
+    #[arg(long, default_value = "html", value_parser = ["html", "json"])]
+    pub format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `stocktake report`.
+pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let catalog = super::commands::open_catalog(config)?;
+    let r = inventory::report::build(&catalog)?;
+    let text = if args.format == "json" {
+        serde_json::to_string_pretty(&r)? + "\n"
+    } else {
+        inventory::report::html(&r)
+    };
+    match &args.out {
+        Some(p) => {
+            std::fs::write(p, text)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            eprintln!(
+                "wrote the inventory report ({} sources, {} assets, {} PII columns) to {}",
+                r.totals.sources,
+                r.totals.assets,
+                r.totals.pii_columns,
+                p.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 415: request body media type not supported.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 502: a database or other upstream the request depends on failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: timed out or overloaded; the client may retry.
     #[error("{0}")]
     Unavailable(String),
@@ -58,6 +61,7 @@ impl ApiError {
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -6,6 +6,7 @@
 //! directly; `serve()` binds it and shuts down gracefully on SIGTERM/Ctrl-C.
 
 mod error;
+mod inventory;
 mod negotiate;
 mod predict;
 mod queries;
@@ -201,6 +202,12 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/v1/similar",
             get(predict::get_similar).post(predict::post_similar),
+        )
+        .route("/report", get(inventory::get_report))
+        .route("/api/v1/report", get(inventory::api_report))
+        .route(
+            "/api/v1/sources",
+            get(inventory::list_sources).post(inventory::post_source),
         )
         .route("/healthz", get(healthz))
         .route("/", get(index))

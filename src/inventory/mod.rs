@@ -14,6 +14,7 @@ pub mod files;
 pub mod parquet;
 pub mod profile;
 pub mod record;
+pub mod report;
 pub mod semantic;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,156 @@
+//! `/report` (盘点报告, HTML or JSON), `/api/v1/report`, and `/api/v1/sources`: the inventory over
+//! HTTP.
+//!
+//! Reading the report needs the read role: it holds no raw personal data (PII columns were
+//! scrubbed before they reached the catalog). Scanning a source needs the write role, runs on the
+//! blocking pool (it reads files or a database), records the scan in the catalog, and is audited.
+//! Posting the same source again rescans it: its assets keep their IRIs and gain a new snapshot
+//! of measurements.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::inventory::{self, report, InventoryError, ScanOptions, Source};
+use crate::privacy::Role;
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::BadSource(_) => ApiError::BadRequest(e.to_string()),
+            InventoryError::Io { .. } => ApiError::NotFound(e.to_string()),
+            InventoryError::Database { .. } => ApiError::BadGateway(e.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportParams {
+    format: Option<String>,
+}
+
+fn wants_json(headers: &HeaderMap, format: Option<&str>) -> Result<bool, ApiError> {
+    match format {
+        Some("json") => return Ok(true),
+        Some("html") => return Ok(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format must be html or json, got {other:?}"
+            )))
+        }
+        None => {}
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(accept.contains("application/json") && !accept.contains("text/html"))
+}
+
+async fn build(state: &AppState) -> Result<report::InventoryReport, ApiError> {
+    let catalog = std::sync::Arc::clone(state.catalog());
+    tokio::task::spawn_blocking(move || report::build(&catalog))
+        .await
+        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// `GET /report`: the inventory report, HTML unless JSON is asked for.
+pub(super) async fn get_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    state.authorize(&headers, Role::Read, "the inventory report")?;
+    let json = wants_json(&headers, p.format.as_deref())?;
+    let r = build(&state).await?;
+    Ok(if json {
+        Json(r).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            report::html(&r),
+        )
+            .into_response()
+    })
+}
+
+/// `GET /api/v1/report`: the report as JSON.
+pub(super) async fn api_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read, "the inventory report")?;
+    Ok(Json(build(&state).await?).into_response())
+}
+
+/// `GET /api/v1/sources`: sources scanned so far, with their latest scan.
+pub(super) async fn list_sources(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read, "the list of sources")?;
+    Ok(Json(build(&state).await?.sources).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ScanRequest {
+    /// A path on the server, `sqlite://…`, `postgres://…` or `mysql://…`.
+    source: String,
+    encoding: Option<String>,
+    sample_rows: Option<u64>,
+}
+
+/// `POST /api/v1/sources`: registers (or rescans) a source and records the scan.
+pub(super) async fn post_source(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ScanRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let who = state.authorize(&headers, Role::Write, "scanning a source")?;
+    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let source = Source::parse(&req.source)?;
+    let shown = source.display();
+    let catalog = std::sync::Arc::clone(state.catalog());
+    let options = ScanOptions {
+        encoding: req.encoding,
+        db_sample_rows: req.sample_rows.unwrap_or(100_000),
+        progress: false,
+    };
+    let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let report = inventory::scan(&source, &options)?;
+        let iri = inventory::record::record(&catalog, &report)?;
+        Ok((report, iri))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?;
+    let outcome = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    state.audit(&who, "scan", &shown, &outcome, 0);
+    let (report, iri) = result?;
+    let pii: usize = report
+        .assets
+        .iter()
+        .flat_map(|a| &a.scanned_columns)
+        .filter(|c| c.semantic.kind.pii().is_some())
+        .count();
+    let body = serde_json::json!({
+        "scan": iri,
+        "source": report.source,
+        "assets": report.assets.len(),
+        "rows": report.assets.iter().map(|a| a.rows).sum::<u64>(),
+        "pii_columns": pii,
+        "failures": report.failures,
+        "started": report.started,
+        "ended": report.ended,
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}

@@ -1,0 +1,463 @@
+//! The inventory report (盘点报告), read back from the catalog: overview, sources, assets, PII
+//! exposure, quality issues and changes since the previous scan — as JSON, or as one
+//! self-contained HTML page (inline CSS and SVG, no scripts, no CDN) a manager can read at a
+//! glance: bars of assets by kind and PII columns by type, and a null-rate heat map.
+//!
+//! The report is built from the catalog, not from a scan in memory, so it covers every source
+//! ever scanned and shows exactly what SPARQL users see.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CatalogError};
+
+const PREFIXES: &str = "PREFIX st: <https://w3id.org/stocktake/ns#>\n\
+PREFIX dcterms: <http://purl.org/dc/terms/>\nPREFIX dcat: <http://www.w3.org/ns/dcat#>\n\
+PREFIX csvw: <http://www.w3.org/ns/csvw#>\nPREFIX dqv: <http://www.w3.org/ns/dqv#>\n\
+PREFIX prov: <http://www.w3.org/ns/prov#>\n";
+
+/// Columns above this null rate are reported as a quality issue.
+pub const NULL_RATE_ISSUE: f64 = 0.5;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceSummary {
+    pub iri: String,
+    pub title: String,
+    pub kind: String,
+    pub last_scan: String,
+    pub scanned_at: String,
+    pub assets: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ColumnSummary {
+    pub name: String,
+    pub semantic_type: String,
+    pub pii_type: Option<String>,
+    pub null_rate: f64,
+    pub distinct: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AssetSummary {
+    pub iri: String,
+    pub source: String,
+    pub name: String,
+    pub location: String,
+    pub format: String,
+    pub rows: u64,
+    pub bytes: Option<u64>,
+    pub kind: String,
+    pub kind_confidence: f64,
+    pub malformed_rows: u64,
+    pub error: Option<String>,
+    pub columns: Vec<ColumnSummary>,
+    /// Rows at the previous scan of the source, when the asset existed then.
+    pub previous_rows: Option<u64>,
+    /// First seen by the latest scan of its source (which had scanned before).
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Issue {
+    pub asset: String,
+    pub column: Option<String>,
+    pub issue: String,
+}
+
+/// Everything the report shows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InventoryReport {
+    pub generated: String,
+    pub sources: Vec<SourceSummary>,
+    pub assets: Vec<AssetSummary>,
+    pub totals: Totals,
+    pub assets_by_kind: BTreeMap<String, u64>,
+    pub pii_columns_by_type: BTreeMap<String, u64>,
+    pub issues: Vec<Issue>,
+    /// Assets the previous scan of a source found and the latest did not.
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Totals {
+    pub sources: u64,
+    pub assets: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub columns: u64,
+    pub pii_columns: u64,
+    pub assets_with_pii: u64,
+    pub failed_parts: u64,
+}
+
+fn num(m: &HashMap<String, String>, k: &str) -> u64 {
+    m.get(k)
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|x| x as u64)
+        .unwrap_or(0)
+}
+
+fn text(m: &HashMap<String, String>, k: &str) -> String {
+    m.get(k).cloned().unwrap_or_default()
+}
+
+/// Reads the report from the catalog.
+pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
+    let q = |body: &str| catalog.select(&format!("{PREFIXES}{body}"));
+    let sources: Vec<SourceSummary> = q("SELECT ?s ?title ?kind ?scan ?ended ?assets ?failed WHERE { GRAPH ?g {
+            ?s a st:DataSource ; dcterms:title ?title ; st:sourceKind ?kind ; st:lastScan ?scan .
+            ?scan prov:endedAtTime ?ended ; st:assetCount ?assets ; st:failedCount ?failed } } ORDER BY ?title")?
+    .iter()
+    .map(|r| SourceSummary {
+        iri: text(r, "s"),
+        title: text(r, "title"),
+        kind: text(r, "kind"),
+        last_scan: text(r, "scan"),
+        scanned_at: text(r, "ended"),
+        assets: num(r, "assets"),
+        failed: num(r, "failed"),
+    })
+    .collect();
+    let mut columns: HashMap<String, Vec<(u64, ColumnSummary)>> = HashMap::new();
+    for r in q(
+        "SELECT ?a ?i ?name ?sem ?pii ?null ?distinct WHERE { GRAPH ?g {
+            ?a a st:Asset ; csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
+               st:semanticTypeName ?sem ; st:nullRate ?null ; st:distinctCount ?distinct .
+            OPTIONAL { ?c st:piiType ?pii } } }",
+    )? {
+        columns.entry(text(&r, "a")).or_default().push((
+            num(&r, "i"),
+            ColumnSummary {
+                name: text(&r, "name"),
+                semantic_type: text(&r, "sem"),
+                pii_type: r.get("pii").cloned(),
+                null_rate: r.get("null").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+                distinct: num(&r, "distinct"),
+            },
+        ));
+    }
+    // Row counts per asset per scan, to compare the latest scan of a source with the one before.
+    let mut history: HashMap<String, Vec<(String, String, u64)>> = HashMap::new();
+    for r in q("SELECT ?a ?scan ?started ?rows WHERE { GRAPH ?g {
+            ?m dqv:computedOn ?a ; dqv:isMeasurementOf st:RowCount ; dqv:value ?rows ; prov:wasGeneratedBy ?scan .
+            ?a a st:Asset . ?scan prov:startedAtTime ?started } }")?
+    {
+        history.entry(text(&r, "a")).or_default().push((text(&r, "started"), text(&r, "scan"), num(&r, "rows")));
+    }
+    let mut scans_of: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for r in q("SELECT ?s ?scan ?started WHERE { GRAPH ?g { ?scan a st:Scan ; prov:used ?s ; prov:startedAtTime ?started } }")? {
+        scans_of.entry(text(&r, "s")).or_default().push((text(&r, "started"), text(&r, "scan")));
+    }
+    for v in scans_of.values_mut() {
+        v.sort();
+    }
+    let previous_scan = |source: &str| -> Option<String> {
+        let v = scans_of.get(source)?;
+        (v.len() >= 2).then(|| v[v.len() - 2].1.clone())
+    };
+    let mut assets = Vec::new();
+    for r in q("SELECT ?a ?s ?name ?loc ?rows ?kind ?conf ?format ?bytes ?malformed ?error WHERE { GRAPH ?g {
+            ?a a st:Asset ; st:source ?s ; dcterms:title ?name ; st:location ?loc ; st:rowCount ?rows ;
+               st:malformedRows ?malformed ; dcat:distribution ?d . ?d dcterms:format ?format .
+            OPTIONAL { ?d dcat:byteSize ?bytes } OPTIONAL { ?a st:kindName ?kind ; st:confidence ?conf }
+            OPTIONAL { ?a st:scanError ?error } } } ORDER BY ?s ?loc")?
+    {
+        let iri = text(&r, "a");
+        let source = text(&r, "s");
+        let mut cols = columns.remove(&iri).unwrap_or_default();
+        cols.sort_by_key(|c| c.0);
+        let prev = previous_scan(&source);
+        let previous_rows = prev.as_ref().and_then(|p| {
+            history.get(&iri)?.iter().find(|(_, s, _)| s == p).map(|(_, _, n)| *n)
+        });
+        assets.push(AssetSummary {
+            new: prev.is_some() && previous_rows.is_none(),
+            previous_rows,
+            iri,
+            source,
+            name: text(&r, "name"),
+            location: text(&r, "loc"),
+            format: text(&r, "format"),
+            rows: num(&r, "rows"),
+            bytes: r.get("bytes").and_then(|v| v.parse().ok()),
+            kind: r.get("kind").cloned().unwrap_or_else(|| "other".into()),
+            kind_confidence: r.get("conf").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+            malformed_rows: num(&r, "malformed"),
+            error: r.get("error").cloned(),
+            columns: cols.into_iter().map(|c| c.1).collect(),
+        });
+    }
+    let mut removed = Vec::new();
+    for s in &sources {
+        if let Some(prev) = previous_scan(&s.iri) {
+            let found = q(&format!("SELECT ?a WHERE {{ GRAPH ?g {{ <{prev}> st:found ?a FILTER NOT EXISTS {{ <{}> st:found ?a }} }} }}", s.last_scan))?;
+            removed.extend(found.iter().map(|r| text(r, "a")));
+        }
+    }
+    let mut totals = Totals {
+        sources: sources.len() as u64,
+        assets: assets.len() as u64,
+        failed_parts: sources.iter().map(|s| s.failed).sum(),
+        ..Totals::default()
+    };
+    let mut by_kind = BTreeMap::new();
+    let mut by_pii = BTreeMap::new();
+    let mut issues = Vec::new();
+    for a in &assets {
+        totals.rows += a.rows;
+        totals.bytes += a.bytes.unwrap_or(0);
+        totals.columns += a.columns.len() as u64;
+        *by_kind.entry(a.kind.clone()).or_insert(0) += 1;
+        let pii = a.columns.iter().filter(|c| c.pii_type.is_some()).count() as u64;
+        totals.pii_columns += pii;
+        totals.assets_with_pii += u64::from(pii > 0);
+        for c in &a.columns {
+            if let Some(t) = &c.pii_type {
+                *by_pii.entry(t.clone()).or_insert(0) += 1;
+            }
+            if c.null_rate > NULL_RATE_ISSUE {
+                issues.push(Issue {
+                    asset: a.location.clone(),
+                    column: Some(c.name.clone()),
+                    issue: format!("{:.0}% of values are empty", c.null_rate * 100.0),
+                });
+            }
+        }
+        if a.malformed_rows > 0 {
+            issues.push(Issue {
+                asset: a.location.clone(),
+                column: None,
+                issue: format!("{} malformed rows", a.malformed_rows),
+            });
+        }
+        if let Some(e) = &a.error {
+            issues.push(Issue {
+                asset: a.location.clone(),
+                column: None,
+                issue: format!("could not be read completely: {e}"),
+            });
+        }
+    }
+    Ok(InventoryReport {
+        generated: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sources,
+        assets,
+        totals,
+        assets_by_kind: by_kind,
+        pii_columns_by_type: by_pii,
+        issues,
+        removed,
+    })
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A horizontal bar chart as inline SVG.
+fn bars(title: &str, data: &BTreeMap<String, u64>, colour: &str) -> String {
+    let max = data.values().copied().max().unwrap_or(1).max(1) as f64;
+    let row = 22;
+    let h = 30 + row * data.len().max(1);
+    let mut s = format!("<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"460\" height=\"{h}\" viewBox=\"0 0 460 {h}\">", esc(title));
+    if data.is_empty() {
+        s.push_str("<text x=\"0\" y=\"20\">none</text>");
+    }
+    for (i, (k, v)) in data.iter().enumerate() {
+        let y = 10 + i * row;
+        let w = (*v as f64 / max * 260.0).max(2.0);
+        let _ = write!(
+            s,
+            "<text x=\"150\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"158\" y=\"{y}\" width=\"{w:.0}\" height=\"16\" fill=\"{colour}\"/><text x=\"{:.0}\" y=\"{}\">{v}</text>",
+            y + 13,
+            esc(k),
+            158.0 + w + 6.0,
+            y + 13
+        );
+    }
+    s.push_str("</svg></figure>");
+    s
+}
+
+/// A null-rate heat map: one row per asset, one cell per column, darker is emptier.
+fn heat_map(assets: &[AssetSummary]) -> String {
+    let mut s = String::from("<figure><figcaption>Null rate by column (darker = more empty)</figcaption><div class=\"heat\">");
+    for a in assets.iter().take(60) {
+        let _ = write!(
+            s,
+            "<div class=\"hrow\"><span class=\"hname\">{}</span>",
+            esc(&a.location)
+        );
+        for c in a.columns.iter().take(60) {
+            let shade = (255.0 - c.null_rate * 200.0) as u8;
+            let _ = write!(
+                s,
+                "<span class=\"cell\" style=\"background:rgb({shade},{shade},255)\" title=\"{}: {:.0}% empty\"></span>",
+                esc(&c.name),
+                c.null_rate * 100.0
+            );
+        }
+        s.push_str("</div>");
+    }
+    s.push_str("</div></figure>");
+    s
+}
+
+fn human_bytes(b: u64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", units[i])
+}
+
+/// The report as one self-contained HTML page.
+pub fn html(r: &InventoryReport) -> String {
+    let t = &r.totals;
+    let mut s = String::from("<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>盘点报告 · Stocktake inventory report</title><style>\
+body{font-family:system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;margin:2rem;color:#222}\
+h1{margin-bottom:.2rem}.muted{color:#666}.cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}\
+.card{border:1px solid #ddd;border-radius:8px;padding:.8rem 1.2rem;min-width:8rem}.card b{display:block;font-size:1.6rem}\
+.charts{display:flex;gap:2rem;flex-wrap:wrap}svg text{font-size:12px}table{border-collapse:collapse;margin:1rem 0;width:100%}\
+th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;font-size:.9rem}th{background:#f6f6f6}\
+.pii{color:#b00020;font-weight:600}.heat{font-size:11px}.hrow{display:flex;align-items:center;gap:1px;margin:1px 0}\
+.hname{width:16rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.cell{display:inline-block;width:12px;height:12px;border:1px solid #eee}\
+</style></head><body>");
+    let _ = write!(
+        s,
+        "<h1>盘点报告 · Inventory report</h1><p class=\"muted\">generated {}</p><div class=\"cards\">\
+         <div class=\"card\"><b>{}</b>sources 数据源</div><div class=\"card\"><b>{}</b>assets 资产</div>\
+         <div class=\"card\"><b>{}</b>rows 行</div><div class=\"card\"><b>{}</b>on disk</div>\
+         <div class=\"card\"><b class=\"pii\">{}</b>PII columns 个人信息字段</div><div class=\"card\"><b>{}</b>assets with PII</div>\
+         <div class=\"card\"><b>{}</b>quality issues 质量问题</div><div class=\"card\"><b>{}</b>failed parts</div></div>",
+        esc(&r.generated),
+        t.sources,
+        t.assets,
+        t.rows,
+        human_bytes(t.bytes),
+        t.pii_columns,
+        t.assets_with_pii,
+        r.issues.len(),
+        t.failed_parts
+    );
+    s.push_str("<div class=\"charts\">");
+    s.push_str(&bars(
+        "Assets by kind 资产类别",
+        &r.assets_by_kind,
+        "#4c78a8",
+    ));
+    s.push_str(&bars(
+        "PII columns by type 个人信息类型",
+        &r.pii_columns_by_type,
+        "#e45756",
+    ));
+    s.push_str("</div>");
+    s.push_str(&heat_map(&r.assets));
+    s.push_str("<h2>Sources 数据源</h2><table><tr><th>source</th><th>kind</th><th>last scan</th><th>assets</th><th>failed</th></tr>");
+    for src in &r.sources {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&src.title),
+            esc(&src.kind),
+            esc(&src.scanned_at),
+            src.assets,
+            src.failed
+        );
+    }
+    s.push_str("</table><h2>Assets 资产</h2><table><tr><th>asset</th><th>format</th><th>kind</th><th>rows</th><th>change</th><th>size</th><th>PII columns</th></tr>");
+    for a in &r.assets {
+        let pii: Vec<String> = a
+            .columns
+            .iter()
+            .filter_map(|c| c.pii_type.as_ref().map(|t| format!("{} ({t})", c.name)))
+            .collect();
+        let change = match (a.new, a.previous_rows) {
+            (true, _) => "new".to_string(),
+            (_, Some(p)) if p != a.rows => format!("{:+}", a.rows as i64 - p as i64),
+            (_, Some(_)) => "unchanged".into(),
+            _ => String::new(),
+        };
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{} <span class=\"muted\">{:.2}</span></td><td>{}</td><td>{}</td><td>{}</td><td class=\"pii\">{}</td></tr>",
+            esc(&a.location),
+            esc(&a.format),
+            esc(&a.kind),
+            a.kind_confidence,
+            a.rows,
+            esc(&change),
+            a.bytes.map(human_bytes).unwrap_or_default(),
+            esc(&pii.join(", "))
+        );
+    }
+    s.push_str("</table><h2>Quality issues 质量问题</h2><table><tr><th>asset</th><th>column</th><th>issue</th></tr>");
+    for i in &r.issues {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.asset),
+            esc(i.column.as_deref().unwrap_or("")),
+            esc(&i.issue)
+        );
+    }
+    s.push_str("</table>");
+    if !r.removed.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>Removed since the previous scan</h2><p>{} assets</p>",
+            r.removed.len()
+        );
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_and_draws_charts() {
+        let mut kinds = BTreeMap::new();
+        kinds.insert("orders".to_string(), 3);
+        kinds.insert("<script>".to_string(), 1);
+        let r = InventoryReport {
+            generated: "now".into(),
+            sources: vec![],
+            assets: vec![],
+            totals: Totals::default(),
+            assets_by_kind: kinds,
+            pii_columns_by_type: BTreeMap::new(),
+            issues: vec![],
+            removed: vec![],
+        };
+        let page = html(&r);
+        assert!(page.contains("&lt;script&gt;") && !page.contains("<script>"));
+        assert!(page.contains("<svg") && page.contains("盘点报告"));
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no external resources"
+        );
+        assert_eq!(human_bytes(1536), "1.5 KB");
+    }
+}
