@@ -1,0 +1,231 @@
+//! Profiling throughput and peak memory: a large generated CSV (10 million rows by default)
+//! profiled by Stocktake's streaming scanner side by side with pandas (the peer, from
+//! `scripts/install-peers`), and a PostgreSQL table read in full.
+//!
+//! `cargo bench --bench inventory` prints rows/s, MB/s and peak RSS for both and the ratios.
+//! A third part measures PII column detection on the labelled set against Presidio (the peer from
+//! `scripts/install-peers --presidio`).
+//!
+//! Environment: INV_ROWS (10000000), INV_PARTS (csv,postgres,pii), INV_PG_ROWS (1000000),
+//! INV_PG_URL (postgres://postgres@127.0.0.1:5432/test), INV_PEER (1; 0 skips pandas),
+//! INV_DIR (where the CSV is written; default target/inventory-bench).
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use stocktake::inventory::{self, ScanOptions, Source};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident set size of this process since the last reset, in MB (Linux).
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Resets the peak RSS counter (writing 5 to clear_refs, Linux 4.0+).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        let marker = path.with_extension("rows");
+        if std::fs::read_to_string(&marker).ok().as_deref() == Some(&rows.to_string()) {
+            return Ok(());
+        }
+    }
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    writeln!(w, "order_id,user_id,手机,price,quantity,city,status,created_at")?;
+    let cities = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安"];
+    let status = ["paid", "shipped", "delivered", "cancelled"];
+    for i in 0..rows {
+        let phone = if rng.gen_bool(0.05) {
+            String::new()
+        } else {
+            format!("1{}{:09}", rng.gen_range(3..10), rng.gen_range(0..1_000_000_000u64))
+        };
+        writeln!(
+            w,
+            "DD{:016},U{:07},{phone},{:.2},{},{},{},2024-{:02}-{:02} {:02}:{:02}:{:02}",
+            i,
+            rng.gen_range(0..2_000_000u32),
+            rng.gen_range(1.0..5000.0f64),
+            rng.gen_range(1..10u32),
+            cities[rng.gen_range(0..cities.len())],
+            status[rng.gen_range(0..status.len())],
+            rng.gen_range(1..13u32),
+            rng.gen_range(1..29u32),
+            rng.gen_range(0..24u32),
+            rng.gen_range(0..60u32),
+            rng.gen_range(0..60u32),
+        )?;
+    }
+    w.flush()?;
+    std::fs::write(path.with_extension("rows"), rows.to_string())?;
+    Ok(())
+}
+
+fn csv_part(repo: &Path) -> anyhow::Result<()> {
+    let rows: u64 = env("INV_ROWS", 10_000_000);
+    let dir = std::env::var("INV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo.join("target/inventory-bench"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("orders.csv");
+    generate(&path, rows)?;
+    let mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
+    reset_peak();
+    let t = Instant::now();
+    let report = inventory::scan(&Source::Files(path.clone()), &ScanOptions::default())?;
+    let secs = t.elapsed().as_secs_f64();
+    let peak = peak_rss_mb();
+    let a = &report.assets[0];
+    assert_eq!(a.rows, rows, "every row profiled");
+    println!(
+        "csv: {rows} rows, {mb:.0} MB: Stocktake {secs:.1} s = {:.0} rows/s, {:.1} MB/s, peak RSS {peak:.0} MB (phone column typed {})",
+        rows as f64 / secs,
+        mb / secs,
+        a.scanned_columns[2].semantic.kind.name()
+    );
+    let python = repo.join("runtime/peers/venv/bin/python");
+    if env("INV_PEER", 1) == 1 && python.exists() {
+        let out = Command::new(&python)
+            .arg(repo.join("benches/inventory_peer.py"))
+            .arg(&path)
+            .output()?;
+        if !out.status.success() {
+            println!("csv: pandas failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+            return Ok(());
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let (ps, pm) = (v["seconds"].as_f64().unwrap_or(f64::NAN), v["peak_mb"].as_f64().unwrap_or(f64::NAN));
+        println!(
+            "csv: pandas {ps:.1} s = {:.0} rows/s, peak RSS {pm:.0} MB; Stocktake/pandas: throughput {:.2}x, peak memory {:.3}x",
+            rows as f64 / ps,
+            ps / secs,
+            peak / pm
+        );
+    } else {
+        println!("csv: pandas peer skipped (run scripts/install-peers, or INV_PEER=0 was set)");
+    }
+    Ok(())
+}
+
+fn postgres_part() -> anyhow::Result<()> {
+    let url: String = env("INV_PG_URL", "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let rows: u64 = env("INV_PG_ROWS", 1_000_000);
+    let mut c = match postgres::Client::connect(&url, postgres::NoTls) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("postgres: skipped ({e})");
+            return Ok(());
+        }
+    };
+    let schema = format!("st_bench_{}", std::process::id());
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {schema}; CREATE TABLE {schema}.orders AS SELECT 'DD' || lpad(g::text, 16, '0') AS order_id, \
+         'U' || (g % 2000000) AS user_id, (random() * 5000)::numeric(10,2) AS price, (1 + g % 9) AS quantity, \
+         (ARRAY['北京','上海','广州','深圳'])[1 + g % 4] AS city, now() - (g || ' seconds')::interval AS created_at \
+         FROM generate_series(1, {rows}) g; ANALYZE {schema}.orders"
+    ))?;
+    reset_peak();
+    let t = Instant::now();
+    let report = inventory::scan(
+        &Source::Postgres(url.clone()),
+        &ScanOptions { db_sample_rows: 0, ..ScanOptions::default() },
+    );
+    let secs = t.elapsed().as_secs_f64();
+    let peak = peak_rss_mb();
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))?;
+    let report = report?;
+    let a = report
+        .assets
+        .iter()
+        .find(|a| a.location == format!("{schema}.orders"))
+        .expect("the bench table");
+    println!(
+        "postgres: {} rows read in full from a table in {secs:.1} s (whole database scan: {} tables) = {:.0} rows/s, peak RSS {peak:.0} MB",
+        a.rows,
+        report.assets.len(),
+        a.rows as f64 / secs
+    );
+    Ok(())
+}
+
+/// PII column detection on the labelled set: Stocktake and Presidio, precision and recall.
+fn pii_part(repo: &Path) -> anyhow::Result<()> {
+    use stocktake::inventory::profile::ColumnProfiler;
+    let path = repo.join("tests/fixtures/pii/columns.jsonl");
+    let (mut tp, mut fp, mut fn_) = (0u32, 0u32, 0u32);
+    let t = Instant::now();
+    for line in std::fs::read_to_string(&path)?.lines() {
+        let c: serde_json::Value = serde_json::from_str(line)?;
+        let mut p = ColumnProfiler::new(c["name"].as_str().unwrap_or(""), None);
+        for v in c["values"].as_array().into_iter().flatten() {
+            p.push(v.as_str());
+        }
+        let got = inventory::semantic::infer(&p.finish()).kind.pii().map(|t| t.name());
+        match (c["label"].as_str().unwrap_or("none"), got) {
+            ("none", None) => {}
+            ("none", Some(_)) => fp += 1,
+            (l, Some(g)) if l == g => tp += 1,
+            (_, g) => {
+                fn_ += 1;
+                fp += u32::from(g.is_some());
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (p, r) = (tp as f64 / (tp + fp).max(1) as f64, tp as f64 / (tp + fn_).max(1) as f64);
+    println!("pii: Stocktake precision {p:.3}, recall {r:.3} (tp {tp}, fp {fp}, fn {fn_}) in {secs:.3} s");
+    let python = repo.join("runtime/peers/presidio/bin/python");
+    if !python.exists() {
+        println!("pii: Presidio skipped (run scripts/install-peers --presidio)");
+        return Ok(());
+    }
+    let t = Instant::now();
+    let out = Command::new(&python).arg(repo.join("benches/pii_peer.py")).arg(&path).output()?;
+    let psecs = t.elapsed().as_secs_f64();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| anyhow::anyhow!("Presidio failed: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    println!(
+        "pii: Presidio precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}) in {psecs:.1} s; misses: {}",
+        v["precision"].as_f64().unwrap_or(f64::NAN),
+        v["recall"].as_f64().unwrap_or(f64::NAN),
+        v["tp"],
+        v["fp"],
+        v["fn"],
+        v["misses"]
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let parts: String = env("INV_PARTS", "csv,postgres,pii".to_string());
+    if parts.contains("csv") {
+        csv_part(&repo)?;
+    }
+    if parts.contains("postgres") {
+        postgres_part()?;
+    }
+    if parts.contains("pii") {
+        pii_part(&repo)?;
+    }
+    Ok(())
+}
