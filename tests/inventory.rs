@@ -408,6 +408,24 @@ fn tables() -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
             olist.join("olist_sellers_dataset.csv"),
             usize::MAX,
         );
+        // 2,000 real Chinese reviews (category, sentiment label, text) from the review set.
+        let zip = shared.join("text/online_shopping_10_cats/online_shopping_10_cats.zip");
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+        let file = archive.by_name("online_shopping_10_cats.csv").unwrap();
+        let mut r = csv::Reader::from_reader(file);
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .filter_map(Result::ok)
+            .step_by(30)
+            .take(2000)
+            .map(|x| {
+                x.iter()
+                    .map(|v| v.trim_start_matches('\u{feff}').chars().take(250).collect())
+                    .collect()
+            })
+            .collect();
+        out.push(("shopping_reviews".to_string(), header, rows));
     } else {
         eprintln!(
             "note: ../shared/data not found; the database tests use the committed fixture only"
@@ -466,6 +484,13 @@ fn check_database_report(report: &ScanReport, server_rows: bool) {
     if report.assets.iter().any(|a| a.name == "olist_sellers") {
         assert_eq!(kind("olist_sellers"), "sellers");
         assert_eq!(kind("olist_products"), "product_catalog");
+        assert_eq!(kind("shopping_reviews"), "reviews");
+        let review = asset(report, "shopping_reviews")
+            .scanned_columns
+            .iter()
+            .find(|c| c.profile.name == "review")
+            .unwrap();
+        assert_eq!(review.semantic.kind.name(), "review_text");
     }
 }
 
@@ -475,6 +500,7 @@ fn sql_type(col: &str) -> &'static str {
         "quantity"
         | "rating"
         | "review_id"
+        | "label"
         | "product_name_lenght"
         | "product_photos_qty"
         | "product_weight_g" => "INTEGER",
@@ -488,7 +514,7 @@ fn ddl(name: &str, header: &[String], quote: char) -> String {
         .enumerate()
         .map(|(i, h)| {
             let mut c = format!("{quote}{h}{quote} {}", sql_type(h));
-            if i == 0 && name != "behaviour" && name != "olist_products" {
+            if i == 0 && !matches!(name, "behaviour" | "olist_products" | "shopping_reviews") {
                 c.push_str(" PRIMARY KEY");
             }
             c
@@ -572,6 +598,7 @@ fn sqlite_postgres_and_mariadb_schemas_are_inventoried() {
         "behaviour",
         "olist_products",
         "olist_sellers",
+        "shopping_reviews",
     ];
     let sorted: Vec<&(String, Vec<String>, Vec<Vec<String>>)> = order
         .iter()

@@ -244,6 +244,8 @@ fn scrub(c: &mut ColumnScan) {
         c.profile.min = c.profile.min.as_deref().map(mask);
         c.profile.max = c.profile.max.as_deref().map(mask);
         c.profile.quantiles = None;
+        c.profile.time_quantiles = None;
+        c.profile.time_mean = None;
         c.profile.mean = None;
         c.profile.stddev = None;
     }

@@ -71,6 +71,11 @@ pub struct ColumnProfile {
     pub stddev: Option<f64>,
     /// 5%, 25%, 50%, 75%, 95% quantiles of numeric values.
     pub quantiles: Option<[f64; 5]>,
+    /// Mean and the same quantiles of a date or date-time column (ISO 8601, UTC).
+    #[serde(default)]
+    pub time_mean: Option<String>,
+    #[serde(default)]
+    pub time_quantiles: Option<Vec<String>>,
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
     pub mean_length: Option<f64>,
@@ -172,12 +177,19 @@ impl ColumnProfiler {
         self.hll.insert(v);
         let kind = classify(v);
         self.physical = widen(self.physical, kind);
-        if matches!(kind, Physical::Integer | Physical::Decimal) {
-            if let Ok(x) = v.parse::<f64>() {
-                if x.is_finite() {
-                    self.push_number(x);
+        match kind {
+            Physical::Integer | Physical::Decimal => {
+                if let Ok(x) = v.parse::<f64>() {
+                    if x.is_finite() {
+                        self.push_number(x);
+                    }
                 }
             }
+            // Dates share the numeric accumulators as epoch seconds: a column mixing numbers and
+            // dates widens to text, whose numeric statistics are never reported.
+            Physical::Date => self.push_number(parse_date(v).unwrap_or_default() as f64),
+            Physical::Datetime => self.push_number(parse_datetime(v).unwrap_or_default() as f64),
+            _ => {}
         }
         let chars = v.chars().count() as u64;
         self.len_min = self.len_min.min(chars);
@@ -240,17 +252,32 @@ impl ColumnProfiler {
     pub fn finish(mut self) -> ColumnProfile {
         let non_null = self.rows - self.nulls;
         let numeric = matches!(self.physical, Physical::Integer | Physical::Decimal) && self.n > 0;
+        let temporal = matches!(self.physical, Physical::Date | Physical::Datetime) && self.n > 0;
+        let date_only = self.physical == Physical::Date;
         let (min, max) = if numeric {
             (Some(fmt_num(self.num_min)), Some(fmt_num(self.num_max)))
+        } else if temporal {
+            (
+                Some(fmt_time(self.num_min, date_only)),
+                Some(fmt_time(self.num_max, date_only)),
+            )
         } else {
             (self.text_min.take(), self.text_max.take())
         };
-        let quantiles = numeric.then(|| {
-            let mut v = std::mem::take(&mut self.numbers);
+        let sorted_quantiles = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
             let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
             [q(0.05), q(0.25), q(0.5), q(0.75), q(0.95)]
+        };
+        let mut numbers = std::mem::take(&mut self.numbers);
+        let quantiles = numeric.then(|| sorted_quantiles(&mut numbers));
+        let time_quantiles = temporal.then(|| {
+            sorted_quantiles(&mut numbers)
+                .iter()
+                .map(|&x| fmt_time(x, date_only))
+                .collect::<Vec<_>>()
         });
+        let time_mean = temporal.then(|| fmt_time(self.mean, date_only));
         let mut top: Vec<(String, u64)> = self.top.into_iter().collect();
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         top.truncate(TOP_REPORTED);
@@ -267,6 +294,8 @@ impl ColumnProfiler {
             mean: numeric.then_some(self.mean),
             stddev: (numeric && self.n > 1).then(|| (self.m2 / (self.n - 1) as f64).sqrt()),
             quantiles,
+            time_mean,
+            time_quantiles,
             min_length: (non_null > 0).then_some(self.len_min),
             max_length: (non_null > 0).then_some(self.len_max),
             mean_length: (non_null > 0).then(|| self.len_sum as f64 / non_null as f64),
@@ -308,33 +337,51 @@ pub fn classify(v: &str) -> Physical {
     {
         return Physical::Decimal;
     }
-    if parse_date(v) {
+    if parse_date(v).is_some() {
         return Physical::Date;
     }
-    if parse_datetime(v) {
+    if parse_datetime(v).is_some() {
         return Physical::Datetime;
     }
     Physical::Text
 }
 
-fn parse_date(v: &str) -> bool {
-    ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]
-        .iter()
-        .any(|f| chrono::NaiveDate::parse_from_str(v, f).is_ok())
+/// Seconds since the epoch of a date (midnight UTC).
+fn parse_date(v: &str) -> Option<i64> {
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"].iter().find_map(|f| {
+        chrono::NaiveDate::parse_from_str(v, f)
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+    })
 }
 
-fn parse_datetime(v: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(v).is_ok()
-        || [
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y/%m/%d %H:%M:%S",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .any(|f| chrono::NaiveDateTime::parse_from_str(v, f).is_ok())
+/// Seconds since the epoch of a date-time (naive ones read as UTC).
+fn parse_datetime(v: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Some(t.timestamp());
+    }
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(v, f).ok())
+    .map(|t| t.and_utc().timestamp())
+}
+
+/// An epoch second as the text of a date or a date-time.
+fn fmt_time(secs: f64, date_only: bool) -> String {
+    let t = chrono::DateTime::from_timestamp(secs.round() as i64, 0).unwrap_or_default();
+    if date_only {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
 }
 
 /// The narrowest type both fit.
@@ -394,6 +441,13 @@ mod tests {
         assert_eq!(classify("2017年10月02日"), Physical::Date);
         let p = profile("t", &[Some("2017-10-02"), Some("2017-10-02 10:56:33")]);
         assert_eq!(p.physical, Physical::Datetime);
+        assert_eq!(p.min.as_deref(), Some("2017-10-02T00:00:00Z"));
+        assert_eq!(p.max.as_deref(), Some("2017-10-02T10:56:33Z"));
+        let d = profile("d", &[Some("2024-01-01"), Some("2024/01/03"), Some("2024-01-05")]);
+        assert_eq!((d.min.as_deref(), d.max.as_deref()), (Some("2024-01-01"), Some("2024-01-05")));
+        assert_eq!(d.time_mean.as_deref(), Some("2024-01-03"));
+        assert_eq!(d.time_quantiles.as_ref().unwrap()[2], "2024-01-03");
+        assert!(d.mean.is_none() && d.quantiles.is_none(), "no numeric statistics for dates");
         let p = profile("m", &[Some("1"), Some("x")]);
         assert_eq!(p.physical, Physical::Text);
         assert_eq!(profile("e", &[None]).physical, Physical::Empty);

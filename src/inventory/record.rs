@@ -342,6 +342,14 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
                     measure(o, scan, &col, key, name, Object::double(v));
                 }
             }
+            if let Some(v) = &p.time_mean {
+                measure(o, scan, &col, key, "Mean", Object::string(v));
+            }
+            if let Some(q) = &p.time_quantiles {
+                for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
+                    measure(o, scan, &col, key, name, Object::string(v));
+                }
+            }
             if let Some(v) = p.mean_length {
                 measure(o, scan, &col, key, "MeanLength", Object::double(v));
             }
