@@ -50,14 +50,23 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
     }
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    writeln!(w, "order_id,user_id,手机,price,quantity,city,status,created_at")?;
-    let cities = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安"];
+    writeln!(
+        w,
+        "order_id,user_id,手机,price,quantity,city,status,created_at"
+    )?;
+    let cities = [
+        "北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安",
+    ];
     let status = ["paid", "shipped", "delivered", "cancelled"];
     for i in 0..rows {
         let phone = if rng.gen_bool(0.05) {
             String::new()
         } else {
-            format!("1{}{:09}", rng.gen_range(3..10), rng.gen_range(0..1_000_000_000u64))
+            format!(
+                "1{}{:09}",
+                rng.gen_range(3..10),
+                rng.gen_range(0..1_000_000_000u64)
+            )
         };
         writeln!(
             w,
@@ -109,11 +118,20 @@ fn csv_part(repo: &Path) -> anyhow::Result<()> {
             .arg(&path)
             .output()?;
         if !out.status.success() {
-            println!("csv: pandas failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+            println!(
+                "csv: pandas failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             return Ok(());
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        let (ps, pm) = (v["seconds"].as_f64().unwrap_or(f64::NAN), v["peak_mb"].as_f64().unwrap_or(f64::NAN));
+        let (ps, pm) = (
+            v["seconds"].as_f64().unwrap_or(f64::NAN),
+            v["peak_mb"].as_f64().unwrap_or(f64::NAN),
+        );
         println!(
             "csv: pandas {ps:.1} s = {:.0} rows/s, peak RSS {pm:.0} MB; Stocktake/pandas: throughput {:.2}x, peak memory {:.3}x",
             rows as f64 / ps,
@@ -127,7 +145,10 @@ fn csv_part(repo: &Path) -> anyhow::Result<()> {
 }
 
 fn postgres_part() -> anyhow::Result<()> {
-    let url: String = env("INV_PG_URL", "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let url: String = env(
+        "INV_PG_URL",
+        "postgres://postgres@127.0.0.1:5432/test".to_string(),
+    );
     let rows: u64 = env("INV_PG_ROWS", 1_000_000);
     let mut c = match postgres::Client::connect(&url, postgres::NoTls) {
         Ok(c) => c,
@@ -147,7 +168,10 @@ fn postgres_part() -> anyhow::Result<()> {
     let t = Instant::now();
     let report = inventory::scan(
         &Source::Postgres(url.clone()),
-        &ScanOptions { db_sample_rows: 0, ..ScanOptions::default() },
+        &ScanOptions {
+            db_sample_rows: 0,
+            ..ScanOptions::default()
+        },
     );
     let secs = t.elapsed().as_secs_f64();
     let peak = peak_rss_mb();
@@ -179,7 +203,10 @@ fn pii_part(repo: &Path) -> anyhow::Result<()> {
         for v in c["values"].as_array().into_iter().flatten() {
             p.push(v.as_str());
         }
-        let got = inventory::semantic::infer(&p.finish()).kind.pii().map(|t| t.name());
+        let got = inventory::semantic::infer(&p.finish())
+            .kind
+            .pii()
+            .map(|t| t.name());
         match (c["label"].as_str().unwrap_or("none"), got) {
             ("none", None) => {}
             ("none", Some(_)) => fp += 1,
@@ -191,7 +218,10 @@ fn pii_part(repo: &Path) -> anyhow::Result<()> {
         }
     }
     let secs = t.elapsed().as_secs_f64();
-    let (p, r) = (tp as f64 / (tp + fp).max(1) as f64, tp as f64 / (tp + fn_).max(1) as f64);
+    let (p, r) = (
+        tp as f64 / (tp + fp).max(1) as f64,
+        tp as f64 / (tp + fn_).max(1) as f64,
+    );
     println!("pii: Stocktake precision {p:.3}, recall {r:.3} (tp {tp}, fp {fp}, fn {fn_}) in {secs:.3} s");
     let python = repo.join("runtime/peers/presidio/bin/python");
     if !python.exists() {
@@ -199,10 +229,17 @@ fn pii_part(repo: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let t = Instant::now();
-    let out = Command::new(&python).arg(repo.join("benches/pii_peer.py")).arg(&path).output()?;
+    let out = Command::new(&python)
+        .arg(repo.join("benches/pii_peer.py"))
+        .arg(&path)
+        .output()?;
     let psecs = t.elapsed().as_secs_f64();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| anyhow::anyhow!("Presidio failed: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        anyhow::anyhow!(
+            "Presidio failed: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
     println!(
         "pii: Presidio precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}) in {psecs:.1} s; misses: {}",
         v["precision"].as_f64().unwrap_or(f64::NAN),

@@ -109,7 +109,7 @@ pub struct EmbedConfig {
     /// Relation IRI `/api/v1/recommend` follows from a user to items.
     pub recommend_relation: String,
     /// Top-k search: `exact` (every entity scored), `sq8` (8-bit quantised scan with exact
-    /// re-ranking; see BENCHMARKS.md for its measured recall) or `auto` (sq8 for L1 models with at
+    /// re-ranking; see BENCHMARKS.md for its measured recall) or `auto` (sq8 for models with at
     /// least 100,000 entities, exact otherwise).
     pub search: SearchMode,
 }

@@ -61,7 +61,11 @@ fn every_named_query_parses_and_runs() {
             .iter()
             .filter(|p| p.default.is_none())
             .map(|p| {
-                let v = if p.kind == "iri" { "https%3A%2F%2Fexample.org%2Fnone" } else { "1" };
+                let v = if p.kind == "iri" {
+                    "https%3A%2F%2Fexample.org%2Fnone"
+                } else {
+                    "1"
+                };
                 format!("{}={v}", p.name)
             })
             .collect();

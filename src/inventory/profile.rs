@@ -348,12 +348,14 @@ pub fn classify(v: &str) -> Physical {
 
 /// Seconds since the epoch of a date (midnight UTC).
 fn parse_date(v: &str) -> Option<i64> {
-    ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"].iter().find_map(|f| {
-        chrono::NaiveDate::parse_from_str(v, f)
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp())
-    })
+    ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]
+        .iter()
+        .find_map(|f| {
+            chrono::NaiveDate::parse_from_str(v, f)
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp())
+        })
 }
 
 /// Seconds since the epoch of a date-time (naive ones read as UTC).
@@ -443,11 +445,20 @@ mod tests {
         assert_eq!(p.physical, Physical::Datetime);
         assert_eq!(p.min.as_deref(), Some("2017-10-02T00:00:00Z"));
         assert_eq!(p.max.as_deref(), Some("2017-10-02T10:56:33Z"));
-        let d = profile("d", &[Some("2024-01-01"), Some("2024/01/03"), Some("2024-01-05")]);
-        assert_eq!((d.min.as_deref(), d.max.as_deref()), (Some("2024-01-01"), Some("2024-01-05")));
+        let d = profile(
+            "d",
+            &[Some("2024-01-01"), Some("2024/01/03"), Some("2024-01-05")],
+        );
+        assert_eq!(
+            (d.min.as_deref(), d.max.as_deref()),
+            (Some("2024-01-01"), Some("2024-01-05"))
+        );
         assert_eq!(d.time_mean.as_deref(), Some("2024-01-03"));
         assert_eq!(d.time_quantiles.as_ref().unwrap()[2], "2024-01-03");
-        assert!(d.mean.is_none() && d.quantiles.is_none(), "no numeric statistics for dates");
+        assert!(
+            d.mean.is_none() && d.quantiles.is_none(),
+            "no numeric statistics for dates"
+        );
         let p = profile("m", &[Some("1"), Some("x")]);
         assert_eq!(p.physical, Physical::Text);
         assert_eq!(profile("e", &[None]).physical, Physical::Empty);
