@@ -530,8 +530,14 @@ fn ddl(name: &str, header: &[String], quote: char) -> String {
     )
 }
 
-fn literal(v: &str, col: &str) -> String {
+/// A SQL literal; MySQL (identifiers quoted with backticks) also treats `\` as an escape.
+fn literal(v: &str, col: &str, quote: char) -> String {
     if sql_type(col) == "VARCHAR(255)" {
+        let v = if quote == '`' {
+            v.replace('\\', "\\\\")
+        } else {
+            v.to_string()
+        };
         format!("'{}'", v.replace('\'', "''"))
     } else if v.is_empty() {
         "NULL".into()
@@ -554,7 +560,7 @@ fn inserts(name: &str, header: &[String], rows: &[Vec<String>], quote: char) -> 
                         "({})",
                         r.iter()
                             .zip(header)
-                            .map(|(v, h)| literal(v, h))
+                            .map(|(v, h)| literal(v, h, quote))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )
