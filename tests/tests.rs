@@ -7,6 +7,7 @@ mod auth;
 mod conformance;
 mod infer;
 mod inventory;
+mod inventory_db;
 mod kge;
 mod limits;
 mod models_cli;

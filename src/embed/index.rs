@@ -233,7 +233,7 @@ mod tests {
             let all = |_: u32| true;
             let mut total = 0.0;
             for h in 0..50 {
-                let q = m.tail_query(h, (h % 3) as u32);
+                let q = m.tail_query(h, h % 3);
                 let exact = top_k(&m, &q, 10, &[], &all);
                 let approx = index.search(&m, &q, 10, 200, &[], &all);
                 total += recall(&exact, &approx);
@@ -259,7 +259,7 @@ mod tests {
             v.sort();
             v
         };
-        let even = |id: u32| id % 2 == 0;
+        let even = |id: u32| id.is_multiple_of(2);
         let got = index.search(&m, &q, 5, 100, &banned, &even);
         assert_eq!(got.len(), 5);
         assert!(got.iter().all(|c| c.id % 2 == 0 && !banned.contains(&c.id)));

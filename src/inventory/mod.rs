@@ -11,6 +11,7 @@
 pub mod classify;
 pub mod db;
 pub mod files;
+mod lexicon;
 pub mod parquet;
 pub mod profile;
 pub mod record;

@@ -201,7 +201,7 @@ pub fn luhn(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// A payment card number: 13–19 digits (spaces and dashes allowed) passing Luhn, with a known
