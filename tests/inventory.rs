@@ -529,6 +529,28 @@ fn sources_api_report_page_and_cli() {
     assert!(std::fs::read_to_string(&html_path)
         .unwrap()
         .contains("<svg"));
+    // Registered sources rescan without naming them; a new file shows up as a new asset.
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("a.csv"), "sku,qty\nA,1\n").unwrap();
+    let (ok, _, err) = run(&["scan", extra.path().to_str().unwrap()]);
+    assert!(ok, "{err}");
+    std::fs::write(extra.path().join("b.csv"), "sku,qty\nB,2\n").unwrap();
+    let (ok, out, err) = run(&["scan", "--all"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("b.csv") && out.contains("users.csv"),
+        "both sources rescanned: {out}"
+    );
+    let (ok, out, _) = run(&["report", "--format", "json"]);
+    assert!(ok);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    let b = r["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "b.csv")
+        .unwrap();
+    assert_eq!(b["new"], true, "first seen by the rescan");
     let (ok, _, err) = run(&["scan", "mysql://root:secret@127.0.0.1:1/none"]);
     assert!(
         !ok && err.contains("mysql://127.0.0.1:1/none") && !err.contains("secret"),

@@ -14,8 +14,16 @@ pub struct ScanArgs {
     /// A directory or file (CSV/TSV/JSONL/Parquet, `.gz` too), `sqlite://FILE`,
     /// `postgres://USER@HOST/DB` or `mysql://USER@HOST/DB`. Credentials in URLs are used to
     /// connect and never recorded.
-    #[arg(value_name = "SOURCE")]
-    pub source: String,
+    #[arg(
+        value_name = "SOURCE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub source: Option<String>,
+    /// Rescan every registered file and SQLite source (database servers need their URL again:
+    /// their credentials are never stored).
+    #[arg(long)]
+    pub all: bool,
     /// Text encoding of CSV/JSONL files (e.g. gbk, gb18030, utf-8) [default: detected per file].
     #[arg(long, env = "STOCKTAKE_SCAN_ENCODING")]
     pub encoding: Option<String>,
@@ -32,7 +40,44 @@ pub struct ScanArgs {
 
 /// `stocktake scan`.
 pub fn run(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let source = Source::parse(&args.source)?;
+    let Some(given) = args.source.clone() else {
+        return rescan_all(config, &args);
+    };
+    scan_one(config, &args, &given)
+}
+
+/// `stocktake scan --all`: every registered source that can be reached without credentials.
+fn rescan_all(config: &Config, args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let sources = {
+        let catalog = super::commands::open_catalog(config)?;
+        inventory::report::build(&catalog)?.sources
+    };
+    if sources.is_empty() {
+        anyhow::bail!("no sources are registered yet: scan one with `stocktake scan SOURCE`");
+    }
+    let mut failed = 0;
+    for s in sources {
+        if !matches!(s.kind.as_str(), "files" | "sqlite") {
+            eprintln!(
+                "skipping {} ({}): give its URL again, credentials are not stored",
+                s.title, s.kind
+            );
+            continue;
+        }
+        if let Err(e) = scan_one(config, args, &s.title) {
+            eprintln!("rescan of {} failed: {e:#}", s.title);
+            failed += 1;
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn scan_one(config: &Config, args: &ScanArgs, given: &str) -> anyhow::Result<ExitCode> {
+    let source = Source::parse(given)?;
     let options = ScanOptions {
         encoding: args.encoding.clone(),
         db_sample_rows: args.sample_rows,
