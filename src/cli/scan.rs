@@ -105,19 +105,12 @@ fn scan_one(config: &Config, args: &ScanArgs, given: &str) -> anyhow::Result<Exi
 }
 
 fn print_summary(report: &inventory::ScanReport, scan: Option<&str>) {
-    let rows: u64 = report.assets.iter().map(|a| a.rows).sum();
-    let pii: usize = report
-        .assets
-        .iter()
-        .flat_map(|a| &a.scanned_columns)
-        .filter(|c| c.semantic.kind.pii().is_some())
-        .count();
     println!(
         "scanned {}: {} assets, {} rows, {} PII columns, {} failed parts",
         report.source,
         report.assets.len(),
-        rows,
-        pii,
+        report.rows(),
+        report.pii_columns(),
         report.failures.len()
     );
     for a in &report.assets {

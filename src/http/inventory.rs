@@ -136,18 +136,12 @@ pub(super) async fn post_source(
     };
     state.audit(&who, "scan", &shown, &outcome, 0);
     let (report, iri) = result?;
-    let pii: usize = report
-        .assets
-        .iter()
-        .flat_map(|a| &a.scanned_columns)
-        .filter(|c| c.semantic.kind.pii().is_some())
-        .count();
     let body = serde_json::json!({
         "scan": iri,
         "source": report.source,
         "assets": report.assets.len(),
-        "rows": report.assets.iter().map(|a| a.rows).sum::<u64>(),
-        "pii_columns": pii,
+        "rows": report.rows(),
+        "pii_columns": report.pii_columns(),
         "failures": report.failures,
         "started": report.started,
         "ended": report.ended,

@@ -52,8 +52,9 @@ pub enum InventoryError {
     Database { url: String, message: String },
 }
 
-/// A source to scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A source to scan. Its `Debug` form is credential-free like [`Source::display`], so logging a
+/// source can never leak a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Source {
     /// A directory (or a single file) of CSV/TSV/JSONL/Parquet files.
     Files(PathBuf),
@@ -97,6 +98,12 @@ impl Source {
             Source::Sqlite(p) => format!("sqlite://{}", p.display()),
             Source::Postgres(u) | Source::Mysql(u) => redact_url(u),
         }
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.display())
     }
 }
 
@@ -196,6 +203,14 @@ impl AssetScan {
         }
     }
 
+    /// Columns found to hold personal data.
+    pub fn pii_columns(&self) -> usize {
+        self.scanned_columns
+            .iter()
+            .filter(|c| c.semantic.kind.pii().is_some())
+            .count()
+    }
+
     /// Counts a malformed row, keeping the first few as examples.
     pub fn malformed(&mut self, m: Malformed) {
         self.malformed_rows += 1;
@@ -272,6 +287,18 @@ pub struct ScanReport {
     pub failures: Vec<FailedPart>,
 }
 
+impl ScanReport {
+    /// Rows read over all assets.
+    pub fn rows(&self) -> u64 {
+        self.assets.iter().map(|a| a.rows).sum()
+    }
+
+    /// Personal-data columns over all assets.
+    pub fn pii_columns(&self) -> usize {
+        self.assets.iter().map(AssetScan::pii_columns).sum()
+    }
+}
+
 /// Options of a scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
@@ -306,7 +333,8 @@ pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, Invent
         })
         .collect();
     for a in &mut assets {
-        if a.scanned_columns.is_empty() {
+        // Assets that failed before their rows were read have not been typed yet.
+        if a.classification.is_none() {
             a.finish(&[]);
         }
     }
@@ -378,7 +406,10 @@ mod tests {
     fn sources_parse_and_never_show_credentials() {
         let s = Source::parse("postgres://alice:s3cret@127.0.0.1:5432/test?password=x").unwrap();
         assert_eq!(s.display(), "postgres://127.0.0.1:5432/test");
-        assert!(!format!("{s:?}").is_empty());
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "Debug hides the password"
+        );
         let m = Source::parse("mariadb://root@localhost/test").unwrap();
         assert_eq!(m, Source::Mysql("mysql://root@localhost/test".into()));
         assert_eq!(m.display(), "mysql://localhost/test");

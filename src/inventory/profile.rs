@@ -175,21 +175,12 @@ impl ColumnProfiler {
             return;
         };
         self.hll.insert(v);
-        let kind = classify(v);
+        let (kind, value) = read(v);
         self.physical = widen(self.physical, kind);
-        match kind {
-            Physical::Integer | Physical::Decimal => {
-                if let Ok(x) = v.parse::<f64>() {
-                    if x.is_finite() {
-                        self.push_number(x);
-                    }
-                }
-            }
-            // Dates share the numeric accumulators as epoch seconds: a column mixing numbers and
-            // dates widens to text, whose numeric statistics are never reported.
-            Physical::Date => self.push_number(parse_date(v).unwrap_or_default() as f64),
-            Physical::Datetime => self.push_number(parse_datetime(v).unwrap_or_default() as f64),
-            _ => {}
+        // Dates share the numeric accumulators as epoch seconds: a column mixing numbers and
+        // dates widens to text, whose numeric statistics are never reported.
+        if let Some(x) = value {
+            self.push_number(x);
         }
         let chars = v.chars().count() as u64;
         self.len_min = self.len_min.min(chars);
@@ -315,9 +306,14 @@ fn fmt_num(x: f64) -> String {
 
 /// The narrowest physical type of one value.
 pub fn classify(v: &str) -> Physical {
-    let lower = v.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false") {
-        return Physical::Boolean;
+    read(v).0
+}
+
+/// The narrowest physical type of one value and, for numbers and dates, its value (dates as
+/// epoch seconds) — parsed once, since this runs for every cell.
+fn read(v: &str) -> (Physical, Option<f64>) {
+    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+        return (Physical::Boolean, None);
     }
     let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
     // Leading zeros ("007", phone numbers) and long digit strings (IDs, cards) are codes, not
@@ -325,25 +321,26 @@ pub fn classify(v: &str) -> Physical {
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         let code = (digits.len() > 1 && digits.starts_with('0')) || digits.len() > 15;
         return if code {
-            Physical::Text
+            (Physical::Text, None)
         } else {
-            Physical::Integer
+            (Physical::Integer, v.parse::<f64>().ok())
         };
     }
-    if v.parse::<f64>().is_ok_and(f64::is_finite)
-        && v.bytes().any(|b| b == b'.' || b == b'e' || b == b'E')
+    if v.bytes().any(|b| b == b'.' || b == b'e' || b == b'E')
         && v.bytes()
             .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
     {
-        return Physical::Decimal;
+        if let Some(x) = v.parse::<f64>().ok().filter(|x| x.is_finite()) {
+            return (Physical::Decimal, Some(x));
+        }
     }
-    if parse_date(v).is_some() {
-        return Physical::Date;
+    if let Some(t) = parse_date(v) {
+        return (Physical::Date, Some(t as f64));
     }
-    if parse_datetime(v).is_some() {
-        return Physical::Datetime;
+    if let Some(t) = parse_datetime(v) {
+        return (Physical::Datetime, Some(t as f64));
     }
-    Physical::Text
+    (Physical::Text, None)
 }
 
 /// Seconds since the epoch of a date (midnight UTC).

@@ -147,7 +147,10 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
         add(o, &n, st("reason"), Object::string(&f.reason));
     }
 
-    let mut replace = vec![iris.source.clone()];
+    // Assets, their columns and distributions live under the source's IRI: replacing the source
+    // replaces them all (and drops assets that disappeared), while measurements, named by scan,
+    // stay.
+    let replace = vec![iris.source.clone()];
     for a in &report.assets {
         let asset = iris.asset(a);
         let dist = format!("{asset}/distribution");
@@ -199,16 +202,11 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
                 add(o, &asset, st("reason"), Object::string(r));
             }
         }
-        let pii_count = a
-            .scanned_columns
-            .iter()
-            .filter(|c| c.semantic.kind.pii().is_some())
-            .count();
         add(
             o,
             &asset,
             st("containsPersonalData"),
-            Object::boolean(pii_count > 0),
+            Object::boolean(a.pii_columns() > 0),
         );
         add(o, &asset, format!("{DCAT}distribution"), Object::iri(&dist));
         add(
@@ -357,7 +355,6 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
                 measure(o, scan, &col, key, "MaxLength", Object::integer(v));
             }
         }
-        replace.push(asset);
     }
     (out, replace, iris)
 }
