@@ -191,64 +191,68 @@ fn postgres_part() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// PII column detection on the labelled set: Stocktake and Presidio, precision and recall.
+/// PII column detection on the labelled sets (development and held-out): Stocktake with rules
+/// only, with the LAC model, and Presidio, precision and recall side by side.
 fn pii_part(repo: &Path) -> anyhow::Result<()> {
-    use stocktake::inventory::profile::ColumnProfiler;
-    let path = repo.join("tests/fixtures/pii/columns.jsonl");
-    let (mut tp, mut fp, mut fn_) = (0u32, 0u32, 0u32);
-    let t = Instant::now();
-    for line in std::fs::read_to_string(&path)?.lines() {
-        let c: serde_json::Value = serde_json::from_str(line)?;
-        let mut p = ColumnProfiler::new(c["name"].as_str().unwrap_or(""), None);
-        for v in c["values"].as_array().into_iter().flatten() {
-            p.push(v.as_str());
-        }
-        let got = inventory::semantic::infer(&p.finish())
-            .kind
-            .pii()
-            .map(|t| t.name());
-        match (c["label"].as_str().unwrap_or("none"), got) {
-            ("none", None) => {}
-            ("none", Some(_)) => fp += 1,
-            (l, Some(g)) if l == g => tp += 1,
-            (_, g) => {
-                fn_ += 1;
-                fp += u32::from(g.is_some());
+    use stocktake::inventory::{ner::NameTagger, pii_eval};
+    let models = repo.join("models");
+    let lac = if models.join("lac/model.onnx").is_file() {
+        Some(NameTagger::load(
+            &models,
+            "lac",
+            &stocktake::infer::Options::default(),
+        )?)
+    } else {
+        println!("pii: LAC not installed (scripts/install-lac): rules only");
+        None
+    };
+    for set in ["columns", "heldout"] {
+        let path = repo.join(format!("tests/fixtures/pii/{set}.jsonl"));
+        let text = std::fs::read_to_string(&path)?;
+        for (what, ner) in [("rules", None), ("rules + LAC", lac.as_ref())] {
+            if what != "rules" && ner.is_none() {
+                continue;
             }
+            let t = Instant::now();
+            let s = pii_eval::score(&text, ner).map_err(anyhow::Error::msg)?;
+            println!(
+                "pii {set}: Stocktake ({what}) precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}) in {:.3} s; mistakes: {:?}",
+                s.precision,
+                s.recall,
+                s.tp,
+                s.fp,
+                s.fn_,
+                t.elapsed().as_secs_f64(),
+                s.mistakes
+            );
         }
+        let python = repo.join("runtime/peers/presidio/bin/python");
+        if !python.exists() {
+            println!("pii: Presidio skipped (run scripts/install-peers --presidio)");
+            continue;
+        }
+        let t = Instant::now();
+        let out = Command::new(&python)
+            .arg(repo.join("benches/pii_peer.py"))
+            .arg(&path)
+            .output()?;
+        let psecs = t.elapsed().as_secs_f64();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            anyhow::anyhow!(
+                "Presidio failed: {e}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+        println!(
+            "pii {set}: Presidio precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}) in {psecs:.1} s; misses: {}",
+            v["precision"].as_f64().unwrap_or(f64::NAN),
+            v["recall"].as_f64().unwrap_or(f64::NAN),
+            v["tp"],
+            v["fp"],
+            v["fn"],
+            v["misses"]
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    let (p, r) = (
-        tp as f64 / (tp + fp).max(1) as f64,
-        tp as f64 / (tp + fn_).max(1) as f64,
-    );
-    println!("pii: Stocktake precision {p:.3}, recall {r:.3} (tp {tp}, fp {fp}, fn {fn_}) in {secs:.3} s");
-    let python = repo.join("runtime/peers/presidio/bin/python");
-    if !python.exists() {
-        println!("pii: Presidio skipped (run scripts/install-peers --presidio)");
-        return Ok(());
-    }
-    let t = Instant::now();
-    let out = Command::new(&python)
-        .arg(repo.join("benches/pii_peer.py"))
-        .arg(&path)
-        .output()?;
-    let psecs = t.elapsed().as_secs_f64();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        anyhow::anyhow!(
-            "Presidio failed: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    println!(
-        "pii: Presidio precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}) in {psecs:.1} s; misses: {}",
-        v["precision"].as_f64().unwrap_or(f64::NAN),
-        v["recall"].as_f64().unwrap_or(f64::NAN),
-        v["tp"],
-        v["fp"],
-        v["fn"],
-        v["misses"]
-    );
     Ok(())
 }
 

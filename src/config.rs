@@ -97,6 +97,9 @@ pub struct InferConfig {
     pub threads: usize,
     /// Most texts per inference run.
     pub batch_size: usize,
+    /// Model package that judges Chinese personal names and addresses during scans (installed
+    /// by `scripts/install-lac`); empty: rules only.
+    pub pii_model: String,
 }
 
 /// Link prediction served from a trained TransE model.
@@ -163,6 +166,7 @@ impl Default for InferConfig {
             ort_lib: None,
             threads: 0,
             batch_size: 32,
+            pii_model: "lac".into(),
         }
     }
 }

@@ -12,9 +12,12 @@
 //!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators (pure)
 //!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
 //!   │                queries, model cards in the models graph
+//!   ├─ ingest      records → product graph: mappings, cleaning, stable IRIs from business
+//!   │              keys, quarantine with reasons, the run's PROV counts
 //!   ├─ inventory   scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
-//!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII,
-//!   │              business kinds of assets — plain data the catalog records
+//!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII (LAC
+//!   │              through `infer` for Chinese names and addresses), business kinds of assets —
+//!   │              plain data the catalog records
 //!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
 //!   │              (known links, restricted entities, range classes, labels), hot-swapped
 //!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
@@ -27,7 +30,7 @@
 //!
 //! `infer` and `catalog` do not know each other: the CLI turns a model package into a
 //! `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
-//! Later layers (inventory, ingest, monitor) slot into the same picture: see `../shared/STYLE.md`.
+//! Later layers (monitor) slot into the same picture: see `../shared/STYLE.md`.
 
 pub mod audit;
 pub mod catalog;
@@ -36,6 +39,7 @@ pub mod config;
 pub mod embed;
 pub mod http;
 pub mod infer;
+pub mod ingest;
 pub mod inventory;
 pub mod kg;
 pub mod privacy;

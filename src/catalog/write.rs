@@ -72,6 +72,10 @@ impl Object {
             "decimal",
         )
     }
+    /// An `xsd:decimal` from its lexical form, kept exactly (prices are not floats).
+    pub fn decimal_lexical(s: impl Into<String>) -> Object {
+        Object::typed(s.into(), "decimal")
+    }
     pub fn boolean(b: bool) -> Object {
         Object::typed(b.to_string(), "boolean")
     }
@@ -158,6 +162,49 @@ impl Catalog {
                         if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under))),
                     Err(_) => true,
                 })
+                .collect::<Result<_, _>>()?;
+            for q in &old {
+                tx.remove(q.as_ref());
+            }
+        }
+        for q in &quads {
+            tx.insert(q.as_ref());
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(quads.len())
+    }
+}
+
+impl Catalog {
+    /// Writes `statements` into `graph` in one transaction, first removing every triple whose
+    /// subject is one of `subjects` (their earlier descriptions). Unlike [`Catalog::describe`]
+    /// this touches only those subjects' triples (an index lookup each), so it suits batches of
+    /// records in a large graph. Returns the number of triples written. Blocking.
+    pub fn replace_subjects(
+        &self,
+        graph: &NamedNode,
+        subjects: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        let quads: Vec<Quad> = statements
+            .iter()
+            .map(|s| {
+                Ok(Quad::new(
+                    node(&s.subject)?,
+                    node(&s.predicate)?,
+                    term(&s.object)?,
+                    graph.clone(),
+                ))
+            })
+            .collect::<Result<_, CatalogError>>()?;
+        let subjects: Vec<NamedNode> =
+            subjects.iter().map(|s| node(s)).collect::<Result<_, _>>()?;
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let mut tx = self.store.start_transaction()?;
+        for s in &subjects {
+            let old: Vec<Quad> = tx
+                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
                 .collect::<Result<_, _>>()?;
             for q in &old {
                 tx.remove(q.as_ref());

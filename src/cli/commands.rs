@@ -45,6 +45,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models { action } => super::models::run(&config, action),
         Command::Scan(args) => super::scan::run(&config, args),
         Command::Report(args) => super::scan::report(&config, args),
+        Command::Ingest(args) => super::ingest::run(&config, args),
         Command::Train(args) => super::kge::train(&config, args),
         Command::Eval(args) => super::kge::eval(args),
         Command::Predict(args) => super::kge::predict_cmd(args),
@@ -65,7 +66,7 @@ pub fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
     Ok(catalog)
 }
 
-fn load_ontology(catalog: &Catalog, config: &Config) -> anyhow::Result<()> {
+pub(super) fn load_ontology(catalog: &Catalog, config: &Config) -> anyhow::Result<()> {
     let dir = &config.catalog.ontology_dir;
     if !dir.is_dir() {
         tracing::warn!(dir = %dir.display(), "ontology directory not found; ontology graph not loaded");

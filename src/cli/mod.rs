@@ -6,6 +6,7 @@
 
 mod commands;
 mod embeddings;
+mod ingest;
 mod kge;
 mod models;
 mod scan;
@@ -122,6 +123,9 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// The inventory report (盘点报告) from the catalog: HTML with charts, or JSON.
     Report(scan::ReportArgs),
+    /// Clean, check and load the records of one file into the product graph through a mapping;
+    /// failing records go to the quarantine graph with their reasons.
+    Ingest(ingest::IngestArgs),
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),
     /// Filtered link-prediction metrics (MRR, MR, Hits@1/3/10) of a trained model on a split.

@@ -45,11 +45,7 @@ pub(super) fn run(config: &Config, action: ModelsAction) -> anyhow::Result<ExitC
 }
 
 pub fn options(config: &Config) -> Options {
-    Options {
-        threads: config.infer.threads,
-        batch_size: config.infer.batch_size,
-        ort_lib: config.infer.ort_lib.clone(),
-    }
+    Options::from_config(&config.infer)
 }
 
 fn load(config: &Config, name: &str) -> anyhow::Result<Model> {

@@ -2,10 +2,12 @@
 //! `stocktake report` (the 盘点报告 from the catalog, HTML or JSON).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 
 use crate::config::Config;
+use crate::inventory::ner::NameTagger;
 use crate::inventory::{self, ScanOptions, Source};
 
 /// Options of `stocktake scan`.
@@ -40,14 +42,19 @@ pub struct ScanArgs {
 
 /// `stocktake scan`.
 pub fn run(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let ner = inventory::ner::load_for_scan(&config.infer).map(Arc::new);
     let Some(given) = args.source.clone() else {
-        return rescan_all(config, &args);
+        return rescan_all(config, &args, &ner);
     };
-    scan_one(config, &args, &given)
+    scan_one(config, &args, &given, &ner)
 }
 
 /// `stocktake scan --all`: every registered source that can be reached without credentials.
-fn rescan_all(config: &Config, args: &ScanArgs) -> anyhow::Result<ExitCode> {
+fn rescan_all(
+    config: &Config,
+    args: &ScanArgs,
+    ner: &Option<Arc<NameTagger>>,
+) -> anyhow::Result<ExitCode> {
     let sources = {
         let catalog = super::commands::open_catalog(config)?;
         inventory::report::build(&catalog)?.sources
@@ -64,7 +71,7 @@ fn rescan_all(config: &Config, args: &ScanArgs) -> anyhow::Result<ExitCode> {
             );
             continue;
         }
-        if let Err(e) = scan_one(config, args, &s.title) {
+        if let Err(e) = scan_one(config, args, &s.title, ner) {
             eprintln!("rescan of {} failed: {e:#}", s.title);
             failed += 1;
         }
@@ -76,12 +83,18 @@ fn rescan_all(config: &Config, args: &ScanArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn scan_one(config: &Config, args: &ScanArgs, given: &str) -> anyhow::Result<ExitCode> {
+fn scan_one(
+    config: &Config,
+    args: &ScanArgs,
+    given: &str,
+    ner: &Option<Arc<NameTagger>>,
+) -> anyhow::Result<ExitCode> {
     let source = Source::parse(given)?;
     let options = ScanOptions {
         encoding: args.encoding.clone(),
         db_sample_rows: args.sample_rows,
         progress: args.format == "text",
+        ner: ner.clone(),
     };
     let report = inventory::scan(&source, &options)?;
     let scan_iri = if args.no_catalog {

@@ -118,12 +118,15 @@ pub(super) async fn post_source(
     let source = Source::parse(&req.source)?;
     let shown = source.display();
     let catalog = std::sync::Arc::clone(state.catalog());
-    let options = ScanOptions {
+    let mut options = ScanOptions {
         encoding: req.encoding,
         db_sample_rows: req.sample_rows.unwrap_or(100_000),
         progress: false,
+        ner: None,
     };
+    let worker_state = state.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        options.ner = worker_state.name_tagger();
         let report = inventory::scan(&source, &options)?;
         let iri = inventory::record::record(&catalog, &report)?;
         Ok((report, iri))

@@ -46,6 +46,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     audit: AuditLog,
     recommend: Option<Arc<crate::recommend::Service>>,
+    /// Name/address model for scans, loaded by the first scan (blocking; see `name_tagger`).
+    ner: std::sync::OnceLock<Option<Arc<crate::inventory::ner::NameTagger>>>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
                 audit,
                 config,
                 recommend: None,
+                ner: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -77,6 +80,16 @@ impl AppState {
             .expect("configure the state before cloning it")
             .recommend = Some(service);
         self
+    }
+
+    /// The scans' name/address model, loaded once. Blocking: call from a blocking thread.
+    fn name_tagger(&self) -> Option<Arc<crate::inventory::ner::NameTagger>> {
+        self.inner
+            .ner
+            .get_or_init(|| {
+                crate::inventory::ner::load_for_scan(&self.inner.config.infer).map(Arc::new)
+            })
+            .clone()
     }
 
     fn catalog(&self) -> &Arc<Catalog> {

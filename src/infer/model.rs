@@ -31,6 +31,17 @@ pub struct Options {
     pub ort_lib: Option<std::path::PathBuf>,
 }
 
+impl Options {
+    /// The settings of the `[infer]` configuration section.
+    pub fn from_config(c: &crate::config::InferConfig) -> Options {
+        Options {
+            threads: c.threads,
+            batch_size: c.batch_size,
+            ort_lib: c.ort_lib.clone(),
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -213,7 +224,17 @@ impl Model {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out = vec![Prediction::default(); texts.len()];
-        for chunk in order.chunks(self.batch_size) {
+        // Batches of similar length, or of one length when padding would change the answer.
+        let len = |i: usize| encodings[i].get_ids().len();
+        let chunks: Vec<&[usize]> = if self.package.config.pad_free {
+            order
+                .chunk_by(|&a, &b| len(a) == len(b))
+                .flat_map(|run| run.chunks(self.batch_size))
+                .collect()
+        } else {
+            order.chunks(self.batch_size).collect()
+        };
+        for chunk in chunks {
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             let preds = self.run_batch(&batch)?;
             for (&i, mut p) in chunk.iter().zip(preds) {
@@ -255,6 +276,11 @@ impl Model {
         }
         if let Some(name) = &self.inputs.token_type_ids {
             feeds.push((name.clone(), tensor(vec![0i64; b * len])?));
+        }
+        if let Some(name) = &self.inputs.lengths {
+            let lengths: Vec<i64> = batch.iter().map(|e| e.get_ids().len() as i64).collect();
+            let t = Tensor::from_array((vec![b as i64], lengths)).map_err(&err)?;
+            feeds.push((name.clone(), t.into_dyn()));
         }
         let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = session.run(feeds).map_err(&err)?;
@@ -411,12 +437,14 @@ fn resolve_inputs(package: &Package, session: &Session) -> Result<Inputs, InferE
                 })?,
                 attention_mask: find("attention_mask"),
                 token_type_ids: find("token_type_ids"),
+                lengths: None,
             }
         }
     };
     let ours: Vec<&str> = std::iter::once(inputs.input_ids.as_str())
         .chain(inputs.attention_mask.as_deref())
         .chain(inputs.token_type_ids.as_deref())
+        .chain(inputs.lengths.as_deref())
         .collect();
     for name in &ours {
         if !graph.contains(name) {
@@ -434,7 +462,7 @@ fn resolve_inputs(package: &Package, session: &Session) -> Result<Inputs, InferE
             return Err(InferError::Mismatch {
                 model,
                 message: format!(
-                    "the graph needs input {:?}, which is none of input_ids/attention_mask/token_type_ids in config.json",
+                    "the graph needs input {:?}, which is none of input_ids/attention_mask/token_type_ids/lengths in config.json",
                     input.name()
                 ),
             });

@@ -68,6 +68,9 @@ pub struct Inputs {
     pub attention_mask: Option<String>,
     #[serde(default)]
     pub token_type_ids: Option<String>,
+    /// Per-row token counts (int64 `[batch]`), for graphs that take sequence lengths.
+    #[serde(default)]
+    pub lengths: Option<String>,
 }
 
 /// A model's configuration after reading either config flavour.
@@ -84,6 +87,10 @@ pub struct ModelConfig {
     pub heads: Vec<Head>,
     #[serde(default)]
     pub decoding: Option<Decoding>,
+    /// The graph's recurrent layers read padding as input (e.g. LAC's GRUs ignore their
+    /// sequence lengths), so texts are only batched with texts of the same token count.
+    #[serde(default)]
+    pub pad_free: bool,
     /// Dataset tag or value names → our labels (e.g. `HPPX` → `brand`), used by `models eval`.
     #[serde(default)]
     pub label_aliases: BTreeMap<String, String>,
@@ -242,6 +249,7 @@ fn from_hugging_face(v: &serde_json::Value, fallback_name: &str) -> Result<Model
             temperature: 1.0,
         }],
         decoding: None,
+        pad_free: false,
         label_aliases: BTreeMap::new(),
         eval_columns: BTreeMap::new(),
         training: serde_json::Value::Null,

@@ -62,9 +62,10 @@ fn db_err(url: &str, e: impl std::fmt::Display) -> InventoryError {
 fn profile_rows(
     t: &Table,
     asset: &mut AssetScan,
-    limit: u64,
+    options: &ScanOptions,
     rows: impl Iterator<Item = Result<Vec<Option<String>>, String>>,
 ) {
+    let limit = options.db_sample_rows;
     let mut profilers: Vec<ColumnProfiler> = t
         .columns
         .iter()
@@ -92,7 +93,7 @@ fn profile_rows(
         .iter()
         .map(|c| (c.name.clone(), c.keys.clone(), c.comment.clone()))
         .collect();
-    asset.finish(&keys);
+    asset.finish(&keys, options.ner.as_deref());
 }
 
 fn limit_clause(limit: u64) -> String {
@@ -209,7 +210,7 @@ pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>,
                     Ok(rows) => profile_rows(
                         &table,
                         &mut asset,
-                        options.db_sample_rows,
+                        options,
                         rows.map(|r| r.map_err(|e| e.to_string())),
                     ),
                     Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
@@ -335,7 +336,7 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
                             Err(e) => Some(Err(e.to_string())),
                         },
                     );
-                profile_rows(&t, &mut asset, options.db_sample_rows, iter);
+                profile_rows(&t, &mut asset, options, iter);
             }
             Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
         }
@@ -455,7 +456,7 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
                             .collect()
                     })
                 });
-                profile_rows(&t, &mut asset, options.db_sample_rows, iter);
+                profile_rows(&t, &mut asset, options, iter);
             }
             Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
         }

@@ -106,7 +106,7 @@ impl<R: Read> Read for Shared<R> {
 }
 
 /// Detects the text encoding from the first bytes: BOM, valid UTF-8, else `chardetng`'s guess.
-fn detect(head: &[u8], complete: bool) -> &'static encoding_rs::Encoding {
+pub(crate) fn detect(head: &[u8], complete: bool) -> &'static encoding_rs::Encoding {
     if let Some((enc, _)) = encoding_rs::Encoding::for_bom(head) {
         return enc;
     }
@@ -189,7 +189,7 @@ pub fn scan_file(root: &Path, path: &Path, encoding: Option<&str>) -> AssetScan 
     asset
 }
 
-fn read_error(e: std::io::Error, gz: bool) -> String {
+pub(crate) fn read_error(e: std::io::Error, gz: bool) -> String {
     if gz
         && matches!(
             e.kind(),
@@ -205,7 +205,7 @@ fn read_error(e: std::io::Error, gz: bool) -> String {
 }
 
 /// Picks the delimiter whose field count is most consistent (and > 1) over the first lines.
-fn sniff_delimiter(head: &str, format: Format) -> u8 {
+pub(crate) fn sniff_delimiter(head: &str, format: Format) -> u8 {
     if format == Format::Tsv {
         return b'\t';
     }

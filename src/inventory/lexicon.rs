@@ -43,10 +43,10 @@ pub(super) fn has(words: &str, keys: &[&str]) -> bool {
 }
 
 /// Column-name words for things that are not people (a brand, a city: capitalised words too).
-pub(super) const NOT_PERSON: [&str; 23] = [
+pub(super) const NOT_PERSON: [&str; 30] = [
     "product", "item", "goods", "brand", "category", "shop", "store", "seller", "company", "file",
-    "table", "column", "city", "state", "country", "sku", "host", "商品", "品牌", "店铺", "公司",
-    "类目", "城市",
+    "table", "column", "city", "state", "country", "sku", "host", "street", "road", "avenue",
+    "place", "商品", "品牌", "店铺", "公司", "类目", "城市", "街道", "道路", "地点",
 ];
 
 /// Name hints for each PII type.
@@ -194,6 +194,12 @@ pub(super) fn looks_like_en_name(v: &str) -> bool {
                     | "Mrs."
                     | "Ms."
                     | "Dr."
+                    | "Mr"
+                    | "Mrs"
+                    | "Ms"
+                    | "Dr"
+                    | "Prof"
+                    | "Prof."
                     | "Miss"
                     | "Jr."
                     | "Sr."
@@ -242,5 +248,31 @@ pub(super) fn looks_like_address(v: &str) -> bool {
         " St", " Street", " Ave", " Avenue", " Rd", " Road", " Ln", " Lane", " Dr", " Drive",
         " Blvd", " Way", " Ct", " Court", " Pl", " Suite", " Apt", "Box ",
     ];
-    chars >= 10 && starts_with_number && (has_zip || street.iter().any(|s| line.contains(s)))
+    let parts = line.split(", ").filter(|p| !p.trim().is_empty()).count();
+    chars >= 10
+        && ((starts_with_number && (has_zip || street.iter().any(|s| line.contains(s))))
+            || (parts >= 2 && has_uk_postcode(&line)))
+}
+
+/// A UK postcode (`SW1A 1AA`, `M29 5LL`): outward code, a space, inward code.
+fn has_uk_postcode(line: &str) -> bool {
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let outward = |w: &str| {
+        let b = w.as_bytes();
+        let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+        (2..=4).contains(&b.len())
+            && (1..=2).contains(&letters)
+            && b.get(letters).is_some_and(u8::is_ascii_digit)
+            && b[letters + 1..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    };
+    let inward = |w: &str| {
+        let b = w.as_bytes();
+        b.len() == 3 && b[0].is_ascii_digit() && b[1..].iter().all(u8::is_ascii_uppercase)
+    };
+    words.windows(2).any(|p| outward(p[0]) && inward(p[1]))
 }

@@ -12,7 +12,9 @@ pub mod classify;
 pub mod db;
 pub mod files;
 mod lexicon;
+pub mod ner;
 pub mod parquet;
+pub mod pii_eval;
 pub mod profile;
 pub mod record;
 pub mod report;
@@ -219,13 +221,19 @@ impl AssetScan {
         }
     }
 
-    /// Types the profiled columns, classifies the asset and scrubs PII from the profiles.
-    pub fn finish(&mut self, keys: &[(String, Vec<String>, Option<String>)]) {
+    /// Types the profiled columns (with the name/address model's verdicts when `ner` is given),
+    /// classifies the asset and scrubs PII from the profiles.
+    pub fn finish(
+        &mut self,
+        keys: &[(String, Vec<String>, Option<String>)],
+        ner: Option<&ner::NameTagger>,
+    ) {
         let columns = std::mem::take(&mut self.columns);
+        let verdicts = ner.map(|t| t.verdicts(&columns));
         self.scanned_columns = columns
             .into_iter()
             .map(|profile| {
-                let semantic = semantic::infer(&profile);
+                let semantic = semantic::infer(&profile, verdicts.as_ref());
                 let (k, c) = keys
                     .iter()
                     .find(|(n, _, _)| *n == profile.name)
@@ -308,6 +316,8 @@ pub struct ScanOptions {
     pub db_sample_rows: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Model that judges Chinese names and addresses (rules only when `None`).
+    pub ner: Option<std::sync::Arc<ner::NameTagger>>,
 }
 
 fn now() -> String {
@@ -335,7 +345,7 @@ pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, Invent
     for a in &mut assets {
         // Assets that failed before their rows were read have not been typed yet.
         if a.classification.is_none() {
-            a.finish(&[]);
+            a.finish(&[], options.ner.as_deref());
         }
     }
     Ok(ScanReport {
@@ -374,7 +384,7 @@ fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, Inve
                     .unwrap_or_default(),
             );
             let mut a = files::scan_file(&base, p, options.encoding.as_deref());
-            a.finish(&[]);
+            a.finish(&[], options.ner.as_deref());
             bar.inc(1);
             a
         })

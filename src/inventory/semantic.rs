@@ -14,6 +14,7 @@ pub use super::lexicon::name_words;
 use super::lexicon::{
     has, looks_like_address, looks_like_en_name, looks_like_zh_name, pii_name_hint, NOT_PERSON,
 };
+use super::ner::Verdicts;
 use super::profile::{ColumnProfile, Physical};
 use crate::privacy::pii::{self, PiiType};
 
@@ -112,18 +113,34 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-/// Share of sampled values passing each PII check.
-fn pii_shares(sample: &[String]) -> Vec<(PiiType, f64)> {
+/// Share of sampled values passing each PII check. Names and addresses: the model's verdict
+/// for values it read (Chinese ones), the shape rules for the rest.
+fn pii_shares(sample: &[String], ner: Option<&Verdicts>) -> Vec<(PiiType, f64)> {
     let mut out: Vec<(PiiType, f64)> = PiiType::ALL
         .into_iter()
         .filter_map(|t| pii::validator(t).map(|f| (t, share(sample, f))))
         .collect();
+    let verdict = |v: &str| ner.and_then(|n| n.get(v));
     out.push((
         PiiType::PersonName,
-        share(sample, |v| looks_like_zh_name(v) || looks_like_en_name(v)),
+        share(sample, |v| match verdict(v) {
+            Some(x) => x.person,
+            None => looks_like_zh_name(v) || looks_like_en_name(v),
+        }),
     ));
-    out.push((PiiType::Address, share(sample, looks_like_address)));
+    out.push((
+        PiiType::Address,
+        share(sample, |v| match verdict(v) {
+            Some(x) => x.address,
+            None => looks_like_address(v),
+        }),
+    ));
     out
+}
+
+/// How many sampled values the model read.
+fn model_read(sample: &[String], ner: Option<&Verdicts>) -> usize {
+    ner.map_or(0, |n| sample.iter().filter(|v| n.get(v).is_some()).count())
 }
 
 /// Values must pass at this rate to make a column PII without a name hint …
@@ -131,12 +148,13 @@ const VALUES_ALONE: f64 = 0.9;
 /// … and at this rate when the name agrees.
 const WITH_NAME: f64 = 0.5;
 
-/// Decides a column's semantic type.
-pub fn infer(p: &ColumnProfile) -> Semantic {
+/// Decides a column's semantic type; `ner` holds a name/address model's verdicts on sampled
+/// values when one is installed (see `ner`).
+pub fn infer(p: &ColumnProfile, ner: Option<&Verdicts>) -> Semantic {
     let words = name_words(&p.name);
     let sample = &p.sample;
     let hint = pii_name_hint(&words);
-    let shares = pii_shares(sample);
+    let shares = pii_shares(sample, ner);
     let best = shares
         .iter()
         .copied()
@@ -191,11 +209,25 @@ pub fn infer(p: &ColumnProfile) -> Semantic {
             continue;
         }
         if varied && (s >= VALUES_ALONE || (named && s >= WITH_NAME)) {
-            let mut ev = vec![format!(
-                "{} of {n} sampled values look like {}",
-                pct(s),
-                validator_name(t)
-            )];
+            let read = model_read(sample, ner);
+            let mut ev = vec![if read > 0 {
+                let model = ner.map_or("", |n| n.model.as_str());
+                let what = if t == PiiType::PersonName {
+                    "personal names (PER spans cover the value)"
+                } else {
+                    "postal addresses (LOC spans down to street level)"
+                };
+                format!(
+                    "{} of {n} sampled values are {what}; model {model} read {read} of them, rules the rest",
+                    pct(s)
+                )
+            } else {
+                format!(
+                    "{} of {n} sampled values look like {}",
+                    pct(s),
+                    validator_name(t)
+                )
+            }];
             if named {
                 ev.push(format!("column name {:?} suggests {}", p.name, t.name()));
             }
@@ -416,7 +448,7 @@ mod tests {
         for v in values {
             p.push(Some(v));
         }
-        infer(&p.finish())
+        infer(&p.finish(), None)
     }
 
     #[test]
@@ -473,8 +505,24 @@ mod tests {
             ],
         );
         assert_eq!(c.kind.pii(), Some(PiiType::Address), "{c:?}");
-        // Brand names are capitalised words too, but the column says what they are.
+        // UK style: titles without dots, postcodes instead of ZIP codes.
+        let c = col(
+            "holder",
+            &["Mr Sean Dickinson", "Dr Joel Moore", "Holly Harris"],
+        );
+        assert_eq!(c.kind.pii(), Some(PiiType::PersonName), "{c:?}");
+        let c = col(
+            "deliver_to",
+            &[
+                "Studio 6\nShaw Fort\nEast Cameron\nG43 9ZW",
+                "117 Elliott Place\nHopetown\nE5W 2BU",
+            ],
+        );
+        assert_eq!(c.kind.pii(), Some(PiiType::Address), "{c:?}");
+        // Brand and street names are capitalised words too, but the column says what they are.
         let c = col("brand_name", &["Green Valley", "Blue Ocean"]);
+        assert_eq!(c.kind.pii(), None);
+        let c = col("street", &["Jack Gateway", "Bowman Trail"]);
         assert_eq!(c.kind.pii(), None);
     }
 

@@ -1,0 +1,377 @@
+//! One cleaned record as product-graph statements (schema.org first, `st:` where it has no
+//! term), or the reasons it cannot be one.
+//!
+//! IRIs come from business keys (`{base}id/product/{namespace}/{key}`), never from row numbers
+//! or run ids, so re-ingesting the same input writes the same triples and the store (a set)
+//! does not change. Shared nodes — brands, categories, users — are keyed by their normalised
+//! name or pseudonym, so every record that mentions them links to one node. Users are
+//! pseudonymous: their IRI is a keyed hash of the source's user id, and nothing else about them
+//! is written.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sha2::{Digest, Sha256};
+
+use super::clean;
+use super::mapping::{Entity, Mapping};
+use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
+use crate::catalog::{Object, Statement};
+
+/// Characters kept as they are in IRI path segments (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// Interaction kinds and the relation each becomes (the ones TransE learns and
+/// `/api/v1/recommend` follows).
+pub fn interaction_kind(raw: &str) -> Result<&'static str, String> {
+    let k = clean::text(raw).to_lowercase();
+    Ok(match k.as_str() {
+        "viewed" | "view" | "pv" | "click" | "浏览" | "点击" => "viewed",
+        "purchased" | "purchase" | "buy" | "order" | "购买" | "下单" => "purchased",
+        "rated" | "rate" | "rating" | "review" | "评分" | "评价" => "rated",
+        _ => return Err(format!(
+            "interaction kind {raw:?} is not one of viewed, purchased, rated (or their synonyms)"
+        )),
+    })
+}
+
+/// Mints the IRIs of the product graph.
+#[derive(Debug, Clone)]
+pub struct Minter {
+    base: String,
+    /// Secret mixed into user pseudonyms, so they cannot be recomputed from known ids.
+    secret: Vec<u8>,
+}
+
+impl Minter {
+    pub fn new(base: &str, secret: &[u8]) -> Minter {
+        Minter {
+            base: base.to_owned(),
+            secret: secret.to_vec(),
+        }
+    }
+
+    pub fn entity(&self, kind: &str, namespace: &str, key: &str) -> String {
+        format!(
+            "{}id/{kind}/{}/{}",
+            self.base,
+            segment(namespace),
+            segment(key)
+        )
+    }
+
+    pub fn brand(&self, name: &str) -> String {
+        format!("{}id/brand/{}", self.base, segment(&name.to_lowercase()))
+    }
+
+    pub fn category(&self, name: &str) -> String {
+        format!("{}id/category/{}", self.base, segment(&name.to_lowercase()))
+    }
+
+    /// A user's pseudonymous IRI: keyed SHA-256 of namespace and id, 128 bits.
+    pub fn user(&self, namespace: &str, key: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(&self.secret);
+        h.update(namespace.as_bytes());
+        h.update([0]);
+        h.update(key.as_bytes());
+        format!("{}id/user/{}", self.base, hex::encode(&h.finalize()[..16]))
+    }
+
+    /// A quarantined record, stable per asset and record (key, or line when there is none).
+    pub fn quarantined(&self, namespace: &str, entity: Entity, record: &str) -> String {
+        format!(
+            "{}quarantine/{}/{}/{}",
+            self.base,
+            entity.as_str(),
+            segment(namespace),
+            segment(record)
+        )
+    }
+}
+
+/// Hash of several values, for records without a key of their own.
+pub fn content_key(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// What the graph builder needs besides the record.
+pub struct Context<'a> {
+    pub mapping: &'a Mapping,
+    pub fields: &'a HashMap<String, usize>,
+    pub namespace: &'a str,
+    pub minter: &'a Minter,
+    /// Lower-cased SKOS labels and notations → concept IRI (from the ontology graph).
+    pub categories: &'a HashMap<String, String>,
+    pub now: DateTime<Utc>,
+}
+
+/// A record's statements and the subjects they replace.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The record's own subject (its stable key in the graph).
+    pub subject: String,
+    /// Subjects whose earlier descriptions this record replaces (it and its owned nodes).
+    pub owned: Vec<String>,
+    pub statements: Vec<Statement>,
+}
+
+fn rdf_type() -> String {
+    format!("{RDF}type")
+}
+fn schema(local: &str) -> String {
+    format!("{SCHEMA}{local}")
+}
+fn st(local: &str) -> String {
+    format!("{ST}{local}")
+}
+
+/// Builds one record, or returns every reason it cannot be built.
+pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<String>> {
+    let get = |field: &str| -> Option<String> {
+        let i = *ctx.fields.get(field)?;
+        let v = clean::text(cells.get(i)?.as_deref()?);
+        (!v.is_empty()).then_some(v)
+    };
+    let mut reasons = Vec::new();
+    let mut statements = Vec::new();
+    let mut owned: Vec<String> = Vec::new();
+    let subject: String;
+    let mut add = |s: &str, p: String, o: Object| statements.push(Statement::new(s, p, o));
+    let product_ns = ctx
+        .mapping
+        .product_namespace
+        .as_deref()
+        .unwrap_or("products");
+    match ctx.mapping.entity {
+        Entity::Product => {
+            let id = get("id");
+            let title = get("title");
+            if id.is_none() {
+                reasons.push("product id is empty".to_string());
+            }
+            if title.is_none() {
+                reasons.push("title is empty".to_string());
+            }
+            let price = get("price").map(|p| clean::price(&p));
+            let currency_col = get("currency").map(|c| clean::currency(&c));
+            if let Some(Err(e)) = &price {
+                reasons.push(e.clone());
+            }
+            if let Some(Err(e)) = &currency_col {
+                reasons.push(e.clone());
+            }
+            let (Some(id), Some(title)) = (id, title) else {
+                return Err(reasons);
+            };
+            if !reasons.is_empty() {
+                return Err(reasons);
+            }
+            let p = ctx.minter.entity("product", ctx.namespace, &id);
+            add(&p, rdf_type(), Object::iri(schema("Product")));
+            add(&p, schema("productID"), Object::string(&id));
+            add(&p, schema("name"), Object::string(&title));
+            if let Some(d) = get("description") {
+                add(&p, schema("description"), Object::string(d));
+            }
+            if let Some(Ok(price)) = price {
+                let offer = format!("{p}/offer");
+                add(&p, schema("offers"), Object::iri(&offer));
+                add(&offer, rdf_type(), Object::iri(schema("Offer")));
+                add(
+                    &offer,
+                    schema("price"),
+                    Object::decimal_lexical(&price.amount),
+                );
+                let currency = price.currency.or(currency_col.and_then(Result::ok)).or(ctx
+                    .mapping
+                    .defaults
+                    .currency
+                    .as_deref()
+                    .and_then(|c| clean::currency(c).ok()));
+                if let Some(c) = currency {
+                    add(&offer, schema("priceCurrency"), Object::string(c));
+                }
+                owned.push(offer);
+            }
+            if let Some(brand) = get("brand") {
+                let iri = ctx.minter.brand(&brand);
+                add(&p, schema("brand"), Object::iri(&iri));
+                add(&iri, rdf_type(), Object::iri(schema("Brand")));
+                add(&iri, schema("name"), Object::string(&brand));
+            }
+            if let Some(cat) = get("category") {
+                let iri = match ctx.categories.get(&cat.to_lowercase()) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let iri = ctx.minter.category(&cat);
+                        add(&iri, rdf_type(), Object::iri(format!("{SKOS}Concept")));
+                        add(&iri, format!("{SKOS}prefLabel"), Object::string(&cat));
+                        iri
+                    }
+                };
+                add(&p, schema("category"), Object::iri(iri));
+            }
+            if let Some(seller) = get("seller") {
+                let s = ctx.minter.entity("seller", "sellers", &seller);
+                add(&p, st("soldBy"), Object::iri(s));
+            }
+            subject = p;
+        }
+        Entity::Review => {
+            let product = get("product");
+            if product.is_none() {
+                reasons.push("the reviewed product is empty".to_string());
+            }
+            let rating = get("rating").map(|r| clean::rating(&r));
+            if let Some(Err(e)) = &rating {
+                reasons.push(e.clone());
+            }
+            let time = get("time").map(|t| clean::timestamp(&t, ctx.now));
+            if let Some(Err(e)) = &time {
+                reasons.push(e.clone());
+            }
+            let text = get("text");
+            let user = get("user");
+            let Some(product) = product else {
+                return Err(reasons);
+            };
+            if !reasons.is_empty() {
+                return Err(reasons);
+            }
+            let key = get("id").unwrap_or_else(|| {
+                content_key(&[
+                    &product,
+                    user.as_deref().unwrap_or(""),
+                    &get("time").unwrap_or_default(),
+                    text.as_deref().unwrap_or(""),
+                ])
+            });
+            let r = ctx.minter.entity("review", ctx.namespace, &key);
+            add(&r, rdf_type(), Object::iri(schema("Review")));
+            let p = ctx.minter.entity("product", product_ns, &product);
+            add(&r, schema("itemReviewed"), Object::iri(p));
+            if let Some(u) = user {
+                let u = ctx.minter.user("users", &u);
+                add(&u, rdf_type(), Object::iri(st("User")));
+                add(&r, schema("author"), Object::iri(u));
+            }
+            if let Some(t) = text {
+                add(&r, schema("reviewBody"), Object::string(t));
+            }
+            if let Some(Ok(v)) = rating {
+                let node = format!("{r}/rating");
+                add(&r, schema("reviewRating"), Object::iri(&node));
+                add(&node, rdf_type(), Object::iri(schema("Rating")));
+                add(&node, schema("ratingValue"), Object::double(v));
+                owned.push(node);
+            }
+            if let Some(Ok(t)) = time {
+                add(&r, schema("dateCreated"), Object::datetime(rfc3339(t)));
+            }
+            subject = r;
+        }
+        Entity::Interaction => {
+            let user = get("user");
+            let product = get("product");
+            if user.is_none() {
+                reasons.push("user is empty".to_string());
+            }
+            if product.is_none() {
+                reasons.push("product is empty".to_string());
+            }
+            let kind = match (get("kind"), ctx.mapping.defaults.kind.as_deref()) {
+                (Some(k), _) => interaction_kind(&k),
+                (None, Some(d)) => interaction_kind(d),
+                (None, None) => {
+                    Err("interaction kind is empty and the mapping sets no default".into())
+                }
+            };
+            if let Err(e) = &kind {
+                reasons.push(e.clone());
+            }
+            let time = get("time").map(|t| clean::timestamp(&t, ctx.now));
+            if let Some(Err(e)) = &time {
+                reasons.push(e.clone());
+            }
+            let rating = get("rating").map(|r| clean::rating(&r));
+            if let Some(Err(e)) = &rating {
+                reasons.push(e.clone());
+            }
+            let (Some(user), Some(product), Ok(kind)) = (user, product, kind) else {
+                return Err(reasons);
+            };
+            if !reasons.is_empty() {
+                return Err(reasons);
+            }
+            let u = ctx.minter.user("users", &user);
+            let p = ctx.minter.entity("product", product_ns, &product);
+            let when = time
+                .as_ref()
+                .and_then(|t| t.as_ref().ok())
+                .map(|t| rfc3339(*t));
+            let key = content_key(&[&user, &product, kind, when.as_deref().unwrap_or("")]);
+            let i = ctx.minter.entity("interaction", ctx.namespace, &key);
+            add(&u, rdf_type(), Object::iri(st("User")));
+            add(&u, st(kind), Object::iri(&p));
+            add(&i, rdf_type(), Object::iri(st("Interaction")));
+            add(&i, st("user"), Object::iri(&u));
+            add(&i, st("product"), Object::iri(&p));
+            add(&i, st("interactionKind"), Object::iri(st(kind)));
+            if let Some(t) = when {
+                add(&i, format!("{PROV}atTime"), Object::datetime(t));
+            }
+            if let Some(Ok(v)) = rating {
+                add(&i, schema("ratingValue"), Object::double(v));
+            }
+            subject = i;
+        }
+        Entity::User => {
+            let Some(id) = get("id") else {
+                return Err(vec!["user id is empty".to_string()]);
+            };
+            let u = ctx.minter.user("users", &id);
+            add(&u, rdf_type(), Object::iri(st("User")));
+            subject = u;
+        }
+        Entity::Seller => {
+            let Some(id) = get("id") else {
+                return Err(vec!["seller id is empty".to_string()]);
+            };
+            let s = ctx.minter.entity("seller", "sellers", &id);
+            add(&s, rdf_type(), Object::iri(st("Seller")));
+            add(&s, schema("identifier"), Object::string(&id));
+            if let Some(n) = get("name") {
+                add(&s, schema("name"), Object::string(n));
+            }
+            if let Some(c) = get("city") {
+                add(&s, st("city"), Object::string(c));
+            }
+            subject = s;
+        }
+    }
+    owned.insert(0, subject.clone());
+    Ok(Built {
+        subject,
+        owned,
+        statements,
+    })
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

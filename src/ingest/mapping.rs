@@ -1,0 +1,214 @@
+//! Ingest mappings: which asset feeds which entity type, and which column holds what.
+//!
+//! A mapping is a small TOML file a data engineer can read and review:
+//!
+//! ```toml
+//! entity = "product"          # product | review | interaction | user | seller
+//! namespace = "shop"          # business keys are unique within it (default: the file stem)
+//! [columns]
+//! id = "product_id"
+//! title = "title"
+//! price = "price"
+//! brand = "brand"
+//! category = "category"
+//! [defaults]
+//! currency = "CNY"            # when neither the price nor a currency column says
+//! ```
+//!
+//! Checked against the asset's header before a single record is read, so a typo in a column
+//! name is one clear error, not a quarantine full of records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a record becomes in the product graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entity {
+    Product,
+    Review,
+    Interaction,
+    User,
+    Seller,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Product => "product",
+            Entity::Review => "review",
+            Entity::Interaction => "interaction",
+            Entity::User => "user",
+            Entity::Seller => "seller",
+        }
+    }
+
+    /// Fields this entity reads, and which of them are required.
+    pub fn fields(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Entity::Product => &[
+                ("id", true),
+                ("title", true),
+                ("price", false),
+                ("currency", false),
+                ("brand", false),
+                ("category", false),
+                ("seller", false),
+                ("description", false),
+            ],
+            Entity::Review => &[
+                ("id", false),
+                ("product", true),
+                ("user", false),
+                ("rating", false),
+                ("text", false),
+                ("time", false),
+            ],
+            Entity::Interaction => &[
+                ("user", true),
+                ("product", true),
+                ("kind", false),
+                ("time", false),
+                ("rating", false),
+            ],
+            Entity::User => &[("id", true)],
+            Entity::Seller => &[("id", true), ("name", false), ("city", false)],
+        }
+    }
+}
+
+/// Values used when a column is absent or empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Defaults {
+    /// ISO 4217 currency of prices that name none.
+    pub currency: Option<String>,
+    /// Interaction kind when there is no `kind` column: `viewed`, `purchased` or `rated`.
+    pub kind: Option<String>,
+}
+
+/// One asset's mapping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub entity: Entity,
+    /// Business keys are unique within a namespace; default: the asset's file stem.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Namespace of the products an interaction or review points at (default: `products`).
+    #[serde(default)]
+    pub product_namespace: Option<String>,
+    /// Text encoding of the file (detected when absent).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// Field → column name.
+    pub columns: BTreeMap<String, String>,
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+/// A mapping that cannot be used, with what to change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct MappingError(pub String);
+
+impl Mapping {
+    /// Parses TOML.
+    pub fn parse(text: &str) -> Result<Mapping, MappingError> {
+        toml::from_str(text).map_err(|e| MappingError(format!("invalid mapping: {e}")))
+    }
+
+    /// Checks fields and columns against `header`; returns field → column index.
+    pub fn resolve(&self, header: &[String]) -> Result<BTreeMap<String, usize>, MappingError> {
+        let fields = self.entity.fields();
+        let mut out = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (field, column) in &self.columns {
+            if !fields.iter().any(|(f, _)| f == field) {
+                return Err(MappingError(format!(
+                    "a {} has no field {field:?}; its fields are {}",
+                    self.entity.as_str(),
+                    fields
+                        .iter()
+                        .map(|(f, _)| *f)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            match header.iter().position(|h| h == column) {
+                Some(i) => {
+                    out.insert(field.clone(), i);
+                }
+                None => missing.push(format!("column {column:?} for {field}")),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(MappingError(format!(
+                "the mapping reads {}, but the asset's columns are {}",
+                missing.join(", "),
+                header.join(", ")
+            )));
+        }
+        for (field, required) in fields {
+            if *required && !out.contains_key(*field) {
+                return Err(MappingError(format!(
+                    "a {} needs a column for {field:?} ([columns] {field} = \"…\")",
+                    self.entity.as_str()
+                )));
+            }
+        }
+        if let Some(c) = &self.defaults.currency {
+            super::clean::currency(c).map_err(MappingError)?;
+        }
+        if let Some(k) = &self.defaults.kind {
+            super::graph::interaction_kind(k).map_err(MappingError)?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cols: &[&str]) -> Vec<String> {
+        cols.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn resolves_columns_and_explains_mistakes() {
+        let m = Mapping::parse(
+            r#"entity = "product"
+               [columns]
+               id = "sku"
+               title = "name"
+               price = "price""#,
+        )
+        .unwrap();
+        let r = m.resolve(&header(&["sku", "name", "price"])).unwrap();
+        assert_eq!(r["title"], 1);
+
+        let e = m.resolve(&header(&["sku", "title", "price"])).unwrap_err();
+        assert!(e.0.contains("column \"name\" for title"), "{e}");
+        assert!(e.0.contains("sku, title, price"), "{e}");
+
+        let m = Mapping::parse("entity = \"product\"\n[columns]\nid = \"sku\"").unwrap();
+        let e = m.resolve(&header(&["sku"])).unwrap_err();
+        assert!(e.0.contains("needs a column for \"title\""), "{e}");
+
+        let m = Mapping::parse("entity = \"user\"\n[columns]\nid = \"u\"\ncolour = \"c\"").unwrap();
+        assert!(m
+            .resolve(&header(&["u", "c"]))
+            .unwrap_err()
+            .0
+            .contains("no field \"colour\""));
+
+        assert!(Mapping::parse("entity = \"planet\"\n[columns]").is_err());
+        let m = Mapping::parse(
+            "entity = \"user\"\n[columns]\nid = \"u\"\n[defaults]\ncurrency = \"doubloons\"",
+        )
+        .unwrap();
+        assert!(m.resolve(&header(&["u"])).is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! Ingestion through the real pipeline into an on-disk store: cleaning, stable IRIs,
+//! quarantine with every reason, run counts that add up, idempotent re-runs, pseudonymous users,
+//! and the errors a wrong mapping or a bad file gets.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use stocktake::catalog::{Catalog, GraphLayout};
+use stocktake::ingest::{self, mapping::Mapping};
+
+const SECRET: &[u8] = b"test-secret";
+
+fn catalog(dir: &Path) -> Catalog {
+    let c = Catalog::open(dir, GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
+    c.load_ontology(&crate::util::repo().join("ontology"))
+        .unwrap();
+    c
+}
+
+fn select(c: &Catalog, q: &str) -> Vec<HashMap<String, String>> {
+    c.select(&format!(
+        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> \
+         PREFIX skos: <http://www.w3.org/2004/02/skos/core#> {q}"
+    ))
+    .unwrap()
+}
+
+fn count(c: &Catalog, graph: &str) -> usize {
+    let rows = select(
+        c,
+        &format!("SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <https://example.org/st/graph/{graph}> {{ ?s ?p ?o }} }}"),
+    );
+    rows[0]["n"].parse().unwrap()
+}
+
+const PRODUCTS: &str = "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\nprice = \"price\"\nbrand = \"brand\"\ncategory = \"category\"\n[defaults]\ncurrency = \"CNY\"\n";
+
+fn write_products(path: &Path) {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice("sku,title,price,brand,category\n".as_bytes());
+    bytes.extend_from_slice(
+        "A1,Ａｐｐｌｅ iPhone　１５  Pro,\"￥8,999.00\",Apple,手机\n".as_bytes(),
+    );
+    bytes.extend_from_slice("A2,华为 Mate 60,5999元,华为,手机\n".as_bytes());
+    bytes.extend_from_slice("A3,Kindle Paperwhite,US$139.99,Amazon,电子书阅读器\n".as_bytes());
+    bytes.extend_from_slice("B1,坏价格的商品,abc,Acme,手机\n".as_bytes());
+    bytes.extend_from_slice("B2,,12.00,Acme,手机\n".as_bytes());
+    bytes.extend_from_slice("B3,too,many,fields,here,really\n".as_bytes());
+    bytes.extend_from_slice(
+        format!("B4,{},9.90,Acme,手机\n", "长".repeat(1_048_576 / 3)).as_bytes(),
+    );
+    bytes.extend_from_slice(b"B5,bad \xff\xfe bytes,9.90,Acme,\xe6\x89\x8b\xe6\x9c\xba\n");
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn products_are_cleaned_linked_and_quarantined_with_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = catalog(&tmp.path().join("store"));
+    let file = tmp.path().join("products.csv");
+    write_products(&file);
+    let m = Mapping::parse(PRODUCTS).unwrap();
+    let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    assert_eq!(
+        (r.records_in, r.accepted, r.quarantined),
+        (8, 3, 5),
+        "{r:?}"
+    );
+    assert_eq!(r.records_in, r.accepted + r.quarantined);
+
+    let rows = select(
+        &c,
+        "SELECT ?name ?price ?cur ?brand ?cat WHERE { GRAPH ?g { \
+           ?p schema:productID \"A1\" ; schema:name ?name ; schema:offers ?o ; schema:brand ?b ; schema:category ?cat . \
+           ?o schema:price ?price ; schema:priceCurrency ?cur . ?b schema:name ?brand } }",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["name"], "Apple iPhone 15 Pro",
+        "NFKC, whitespace collapsed"
+    );
+    assert_eq!(
+        rows[0]["price"], "8999",
+        "an exact xsd:decimal (the store keeps it canonical)"
+    );
+    assert_eq!(rows[0]["cur"], "CNY");
+    assert_eq!(rows[0]["brand"], "Apple");
+    assert_eq!(
+        rows[0]["cat"], "https://w3id.org/stocktake/category/mobile-phones",
+        "linked to the taxonomy's concept by its notation"
+    );
+    // The price's own currency wins over the mapping's default; an unknown category becomes a
+    // new concept rather than being dropped.
+    let rows = select(
+        &c,
+        "SELECT ?cur ?label WHERE { GRAPH ?g { ?p schema:productID \"A3\" ; schema:offers/schema:priceCurrency ?cur ; \
+           schema:category ?cat . ?cat skos:prefLabel ?label } }",
+    );
+    assert_eq!(rows[0]["cur"], "USD");
+    assert_eq!(rows[0]["label"], "电子书阅读器");
+
+    // Every quarantined record has its reasons, line and raw cells.
+    let q = select(
+        &c,
+        "SELECT ?line ?reason WHERE { GRAPH <https://example.org/st/graph/quarantine> { \
+           ?q a st:QuarantinedRecord ; st:sourceLine ?line ; st:reason ?reason } } ORDER BY ?line",
+    );
+    let reasons: Vec<(String, String)> = q
+        .iter()
+        .map(|r| (r["line"].clone(), r["reason"].clone()))
+        .collect();
+    let has = |line: &str, text: &str| reasons.iter().any(|(l, r)| l == line && r.contains(text));
+    assert!(has("5", "price \"abc\" is not a number"), "{reasons:?}");
+    assert!(has("6", "title is empty"), "{reasons:?}");
+    assert!(has("7", "6 fields where the header has 5"), "{reasons:?}");
+    assert!(has("8", "characters long (limit 1000)"), "{reasons:?}");
+    assert!(has("9", "not valid text"), "{reasons:?}");
+    let raw = select(
+        &c,
+        "SELECT ?raw WHERE { GRAPH ?g { ?q st:sourceLine 5 ; st:rawRecord ?raw } }",
+    );
+    assert!(raw[0]["raw"].contains("\"price\":\"abc\""), "{raw:?}");
+
+    // The run's PROV record adds up.
+    let run = select(
+        &c,
+        "SELECT ?in ?ok ?q WHERE { GRAPH ?g { ?r a st:IngestRun ; st:recordsIn ?in ; st:recordsAccepted ?ok ; st:recordsQuarantined ?q } }",
+    );
+    assert_eq!(
+        (
+            run[0]["in"].as_str(),
+            run[0]["ok"].as_str(),
+            run[0]["q"].as_str()
+        ),
+        ("8", "3", "5")
+    );
+
+    // Re-ingesting the same input changes neither graph.
+    let (products, quarantine) = (count(&c, "products"), count(&c, "quarantine"));
+    let again = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    assert_eq!((again.accepted, again.quarantined), (3, 5));
+    assert_eq!(count(&c, "products"), products);
+    assert_eq!(count(&c, "quarantine"), quarantine);
+
+    // A corrected record replaces its earlier version (no stale price left behind).
+    std::fs::write(
+        &file,
+        "sku,title,price,brand,category\nA1,Apple iPhone 15 Pro,7999,Apple,手机\n",
+    )
+    .unwrap();
+    ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    let prices = select(
+        &c,
+        "SELECT ?price WHERE { GRAPH ?g { ?p schema:productID \"A1\" ; schema:offers/schema:price ?price } }",
+    );
+    assert_eq!(prices.len(), 1);
+    assert_eq!(prices[0]["price"], "7999");
+}
+
+#[test]
+fn reviews_and_interactions_link_pseudonymous_users_to_products() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = catalog(&tmp.path().join("store"));
+    let reviews = tmp.path().join("reviews.jsonl");
+    std::fs::write(
+        &reviews,
+        [
+            r#"{"rid": "r1", "item": "A1", "uid": "alice@example.com", "stars": 5, "body": "很好用", "at": "2024-03-05 10:00:00"}"#,
+            r#"{"rid": "r2", "item": "A2", "uid": "bob", "stars": 9, "body": "??", "at": "2024-03-06"}"#,
+            r#"{"rid": "r3", "item": "A2", "uid": "bob", "stars": 4, "body": "还行", "at": "2099-01-01"}"#,
+            r#"not json"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let rm = "entity = \"review\"\nproduct_namespace = \"shop\"\n[columns]\nid = \"rid\"\nproduct = \"item\"\nuser = \"uid\"\nrating = \"stars\"\ntext = \"body\"\ntime = \"at\"\n";
+    let r = ingest::ingest(&c, &reviews, &Mapping::parse(rm).unwrap(), rm, SECRET).unwrap();
+    assert_eq!(
+        (r.records_in, r.accepted, r.quarantined),
+        (4, 1, 3),
+        "{r:?}"
+    );
+    let reasons: Vec<&String> = r.reasons.keys().collect();
+    assert!(
+        reasons.iter().any(|x| x.contains("outside 1–5")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|x| x.contains("in the future")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|x| x.contains("invalid JSON")),
+        "{reasons:?}"
+    );
+
+    let events = tmp.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "user,item,action,ts\nalice@example.com,A1,buy,1700000000\nalice@example.com,A2,pv,1700000100\ncarol,A1,cart,1700000200\n",
+    )
+    .unwrap();
+    let em = "entity = \"interaction\"\nproduct_namespace = \"shop\"\n[columns]\nuser = \"user\"\nproduct = \"item\"\nkind = \"action\"\ntime = \"ts\"\n";
+    let r = ingest::ingest(&c, &events, &Mapping::parse(em).unwrap(), em, SECRET).unwrap();
+    assert_eq!((r.accepted, r.quarantined), (2, 1));
+    assert!(r
+        .reasons
+        .keys()
+        .any(|k| k.contains("\"cart\" is not one of")));
+
+    // The reviewer and the buyer are one pseudonymous node, linked to the shop's product IRI.
+    let rows = select(
+        &c,
+        "SELECT ?u ?p WHERE { GRAPH ?g { ?r schema:author ?u ; schema:itemReviewed ?p . ?u st:purchased ?p } }",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["p"], "https://example.org/st/id/product/shop/A1");
+    let user = &rows[0]["u"];
+    assert!(user.starts_with("https://example.org/st/id/user/"));
+    let dump: Vec<String> = select(&c, "SELECT ?s ?o WHERE { GRAPH ?g { ?s ?p ?o } }")
+        .into_iter()
+        .map(|r| format!("{} {}", r["s"], r["o"]))
+        .collect();
+    assert!(
+        !dump
+            .iter()
+            .any(|t| t.contains("alice@example.com") && !t.contains("rawRecord")),
+        "the raw user id appears only in quarantined raw records, never in the product graph"
+    );
+}
+
+#[test]
+fn wrong_mappings_and_unusable_files_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = catalog(&tmp.path().join("store"));
+    let file = tmp.path().join("products.csv");
+    std::fs::write(&file, "sku,name\nA1,x\n").unwrap();
+    let m = Mapping::parse(PRODUCTS).unwrap();
+    let e = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("column \"title\" for title")
+            && e.contains("column \"brand\" for brand")
+            && e.contains("the asset's columns are sku, name"),
+        "{e}"
+    );
+
+    let empty = tmp.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let e = ingest::ingest(&c, &empty, &m, PRODUCTS, SECRET)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("empty file"), "{e}");
+
+    let e = ingest::ingest(&c, &tmp.path().join("missing.csv"), &m, PRODUCTS, SECRET)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot open"), "{e}");
+    let e = ingest::ingest(&c, &tmp.path().join("x.parquet"), &m, PRODUCTS, SECRET)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("export the table as CSV or JSONL"), "{e}");
+    // Nothing was written by the failed runs.
+    assert_eq!(count(&c, "products"), 0);
+}
