@@ -39,6 +39,7 @@ pub struct Config {
     pub access: AccessConfig,
     pub infer: InferConfig,
     pub embed: EmbedConfig,
+    pub ingest: IngestConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
 }
@@ -100,6 +101,27 @@ pub struct InferConfig {
     /// Model package that judges Chinese personal names and addresses during scans (installed
     /// by `scripts/install-lac`); empty: rules only.
     pub pii_model: String,
+}
+
+/// Ingestion into the product graph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Token-classification package that labels product titles (brand, product type, model);
+    /// empty: no labelling.
+    pub title_model: String,
+    /// Confidence at which a machine label becomes a fact of the graph; below it the label
+    /// waits for review.
+    pub label_threshold: f32,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            title_model: "product-ner".into(),
+            label_threshold: 0.8,
+        }
+    }
 }
 
 /// Link prediction served from a trained TransE model.
@@ -180,6 +202,7 @@ impl Default for Config {
             access: AccessConfig::default(),
             infer: InferConfig::default(),
             embed: EmbedConfig::default(),
+            ingest: IngestConfig::default(),
             tokens: Vec::new(),
         }
     }

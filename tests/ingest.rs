@@ -60,7 +60,7 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     let file = tmp.path().join("products.csv");
     write_products(&file);
     let m = Mapping::parse(PRODUCTS).unwrap();
-    let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
     assert_eq!(
         (r.records_in, r.accepted, r.quarantined),
         (8, 3, 5),
@@ -137,7 +137,7 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
 
     // Re-ingesting the same input changes neither graph.
     let (products, quarantine) = (count(&c, "products"), count(&c, "quarantine"));
-    let again = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    let again = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
     assert_eq!((again.accepted, again.quarantined), (3, 5));
     assert_eq!(count(&c, "products"), products);
     assert_eq!(count(&c, "quarantine"), quarantine);
@@ -148,7 +148,7 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
         "sku,title,price,brand,category\nA1,Apple iPhone 15 Pro,7999,Apple,手机\n",
     )
     .unwrap();
-    ingest::ingest(&c, &file, &m, PRODUCTS, SECRET).unwrap();
+    ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
     let prices = select(
         &c,
         "SELECT ?price WHERE { GRAPH ?g { ?p schema:productID \"A1\" ; schema:offers/schema:price ?price } }",
@@ -174,7 +174,7 @@ fn reviews_and_interactions_link_pseudonymous_users_to_products() {
     )
     .unwrap();
     let rm = "entity = \"review\"\nproduct_namespace = \"shop\"\n[columns]\nid = \"rid\"\nproduct = \"item\"\nuser = \"uid\"\nrating = \"stars\"\ntext = \"body\"\ntime = \"at\"\n";
-    let r = ingest::ingest(&c, &reviews, &Mapping::parse(rm).unwrap(), rm, SECRET).unwrap();
+    let r = ingest::ingest(&c, &reviews, &Mapping::parse(rm).unwrap(), rm, SECRET, None).unwrap();
     assert_eq!(
         (r.records_in, r.accepted, r.quarantined),
         (4, 1, 3),
@@ -201,7 +201,7 @@ fn reviews_and_interactions_link_pseudonymous_users_to_products() {
     )
     .unwrap();
     let em = "entity = \"interaction\"\nproduct_namespace = \"shop\"\n[columns]\nuser = \"user\"\nproduct = \"item\"\nkind = \"action\"\ntime = \"ts\"\n";
-    let r = ingest::ingest(&c, &events, &Mapping::parse(em).unwrap(), em, SECRET).unwrap();
+    let r = ingest::ingest(&c, &events, &Mapping::parse(em).unwrap(), em, SECRET, None).unwrap();
     assert_eq!((r.accepted, r.quarantined), (2, 1));
     assert!(r
         .reasons
@@ -236,7 +236,7 @@ fn wrong_mappings_and_unusable_files_are_clear_errors() {
     let file = tmp.path().join("products.csv");
     std::fs::write(&file, "sku,name\nA1,x\n").unwrap();
     let m = Mapping::parse(PRODUCTS).unwrap();
-    let e = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET)
+    let e = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -248,19 +248,102 @@ fn wrong_mappings_and_unusable_files_are_clear_errors() {
 
     let empty = tmp.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
-    let e = ingest::ingest(&c, &empty, &m, PRODUCTS, SECRET)
+    let e = ingest::ingest(&c, &empty, &m, PRODUCTS, SECRET, None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("empty file"), "{e}");
 
-    let e = ingest::ingest(&c, &tmp.path().join("missing.csv"), &m, PRODUCTS, SECRET)
-        .unwrap_err()
-        .to_string();
+    let e = ingest::ingest(
+        &c,
+        &tmp.path().join("missing.csv"),
+        &m,
+        PRODUCTS,
+        SECRET,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("cannot open"), "{e}");
-    let e = ingest::ingest(&c, &tmp.path().join("x.parquet"), &m, PRODUCTS, SECRET)
-        .unwrap_err()
-        .to_string();
+    let e = ingest::ingest(
+        &c,
+        &tmp.path().join("x.parquet"),
+        &m,
+        PRODUCTS,
+        SECRET,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("export the table as CSV or JSONL"), "{e}");
     // Nothing was written by the failed runs.
     assert_eq!(count(&c, "products"), 0);
+}
+
+#[test]
+fn duplicates_are_linked_and_price_outliers_flagged_not_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = catalog(&tmp.path().join("store"));
+    let file = tmp.path().join("phones.csv");
+    let mut csv = String::from("sku,title,price,brand,category\n");
+    for (i, price) in [3999, 4299, 5199, 4599, 3899, 4999, 4399, 99999]
+        .iter()
+        .enumerate()
+    {
+        csv.push_str(&format!(
+            "M{i},测试手机型号{i}号 旗舰版,{price},Acme,手机\n"
+        ));
+    }
+    csv.push_str("D1,Apple iPhone 15 Pro,7999,Apple,手机\n");
+    csv.push_str("D2,\"apple  IPHONE15, pro\",7999,Apple,手机\n");
+    csv.push_str("N1,华为 Mate 60 Pro 智能手机 12GB+512GB 5G全网通 雅丹黑,6999,华为,手机\n");
+    csv.push_str("N2,华为 Mate 60 Pro 智能手机 12GB+512GB 5G全网通 雅丹黑色,6999,华为,手机\n");
+    std::fs::write(&file, csv).unwrap();
+    let m = Mapping::parse(PRODUCTS).unwrap();
+    let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
+    assert_eq!(
+        r.accepted, 12,
+        "outliers and duplicates are accepted, not quarantined"
+    );
+    let f = r.findings.unwrap();
+    assert_eq!((f.exact_duplicates, f.price_anomalies), (1, 1), "{f:?}");
+    assert!(f.near_duplicates >= 1, "{f:?}");
+
+    let id = |iri: &str| iri.rsplit('/').next().unwrap().to_string();
+    let dups = select(
+        &c,
+        "SELECT ?a ?b WHERE { GRAPH ?g { ?a st:duplicateOf ?b } }",
+    );
+    assert_eq!(
+        (id(&dups[0]["a"]), id(&dups[0]["b"])),
+        ("D2".into(), "D1".into())
+    );
+    let near = select(
+        &c,
+        "SELECT ?a ?b WHERE { GRAPH ?g { ?a st:nearDuplicateOf ?b } }",
+    );
+    assert!(
+        near.iter()
+            .any(|r| id(&r["a"]) == "N2" && id(&r["b"]) == "N1"),
+        "{near:?}"
+    );
+    let odd = select(
+        &c,
+        "SELECT ?p ?why WHERE { GRAPH ?g { ?p st:priceAnomaly ?why } }",
+    );
+    assert_eq!(odd.len(), 1);
+    assert_eq!(id(&odd[0]["p"]), "M7");
+    assert!(odd[0]["why"].contains("price 99999"), "{odd:?}");
+
+    // Findings are rewritten, not accumulated: fix the price and they are gone.
+    let fixed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace(",99999,", ",4799,");
+    std::fs::write(&file, fixed).unwrap();
+    let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
+    assert_eq!(r.findings.unwrap().price_anomalies, 0);
+    assert!(select(
+        &c,
+        "SELECT ?p WHERE { GRAPH ?g { ?p st:priceAnomaly ?why } }"
+    )
+    .is_empty());
 }

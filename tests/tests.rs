@@ -5,8 +5,10 @@ mod util;
 
 mod auth;
 mod conformance;
+mod demo;
 mod infer;
 mod ingest;
+mod ingest_labels;
 mod inventory;
 mod inventory_db;
 mod inventory_ner;

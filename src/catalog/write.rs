@@ -220,6 +220,54 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// Like [`Catalog::replace_subjects`], but removes only the `predicates` of `subjects`
+    /// (findings that a later analysis rewrites while the rest of the description stays).
+    pub fn replace_properties(
+        &self,
+        graph: &NamedNode,
+        subjects: &[String],
+        predicates: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        let quads: Vec<Quad> = statements
+            .iter()
+            .map(|s| {
+                Ok(Quad::new(
+                    node(&s.subject)?,
+                    node(&s.predicate)?,
+                    term(&s.object)?,
+                    graph.clone(),
+                ))
+            })
+            .collect::<Result<_, CatalogError>>()?;
+        let subjects: Vec<NamedNode> =
+            subjects.iter().map(|s| node(s)).collect::<Result<_, _>>()?;
+        let predicates: Vec<NamedNode> = predicates
+            .iter()
+            .map(|s| node(s))
+            .collect::<Result<_, _>>()?;
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let mut tx = self.store.start_transaction()?;
+        for s in &subjects {
+            for p in &predicates {
+                let old: Vec<Quad> = tx
+                    .quads_for_pattern(Some(s.as_ref().into()), Some(p.as_ref()), None, Some(g))
+                    .collect::<Result<_, _>>()?;
+                for q in &old {
+                    tx.remove(q.as_ref());
+                }
+            }
+        }
+        for q in &quads {
+            tx.insert(q.as_ref());
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(quads.len())
+    }
+}
+
+impl Catalog {
     /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
     /// for user input) and returns each solution as variable → lexical value.
     pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {

@@ -41,7 +41,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dump { graph, format, out } => {
             dump(&config, graph.as_deref(), format.as_deref(), out.as_deref())
         }
-        Command::Demo { no_serve, .. } => demo(config, no_serve),
+        Command::Demo { no_serve, .. } => super::demo::run(config, no_serve),
         Command::Models { action } => super::models::run(&config, action),
         Command::Scan(args) => super::scan::run(&config, args),
         Command::Report(args) => super::scan::report(&config, args),
@@ -90,7 +90,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     serve_catalog(catalog, config)
 }
 
-fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
+pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
     let queries = if config.catalog.queries_dir.is_dir() {
         NamedQuery::load_dir(&config.catalog.queries_dir)?
     } else {
@@ -131,73 +131,6 @@ fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 /// Sample named queries the demo runs and prints, with their arguments.
-const DEMO_QUERIES: &[(&str, &[(&str, &str)])] = &[
-    ("graphs", &[]),
-    ("categories", &[("lang", "en")]),
-    ("asset-kinds", &[("lang", "zh")]),
-];
-
-fn demo(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
-    let catalog = open_catalog(&config)?;
-    let report = catalog
-        .load_ontology(&config.catalog.ontology_dir)
-        .with_context(|| {
-            format!(
-                "loading the ontology from {} (run the demo from the repository root)",
-                config.catalog.ontology_dir.display()
-            )
-        })?;
-    println!(
-        "ontology: {} files, {} triples ({})",
-        report.files.len(),
-        report.triples,
-        if report.reloaded {
-            "loaded"
-        } else {
-            "unchanged"
-        }
-    );
-    let models = super::models::register_all(&catalog, &config)?;
-    println!("models: {models} packages described in the models graph");
-    super::models::demo_ner(&config);
-    let queries = NamedQuery::load_dir(&config.catalog.queries_dir)?;
-    for (name, args) in DEMO_QUERIES {
-        let q = queries
-            .iter()
-            .find(|q| q.name == *name)
-            .with_context(|| format!("named query '{name}' missing from queries/"))?;
-        let args = args
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let prepared = catalog.prepare_named(q, &args, false, false, &CancelToken::new())?;
-        let s = catalog.execute_query(
-            prepared,
-            OutputFormat::Results(ResultsFormat::Tsv),
-            Limits {
-                max_rows: 12,
-                timeout_secs: 0,
-            },
-        )?;
-        println!("\n== {} ({}) ==", q.title, name);
-        print!("{}", String::from_utf8_lossy(&s.body));
-        if s.truncated {
-            println!("…");
-        }
-    }
-    if no_serve {
-        return Ok(ExitCode::SUCCESS);
-    }
-    // The demo serves read-only without a token so the links below work in a browser;
-    // restricted graphs stay hidden and writes still need a token.
-    config.server.anonymous_read = true;
-    let bind = &config.server.bind;
-    println!(
-        "\nTry:\n  http://{bind}/queries                      named queries\n           http://{bind}/queries/categories?lang=zh    the category taxonomy in Chinese\n           http://{bind}/sparql?query=SELECT%20*%20%7B%20GRAPH%20%3Fg%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D%20%7D%20LIMIT%2010\n         Anonymous read is on for the demo; for writes create a token:          stocktake token add me --role write\n"
-    );
-    serve_catalog(catalog, config)
-}
-
 fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = BufReader::with_capacity(1 << 20, file);

@@ -5,6 +5,7 @@
 //! defaults → `stocktake.toml` → environment → flags.
 
 mod commands;
+mod demo;
 mod embeddings;
 mod ingest;
 mod kge;

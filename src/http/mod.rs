@@ -7,6 +7,7 @@
 
 mod error;
 mod inventory;
+mod labels;
 mod negotiate;
 mod predict;
 mod queries;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
@@ -222,6 +223,8 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/sources",
             get(inventory::list_sources).post(inventory::post_source),
         )
+        .route("/api/v1/labels", get(labels::list))
+        .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/healthz", get(healthz))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })

@@ -38,9 +38,11 @@ pub fn interaction_kind(raw: &str) -> Result<&'static str, String> {
         "viewed" | "view" | "pv" | "click" | "浏览" | "点击" => "viewed",
         "purchased" | "purchase" | "buy" | "order" | "购买" | "下单" => "purchased",
         "rated" | "rate" | "rating" | "review" | "评分" | "评价" => "rated",
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "interaction kind {raw:?} is not one of viewed, purchased, rated (or their synonyms)"
-        )),
+        ))
+        }
     })
 }
 
@@ -58,6 +60,11 @@ impl Minter {
             base: base.to_owned(),
             secret: secret.to_vec(),
         }
+    }
+
+    /// The base IRI everything is minted under.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     pub fn entity(&self, kind: &str, namespace: &str, key: &str) -> String {
@@ -128,6 +135,10 @@ pub struct Built {
     /// Subjects whose earlier descriptions this record replaces (it and its owned nodes).
     pub owned: Vec<String>,
     pub statements: Vec<Statement>,
+    /// A product's cleaned title, for the labeller.
+    pub title: Option<String>,
+    /// Whether the mapping gave the product a brand (a mapped column wins over the model).
+    pub has_brand: bool,
 }
 
 fn rdf_type() -> String {
@@ -151,6 +162,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
     let mut statements = Vec::new();
     let mut owned: Vec<String> = Vec::new();
     let subject: String;
+    let mut title_out = None;
+    let mut has_brand = false;
     let mut add = |s: &str, p: String, o: Object| statements.push(Statement::new(s, p, o));
     let product_ns = ctx
         .mapping
@@ -208,7 +221,9 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 }
                 owned.push(offer);
             }
+            title_out = Some(title.clone());
             if let Some(brand) = get("brand") {
+                has_brand = true;
                 let iri = ctx.minter.brand(&brand);
                 add(&p, schema("brand"), Object::iri(&iri));
                 add(&iri, rdf_type(), Object::iri(schema("Brand")));
@@ -369,6 +384,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
         subject,
         owned,
         statements,
+        title: title_out,
+        has_brand,
     })
 }
 

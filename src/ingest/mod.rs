@@ -12,7 +12,9 @@
 
 pub mod clean;
 pub mod graph;
+pub mod label;
 pub mod mapping;
+pub mod quality;
 pub mod read;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,12 +25,15 @@ use serde::Serialize;
 use crate::catalog::vocab::{PROV, RDF, SKOS, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement};
 use graph::{Built, Context, Minter};
+use label::{LabelError, LabelStats, Labeler};
 use mapping::{Mapping, MappingError};
 
 /// Records per write transaction.
 const BATCH: usize = 1000;
 /// Longest title accepted (a longer one is a broken export, not a product name).
 pub const MAX_TITLE_CHARS: usize = 1000;
+/// MinHash Jaccard estimate at which two titles are near duplicates.
+const NEAR_DUPLICATE: f64 = 0.8;
 /// Longest cell kept in a quarantined record's raw copy.
 const MAX_RAW_CHARS: usize = 2000;
 
@@ -41,6 +46,8 @@ pub enum IngestError {
     Input(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Label(#[from] LabelError),
     #[error("cannot read the pseudonym key {path}: {message}")]
     Secret { path: String, message: String },
 }
@@ -62,6 +69,10 @@ pub struct RunReport {
     /// Quarantine reasons by their first words (e.g. `price "abc" is not a number` → counted
     /// under its full text, capped at 50 distinct reasons).
     pub reasons: BTreeMap<String, u64>,
+    /// What the labelling model did (absent when no labeller ran).
+    pub labels: Option<LabelStats>,
+    /// Duplicates and price anomalies across the namespace (product runs).
+    pub findings: Option<quality::Findings>,
 }
 
 fn now() -> String {
@@ -123,13 +134,26 @@ fn default_namespace(path: &Path) -> String {
     name.split('.').next().unwrap_or(name).to_string()
 }
 
-/// Ingests the file at `path` with `mapping`. Blocking.
+/// SHA-256 of a file's bytes (names the run: the same input and mapping are the same run).
+fn file_hash(path: &Path) -> Result<String, IngestError> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| IngestError::Input(format!("cannot open {}: {e}", path.display())))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| IngestError::Input(format!("cannot read {}: {e}", path.display())))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Ingests the file at `path` with `mapping`, labelling product titles with `labeler` when
+/// given. Blocking.
 pub fn ingest(
     catalog: &Catalog,
     path: &Path,
     mapping: &Mapping,
     mapping_text: &str,
     secret: &[u8],
+    labeler: Option<&Labeler>,
 ) -> Result<RunReport, IngestError> {
     let started = now();
     let namespace = mapping
@@ -143,9 +167,16 @@ pub fn ingest(
     let base = catalog.layout().base().to_owned();
     let minter = Minter::new(&base, secret);
     let categories = category_labels(catalog)?;
+    // The run is named by what determines its output (file bytes, mapping, labeller), so
+    // re-running the same input — or completing a killed run — rewrites the same run record.
     let run = format!(
         "{base}ingest/{}",
-        graph::content_key(&[&path.display().to_string(), &started])
+        graph::content_key(&[
+            &path.display().to_string(),
+            &file_hash(path)?,
+            mapping_text,
+            labeler.map_or("", |l| l.model_iri()),
+        ])
     );
     let ctx = Context {
         mapping,
@@ -168,12 +199,14 @@ pub fn ingest(
         quarantined: 0,
         triples_written: 0,
         reasons: BTreeMap::new(),
+        labels: labeler.map(|_| LabelStats::default()),
+        findings: None,
     };
     let columns = records.columns.clone();
     let asset = report.asset.clone();
     let id_field = fields.get("id").copied();
     let mut accepted: Vec<Built> = Vec::new();
-    let mut rejected: Vec<(u64, Option<Vec<Option<String>>>, Vec<String>)> = Vec::new();
+    let mut rejected: Vec<Rejected> = Vec::new();
     let mut writer = Writer {
         catalog,
         minter: &minter,
@@ -183,6 +216,7 @@ pub fn ingest(
         asset: &asset,
         columns: &columns,
         id_field,
+        labeler,
     };
     for row in records {
         report.records_in += 1;
@@ -198,6 +232,10 @@ pub fn ingest(
         }
     }
     writer.flush(&mut accepted, &mut rejected, &mut report)?;
+    if mapping.entity == mapping::Entity::Product {
+        let prefix = minter.entity("product", &namespace, "");
+        report.findings = Some(quality::analyse(catalog, &prefix, NEAR_DUPLICATE)?);
+    }
     report.ended = now();
     record_run(catalog, &report, mapping_text)?;
     Ok(report)
@@ -247,6 +285,7 @@ struct Writer<'a> {
     asset: &'a str,
     columns: &'a [String],
     id_field: Option<usize>,
+    labeler: Option<&'a Labeler>,
 }
 
 type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
@@ -259,6 +298,9 @@ impl Writer<'_> {
         report: &mut RunReport,
     ) -> Result<(), IngestError> {
         let layout = self.catalog.layout();
+        if let (Some(l), Some(stats)) = (self.labeler, report.labels.as_mut()) {
+            l.label(self.catalog, self.minter, accepted, self.run, stats)?;
+        }
         if !accepted.is_empty() {
             let subjects: Vec<String> = accepted.iter().flat_map(|b| b.owned.clone()).collect();
             let statements: Vec<Statement> =
@@ -334,7 +376,7 @@ impl Writer<'_> {
 fn record_run(catalog: &Catalog, r: &RunReport, mapping_text: &str) -> Result<(), CatalogError> {
     let s = r.run.as_str();
     let st = |l: &str| format!("{ST}{l}");
-    let statements = vec![
+    let mut statements = vec![
         Statement::new(s, format!("{RDF}type"), Object::iri(st("IngestRun"))),
         Statement::new(
             s,
@@ -360,6 +402,44 @@ fn record_run(catalog: &Catalog, r: &RunReport, mapping_text: &str) -> Result<()
             Object::string(format!("stocktake {}", env!("CARGO_PKG_VERSION"))),
         ),
     ];
-    catalog.replace_subjects(&catalog.layout().catalog, &[r.run.clone()], &statements)?;
+    if let Some(f) = &r.findings {
+        statements.push(Statement::new(
+            s,
+            st("exactDuplicates"),
+            Object::integer(f.exact_duplicates as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("nearDuplicates"),
+            Object::integer(f.near_duplicates as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("priceAnomalies"),
+            Object::integer(f.price_anomalies as u64),
+        ));
+    }
+    if let Some(l) = &r.labels {
+        statements.push(Statement::new(
+            s,
+            st("labelsAccepted"),
+            Object::integer(l.accepted + l.human_accepted),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("labelsInReview"),
+            Object::integer(l.review),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("labelsRejected"),
+            Object::integer(l.human_rejected),
+        ));
+    }
+    catalog.replace_subjects(
+        &catalog.layout().catalog,
+        std::slice::from_ref(&r.run),
+        &statements,
+    )?;
     Ok(())
 }

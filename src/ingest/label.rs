@@ -1,0 +1,262 @@
+//! Machine labels (自动标注): entities the `product-ner` model finds in product titles become
+//! facts of the product graph — brand, product type, model number — each with a label node that
+//! says which model said so, how sure it was, from which record and in which run.
+//!
+//! A label is a node, not RDF-star: `?l st:labelOf ?product ; st:predicate ?p ; st:value ?v ;
+//! st:confidence ?c ; st:model ?m ; st:status ?s` is one basic graph pattern any SPARQL user can
+//! write. Its status is `accepted` (confident enough, so the fact is in the graph),
+//! `review` (under the threshold: the fact waits for a person) or the person's own
+//! `human-accepted` / `human-rejected`. Human decisions live on their own node
+//! (`{label}/decision`), which re-ingesting never replaces, so a decision always wins over the
+//! model — also the next time the same record is ingested.
+
+use std::collections::HashMap;
+
+use super::graph::{content_key, Built, Minter};
+use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::infer::{InferError, Model};
+
+/// The labeller: a token classifier over titles and where its labels go.
+pub struct Labeler {
+    model: Model,
+    /// The model's IRI in the models graph.
+    model_iri: String,
+    /// Confidence at which a label becomes a fact without review.
+    threshold: f32,
+}
+
+/// What labelling did in one run.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct LabelStats {
+    pub labels: u64,
+    pub accepted: u64,
+    pub review: u64,
+    pub human_accepted: u64,
+    pub human_rejected: u64,
+    /// Model-only time, for the pipeline-vs-model benchmark.
+    pub model_seconds: f64,
+}
+
+/// The fact a NER entity type asserts about its product, if any.
+fn predicate_of(kind: &str) -> Option<String> {
+    match kind {
+        "brand" => Some(format!("{SCHEMA}brand")),
+        "product" => Some(format!("{ST}productType")),
+        "model" => Some(format!("{SCHEMA}model")),
+        _ => None,
+    }
+}
+
+/// A human decision on a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accept => "accepted",
+            Verdict::Reject => "rejected",
+        }
+    }
+}
+
+/// The label IRI for a label id (the last path segment), under the catalog's base.
+pub fn label_iri(base: &str, id: &str) -> String {
+    format!("{base}label/{id}")
+}
+
+/// Records a person's decision on label `id`; errors when there is no such label.
+pub fn decide(
+    catalog: &Catalog,
+    id: &str,
+    verdict: Verdict,
+    who: &str,
+) -> Result<bool, CatalogError> {
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(false);
+    }
+    let base = catalog.layout().base().to_owned();
+    let label = label_iri(&base, id);
+    let g = catalog.layout().products.as_str().to_owned();
+    let found = catalog.select(&format!(
+        "SELECT ?p WHERE {{ GRAPH <{g}> {{ <{label}> a <{ST}Label> ; <{ST}labelOf> ?p }} }}"
+    ))?;
+    if found.is_empty() {
+        return Ok(false);
+    }
+    let d = format!("{label}/decision");
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let statements = vec![
+        Statement::new(
+            &d,
+            format!("{RDF}type"),
+            Object::iri(format!("{ST}Decision")),
+        ),
+        Statement::new(&d, format!("{ST}decisionOn"), Object::iri(&label)),
+        Statement::new(&d, format!("{ST}verdict"), Object::string(verdict.as_str())),
+        Statement::new(&d, format!("{PROV}wasAttributedTo"), Object::string(who)),
+        Statement::new(&d, format!("{PROV}generatedAtTime"), Object::datetime(now)),
+    ];
+    catalog.replace_subjects(&catalog.layout().products, &[d], &statements)?;
+    Ok(true)
+}
+
+impl Labeler {
+    pub fn new(model: Model, model_iri: String, threshold: f32) -> Labeler {
+        Labeler {
+            model,
+            model_iri,
+            threshold,
+        }
+    }
+
+    /// The labelling model's IRI in the models graph.
+    pub fn model_iri(&self) -> &str {
+        &self.model_iri
+    }
+
+    /// Labels the titles of `batch` (products with a title) in place: label nodes for every
+    /// entity, facts for accepted ones. Human decisions already in `catalog` win.
+    pub fn label(
+        &self,
+        catalog: &Catalog,
+        minter: &Minter,
+        batch: &mut [Built],
+        run: &str,
+        stats: &mut LabelStats,
+    ) -> Result<(), LabelError> {
+        let items: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].title.is_some())
+            .collect();
+        if items.is_empty() {
+            return Ok(());
+        }
+        let titles: Vec<&str> = items
+            .iter()
+            .filter_map(|&i| batch[i].title.as_deref())
+            .collect();
+        let t = std::time::Instant::now();
+        let preds = self.model.predict(&titles)?;
+        stats.model_seconds += t.elapsed().as_secs_f64();
+        // Pass 1: mint label IRIs so the decisions on them can be looked up in one query.
+        let mut planned = Vec::new();
+        for (k, (&i, p)) in items.iter().zip(&preds).enumerate() {
+            let b = &batch[i];
+            let chars: Vec<char> = titles[k].chars().collect();
+            for e in &p.entities {
+                let value: String = chars[e.start.min(chars.len())..e.end.min(chars.len())]
+                    .iter()
+                    .collect();
+                let value = value.trim().to_string();
+                if value.is_empty() {
+                    continue;
+                }
+                let id = content_key(&[&b.subject, &e.label, &e.start.to_string(), &value]);
+                planned.push((i, id, e.label.clone(), value, e.start, e.end, e.score));
+            }
+        }
+        let decisions = self.decisions(catalog, minter, &planned)?;
+        for (i, id, kind, value, start, end, score) in planned {
+            let iri = label_iri(minter.base(), &id);
+            let subject = batch[i].subject.clone();
+            let status = match decisions.get(&iri) {
+                Some(Verdict::Accept) => "human-accepted",
+                Some(Verdict::Reject) => "human-rejected",
+                None if score >= self.threshold => "accepted",
+                None => "review",
+            };
+            match status {
+                "human-accepted" => stats.human_accepted += 1,
+                "human-rejected" => stats.human_rejected += 1,
+                "accepted" => stats.accepted += 1,
+                _ => stats.review += 1,
+            }
+            stats.labels += 1;
+            let b = &mut batch[i];
+            let mut add =
+                |s: &str, p: String, o: Object| b.statements.push(Statement::new(s, p, o));
+            add(
+                &iri,
+                format!("{RDF}type"),
+                Object::iri(format!("{ST}Label")),
+            );
+            add(&iri, format!("{ST}labelOf"), Object::iri(&subject));
+            add(&iri, format!("{ST}entityType"), Object::string(&kind));
+            add(&iri, format!("{ST}value"), Object::string(&value));
+            add(&iri, format!("{ST}start"), Object::integer(start as u64));
+            add(&iri, format!("{ST}end"), Object::integer(end as u64));
+            add(
+                &iri,
+                format!("{ST}confidence"),
+                Object::decimal((score as f64 * 1000.0).round() / 1000.0),
+            );
+            add(&iri, format!("{ST}model"), Object::iri(&self.model_iri));
+            add(&iri, format!("{PROV}wasGeneratedBy"), Object::iri(run));
+            add(&iri, format!("{ST}status"), Object::string(status));
+            let asserted = matches!(status, "accepted" | "human-accepted");
+            if let (Some(pred), true) = (predicate_of(&kind), asserted) {
+                add(&iri, format!("{ST}predicate"), Object::iri(&pred));
+                if kind == "brand" {
+                    if !b.has_brand {
+                        let brand = minter.brand(&value);
+                        add(&subject, pred, Object::iri(&brand));
+                        add(
+                            &brand,
+                            format!("{RDF}type"),
+                            Object::iri(format!("{SCHEMA}Brand")),
+                        );
+                        add(&brand, format!("{SCHEMA}name"), Object::string(&value));
+                    }
+                } else {
+                    add(&subject, pred, Object::string(&value));
+                }
+            }
+            b.owned.push(iri);
+        }
+        Ok(())
+    }
+
+    /// Human decisions on the planned labels, by label IRI.
+    fn decisions(
+        &self,
+        catalog: &Catalog,
+        minter: &Minter,
+        planned: &[(usize, String, String, String, usize, usize, f32)],
+    ) -> Result<HashMap<String, Verdict>, CatalogError> {
+        if planned.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let g = catalog.layout().products.as_str().to_owned();
+        let values: String = planned
+            .iter()
+            .map(|p| format!("<{}> ", label_iri(minter.base(), &p.1)))
+            .collect();
+        let rows = catalog.select(&format!(
+            "SELECT ?l ?v WHERE {{ VALUES ?l {{ {values} }} GRAPH <{g}> {{ ?d <{ST}decisionOn> ?l ; <{ST}verdict> ?v }} }}"
+        ))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let v = match r.get("v")?.as_str() {
+                    "accepted" => Verdict::Accept,
+                    "rejected" => Verdict::Reject,
+                    _ => return None,
+                };
+                Some((r.get("l")?.clone(), v))
+            })
+            .collect())
+    }
+}
+
+/// Labelling failures (the run stops: a half-labelled batch is not written).
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    #[error("labelling model failed: {0}")]
+    Model(#[from] InferError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}

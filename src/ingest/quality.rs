@@ -1,0 +1,223 @@
+//! After a product run: duplicates and price anomalies across the namespace's products.
+//!
+//! These checks need every product of the namespace at once, so they run after the batches,
+//! over what the graph now holds. Nothing is deleted or quarantined here — a duplicate or an
+//! outlier is a valid record that deserves a look — so findings are links and flags:
+//!
+//! - `p st:duplicateOf q`: the same title after normalisation (NFKC, case, spaces and
+//!   punctuation removed); `q` is the first of the group by IRI.
+//! - `p st:nearDuplicateOf q`: titles whose character 3-shingles have a MinHash Jaccard
+//!   estimate ≥ the threshold (gaoya's LSH index finds the candidates).
+//! - `p st:priceAnomaly "…"`: a price more than 3.5 robust z-scores (0.6745·|x − median| / MAD,
+//!   Iglewicz–Hoaglin) from its category's median, for categories with at least 5 prices.
+//!
+//! Each run first removes the namespace's earlier findings, so they always describe the graph
+//! as it is now.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gaoya::minhash::{MinHashIndex, MinHasher, MinHasher32};
+use serde::Serialize;
+
+use super::clean;
+use crate::catalog::vocab::{SCHEMA, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement};
+
+/// Robust z-score beyond which a price is an outlier (Iglewicz and Hoaglin's 3.5).
+const ROBUST_Z: f64 = 3.5;
+/// Fewest prices in a category for its median to mean something.
+const MIN_CATEGORY: usize = 5;
+/// MinHash: 16 bands of 8 rows (S-curve midpoint near Jaccard 0.7).
+const BANDS: usize = 16;
+const ROWS: usize = 8;
+
+/// What the analysis found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Findings {
+    pub products: usize,
+    pub exact_duplicates: usize,
+    pub near_duplicates: usize,
+    pub price_anomalies: usize,
+}
+
+fn normalise(title: &str) -> String {
+    clean::text(title)
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+fn shingles(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() < 3 {
+        return vec![s.to_string()];
+    }
+    chars.windows(3).map(|w| w.iter().collect()).collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Price outliers: (index, robust z, median, category size) for each outlier in `prices`.
+pub fn price_outliers(prices: &[f64]) -> Vec<(usize, f64, f64)> {
+    if prices.len() < MIN_CATEGORY {
+        return Vec::new();
+    }
+    let med = median(&mut prices.to_vec());
+    let mut dev: Vec<f64> = prices.iter().map(|x| (x - med).abs()).collect();
+    let mad = median(&mut dev);
+    if mad <= 0.0 {
+        return Vec::new();
+    }
+    prices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &x)| {
+            let z = 0.6745 * (x - med) / mad;
+            (z.abs() > ROBUST_Z).then_some((i, z, med))
+        })
+        .collect()
+}
+
+/// Analyses the products under `{base}id/product/{namespace}/` and rewrites their findings.
+pub fn analyse(
+    catalog: &Catalog,
+    product_prefix: &str,
+    near_threshold: f64,
+) -> Result<Findings, CatalogError> {
+    let g = catalog.layout().products.as_str().to_owned();
+    let rows = catalog.select(&format!(
+        "SELECT ?p ?name ?price ?cat WHERE {{ GRAPH <{g}> {{ ?p a <{SCHEMA}Product> ; <{SCHEMA}name> ?name . \
+         FILTER(STRSTARTS(STR(?p), \"{product_prefix}\")) \
+         OPTIONAL {{ ?p <{SCHEMA}offers>/<{SCHEMA}price> ?price }} OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }} ORDER BY ?p"
+    ))?;
+    let mut f = Findings {
+        products: rows.len(),
+        ..Findings::default()
+    };
+    let mut statements = Vec::new();
+    let st = |l: &str| format!("{ST}{l}");
+
+    // Exact duplicates by normalised title.
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for r in &rows {
+        groups
+            .entry(normalise(&r["name"]))
+            .or_default()
+            .push(r["p"].as_str());
+    }
+    let mut canonical: HashMap<&str, &str> = HashMap::new();
+    for members in groups.values() {
+        for m in &members[1..] {
+            statements.push(Statement::new(
+                *m,
+                st("duplicateOf"),
+                Object::iri(members[0]),
+            ));
+            f.exact_duplicates += 1;
+        }
+        for m in members {
+            canonical.insert(m, members[0]);
+        }
+    }
+
+    // Near duplicates among the groups' first members.
+    let hasher = MinHasher32::new(BANDS * ROWS);
+    let firsts: Vec<(&str, &str)> = groups
+        .iter()
+        .map(|(norm, members)| (members[0], norm.as_str()))
+        .collect();
+    let mut index: MinHashIndex<u32, usize> = MinHashIndex::new(BANDS, ROWS, near_threshold);
+    let sigs: Vec<Vec<u32>> = firsts
+        .iter()
+        .map(|(_, norm)| hasher.create_signature(shingles(norm).iter()))
+        .collect();
+    for (i, s) in sigs.iter().enumerate() {
+        index.insert(i, s.clone());
+    }
+    for (i, s) in sigs.iter().enumerate() {
+        for (j, _sim) in index.query_owned_return_similarity(s) {
+            // Each pair once, pointing from the later IRI to the earlier.
+            if j < i {
+                statements.push(Statement::new(
+                    firsts[i].0,
+                    st("nearDuplicateOf"),
+                    Object::iri(firsts[j].0),
+                ));
+                f.near_duplicates += 1;
+            }
+        }
+    }
+
+    // Price outliers per category.
+    let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for r in &rows {
+        if let (Some(c), Some(p)) = (r.get("cat"), r.get("price").and_then(|p| p.parse().ok())) {
+            by_cat
+                .entry(c.as_str())
+                .or_default()
+                .push((r["p"].as_str(), p));
+        }
+    }
+    for (cat, items) in &by_cat {
+        let prices: Vec<f64> = items.iter().map(|x| x.1).collect();
+        for (i, z, med) in price_outliers(&prices) {
+            let cat_name = cat.rsplit('/').next().unwrap_or(cat);
+            statements.push(Statement::new(
+                items[i].0,
+                st("priceAnomaly"),
+                Object::string(format!(
+                    "price {} is {z:+.1} robust z-scores from the median {med} of category {cat_name} ({} priced products)",
+                    prices[i],
+                    prices.len()
+                )),
+            ));
+            f.price_anomalies += 1;
+        }
+    }
+
+    let subjects: Vec<String> = rows.iter().map(|r| r["p"].clone()).collect();
+    let predicates = [st("duplicateOf"), st("nearDuplicateOf"), st("priceAnomaly")];
+    catalog.replace_properties(
+        &catalog.layout().products,
+        &subjects,
+        &predicates,
+        &statements,
+    )?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outliers_by_median_and_mad() {
+        let prices = [100.0, 110.0, 95.0, 105.0, 102.0, 98.0, 5000.0];
+        let out = price_outliers(&prices);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, 6);
+        assert!(out[0].1 > 3.5);
+        // Too few prices, or no spread: no verdict.
+        assert!(price_outliers(&[1.0, 1000.0]).is_empty());
+        assert!(price_outliers(&[5.0; 10]).is_empty());
+    }
+
+    #[test]
+    fn titles_normalise_before_comparison() {
+        assert_eq!(
+            normalise("Ａｐｐｌｅ iPhone 15, Pro!"),
+            normalise("apple IPHONE15 pro")
+        );
+        assert_eq!(shingles("ab"), ["ab"]);
+        assert_eq!(shingles("abcd"), ["abc", "bcd"]);
+    }
+}

@@ -1,0 +1,161 @@
+//! Machine labels end to end with the real `product-ner` model: label nodes with model,
+//! confidence and run; facts only for confident or human-accepted labels; the review queue and
+//! decisions over HTTP (roles, audit, 404s); a decision winning over the model on re-ingest.
+
+use stocktake::catalog::Catalog;
+use stocktake::infer::{Model, Options};
+use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
+
+use crate::util::{client, TestServer, ADMIN, READ, WRITE};
+
+const MAPPING: &str =
+    "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
+
+fn labeler(catalog: &Catalog, threshold: f32) -> Labeler {
+    let dir = crate::util::repo().join("models/product-ner");
+    let model = Model::load(&dir, &Options::default()).unwrap();
+    let iri = catalog
+        .model_iri(&model.package.config.name, &model.package.sha256)
+        .unwrap();
+    Labeler::new(model, iri.as_str().to_string(), threshold)
+}
+
+fn select(c: &Catalog, q: &str) -> Vec<std::collections::HashMap<String, String>> {
+    c.select(&format!(
+        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> {q}"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn labels_become_facts_when_confident_or_accepted_by_a_person() {
+    let server = TestServer::start();
+    let c = &server.catalog;
+    let file = server.dir.path().join("titles.csv");
+    std::fs::write(
+        &file,
+        "sku,title\nP1,华为Mate60Pro手机 5G全网通 黑色\nP2,耐克NIKE男子运动鞋AIR MAX 90休闲跑步鞋\nP3,蒙牛纯牛奶250ml*24盒整箱\n",
+    )
+    .unwrap();
+    let m = Mapping::parse(MAPPING).unwrap();
+
+    // Threshold above 1: every label waits for review, so no machine fact enters the graph.
+    let strict = labeler(c, 1.01);
+    let r = ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&strict)).unwrap();
+    let stats = r.labels.unwrap();
+    assert!(stats.labels >= 3, "{stats:?}");
+    assert_eq!(stats.review, stats.labels);
+    let facts = select(
+        c,
+        "SELECT ?p WHERE { GRAPH ?g { ?p schema:productID ?id . { ?p schema:brand ?x } UNION { ?p schema:model ?x } UNION { ?p st:productType ?x } } }",
+    );
+    assert!(facts.is_empty(), "{facts:?}");
+
+    // The review queue over HTTP: readers may look, only writers decide.
+    let list: serde_json::Value = client()
+        .get(server.url("/api/v1/labels?status=review"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let labels = list["labels"].as_array().unwrap();
+    assert_eq!(labels.len() as u64, stats.labels, "{list}");
+    let brand = labels
+        .iter()
+        .find(|l| l["type"] == "brand" && l["value"] == "华为")
+        .unwrap_or_else(|| panic!("no brand label 华为: {list}"));
+    assert!(brand["model"]
+        .as_str()
+        .unwrap()
+        .contains("/model/product-ner/"));
+    assert!(brand["confidence"].as_f64().unwrap() > 0.0);
+    let id = brand["id"].as_str().unwrap();
+    let url = server.url(&format!("/api/v1/labels/{id}/accept"));
+    assert_eq!(
+        client()
+            .post(&url)
+            .bearer_auth(READ)
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(client().post(&url).send().unwrap().status(), 401);
+    let ok = client().post(&url).bearer_auth(WRITE).send().unwrap();
+    assert_eq!(ok.status(), 200);
+    let missing = client()
+        .post(server.url("/api/v1/labels/0123456789ab/accept"))
+        .bearer_auth(WRITE)
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = client()
+        .post(server.url(&format!("/api/v1/labels/{id}/maybe")))
+        .bearer_auth(WRITE)
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 404);
+    assert!(bad.text().unwrap().contains("/accept or /reject"));
+    let bad = client()
+        .get(server.url("/api/v1/labels?status=unsure"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(server.audit_log().contains("label-accept"));
+
+    // Re-ingest: the accepted label's fact is now in the graph, the others still wait.
+    let r = ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&strict)).unwrap();
+    let stats = r.labels.unwrap();
+    assert_eq!(stats.human_accepted, 1);
+    assert_eq!(stats.review, stats.labels - 1);
+    let brands = select(
+        c,
+        "SELECT ?name WHERE { GRAPH ?g { ?p schema:productID \"P1\" ; schema:brand ?b . ?b schema:name ?name } }",
+    );
+    assert_eq!(brands.len(), 1);
+    assert_eq!(brands[0]["name"], "华为");
+
+    // With the default threshold confident labels become facts; a person's rejection still wins.
+    let normal = labeler(c, 0.8);
+    let r = ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&normal)).unwrap();
+    let stats = r.labels.unwrap();
+    assert!(stats.accepted > 0, "{stats:?}");
+    let accepted = select(
+        c,
+        "SELECT ?l ?p ?pred ?v WHERE { GRAPH ?g { ?l st:status \"accepted\" ; st:labelOf ?p ; st:predicate ?pred ; st:value ?v } }",
+    );
+    assert!(!accepted.is_empty());
+    let rejected = accepted
+        .iter()
+        .find(|l| l["pred"].ends_with("productType"))
+        .expect("a confident product-type label");
+    let rid = rejected["l"].rsplit('/').next().unwrap();
+    let resp = client()
+        .post(server.url(&format!("/api/v1/labels/{rid}/reject")))
+        .bearer_auth(ADMIN)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&normal)).unwrap();
+    let still = select(
+        c,
+        &format!(
+            "SELECT ?x WHERE {{ GRAPH ?g {{ <{}> st:productType ?x FILTER(?x = \"{}\") }} }}",
+            rejected["p"], rejected["v"]
+        ),
+    );
+    assert!(
+        still.is_empty(),
+        "a rejected label's fact is gone: {still:?}"
+    );
+    let status = select(
+        c,
+        &format!(
+            "SELECT ?s WHERE {{ GRAPH ?g {{ <{}> st:status ?s }} }}",
+            rejected["l"]
+        ),
+    );
+    assert_eq!(status[0]["s"], "human-rejected");
+}
