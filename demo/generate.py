@@ -41,6 +41,7 @@ CITIES = ["北京", "上海", "杭州", "深圳", "广州", "成都", "武汉", 
 POSITIVE = ["质量很好，物流也快", "非常满意，会回购", "性价比高，推荐购买", "包装完好，和描述一致", "用了一周，效果不错"]
 NEGATIVE = ["一般般，包装有点破", "和图片不一样，失望", "发货太慢了", "用了两天就坏了", "不值这个价"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+PROMOS = ["官方正品", "顺丰包邮", "现货速发", "新品上市", "限时特惠", "送礼佳品", "旗舰款", "2024款", "国行", "全国联保", "爆款"]
 GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀英", "桂英", "建华", "晓峰"]
 
 
@@ -68,8 +69,9 @@ def main():
         k = random.randrange(len(brands))
         brand, line = brands[k], series[k % len(series)]
         sep = " " if brand[-1].isascii() and line[0].isascii() else ""
-        title = " ".join(x for x in [f"{brand}{sep}{line}", random.choice(specs), random.choice(colours), cat if cat not in ("蒙牛", "酒店") else ""] if x)
-        price = round(median * random.lognormvariate(0, spread), 2 if median < 200 else 0)
+        promos = random.sample(PROMOS, random.randint(0, 3))
+        title = " ".join(x for x in [f"{brand}{sep}{line}", random.choice(specs), random.choice(colours), cat if cat not in ("蒙牛", "酒店") else "", *promos] if x)
+        price = round(median * random.lognormvariate(0, spread / 2), 2 if median < 200 else 0)
         pid = f"P{i:05d}"
         roll = random.random()
         if roll < 0.03:

@@ -57,7 +57,10 @@ fn pii_detection_meets_the_bar_on_the_labelled_columns() {
     let dev = std::fs::read_to_string(fixture("pii/columns.jsonl")).unwrap();
     let heldout = std::fs::read_to_string(fixture("pii/heldout.jsonl")).unwrap();
     let tagger = lac();
-    let mut runs = vec![("development set, rules only", &dev, None)];
+    let mut runs = vec![
+        ("development set, rules only", &dev, None),
+        ("held-out set, rules only", &heldout, None),
+    ];
     match &tagger {
         Some(t) => {
             runs.push(("development set, rules + LAC", &dev, Some(t)));
