@@ -8,6 +8,7 @@ mod conformance;
 mod demo;
 mod infer;
 mod ingest;
+mod ingest_kill;
 mod ingest_labels;
 mod inventory;
 mod inventory_db;
