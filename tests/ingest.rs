@@ -347,3 +347,42 @@ fn duplicates_are_linked_and_price_outliers_flagged_not_dropped() {
     )
     .is_empty());
 }
+
+#[test]
+fn brand_aliases_from_the_ontology_resolve_to_one_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = catalog(&tmp.path().join("store"));
+    let file = tmp.path().join("products.csv");
+    std::fs::write(
+        &file,
+        "sku,title,price,brand,category\nX1,iPhone 15,5999,Apple,手机\nX2,iPhone 15 Pro,7999,APPLE,手机\nX3,iPhone 14,4999,苹果,手机\nX4,Mate 60,5999,华为,手机\nX5,Mate 60 Pro,6999,HUAWEI,手机\nX6,杂牌手机,99,NoName,手机\nX7,杂牌手机二代,199,noname,手机\n",
+    )
+    .unwrap();
+    let m = Mapping::parse(PRODUCTS).unwrap();
+    ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
+    let rows = select(
+        &c,
+        "SELECT ?b (COUNT(?p) AS ?n) WHERE { GRAPH <https://example.org/st/graph/products> { ?p schema:brand ?b } } GROUP BY ?b ORDER BY ?b",
+    );
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["b"].clone(), r["n"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "https://example.org/st/id/brand/noname".to_string(),
+                "2".to_string()
+            ),
+            (
+                "https://w3id.org/stocktake/brand/apple".to_string(),
+                "3".to_string()
+            ),
+            (
+                "https://w3id.org/stocktake/brand/huawei".to_string(),
+                "2".to_string()
+            ),
+        ]
+    );
+}

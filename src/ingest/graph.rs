@@ -52,6 +52,8 @@ pub struct Minter {
     base: String,
     /// Secret mixed into user pseudonyms, so they cannot be recomputed from known ids.
     secret: Vec<u8>,
+    /// Lower-cased brand labels and aliases → the ontology's brand IRI (`ontology/brands.ttl`).
+    brand_aliases: HashMap<String, String>,
 }
 
 impl Minter {
@@ -59,7 +61,14 @@ impl Minter {
         Minter {
             base: base.to_owned(),
             secret: secret.to_vec(),
+            brand_aliases: HashMap::new(),
         }
+    }
+
+    /// Resolves brands through `aliases` (lower-cased label → brand IRI) before minting.
+    pub fn with_brand_aliases(mut self, aliases: HashMap<String, String>) -> Minter {
+        self.brand_aliases = aliases;
+        self
     }
 
     /// The base IRI everything is minted under.
@@ -76,8 +85,14 @@ impl Minter {
         )
     }
 
+    /// A brand's IRI: the ontology's when the name is one of its labels or aliases (so `Apple`,
+    /// `APPLE` and `苹果` are one node), else one minted from the lower-cased name.
     pub fn brand(&self, name: &str) -> String {
-        format!("{}id/brand/{}", self.base, segment(&name.to_lowercase()))
+        let key = name.to_lowercase();
+        match self.brand_aliases.get(&key) {
+            Some(iri) => iri.clone(),
+            None => format!("{}id/brand/{}", self.base, segment(&key)),
+        }
     }
 
     pub fn category(&self, name: &str) -> String {

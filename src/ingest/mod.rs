@@ -124,6 +124,19 @@ fn category_labels(catalog: &Catalog) -> Result<HashMap<String, String>, Catalog
         .collect())
 }
 
+/// Brand labels and aliases of the ontology (`ontology/brands.ttl`), lower-cased → brand IRI.
+fn brand_aliases(catalog: &Catalog) -> Result<HashMap<String, String>, CatalogError> {
+    let g = catalog.layout().ontology.as_str().to_owned();
+    let rows = catalog.select(&format!(
+        "SELECT ?b ?l WHERE {{ GRAPH <{g}> {{ ?b a <http://schema.org/Brand> . \
+         {{ ?b <{SKOS}prefLabel> ?l }} UNION {{ ?b <{SKOS}altLabel> ?l }} }} }}"
+    ))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.get("l")?.to_lowercase(), r.get("b")?.clone())))
+        .collect())
+}
+
 /// The namespace a file's keys live in by default: its name without extensions.
 fn default_namespace(path: &Path) -> String {
     let name = path
@@ -165,7 +178,7 @@ pub fn ingest(
         read::open(path, mapping.encoding.as_deref(), &keys).map_err(IngestError::Input)?;
     let fields: HashMap<String, usize> = mapping.resolve(&records.columns)?.into_iter().collect();
     let base = catalog.layout().base().to_owned();
-    let minter = Minter::new(&base, secret);
+    let minter = Minter::new(&base, secret).with_brand_aliases(brand_aliases(catalog)?);
     let categories = category_labels(catalog)?;
     // The run is named by what determines its output (file bytes, mapping, labeller), so
     // re-running the same input — or completing a killed run — rewrites the same run record.
