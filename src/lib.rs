@@ -11,9 +11,10 @@
 //!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
 //!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators (pure)
 //!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
-//!   │                queries, model cards in the models graph
-//!   ├─ ingest      records → product graph: mappings, cleaning, stable IRIs from business
-//!   │              keys, quarantine with reasons, the run's PROV counts
+//!   │                queries, model cards in the models graph, SHACL validation over SPARQL
+//!   ├─ ingest      records → product graph: mappings (and suggestions from the inventory),
+//!   │              cleaning, stable IRIs from business keys, quarantine with reasons, labels
+//!   │              with provenance, duplicates and outliers, the run's PROV counts
 //!   ├─ inventory   scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
 //!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII (LAC
 //!   │              through `infer` for Chinese names and addresses), business kinds of assets —
@@ -28,8 +29,8 @@
 //!        └─ kg     pure data: id maps, triples and splits, filter index, checkpoint format
 //! ```
 //!
-//! `infer` and `catalog` do not know each other: the CLI turns a model package into a
-//! `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
+//! `infer` and `catalog` do not know each other: `ingest::label::model_record` turns a model
+//! package into a `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
 //! Later layers (monitor) slot into the same picture: see `../shared/STYLE.md`.
 
 pub mod audit;

@@ -161,6 +161,12 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
 fn reviews_and_interactions_link_pseudonymous_users_to_products() {
     let tmp = tempfile::tempdir().unwrap();
     let c = catalog(&tmp.path().join("store"));
+    // Only A1 is a known product at first: what points at A2 is a dangling reference.
+    let shop = tmp.path().join("shop.csv");
+    std::fs::write(&shop, "sku,title\nA1,iPhone 15\n").unwrap();
+    let pm =
+        "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
+    ingest::ingest(&c, &shop, &Mapping::parse(pm).unwrap(), pm, SECRET, None).unwrap();
     let reviews = tmp.path().join("reviews.jsonl");
     std::fs::write(
         &reviews,
@@ -202,11 +208,32 @@ fn reviews_and_interactions_link_pseudonymous_users_to_products() {
     .unwrap();
     let em = "entity = \"interaction\"\nproduct_namespace = \"shop\"\n[columns]\nuser = \"user\"\nproduct = \"item\"\nkind = \"action\"\ntime = \"ts\"\n";
     let r = ingest::ingest(&c, &events, &Mapping::parse(em).unwrap(), em, SECRET, None).unwrap();
-    assert_eq!((r.accepted, r.quarantined), (2, 1));
+    assert_eq!((r.accepted, r.quarantined), (1, 2), "{r:?}");
     assert!(r
         .reasons
         .keys()
         .any(|k| k.contains("\"cart\" is not one of")));
+    assert!(
+        r.reasons.keys().any(|k| k.contains(
+            "product \"A2\" is not in the product graph (namespace \"shop\"): ingest the products first"
+        )),
+        "{:?}",
+        r.reasons
+    );
+    let dangling = "SELECT ?q WHERE { GRAPH ?g { ?q st:reason ?r FILTER(CONTAINS(?r, \"not in the product graph\")) } }";
+    assert_eq!(select(&c, dangling).len(), 1);
+    // Once A2 is ingested, the rerun accepts the interaction and clears its quarantine entry.
+    std::fs::write(&shop, "sku,title\nA1,iPhone 15\nA2,Mate 60\n").unwrap();
+    ingest::ingest(&c, &shop, &Mapping::parse(pm).unwrap(), pm, SECRET, None).unwrap();
+    let r = ingest::ingest(&c, &events, &Mapping::parse(em).unwrap(), em, SECRET, None).unwrap();
+    assert_eq!((r.accepted, r.quarantined), (2, 1), "{r:?}");
+    assert_eq!(
+        select(&c, dangling).len(),
+        0,
+        "the stale quarantine entry is gone"
+    );
+    let v = r.validation.as_ref().unwrap();
+    assert!(v.conforms, "{:#?}", v.results);
 
     // The reviewer and the buyer are one pseudonymous node, linked to the shop's product IRI.
     let rows = select(
@@ -385,4 +412,44 @@ fn brand_aliases_from_the_ontology_resolve_to_one_node() {
             ),
         ]
     );
+}
+
+#[test]
+fn suggested_mappings_match_the_hand_written_demo_mappings() {
+    use stocktake::ingest::suggest::suggest;
+    use stocktake::inventory::{scan, ScanOptions, Source};
+    let demo = crate::util::repo().join("demo");
+    for name in ["products", "reviews", "behaviour", "sellers", "users"] {
+        let file = demo.join("data").join(format!("{name}.csv"));
+        let report = scan(&Source::Files(file.clone()), &ScanOptions::default()).unwrap();
+        let s = suggest(&report.assets[0]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text =
+            std::fs::read_to_string(demo.join("mappings").join(format!("{name}.toml"))).unwrap();
+        let want = Mapping::parse(&text).unwrap();
+        assert_eq!(s.mapping.entity, want.entity, "{name}:\n{}", s.toml);
+        assert_eq!(s.mapping.columns, want.columns, "{name}:\n{}", s.toml);
+        assert_eq!(
+            Mapping::parse(&s.toml).unwrap(),
+            s.mapping,
+            "the TOML says what it proposes"
+        );
+        if name == "users" {
+            for pii in ["name", "phone", "email"] {
+                assert!(
+                    s.toml.contains(&format!(
+                        "# \"{pii}\" is left out: the inventory found personal data"
+                    )),
+                    "{}",
+                    s.toml
+                );
+            }
+        }
+    }
+    // A file with nothing to map is a clear refusal, not a guess.
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = tmp.path().join("weather.csv");
+    std::fs::write(&odd, "temperature,humidity\n21.5,0.4\n19.0,0.5\n").unwrap();
+    let report = scan(&Source::Files(odd), &ScanOptions::default()).unwrap();
+    let e = suggest(&report.assets[0]).unwrap_err();
+    assert!(e.contains("no entity fits"), "{e}");
 }

@@ -13,6 +13,7 @@ mod links;
 mod models;
 mod named;
 mod ontology;
+mod shacl;
 mod sparql;
 pub mod vocab;
 mod write;
@@ -30,6 +31,7 @@ pub use graph_store::{GraphTarget, LoadStats};
 pub use models::ModelRecord;
 pub use named::{NamedQuery, NamedQueryParam};
 pub use ontology::OntologyReport;
+pub use shacl::{ValidationReport, ValidationResult};
 pub use sparql::{
     CancelToken, DatasetRequest, Limits, OutputFormat, PreparedQuery, PreparedUpdate, QueryForm,
     Serialized,

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, Term as OxTerm};
+use oxigraph::model::{
+    GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, QuadRef, Term as OxTerm,
+};
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 use spargebra::SparqlParser;
 
@@ -268,6 +270,23 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// Whether `graph` says `iri` is a `class` (one point lookup; for reference checks while
+    /// ingesting). A malformed IRI is simply not an instance.
+    pub fn is_instance(
+        &self,
+        graph: &NamedNode,
+        iri: &str,
+        class: &str,
+    ) -> Result<bool, CatalogError> {
+        let (Ok(s), Ok(c)) = (NamedNode::new(iri), NamedNode::new(class)) else {
+            return Ok(false);
+        };
+        let rdf_type = NamedNode::new_unchecked("http://www.w3.org/1999/02/22-rdf-syntax-ns#type");
+        Ok(self
+            .store
+            .contains(QuadRef::new(&s, &rdf_type, &c, graph))?)
+    }
+
     /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
     /// for user input) and returns each solution as variable → lexical value.
     pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {

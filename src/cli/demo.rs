@@ -130,6 +130,7 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
                 None
             }
         };
+        let mut validation = None;
         for name in FILES {
             let map_path = demo.join("mappings").join(format!("{name}.toml"));
             let text = std::fs::read_to_string(&map_path)
@@ -137,11 +138,17 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
             let mapping = Mapping::parse(&text).with_context(|| map_path.display().to_string())?;
             let file = demo.join("data").join(format!("{name}.csv"));
             let labels = (name == "products").then_some(labeler.as_ref()).flatten();
-            let r = ingest::ingest(&catalog, &file, &mapping, &text, &secret, labels)?;
+            let r = match ingest::finished_run(&catalog, &file, &text, labels)? {
+                Some(done) => done,
+                None => ingest::ingest(&catalog, &file, &mapping, &text, &secret, labels)?,
+            };
             let mut line = format!(
                 "  {:<10} {:>6} in, {:>6} accepted, {:>3} quarantined",
                 name, r.records_in, r.accepted, r.quarantined
             );
+            if r.skipped {
+                line.push_str(" (ingested before: unchanged)");
+            }
             if let Some(l) = &r.labels {
                 line.push_str(&format!(
                     "; {} labels ({} accepted, {} for review)",
@@ -155,6 +162,25 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
                 ));
             }
             println!("{line}");
+            if r.validation.is_some() {
+                validation = r.validation;
+            }
+        }
+        if let Some(v) = validation {
+            if v.conforms {
+                println!(
+                    "  SHACL: the product graph conforms to the {} shapes of ontology/shapes.ttl",
+                    v.shapes
+                );
+            } else {
+                println!(
+                    "  SHACL: {} violations against ontology/shapes.ttl, e.g.:",
+                    v.violations
+                );
+                for r in v.results.iter().take(3) {
+                    println!("    {}: {}", r.focus, r.message);
+                }
+            }
         }
         catalog.flush()?;
         // A user with purchases, for the recommendation example.

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
-use crate::infer::{self, Model};
 use crate::ingest::{self, label::Labeler, mapping::Mapping};
+use crate::inventory;
 
 /// Options of `stocktake ingest`.
 #[derive(Debug, Clone, Args)]
@@ -18,11 +18,18 @@ pub struct IngestArgs {
     #[arg(value_name = "ASSET")]
     pub asset: PathBuf,
     /// The mapping (TOML): entity type, namespace, field → column.
-    #[arg(long, value_name = "FILE")]
-    pub mapping: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "suggest")]
+    pub mapping: Option<PathBuf>,
+    /// Print a mapping proposed from the inventory's reading of ASSET (to review, save and pass
+    /// to --mapping) instead of ingesting.
+    #[arg(long, conflicts_with = "mapping")]
+    pub suggest: bool,
     /// Do not label product titles with the title model (`[ingest] title_model`).
     #[arg(long)]
     pub no_label: bool,
+    /// Run even when this exact input (bytes, mapping, labeller) was already ingested.
+    #[arg(long)]
+    pub force: bool,
     /// Print the run as JSON instead of a summary.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -30,10 +37,13 @@ pub struct IngestArgs {
 
 /// `stocktake ingest`.
 pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.mapping)
-        .with_context(|| format!("cannot read the mapping {}", args.mapping.display()))?;
+    let Some(mapping_path) = args.mapping.clone() else {
+        return suggest(&args);
+    };
+    let text = std::fs::read_to_string(&mapping_path)
+        .with_context(|| format!("cannot read the mapping {}", mapping_path.display()))?;
     let mapping =
-        Mapping::parse(&text).with_context(|| format!("in {}", args.mapping.display()))?;
+        Mapping::parse(&text).with_context(|| format!("in {}", mapping_path.display()))?;
     let catalog = super::commands::open_catalog(config)?;
     super::commands::load_ontology(&catalog, config)?;
     let secret = ingest::pseudonym_secret(&config.data)?;
@@ -42,6 +52,25 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(labeler(config, &catalog)?)
     };
+    if !args.force {
+        if let Some(done) = ingest::finished_run(&catalog, &args.asset, &text, labeler.as_ref())? {
+            if args.format == "json" {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                println!(
+                    "{} was already ingested with this mapping (run {}, ended {}): {} records in, \
+                     {} accepted, {} quarantined; nothing to do (--force runs it again)",
+                    done.asset,
+                    done.run,
+                    done.ended,
+                    done.records_in,
+                    done.accepted,
+                    done.quarantined
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let report = ingest::ingest(
         &catalog,
         &args.asset,
@@ -73,23 +102,62 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         for (reason, n) in &report.reasons {
             println!("  quarantined {n}×: {reason}");
         }
+        if let Some(v) = &report.validation {
+            if v.conforms {
+                println!("  SHACL: the product graph conforms to {} shapes", v.shapes);
+            } else {
+                println!(
+                    "  SHACL: {} violations ({} results in all) against {} shapes; first ones:",
+                    v.violations, v.total, v.shapes
+                );
+                for r in v.results.iter().take(5) {
+                    println!("    {} {}: {}", r.severity, r.focus, r.message);
+                }
+                println!("    full report: {}/shacl in the catalog graph", report.run);
+            }
+            for u in &v.unsupported {
+                println!("  SHACL: not checked: {u}");
+            }
+        }
         println!("run: {}", report.run);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The title labeller: the configured package, described in the models graph so labels can
-/// point at it.
-pub fn labeler(config: &Config, catalog: &crate::catalog::Catalog) -> anyhow::Result<Labeler> {
-    let name = &config.ingest.title_model;
-    let dir = infer::find_package(&config.infer.models_dir, name).with_context(|| {
-        format!("title model {name:?} ([ingest] title_model; --no-label skips labelling)")
+/// `stocktake ingest --suggest ASSET`: scans the one file (rules only, nothing written) and
+/// prints the proposed mapping.
+fn suggest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
+    if !args.asset.is_file() {
+        anyhow::bail!("{} is not a file", args.asset.display());
+    }
+    let source = inventory::Source::Files(args.asset.clone());
+    let report = inventory::scan(&source, &inventory::ScanOptions::default())?;
+    let asset = report.assets.first().with_context(|| {
+        format!(
+            "{} is not a CSV, TSV, JSONL or Parquet file",
+            args.asset.display()
+        )
     })?;
-    let model = Model::load(&dir, &super::models::options(config))?;
-    let iri = catalog.describe_model(&super::models::record(&model.package))?;
-    Ok(Labeler::new(
-        model,
-        iri.as_str().to_string(),
-        config.ingest.label_threshold,
-    ))
+    if let Some(e) = &asset.error {
+        anyhow::bail!("cannot read {}: {e}", args.asset.display());
+    }
+    match ingest::suggest::suggest(asset) {
+        Ok(s) if args.format == "json" => println!("{}", serde_json::to_string_pretty(&s.mapping)?),
+        Ok(s) => print!("{}", s.toml),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The title labeller of the configuration (see [`Labeler::from_config`]).
+pub fn labeler(config: &Config, catalog: &crate::catalog::Catalog) -> anyhow::Result<Labeler> {
+    Labeler::from_config(config, catalog).with_context(|| {
+        format!(
+            "title model {:?} ([ingest] title_model; --no-label skips labelling)",
+            config.ingest.title_model
+        )
+    })
 }

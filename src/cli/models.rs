@@ -76,7 +76,7 @@ fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
                     "task": p.config.task.as_str(),
                     "heads": p.config.heads.iter().map(|h| json!({
                         "name": h.name,
-                        "labels": label_names(p.config.task, &h.labels),
+                        "labels": p.label_names(&h.labels),
                     })).collect::<Vec<_>>(),
                     "sha256": p.sha256,
                     "bytes": bytes,
@@ -139,25 +139,6 @@ fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// Entity types for tag sets (B-brand, I-brand, … → brand), labels as they are otherwise.
-fn label_names(task: Task, labels: &[String]) -> Vec<String> {
-    match task {
-        Task::SequenceClassification => labels.to_vec(),
-        Task::TokenClassification => {
-            let mut seen = Vec::new();
-            for l in labels {
-                if let Ok(t) = infer::decode::Tag::parse(l) {
-                    if let Some(k) = t.kind {
-                        if !seen.contains(&k) {
-                            seen.push(k);
-                        }
-                    }
-                }
-            }
-            seen
-        }
-    }
-}
-
 fn print_metrics(v: &Value) {
     println!(
         "model {} on {} ({} examples)",
@@ -264,59 +245,6 @@ fn run_stdin(model: &Model, batch: usize, top_k: Option<usize>) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-/// The catalog's view of a package: flattened numeric metrics, provenance from config.json.
-pub fn record(p: &Package) -> crate::catalog::ModelRecord {
-    fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, f64)>) {
-        match v {
-            Value::Number(n) => {
-                if let Some(x) = n.as_f64() {
-                    out.push((prefix.to_string(), x));
-                }
-            }
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let path = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    flatten(&path, v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut metrics = Vec::new();
-    flatten("", &p.config.metrics, &mut metrics);
-    let t = &p.config.training;
-    let text = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    crate::catalog::ModelRecord {
-        name: p.config.name.clone(),
-        version: p.config.version.clone(),
-        sha256: p.sha256.clone(),
-        task: p.config.task.as_str().to_string(),
-        heads: p
-            .config
-            .heads
-            .iter()
-            .map(|h| (h.name.clone(), label_names(p.config.task, &h.labels)))
-            .collect(),
-        training_data: t
-            .get("data")
-            .and_then(|d| d.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        licence: text("licence"),
-        method: text("method"),
-        metrics,
-        ..Default::default()
-    }
-}
-
 /// Describes every valid package of the models folder in the models graph; invalid ones are
 /// reported and skipped (the server still starts). Returns how many were described.
 pub fn register_all(catalog: &crate::catalog::Catalog, config: &Config) -> anyhow::Result<usize> {
@@ -329,7 +257,7 @@ pub fn register_all(catalog: &crate::catalog::Catalog, config: &Config) -> anyho
     for dir in package::list(root)? {
         match Package::open(&dir) {
             Ok(p) => {
-                let iri = catalog.describe_model(&record(&p))?;
+                let iri = catalog.describe_model(&crate::ingest::label::model_record(&p))?;
                 tracing::debug!(model = %p.config.name, %iri, "model described in the catalog");
                 n += 1;
             }

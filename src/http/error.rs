@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 406: no acceptable representation.
     #[error("{0}")]
     NotAcceptable(String),
+    /// 409: conflicts with work in progress (e.g. an ingest already running).
+    #[error("{0}")]
+    Conflict(String),
     /// 413: request body too large.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -59,6 +62,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,

@@ -6,6 +6,7 @@
 //! directly; `serve()` binds it and shuts down gracefully on SIGTERM/Ctrl-C.
 
 mod error;
+mod ingest;
 mod inventory;
 mod labels;
 mod negotiate;
@@ -49,6 +50,10 @@ struct Inner {
     recommend: Option<Arc<crate::recommend::Service>>,
     /// Name/address model for scans, loaded by the first scan (blocking; see `name_tagger`).
     ner: std::sync::OnceLock<Option<Arc<crate::inventory::ner::NameTagger>>>,
+    /// Title labeller for ingest runs, loaded by the first one (see `labeler`).
+    labeler: std::sync::OnceLock<Option<Arc<crate::ingest::label::Labeler>>>,
+    /// Ingest runs started over HTTP.
+    jobs: ingest::Jobs,
 }
 
 impl AppState {
@@ -71,6 +76,8 @@ impl AppState {
                 config,
                 recommend: None,
                 ner: std::sync::OnceLock::new(),
+                labeler: std::sync::OnceLock::new(),
+                jobs: ingest::Jobs::default(),
             }),
         }
     }
@@ -89,6 +96,27 @@ impl AppState {
             .ner
             .get_or_init(|| {
                 crate::inventory::ner::load_for_scan(&self.inner.config.infer).map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// The title labeller (`[ingest] title_model`), loaded once; `None` (logged) when it is not
+    /// configured or cannot be loaded. Blocking: call from a blocking thread.
+    fn labeler(&self) -> Option<Arc<crate::ingest::label::Labeler>> {
+        self.inner
+            .labeler
+            .get_or_init(|| {
+                let config = &self.inner.config;
+                if config.ingest.title_model.is_empty() {
+                    return None;
+                }
+                match crate::ingest::label::Labeler::from_config(config, &self.inner.catalog) {
+                    Ok(l) => Some(Arc::new(l)),
+                    Err(e) => {
+                        tracing::warn!("titles will not be labelled: {e}");
+                        None
+                    }
+                }
             })
             .clone()
     }
@@ -223,6 +251,8 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/sources",
             get(inventory::list_sources).post(inventory::post_source),
         )
+        .route("/api/v1/ingest", get(ingest::list).post(ingest::start))
+        .route("/api/v1/ingest/{job}", get(ingest::status))
         .route("/api/v1/labels", get(labels::list))
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/healthz", get(healthz))
@@ -254,6 +284,10 @@ async fn index() -> impl IntoResponse {
             "/api/v1/predict/heads": "top-k heads of (relation, tail)",
             "/api/v1/recommend": "items for a user along the configured relation",
             "/api/v1/similar": "entities nearest to an entity",
+            "/api/v1/ingest": "start an ingest run (POST, write role) and follow it",
+            "/api/v1/labels": "machine labels waiting for review; accept or reject them",
+            "/api/v1/sources": "scan a source into the catalog (POST, write role)",
+            "/report": "the inventory report (HTML or JSON)",
             "/healthz": "liveness and store check"
         }
     }))

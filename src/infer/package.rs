@@ -332,6 +332,28 @@ pub fn list(root: &Path) -> Result<Vec<PathBuf>, InferError> {
     Ok(dirs)
 }
 
+impl Package {
+    /// The entity or class names of a head's labels (BIOES tags folded to their kinds).
+    pub fn label_names(&self, labels: &[String]) -> Vec<String> {
+        match self.config.task {
+            Task::SequenceClassification => labels.to_vec(),
+            Task::TokenClassification => {
+                let mut seen = Vec::new();
+                for l in labels {
+                    if let Ok(t) = super::decode::Tag::parse(l) {
+                        if let Some(k) = t.kind {
+                            if !seen.contains(&k) {
+                                seen.push(k);
+                            }
+                        }
+                    }
+                }
+                seen
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

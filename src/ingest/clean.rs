@@ -176,6 +176,73 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// What a measurement measures (and so which units it may carry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Normalised to grams.
+    Weight,
+    /// Normalised to centimetres.
+    Length,
+}
+
+impl Measure {
+    /// The normalised unit's symbol and UN/CEFACT code (`schema:unitCode`).
+    pub fn unit(self) -> (&'static str, &'static str) {
+        match self {
+            Measure::Weight => ("g", "GRM"),
+            Measure::Length => ("cm", "CMT"),
+        }
+    }
+
+    fn factor(self, unit: &str) -> Option<f64> {
+        let u = unit.trim().to_lowercase();
+        Some(match (self, u.as_str()) {
+            (Measure::Weight, "g" | "gram" | "grams" | "克") => 1.0,
+            (Measure::Weight, "kg" | "kilogram" | "kilograms" | "公斤" | "千克") => 1000.0,
+            (Measure::Weight, "mg" | "毫克") => 0.001,
+            (Measure::Weight, "斤") => 500.0,
+            (Measure::Weight, "lb" | "lbs" | "pound" | "pounds") => 453.592_37,
+            (Measure::Weight, "oz" | "ounce" | "ounces") => 28.349_523_125,
+            (Measure::Length, "cm" | "centimetre" | "centimeter" | "厘米" | "公分") => 1.0,
+            (Measure::Length, "mm" | "millimetre" | "millimeter" | "毫米") => 0.1,
+            (Measure::Length, "m" | "metre" | "meter" | "米") => 100.0,
+            (Measure::Length, "in" | "inch" | "inches" | "英寸" | "寸") => 2.54,
+            _ => return None,
+        })
+    }
+}
+
+/// A weight or length (`500g`, `1.5 kg`, `30厘米`, or a bare number in `default_unit`),
+/// normalised to grams or centimetres. Zero, negative and unknown units are errors: a product
+/// cannot weigh nothing.
+pub fn measure(raw: &str, what: Measure, default_unit: &str) -> Result<f64, String> {
+    let s = text(raw);
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == ','))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let unit = if unit.trim().is_empty() {
+        default_unit
+    } else {
+        unit
+    };
+    let name = match what {
+        Measure::Weight => "weight",
+        Measure::Length => "dimension",
+    };
+    let v: f64 = number
+        .replace(',', "")
+        .parse()
+        .map_err(|_| format!("{name} {raw:?} is not a number"))?;
+    let factor = what
+        .factor(unit)
+        .ok_or_else(|| format!("{name} {raw:?} has an unknown unit {:?}", unit.trim()))?;
+    if !v.is_finite() || v <= 0.0 {
+        return Err(format!("{name} {raw:?} is not positive"));
+    }
+    Ok(v * factor)
+}
+
 /// A rating on the 1–5 scale (halves allowed).
 pub fn rating(raw: &str) -> Result<f64, String> {
     let s = text(raw);
@@ -192,6 +259,23 @@ pub fn rating(raw: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measures_normalise_units_and_refuse_impossible_values() {
+        let w = |s: &str| measure(s, Measure::Weight, "g");
+        let l = |s: &str| measure(s, Measure::Length, "cm");
+        assert_eq!(w("500"), Ok(500.0));
+        assert_eq!(w("1.5 kg"), Ok(1500.0));
+        assert_eq!(w("２斤"), Ok(1000.0), "full-width digits, Chinese unit");
+        assert_eq!(w("1,200g"), Ok(1200.0));
+        assert_eq!(l("30厘米"), Ok(30.0));
+        assert_eq!(l("25 mm"), Ok(2.5));
+        assert_eq!(measure("2", Measure::Length, "m"), Ok(200.0));
+        assert!(w("0").unwrap_err().contains("not positive"));
+        assert!(w("-3").unwrap_err().contains("not positive"));
+        assert!(w("heavy").unwrap_err().contains("not a number"));
+        assert!(w("3 cm").unwrap_err().contains("unknown unit"));
+    }
 
     #[test]
     fn text_is_nfkc_with_whitespace_collapsed() {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-use super::clean;
+use super::clean::{self, Measure};
 use super::mapping::{Entity, Mapping};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
 use crate::catalog::{Object, Statement};
@@ -154,6 +154,11 @@ pub struct Built {
     pub title: Option<String>,
     /// Whether the mapping gave the product a brand (a mapped column wins over the model).
     pub has_brand: bool,
+    /// Products the record points at (source key, IRI): they must already be in the graph.
+    pub references: Vec<(String, String)>,
+    /// The record's key within its asset (id column, else `line-N`); names its quarantine
+    /// entry, which is cleared when the record is accepted.
+    pub record_key: String,
 }
 
 fn rdf_type() -> String {
@@ -179,6 +184,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
     let subject: String;
     let mut title_out = None;
     let mut has_brand = false;
+    let mut references = Vec::new();
     let mut add = |s: &str, p: String, o: Object| statements.push(Statement::new(s, p, o));
     let product_ns = ctx
         .mapping
@@ -192,7 +198,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if id.is_none() {
                 reasons.push("product id is empty".to_string());
             }
-            if title.is_none() {
+            if title.is_none() && ctx.fields.contains_key("title") {
                 reasons.push("title is empty".to_string());
             }
             let price = get("price").map(|p| clean::price(&p));
@@ -203,7 +209,22 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if let Some(Err(e)) = &currency_col {
                 reasons.push(e.clone());
             }
-            let (Some(id), Some(title)) = (id, title) else {
+            let weight_unit = ctx.mapping.defaults.weight_unit.as_deref().unwrap_or("g");
+            let length_unit = ctx.mapping.defaults.length_unit.as_deref().unwrap_or("cm");
+            let mut measures = Vec::new();
+            for (field, what, unit, property) in [
+                ("weight", Measure::Weight, weight_unit, "weight"),
+                ("length", Measure::Length, length_unit, "depth"),
+                ("width", Measure::Length, length_unit, "width"),
+                ("height", Measure::Length, length_unit, "height"),
+            ] {
+                match get(field).map(|v| clean::measure(&v, what, unit)) {
+                    Some(Ok(v)) => measures.push((property, what, v)),
+                    Some(Err(e)) => reasons.push(e),
+                    None => {}
+                }
+            }
+            let Some(id) = id else {
                 return Err(reasons);
             };
             if !reasons.is_empty() {
@@ -212,7 +233,17 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             let p = ctx.minter.entity("product", ctx.namespace, &id);
             add(&p, rdf_type(), Object::iri(schema("Product")));
             add(&p, schema("productID"), Object::string(&id));
-            add(&p, schema("name"), Object::string(&title));
+            if let Some(title) = &title {
+                add(&p, schema("name"), Object::string(title));
+            }
+            for (property, what, v) in measures {
+                let node = format!("{p}/{property}");
+                add(&p, schema(property), Object::iri(&node));
+                add(&node, rdf_type(), Object::iri(schema("QuantitativeValue")));
+                add(&node, schema("value"), Object::decimal(v));
+                add(&node, schema("unitCode"), Object::string(what.unit().1));
+                owned.push(node);
+            }
             if let Some(d) = get("description") {
                 add(&p, schema("description"), Object::string(d));
             }
@@ -236,7 +267,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 }
                 owned.push(offer);
             }
-            title_out = Some(title.clone());
+            title_out = title.clone();
             if let Some(brand) = get("brand") {
                 has_brand = true;
                 let iri = ctx.minter.brand(&brand);
@@ -294,6 +325,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             let r = ctx.minter.entity("review", ctx.namespace, &key);
             add(&r, rdf_type(), Object::iri(schema("Review")));
             let p = ctx.minter.entity("product", product_ns, &product);
+            references.push((product.clone(), p.clone()));
             add(&r, schema("itemReviewed"), Object::iri(p));
             if let Some(u) = user {
                 let u = ctx.minter.user("users", &u);
@@ -350,6 +382,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             }
             let u = ctx.minter.user("users", &user);
             let p = ctx.minter.entity("product", product_ns, &product);
+            references.push((product.clone(), p.clone()));
             let when = time
                 .as_ref()
                 .and_then(|t| t.as_ref().ok())
@@ -401,6 +434,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
         statements,
         title: title_out,
         has_brand,
+        references,
+        record_key: String::new(),
     })
 }
 

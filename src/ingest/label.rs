@@ -69,6 +69,61 @@ pub fn label_iri(base: &str, id: &str) -> String {
     format!("{base}label/{id}")
 }
 
+/// The catalog's view of a model package: flattened numeric metrics, provenance from
+/// config.json. (`infer` and `catalog` do not know each other; the labeller, the CLI and the
+/// server describe models through this.)
+pub fn model_record(p: &crate::infer::Package) -> crate::catalog::ModelRecord {
+    fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
+        match v {
+            serde_json::Value::Number(n) => {
+                if let Some(x) = n.as_f64() {
+                    out.push((prefix.to_string(), x));
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&path, v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut metrics = Vec::new();
+    flatten("", &p.config.metrics, &mut metrics);
+    let t = &p.config.training;
+    let text = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    crate::catalog::ModelRecord {
+        name: p.config.name.clone(),
+        version: p.config.version.clone(),
+        sha256: p.sha256.clone(),
+        task: p.config.task.as_str().to_string(),
+        heads: p
+            .config
+            .heads
+            .iter()
+            .map(|h| (h.name.clone(), p.label_names(&h.labels)))
+            .collect(),
+        training_data: t
+            .get("data")
+            .and_then(|d| d.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        licence: text("licence"),
+        method: text("method"),
+        metrics,
+        ..Default::default()
+    }
+}
+
 /// Records a person's decision on label `id`; errors when there is no such label.
 pub fn decide(
     catalog: &Catalog,
@@ -112,6 +167,22 @@ impl Labeler {
             model_iri,
             threshold,
         }
+    }
+
+    /// The configured title model (`[ingest] title_model`, `[ingest] label_threshold`), loaded
+    /// and described in the models graph so labels can point at it. Blocking.
+    pub fn from_config(
+        config: &crate::config::Config,
+        catalog: &Catalog,
+    ) -> Result<Labeler, LabelError> {
+        let dir = crate::infer::find_package(&config.infer.models_dir, &config.ingest.title_model)?;
+        let model = Model::load(&dir, &crate::infer::Options::from_config(&config.infer))?;
+        let iri = catalog.describe_model(&model_record(&model.package))?;
+        Ok(Labeler::new(
+            model,
+            iri.as_str().to_string(),
+            config.ingest.label_threshold,
+        ))
     }
 
     /// The labelling model's IRI in the models graph.
@@ -160,15 +231,26 @@ impl Labeler {
             }
         }
         let decisions = self.decisions(catalog, minter, &planned)?;
+        let status_of = |id: &str, score: f32| match decisions.get(&label_iri(minter.base(), id)) {
+            Some(Verdict::Accept) => "human-accepted",
+            Some(Verdict::Reject) => "human-rejected",
+            None if score >= self.threshold => "accepted",
+            None => "review",
+        };
+        // A product has one brand: per record, a person's choice first, then the most
+        // confident label, so the first brand asserted below is the one to keep.
+        planned.sort_by(|a, b| {
+            let human = |x: &(usize, String, String, String, usize, usize, f32)| {
+                status_of(&x.1, x.6) != "human-accepted"
+            };
+            (a.0, human(a))
+                .cmp(&(b.0, human(b)))
+                .then(b.6.total_cmp(&a.6))
+        });
         for (i, id, kind, value, start, end, score) in planned {
             let iri = label_iri(minter.base(), &id);
             let subject = batch[i].subject.clone();
-            let status = match decisions.get(&iri) {
-                Some(Verdict::Accept) => "human-accepted",
-                Some(Verdict::Reject) => "human-rejected",
-                None if score >= self.threshold => "accepted",
-                None => "review",
-            };
+            let status = status_of(&id, score);
             match status {
                 "human-accepted" => stats.human_accepted += 1,
                 "human-rejected" => stats.human_rejected += 1,
@@ -199,9 +281,10 @@ impl Labeler {
             add(&iri, format!("{ST}status"), Object::string(status));
             let asserted = matches!(status, "accepted" | "human-accepted");
             if let (Some(pred), true) = (predicate_of(&kind), asserted) {
-                add(&iri, format!("{ST}predicate"), Object::iri(&pred));
                 if kind == "brand" {
                     if !b.has_brand {
+                        b.has_brand = true;
+                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
                         let brand = minter.brand(&value);
                         add(&subject, pred, Object::iri(&brand));
                         add(
@@ -212,6 +295,7 @@ impl Labeler {
                         add(&brand, format!("{SCHEMA}name"), Object::string(&value));
                     }
                 } else {
+                    add(&iri, format!("{ST}predicate"), Object::iri(&pred));
                     add(&subject, pred, Object::string(&value));
                 }
             }

@@ -11,6 +11,7 @@
 //! price = "price"
 //! brand = "brand"
 //! category = "category"
+//! weight = "weight_g"         # also length, width, height (bare numbers: g and cm by default)
 //! [defaults]
 //! currency = "CNY"            # when neither the price nor a currency column says
 //! ```
@@ -49,13 +50,17 @@ impl Entity {
         match self {
             Entity::Product => &[
                 ("id", true),
-                ("title", true),
+                ("title", false),
                 ("price", false),
                 ("currency", false),
                 ("brand", false),
                 ("category", false),
                 ("seller", false),
                 ("description", false),
+                ("weight", false),
+                ("length", false),
+                ("width", false),
+                ("height", false),
             ],
             Entity::Review => &[
                 ("id", false),
@@ -86,6 +91,10 @@ pub struct Defaults {
     pub currency: Option<String>,
     /// Interaction kind when there is no `kind` column: `viewed`, `purchased` or `rated`.
     pub kind: Option<String>,
+    /// Unit of weights written as bare numbers (default `g`).
+    pub weight_unit: Option<String>,
+    /// Unit of lengths written as bare numbers (default `cm`).
+    pub length_unit: Option<String>,
 }
 
 /// One asset's mapping.
@@ -161,6 +170,16 @@ impl Mapping {
         if let Some(c) = &self.defaults.currency {
             super::clean::currency(c).map_err(MappingError)?;
         }
+        use super::clean::{measure, Measure};
+        for (unit, what) in [
+            (&self.defaults.weight_unit, Measure::Weight),
+            (&self.defaults.length_unit, Measure::Length),
+        ] {
+            if let Some(u) = unit {
+                measure("1", what, u)
+                    .map_err(|_| MappingError(format!("[defaults] has an unknown unit {u:?}")))?;
+            }
+        }
         if let Some(k) = &self.defaults.kind {
             super::graph::interaction_kind(k).map_err(MappingError)?;
         }
@@ -193,9 +212,16 @@ mod tests {
         assert!(e.0.contains("column \"name\" for title"), "{e}");
         assert!(e.0.contains("sku, title, price"), "{e}");
 
-        let m = Mapping::parse("entity = \"product\"\n[columns]\nid = \"sku\"").unwrap();
+        let m = Mapping::parse("entity = \"product\"\n[columns]\ntitle = \"name\"").unwrap();
+        let e = m.resolve(&header(&["name"])).unwrap_err();
+        assert!(e.0.contains("needs a column for \"id\""), "{e}");
+
+        let m = Mapping::parse(
+            "entity = \"product\"\n[columns]\nid = \"sku\"\n[defaults]\nweight_unit = \"stone\"",
+        )
+        .unwrap();
         let e = m.resolve(&header(&["sku"])).unwrap_err();
-        assert!(e.0.contains("needs a column for \"title\""), "{e}");
+        assert!(e.0.contains("unknown unit \"stone\""), "{e}");
 
         let m = Mapping::parse("entity = \"user\"\n[columns]\nid = \"u\"\ncolour = \"c\"").unwrap();
         assert!(m

@@ -16,14 +16,15 @@ pub mod label;
 pub mod mapping;
 pub mod quality;
 pub mod read;
+pub mod suggest;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::catalog::vocab::{PROV, RDF, SKOS, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement, ValidationReport};
 use graph::{Built, Context, Minter};
 use label::{LabelError, LabelStats, Labeler};
 use mapping::{Mapping, MappingError};
@@ -73,7 +74,16 @@ pub struct RunReport {
     pub labels: Option<LabelStats>,
     /// Duplicates and price anomalies across the namespace (product runs).
     pub findings: Option<quality::Findings>,
+    /// SHACL validation of the product graph after the run against `ontology/` shapes (the
+    /// whole report is in the catalog at `{run}/shacl`; this keeps the first results).
+    pub validation: Option<ValidationReport>,
+    /// True when this exact input had already been ingested and nothing was done (the counts
+    /// are the earlier run's).
+    pub skipped: bool,
 }
+
+/// Results of the SHACL report repeated in the run report itself.
+const REPORTED_RESULTS: usize = 20;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -158,6 +168,82 @@ fn file_hash(path: &Path) -> Result<String, IngestError> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// Checks that `path` can be read and `mapping` fits its columns, without ingesting anything
+/// (the errors a run would stop with at once).
+pub fn check(path: &Path, mapping: &Mapping) -> Result<(), IngestError> {
+    let keys: Vec<String> = mapping.columns.values().cloned().collect();
+    let records =
+        read::open(path, mapping.encoding.as_deref(), &keys).map_err(IngestError::Input)?;
+    mapping.resolve(&records.columns)?;
+    Ok(())
+}
+
+/// The run's IRI. A run is named by what determines its output (file bytes, mapping,
+/// labeller), so re-running the same input — or completing a killed run — rewrites the same
+/// run record.
+fn run_iri(
+    catalog: &Catalog,
+    path: &Path,
+    mapping_text: &str,
+    labeler: Option<&Labeler>,
+) -> Result<String, IngestError> {
+    Ok(format!(
+        "{}ingest/{}",
+        catalog.layout().base(),
+        graph::content_key(&[
+            &path.display().to_string(),
+            &file_hash(path)?,
+            mapping_text,
+            labeler.map_or("", |l| l.model_iri()),
+        ])
+    ))
+}
+
+/// The checkpoint of an asset: the finished run of exactly this input (same bytes, mapping and
+/// labeller), unless a person has decided on a label since it ended (their decision must be
+/// applied by running again). `None` means the asset needs a run — never run, or killed before
+/// its run record was written (the record is written last).
+pub fn finished_run(
+    catalog: &Catalog,
+    path: &Path,
+    mapping_text: &str,
+    labeler: Option<&Labeler>,
+) -> Result<Option<RunReport>, IngestError> {
+    let run = run_iri(catalog, path, mapping_text, labeler)?;
+    let g = catalog.layout().catalog.as_str().to_owned();
+    let p = catalog.layout().products.as_str().to_owned();
+    let rows = catalog.select(&format!(
+        "SELECT * WHERE {{ GRAPH <{g}> {{ <{run}> a <{ST}IngestRun> ; <{ST}sourceAsset> ?asset ; \
+         <{ST}entityType> ?entity ; <{ST}namespace> ?ns ; <{ST}recordsIn> ?in ; \
+         <{ST}recordsAccepted> ?ok ; <{ST}recordsQuarantined> ?q ; \
+         <{PROV}startedAtTime> ?started ; <{PROV}endedAtTime> ?ended }} \
+         FILTER NOT EXISTS {{ GRAPH <{p}> {{ ?d a <{ST}Decision> ; <{PROV}generatedAtTime> ?t }} \
+         FILTER(?t > ?ended) }} }}"
+    ))?;
+    let Some(r) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let n = |k: &str| r.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Some(RunReport {
+        run,
+        asset: r.get("asset").cloned().unwrap_or_default(),
+        entity: r.get("entity").cloned().unwrap_or_default(),
+        namespace: r.get("ns").cloned().unwrap_or_default(),
+        encoding: String::new(),
+        started: r.get("started").cloned().unwrap_or_default(),
+        ended: r.get("ended").cloned().unwrap_or_default(),
+        records_in: n("in"),
+        accepted: n("ok"),
+        quarantined: n("q"),
+        triples_written: 0,
+        reasons: BTreeMap::new(),
+        labels: None,
+        findings: None,
+        validation: None,
+        skipped: true,
+    }))
+}
+
 /// Ingests the file at `path` with `mapping`, labelling product titles with `labeler` when
 /// given. Blocking.
 pub fn ingest(
@@ -180,17 +266,7 @@ pub fn ingest(
     let base = catalog.layout().base().to_owned();
     let minter = Minter::new(&base, secret).with_brand_aliases(brand_aliases(catalog)?);
     let categories = category_labels(catalog)?;
-    // The run is named by what determines its output (file bytes, mapping, labeller), so
-    // re-running the same input — or completing a killed run — rewrites the same run record.
-    let run = format!(
-        "{base}ingest/{}",
-        graph::content_key(&[
-            &path.display().to_string(),
-            &file_hash(path)?,
-            mapping_text,
-            labeler.map_or("", |l| l.model_iri()),
-        ])
-    );
+    let run = run_iri(catalog, path, mapping_text, labeler)?;
     let ctx = Context {
         mapping,
         fields: &fields,
@@ -214,6 +290,8 @@ pub fn ingest(
         reasons: BTreeMap::new(),
         labels: labeler.map(|_| LabelStats::default()),
         findings: None,
+        validation: None,
+        skipped: false,
     };
     let columns = records.columns.clone();
     let asset = report.asset.clone();
@@ -231,14 +309,26 @@ pub fn ingest(
         id_field,
         labeler,
     };
+    let mut references = References::new(catalog);
+    let product_ns = namespace_of_products(mapping);
     for row in records {
         report.records_in += 1;
         match row {
-            Ok((line, cells)) => match check_and_build(&ctx, &fields, &columns, &cells) {
-                Ok(b) => accepted.push(b),
-                Err(reasons) => rejected.push((line, Some(cells), reasons)),
-            },
+            Ok((line, cells)) => {
+                let checked = check_and_build(&ctx, &fields, &columns, &cells)
+                    .and_then(|b| references.check(b, &product_ns));
+                match checked {
+                    Ok(mut b) => {
+                        b.record_key = record_key(id_field, Some(cells.as_slice()), line);
+                        accepted.push(b)
+                    }
+                    Err(reasons) => rejected.push((line, Some(cells), reasons)),
+                }
+            }
             Err((line, reason)) => rejected.push((line, None, vec![reason])),
+        }
+        if let Some(e) = references.error.take() {
+            return Err(e.into());
         }
         if accepted.len() + rejected.len() >= BATCH {
             writer.flush(&mut accepted, &mut rejected, &mut report)?;
@@ -249,8 +339,12 @@ pub fn ingest(
         let prefix = minter.entity("product", &namespace, "");
         report.findings = Some(quality::analyse(catalog, &prefix, NEAR_DUPLICATE)?);
     }
+    let mut validation = catalog.validate(&catalog.layout().products)?;
     report.ended = now();
     record_run(catalog, &report, mapping_text)?;
+    catalog.record_validation(&run, &format!("{run}/shacl"), &validation)?;
+    validation.results.truncate(REPORTED_RESULTS);
+    report.validation = Some(validation);
     Ok(report)
 }
 
@@ -288,6 +382,79 @@ fn check_and_build(
     }
 }
 
+/// A record's key within its asset: its id column when it has one, else its line.
+fn record_key(id_field: Option<usize>, cells: Option<&[Option<String>]>, line: u64) -> String {
+    cells
+        .and_then(|c| c.get(id_field?).cloned().flatten())
+        .map(|k| clean::text(&k))
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| format!("line-{line}"))
+}
+
+/// The namespace whose products reviews and interactions point at.
+fn namespace_of_products(mapping: &Mapping) -> String {
+    mapping
+        .product_namespace
+        .clone()
+        .unwrap_or_else(|| "products".into())
+}
+
+/// Checks that the products a record points at are in the product graph (a dangling reference
+/// is quarantined: ingest the products first, then rerun). Known products are remembered, so
+/// an interaction log costs one lookup per distinct product.
+struct References<'a> {
+    catalog: &'a Catalog,
+    known: std::collections::HashSet<String>,
+    /// A store error met while checking (the run stops with it).
+    error: Option<CatalogError>,
+}
+
+/// Products remembered as present (bounds the memory of the check).
+const KNOWN_PRODUCTS: usize = 1_000_000;
+
+impl<'a> References<'a> {
+    fn new(catalog: &'a Catalog) -> Self {
+        References {
+            catalog,
+            known: Default::default(),
+            error: None,
+        }
+    }
+
+    fn check(&mut self, b: Built, namespace: &str) -> Result<Built, Vec<String>> {
+        let graph = &self.catalog.layout().products;
+        let mut reasons = Vec::new();
+        for (key, iri) in &b.references {
+            if self.known.contains(iri) {
+                continue;
+            }
+            match self
+                .catalog
+                .is_instance(graph, iri, &format!("{SCHEMA}Product"))
+            {
+                Ok(true) => {
+                    if self.known.len() < KNOWN_PRODUCTS {
+                        self.known.insert(iri.clone());
+                    }
+                }
+                Ok(false) => reasons.push(format!(
+                    "product {key:?} is not in the product graph (namespace {namespace:?}): \
+                     ingest the products first, then rerun this asset"
+                )),
+                Err(e) => {
+                    self.error = Some(e);
+                    return Err(vec!["store error while checking references".into()]);
+                }
+            }
+        }
+        if reasons.is_empty() {
+            Ok(b)
+        } else {
+            Err(reasons)
+        }
+    }
+}
+
 /// Writes batches of accepted and quarantined records.
 struct Writer<'a> {
     catalog: &'a Catalog,
@@ -315,6 +482,17 @@ impl Writer<'_> {
             l.label(self.catalog, self.minter, accepted, self.run, stats)?;
         }
         if !accepted.is_empty() {
+            // A record accepted now may have been quarantined by an earlier run (a fixed
+            // mapping, products ingested since): its quarantine entry goes.
+            let cleared: Vec<String> = accepted
+                .iter()
+                .map(|b| {
+                    self.minter
+                        .quarantined(self.namespace, self.mapping.entity, &b.record_key)
+                })
+                .collect();
+            self.catalog
+                .replace_subjects(&layout.quarantine, &cleared, &[])?;
             let subjects: Vec<String> = accepted.iter().flat_map(|b| b.owned.clone()).collect();
             let statements: Vec<Statement> =
                 accepted.iter().flat_map(|b| b.statements.clone()).collect();
@@ -329,12 +507,7 @@ impl Writer<'_> {
             let mut subjects = Vec::new();
             let mut statements = Vec::new();
             for (line, cells, reasons) in rejected.iter() {
-                let key = cells
-                    .as_ref()
-                    .and_then(|c| c.get(self.id_field?).cloned().flatten())
-                    .map(|k| clean::text(&k))
-                    .filter(|k| !k.is_empty())
-                    .unwrap_or_else(|| format!("line-{line}"));
+                let key = record_key(self.id_field, cells.as_deref(), *line);
                 let q = self
                     .minter
                     .quarantined(self.namespace, self.mapping.entity, &key);
@@ -430,6 +603,11 @@ fn record_run(catalog: &Catalog, r: &RunReport, mapping_text: &str) -> Result<()
             s,
             st("priceAnomalies"),
             Object::integer(f.price_anomalies as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("weightAnomalies"),
+            Object::integer(f.weight_anomalies as u64),
         ));
     }
     if let Some(l) = &r.labels {

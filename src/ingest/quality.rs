@@ -9,7 +9,8 @@
 //! - `p st:nearDuplicateOf q`: titles whose character 3-shingles have a MinHash Jaccard
 //!   estimate ≥ the threshold (gaoya's LSH index finds the candidates).
 //! - `p st:priceAnomaly "…"`: a price more than 3.5 robust z-scores (0.6745·|x − median| / MAD,
-//!   Iglewicz–Hoaglin) from its category's median, for categories with at least 5 prices.
+//!   Iglewicz–Hoaglin) from its category's median, for categories with at least 5 prices;
+//!   `p st:weightAnomaly "…"` the same for weights.
 //!
 //! Each run first removes the namespace's earlier findings, so they always describe the graph
 //! as it is now.
@@ -38,6 +39,7 @@ pub struct Findings {
     pub exact_duplicates: usize,
     pub near_duplicates: usize,
     pub price_anomalies: usize,
+    pub weight_anomalies: usize,
 }
 
 fn normalise(title: &str) -> String {
@@ -66,7 +68,7 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Price outliers: (index, robust z, median, category size) for each outlier in `prices`.
+/// Outliers among one category's prices (or weights): (index, robust z, median) of each.
 pub fn price_outliers(prices: &[f64]) -> Vec<(usize, f64, f64)> {
     if prices.len() < MIN_CATEGORY {
         return Vec::new();
@@ -95,9 +97,11 @@ pub fn analyse(
 ) -> Result<Findings, CatalogError> {
     let g = catalog.layout().products.as_str().to_owned();
     let rows = catalog.select(&format!(
-        "SELECT ?p ?name ?price ?cat WHERE {{ GRAPH <{g}> {{ ?p a <{SCHEMA}Product> ; <{SCHEMA}name> ?name . \
-         FILTER(STRSTARTS(STR(?p), \"{product_prefix}\")) \
-         OPTIONAL {{ ?p <{SCHEMA}offers>/<{SCHEMA}price> ?price }} OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }} ORDER BY ?p"
+        "SELECT ?p ?name ?price ?weight ?cat WHERE {{ GRAPH <{g}> {{ ?p a <{SCHEMA}Product> . \
+         FILTER(STRSTARTS(STR(?p), \"{product_prefix}\")) OPTIONAL {{ ?p <{SCHEMA}name> ?name }} \
+         OPTIONAL {{ ?p <{SCHEMA}offers>/<{SCHEMA}price> ?price }} \
+         OPTIONAL {{ ?p <{SCHEMA}weight>/<{SCHEMA}value> ?weight }} \
+         OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }} ORDER BY ?p"
     ))?;
     let mut f = Findings {
         products: rows.len(),
@@ -109,10 +113,12 @@ pub fn analyse(
     // Exact duplicates by normalised title.
     let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for r in &rows {
-        groups
-            .entry(normalise(&r["name"]))
-            .or_default()
-            .push(r["p"].as_str());
+        if let Some(name) = r.get("name") {
+            groups
+                .entry(normalise(name))
+                .or_default()
+                .push(r["p"].as_str());
+        }
     }
     let mut canonical: HashMap<&str, &str> = HashMap::new();
     for members in groups.values() {
@@ -157,35 +163,61 @@ pub fn analyse(
         }
     }
 
-    // Price outliers per category.
-    let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
-    for r in &rows {
-        if let (Some(c), Some(p)) = (r.get("cat"), r.get("price").and_then(|p| p.parse().ok())) {
-            by_cat
-                .entry(c.as_str())
-                .or_default()
-                .push((r["p"].as_str(), p));
+    // Price and weight outliers per category.
+    for (field, predicate, unit) in [
+        ("price", "priceAnomaly", ""),
+        ("weight", "weightAnomaly", " g"),
+    ] {
+        let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+        for r in &rows {
+            if let (Some(c), Some(x)) = (r.get("cat"), r.get(field).and_then(|x| x.parse().ok())) {
+                by_cat
+                    .entry(c.as_str())
+                    .or_default()
+                    .push((r["p"].as_str(), x));
+            }
         }
-    }
-    for (cat, items) in &by_cat {
-        let prices: Vec<f64> = items.iter().map(|x| x.1).collect();
-        for (i, z, med) in price_outliers(&prices) {
-            let cat_name = cat.rsplit('/').next().unwrap_or(cat);
-            statements.push(Statement::new(
-                items[i].0,
-                st("priceAnomaly"),
-                Object::string(format!(
-                    "price {} is {z:+.1} robust z-scores from the median {med} of category {cat_name} ({} priced products)",
-                    prices[i],
-                    prices.len()
-                )),
-            ));
-            f.price_anomalies += 1;
+        for (cat, items) in &by_cat {
+            let values: Vec<f64> = items.iter().map(|x| x.1).collect();
+            // Weights span orders of magnitude within a category (a phone case and a phone):
+            // they are compared on a log scale, where their spread is roughly symmetric.
+            let scaled: Vec<f64> = if field == "weight" {
+                values.iter().map(|x| x.max(f64::MIN_POSITIVE).ln()).collect()
+            } else {
+                values.clone()
+            };
+            for (i, z, med) in price_outliers(&scaled) {
+                let med = if field == "weight" {
+                    (med.exp() * 10.0).round() / 10.0
+                } else {
+                    med
+                };
+                let cat_name = cat.rsplit('/').next().unwrap_or(cat);
+                statements.push(Statement::new(
+                    items[i].0,
+                    st(predicate),
+                    Object::string(format!(
+                        "{field} {}{unit} is {z:+.1} robust z-scores from the median {med}{unit} of category {cat_name} ({} products with a {field})",
+                        values[i],
+                        values.len()
+                    )),
+                ));
+                if field == "price" {
+                    f.price_anomalies += 1;
+                } else {
+                    f.weight_anomalies += 1;
+                }
+            }
         }
     }
 
     let subjects: Vec<String> = rows.iter().map(|r| r["p"].clone()).collect();
-    let predicates = [st("duplicateOf"), st("nearDuplicateOf"), st("priceAnomaly")];
+    let predicates = [
+        st("duplicateOf"),
+        st("nearDuplicateOf"),
+        st("priceAnomaly"),
+        st("weightAnomaly"),
+    ];
     catalog.replace_properties(
         &catalog.layout().products,
         &subjects,

@@ -1,0 +1,158 @@
+//! End-to-end ingestion throughput against the labelling model alone, on the same records.
+//!
+//! The pipeline (read, clean, build, label, write in transactions, quarantine, duplicates and
+//! outliers, SHACL) should not be the bottleneck: the goal is end-to-end records/s ≥ 0.8× the
+//! rate at which `product-ner` alone labels the same titles in the same batches. Peak memory
+//! of each part is printed too.
+//!
+//! Records: `demo/data/products.csv` repeated with fresh ids up to ING_ROWS (default 30,000;
+//! the titles are realistic Chinese and English product titles; repeats become duplicate links,
+//! as they would in a real feed). Environment: ING_ROWS, ING_DIR (default
+//! target/ingest-bench), ING_PARTS (model,ingest,plain).
+//!
+//! `cargo bench --bench ingest`
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use stocktake::catalog::{Catalog, GraphLayout};
+use stocktake::infer::{Model, Options};
+use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+const MAPPING: &str = "entity = \"product\"\nnamespace = \"bench\"\n[columns]\nid = \"product_id\"\ntitle = \"title\"\nprice = \"price\"\nbrand = \"brand\"\ncategory = \"category\"\n[defaults]\ncurrency = \"CNY\"\n";
+
+/// Writes the records and returns their titles (in file order).
+fn generate(repo: &Path, path: &Path, rows: usize) -> anyhow::Result<Vec<String>> {
+    let mut rd = csv::Reader::from_path(repo.join("demo/data/products.csv"))?;
+    let source: Vec<csv::StringRecord> = rd.records().collect::<Result<_, _>>()?;
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(["product_id", "title", "price", "brand", "category"])?;
+    let mut titles = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let r = &source[i % source.len()];
+        // Columns of the demo file: product_id,title,price,brand,category,seller_id
+        w.write_record([&format!("B{i:07}"), &r[1], &r[2], &r[3], &r[4]])?;
+        titles.push(r[1].to_string());
+    }
+    w.flush()?;
+    Ok(titles)
+}
+
+fn store(dir: &Path, repo: &Path) -> anyhow::Result<Catalog> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let c = Catalog::open(dir, GraphLayout::new("https://example.org/st/")?)?;
+    c.load_ontology(&repo.join("ontology"))?;
+    Ok(c)
+}
+
+fn main() -> anyhow::Result<()> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rows: usize = env("ING_ROWS", 30_000);
+    let parts: String = env("ING_PARTS", "model,ingest,plain".to_string());
+    let dir = PathBuf::from(env(
+        "ING_DIR",
+        repo.join("target/ingest-bench").display().to_string(),
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("products.csv");
+    let titles = generate(&repo, &file, rows)?;
+    let model_dir = repo.join("models/product-ner");
+    println!(
+        "ingest bench: {rows} product records, titles labelled by {}",
+        model_dir.display()
+    );
+
+    let mut model_rate = f64::NAN;
+    if parts.contains("model") {
+        let model = Model::load(&model_dir, &Options::default())?;
+        reset_peak();
+        let t = Instant::now();
+        let mut entities = 0usize;
+        // The pipeline labels one write batch (1,000 records) at a time: the same here.
+        for chunk in titles.chunks(1000) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            entities += model
+                .predict(&refs)?
+                .iter()
+                .map(|p| p.entities.len())
+                .sum::<usize>();
+        }
+        let s = t.elapsed().as_secs_f64();
+        model_rate = rows as f64 / s;
+        println!(
+            "model alone:        {s:8.1} s  {model_rate:9.0} records/s  ({entities} entities)  peak RSS {:.0} MB",
+            peak_rss_mb()
+        );
+    }
+
+    if parts.contains("ingest") {
+        let catalog = store(&dir.join("store-labelled"), &repo)?;
+        let model = Model::load(&model_dir, &Options::default())?;
+        let iri =
+            catalog.describe_model(&stocktake::ingest::label::model_record(&model.package))?;
+        let labeler = Labeler::new(model, iri.as_str().to_string(), 0.8);
+        let m = Mapping::parse(MAPPING)?;
+        reset_peak();
+        let t = Instant::now();
+        let r = ingest::ingest(&catalog, &file, &m, MAPPING, b"bench", Some(&labeler))?;
+        catalog.flush()?;
+        let s = t.elapsed().as_secs_f64();
+        let rate = rows as f64 / s;
+        let l = r.labels.clone().unwrap_or_default();
+        println!(
+            "end to end:         {s:8.1} s  {rate:9.0} records/s  ({} accepted, {} quarantined, {} triples, {} labels; model {:.1} s inside)  peak RSS {:.0} MB",
+            r.accepted,
+            r.quarantined,
+            r.triples_written,
+            l.labels,
+            l.model_seconds,
+            peak_rss_mb()
+        );
+        if model_rate.is_finite() {
+            println!(
+                "ratio end to end / model alone: {:.2}x  (goal >= 0.80)",
+                rate / model_rate
+            );
+        }
+    }
+
+    if parts.contains("plain") {
+        let catalog = store(&dir.join("store-plain"), &repo)?;
+        let m = Mapping::parse(MAPPING)?;
+        reset_peak();
+        let t = Instant::now();
+        let r = ingest::ingest(&catalog, &file, &m, MAPPING, b"bench", None)?;
+        catalog.flush()?;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "pipeline, no model: {s:8.1} s  {:9.0} records/s  ({} triples)  peak RSS {:.0} MB",
+            rows as f64 / s,
+            r.triples_written,
+            peak_rss_mb()
+        );
+    }
+    Ok(())
+}

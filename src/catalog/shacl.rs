@@ -1,0 +1,856 @@
+//! SHACL validation of a graph against the shapes in `ontology/`: the SHACL Core subset our
+//! shapes (and an ontology maintainer's next ones) need, evaluated as SPARQL over the store.
+//!
+//! Shapes are read from the ontology graph into memory (it is small); every constraint becomes
+//! one SELECT over the data graph merged with the ontology graph (categories and brands are
+//! typed there, so `sh:class skos:Concept` can hold), which finds the violating focus nodes
+//! directly instead of walking every node in Rust. Supported: targets (`targetClass` with
+//! subclasses, `targetNode`, `targetSubjectsOf`, `targetObjectsOf`), predicate, inverse,
+//! sequence, alternative and `*`/`+`/`?` paths, and the components `minCount`, `maxCount`,
+//! `datatype`, `class`, `nodeKind`, `min/maxInclusive`, `min/maxExclusive`, `min/maxLength`,
+//! `pattern` (+ `flags`), `in`, `hasValue` and `node` (the nested shape is checked on the value
+//! nodes, whose results it reports). Any other `sh:` constraint in a shape is listed in the
+//! report as not checked rather than silently passing. (The Rust SHACL engine on crates.io,
+//! rudof's `shacl_validation`, brings some 350 crates and its own RDF stack and cannot read our
+//! store in place; this module is the part of it we need.)
+
+use oxigraph::model::{
+    Graph, GraphNameRef, Literal, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TermRef,
+};
+use oxigraph::sparql::{QueryResults, SparqlEvaluator};
+use serde::Serialize;
+
+use super::vocab::{st, RDF, SH};
+use super::{Catalog, CatalogError};
+use oxigraph::model::NamedNode;
+
+/// Results kept per constraint (all are counted).
+const SAMPLES_PER_CONSTRAINT: usize = 50;
+/// Results written to the catalog per report (all are counted).
+const MAX_STORED_RESULTS: usize = 200;
+/// How deep `sh:node` references are followed (shapes may refer to each other in cycles).
+const MAX_NESTING: usize = 4;
+
+/// One violated constraint on one focus node.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationResult {
+    /// The focus node (an IRI, or a blank node / literal in N-Triples form).
+    pub focus: String,
+    /// The SPARQL form of the property path, when the constraint is on a property.
+    pub path: Option<String>,
+    /// The offending value, when there is one.
+    pub value: Option<String>,
+    /// The shape the constraint belongs to.
+    pub shape: String,
+    /// The SHACL constraint component, e.g. `sh:MinCountConstraintComponent`.
+    pub component: String,
+    /// `Violation`, `Warning` or `Info` (`sh:severity`, default Violation).
+    pub severity: String,
+    pub message: String,
+    #[serde(skip)]
+    focus_term: Option<Term>,
+    #[serde(skip)]
+    value_term: Option<Term>,
+}
+
+/// The outcome of validating one graph.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationReport {
+    /// True when no result of any severity was found.
+    pub conforms: bool,
+    /// Results with severity Violation.
+    pub violations: usize,
+    /// Results of every severity.
+    pub total: usize,
+    /// Node shapes that were checked.
+    pub shapes: usize,
+    /// A sample of the results (at most 50 per constraint).
+    pub results: Vec<ValidationResult>,
+    /// Constraints present in the shapes that this validator does not check.
+    pub unsupported: Vec<String>,
+}
+
+/// Predicates of a shape that are not constraints (or are parameters of one we handle).
+const NON_CONSTRAINTS: &[&str] = &[
+    "path",
+    "name",
+    "description",
+    "message",
+    "severity",
+    "order",
+    "group",
+    "deactivated",
+    "flags",
+    "property",
+    "targetClass",
+    "targetNode",
+    "targetSubjectsOf",
+    "targetObjectsOf",
+    "defaultValue",
+];
+
+fn sh(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("{SH}{local}"))
+}
+
+fn show(t: TermRef<'_>) -> String {
+    match t {
+        TermRef::NamedNode(n) => n.as_str().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The shapes graph in memory, with the helpers that read it.
+struct Shapes {
+    g: Graph,
+}
+
+impl Shapes {
+    fn objects(&self, s: &NamedOrBlankNode, p: &str) -> Vec<Term> {
+        self.g
+            .objects_for_subject_predicate(s, sh(p).as_ref())
+            .map(|t| t.into_owned())
+            .collect()
+    }
+
+    fn object(&self, s: &NamedOrBlankNode, p: &str) -> Option<Term> {
+        self.objects(s, p).into_iter().next()
+    }
+
+    fn deactivated(&self, s: &NamedOrBlankNode) -> bool {
+        self.object(s, "deactivated")
+            .is_some_and(|t| matches!(t, Term::Literal(l) if l.value() == "true"))
+    }
+
+    fn node(t: &Term) -> Option<NamedOrBlankNode> {
+        match t {
+            Term::NamedNode(n) => Some(n.clone().into()),
+            Term::BlankNode(b) => Some(b.clone().into()),
+            _ => None,
+        }
+    }
+
+    /// The members of an RDF list.
+    fn list(&self, head: &Term) -> Option<Vec<Term>> {
+        let first = NamedNode::new_unchecked(format!("{RDF}first"));
+        let rest = NamedNode::new_unchecked(format!("{RDF}rest"));
+        let nil = format!("{RDF}nil");
+        let mut out = Vec::new();
+        let mut cur = head.clone();
+        while !matches!(&cur, Term::NamedNode(n) if n.as_str() == nil) {
+            let node = Self::node(&cur)?;
+            out.push(
+                self.g
+                    .object_for_subject_predicate(&node, &first)?
+                    .into_owned(),
+            );
+            cur = self
+                .g
+                .object_for_subject_predicate(&node, &rest)?
+                .into_owned();
+            if out.len() > 10_000 {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// A SHACL property path as a SPARQL property path.
+    fn path(&self, t: &Term) -> Option<String> {
+        if let Term::NamedNode(n) = t {
+            return Some(format!("<{}>", n.as_str()));
+        }
+        let node = Self::node(t)?;
+        let one = |p: &str| self.object(&node, p).and_then(|x| self.path(&x));
+        if let Some(p) = one("inversePath") {
+            return Some(format!("^({p})"));
+        }
+        if let Some(l) = self.object(&node, "alternativePath") {
+            let parts: Option<Vec<String>> = self.list(&l)?.iter().map(|x| self.path(x)).collect();
+            return Some(format!("({})", parts?.join("|")));
+        }
+        for (p, op) in [
+            ("zeroOrMorePath", "*"),
+            ("oneOrMorePath", "+"),
+            ("zeroOrOnePath", "?"),
+        ] {
+            if let Some(x) = one(p) {
+                return Some(format!("({x}){op}"));
+            }
+        }
+        let parts: Option<Vec<String>> = self.list(t)?.iter().map(|x| self.path(x)).collect();
+        Some(format!("({})", parts?.join("/")))
+    }
+
+    /// The SPARQL group pattern binding `?focus` to the shape's targets, if it has any.
+    /// Targets are looked for in the data graph only (the ontology's own nodes are context,
+    /// not data); subclass links may come from either.
+    fn targets(&self, shape: &NamedOrBlankNode, data: &str) -> Option<String> {
+        let mut parts = Vec::new();
+        for c in self.objects(shape, "targetClass") {
+            parts.push(format!(
+                "{{ GRAPH <{data}> {{ ?focus <{RDF}type> ?t0 }} \
+                 ?t0 <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {c} }}"
+            ));
+        }
+        for n in self.objects(shape, "targetNode") {
+            parts.push(format!("{{ VALUES ?focus {{ {n} }} }}"));
+        }
+        for p in self.objects(shape, "targetSubjectsOf") {
+            parts.push(format!("{{ GRAPH <{data}> {{ ?focus {p} ?any }} }}"));
+        }
+        for p in self.objects(shape, "targetObjectsOf") {
+            parts.push(format!("{{ GRAPH <{data}> {{ ?any {p} ?focus }} }}"));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{{ SELECT DISTINCT ?focus WHERE {{ {} }} }}",
+                parts.join(" UNION ")
+            )
+        })
+    }
+}
+
+/// One constraint turned into a query.
+struct Check {
+    shape: String,
+    path: Option<String>,
+    component: &'static str,
+    severity: String,
+    message: String,
+    query: String,
+}
+
+impl Catalog {
+    /// Validates `data` (merged with the ontology graph) against the shapes in the ontology
+    /// graph. Blocking; read-only.
+    pub fn validate(&self, data: &NamedNode) -> Result<ValidationReport, CatalogError> {
+        let ontology = self.layout.ontology.clone();
+        let mut g = Graph::new();
+        for q in self.store.quads_for_pattern(
+            None,
+            None,
+            None,
+            Some(GraphNameRef::NamedNode(ontology.as_ref())),
+        ) {
+            g.insert(&q?.into());
+        }
+        let shapes = Shapes { g };
+        let mut report = ValidationReport::default();
+        let mut checks = Vec::new();
+        let node_shapes: Vec<NamedOrBlankNode> = {
+            let mut v: Vec<NamedOrBlankNode> = shapes
+                .g
+                .subjects_for_predicate_object(
+                    NamedNodeRef::new_unchecked(&format!("{RDF}type")),
+                    sh("NodeShape").as_ref(),
+                )
+                .map(|s| s.into_owned())
+                .collect();
+            v.sort_by_key(|s| s.to_string());
+            v
+        };
+        for shape in &node_shapes {
+            if shapes.deactivated(shape) {
+                continue;
+            }
+            if let Some(focus) = shapes.targets(shape, data.as_str()) {
+                report.shapes += 1;
+                plan(
+                    &shapes,
+                    shape,
+                    &focus,
+                    0,
+                    &mut checks,
+                    &mut report.unsupported,
+                );
+            }
+        }
+        report.unsupported.sort();
+        report.unsupported.dedup();
+        let from = format!(
+            "FROM <{d}> FROM <{o}> FROM NAMED <{d}>",
+            d = data.as_str(),
+            o = ontology.as_str()
+        );
+        for check in checks {
+            let query = format!(
+                "SELECT DISTINCT ?focus ?v {from} WHERE {{ {} }}",
+                check.query
+            );
+            let QueryResults::Solutions(rows) = SparqlEvaluator::new()
+                .parse_query(&query)
+                .map_err(|e| CatalogError::Syntax(format!("shape {}: {e}", check.shape)))?
+                .on_store(&self.store)
+                .execute()
+                .map_err(|e| CatalogError::Evaluation(e.to_string()))?
+            else {
+                continue;
+            };
+            let mut n = 0usize;
+            for row in rows {
+                let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+                n += 1;
+                if n > SAMPLES_PER_CONSTRAINT {
+                    continue;
+                }
+                let focus_term = row.get("focus").cloned();
+                let value_term = row.get("v").cloned();
+                let focus = focus_term
+                    .as_ref()
+                    .map(|t| show(t.as_ref()))
+                    .unwrap_or_default();
+                let value = value_term.as_ref().map(|t| show(t.as_ref()));
+                let message = match &value {
+                    Some(v) => check.message.replace("{value}", v),
+                    None => check.message.replace("{value}", "(none)"),
+                };
+                report.results.push(ValidationResult {
+                    focus,
+                    path: check.path.clone(),
+                    value,
+                    shape: check.shape.clone(),
+                    component: format!("sh:{}", check.component),
+                    severity: check.severity.clone(),
+                    message,
+                    focus_term,
+                    value_term,
+                });
+            }
+            report.total += n;
+            if check.severity == "Violation" {
+                report.violations += n;
+            }
+        }
+        report.conforms = report.total == 0;
+        Ok(report)
+    }
+}
+
+impl Catalog {
+    /// Writes `report` into the catalog graph as a W3C `sh:ValidationReport` at `iri` (at most
+    /// `MAX_STORED_RESULTS` `sh:result` nodes, `st:resultCount` says how many there were),
+    /// linked from `about` by `st:validation`. An earlier report at `iri` is replaced whole, in
+    /// one transaction.
+    pub fn record_validation(
+        &self,
+        about: &str,
+        iri: &str,
+        report: &ValidationReport,
+    ) -> Result<(), CatalogError> {
+        let node =
+            |s: &str| NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")));
+        let (about, iri) = (node(about)?, node(iri)?);
+        let g = self.layout.catalog.clone();
+        let gn = GraphNameRef::NamedNode(g.as_ref());
+        let rdf_type = NamedNode::new_unchecked(format!("{RDF}type"));
+        let mut quads = vec![
+            Quad::new(about.clone(), st("validation"), iri.clone(), g.clone()),
+            Quad::new(
+                iri.clone(),
+                rdf_type.clone(),
+                sh("ValidationReport"),
+                g.clone(),
+            ),
+            Quad::new(
+                iri.clone(),
+                sh("conforms"),
+                Literal::from(report.conforms),
+                g.clone(),
+            ),
+            Quad::new(
+                iri.clone(),
+                st("resultCount"),
+                Literal::from(report.total as u64),
+                g.clone(),
+            ),
+            Quad::new(
+                iri.clone(),
+                st("violationCount"),
+                Literal::from(report.violations as u64),
+                g.clone(),
+            ),
+        ];
+        for u in &report.unsupported {
+            quads.push(Quad::new(
+                iri.clone(),
+                st("uncheckedConstraint"),
+                Literal::from(u.as_str()),
+                g.clone(),
+            ));
+        }
+        for (i, r) in report.results.iter().take(MAX_STORED_RESULTS).enumerate() {
+            let res = node(&format!("{}/result/{i}", iri.as_str()))?;
+            quads.push(Quad::new(iri.clone(), sh("result"), res.clone(), g.clone()));
+            quads.push(Quad::new(
+                res.clone(),
+                rdf_type.clone(),
+                sh("ValidationResult"),
+                g.clone(),
+            ));
+            if let Some(f) = &r.focus_term {
+                quads.push(Quad::new(
+                    res.clone(),
+                    sh("focusNode"),
+                    f.clone(),
+                    g.clone(),
+                ));
+            }
+            if let Some(v) = &r.value_term {
+                quads.push(Quad::new(res.clone(), sh("value"), v.clone(), g.clone()));
+            }
+            if let Some(p) = &r.path {
+                quads.push(Quad::new(
+                    res.clone(),
+                    st("pathText"),
+                    Literal::from(p.as_str()),
+                    g.clone(),
+                ));
+            }
+            let component = r.component.trim_start_matches("sh:");
+            quads.push(Quad::new(
+                res.clone(),
+                sh("sourceConstraintComponent"),
+                sh(component),
+                g.clone(),
+            ));
+            quads.push(Quad::new(
+                res.clone(),
+                sh("resultSeverity"),
+                sh(&r.severity),
+                g.clone(),
+            ));
+            quads.push(Quad::new(
+                res.clone(),
+                sh("resultMessage"),
+                Literal::from(r.message.as_str()),
+                g.clone(),
+            ));
+            if let Ok(shape) = NamedNode::new(r.shape.as_str()) {
+                quads.push(Quad::new(res.clone(), sh("sourceShape"), shape, g.clone()));
+            }
+        }
+        let mut tx = self.store.start_transaction()?;
+        let mut old: Vec<NamedNode> = vec![iri.clone()];
+        for q in tx.quads_for_pattern(
+            Some(iri.as_ref().into()),
+            Some(sh("result").as_ref()),
+            None,
+            Some(gn),
+        ) {
+            if let Term::NamedNode(n) = q?.object {
+                old.push(n);
+            }
+        }
+        for s in &old {
+            let stale: Vec<Quad> = tx
+                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(gn))
+                .collect::<Result<_, _>>()?;
+            for q in &stale {
+                tx.remove(q.as_ref());
+            }
+        }
+        tx.remove(QuadRef::new(&about, &st("validation"), &iri, gn));
+        for q in &quads {
+            tx.insert(q.as_ref());
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(())
+    }
+}
+
+/// Adds the checks of `shape` (and its property shapes) for the focus nodes `focus` binds.
+fn plan(
+    shapes: &Shapes,
+    shape: &NamedOrBlankNode,
+    focus: &str,
+    depth: usize,
+    checks: &mut Vec<Check>,
+    unsupported: &mut Vec<String>,
+) {
+    if shapes.deactivated(shape) {
+        return;
+    }
+    let shape_name = show(TermRef::from(shape.as_ref()));
+    constraints(
+        shapes,
+        shape,
+        &shape_name,
+        None,
+        focus,
+        depth,
+        checks,
+        unsupported,
+    );
+    for p in shapes.objects(shape, "property") {
+        let Some(ps) = Shapes::node(&p) else { continue };
+        if shapes.deactivated(&ps) {
+            continue;
+        }
+        let Some(path) = shapes.object(&ps, "path").and_then(|t| shapes.path(&t)) else {
+            unsupported.push(format!(
+                "{shape_name}: a property shape without a usable sh:path"
+            ));
+            continue;
+        };
+        constraints(
+            shapes,
+            &ps,
+            &shape_name,
+            Some(path),
+            focus,
+            depth,
+            checks,
+            unsupported,
+        );
+    }
+}
+
+/// The checks of one shape's own constraint parameters. `path` is None for a node shape (the
+/// value node is the focus node itself).
+#[allow(clippy::too_many_arguments)]
+fn constraints(
+    shapes: &Shapes,
+    s: &NamedOrBlankNode,
+    shape_name: &str,
+    path: Option<String>,
+    focus: &str,
+    depth: usize,
+    checks: &mut Vec<Check>,
+    unsupported: &mut Vec<String>,
+) {
+    let severity = shapes
+        .object(s, "severity")
+        .and_then(|t| match t {
+            Term::NamedNode(n) => n.as_str().strip_prefix(SH).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_else(|| "Violation".into());
+    let custom = shapes.object(s, "message").and_then(|t| match t {
+        Term::Literal(l) => Some(l.value().to_owned()),
+        _ => None,
+    });
+    let on = path.as_deref().unwrap_or("the node").to_owned();
+    let values = match &path {
+        Some(p) => format!("{focus} ?focus {p} ?v ."),
+        None => format!("{focus} BIND(?focus AS ?v)"),
+    };
+    let mut add = |component: &'static str, message: String, query: String| {
+        checks.push(Check {
+            shape: shape_name.to_owned(),
+            path: path.clone(),
+            component,
+            severity: severity.clone(),
+            message: custom.clone().unwrap_or(message),
+            query,
+        })
+    };
+    let mut nested = Vec::new();
+    let int = |t: &Term| match t {
+        Term::Literal(l) => l.value().parse::<u64>().ok(),
+        _ => None,
+    };
+    for (pred, obj) in shapes
+        .g
+        .triples_for_subject(s)
+        .map(|t| (t.predicate.as_str().to_owned(), t.object.into_owned()))
+        .collect::<Vec<_>>()
+    {
+        let Some(local) = pred.strip_prefix(SH) else {
+            continue;
+        };
+        if NON_CONSTRAINTS.contains(&local) {
+            continue;
+        }
+        let filter = |cond: String| format!("{values} FILTER({cond})");
+        match (local, path.as_deref()) {
+            ("minCount", Some(p)) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                add(
+                    "MinCountConstraintComponent",
+                    format!("{on} needs at least {n} value(s)"),
+                    format!(
+                        "{{ SELECT ?focus WHERE {{ {focus} OPTIONAL {{ ?focus {p} ?x }} }} \
+                         GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) < {n}) }}"
+                    ),
+                );
+            }
+            ("maxCount", Some(p)) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                add(
+                    "MaxCountConstraintComponent",
+                    format!("{on} allows at most {n} value(s)"),
+                    format!(
+                        "{{ SELECT ?focus WHERE {{ {focus} ?focus {p} ?x }} \
+                         GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) > {n}) }}"
+                    ),
+                );
+            }
+            ("datatype", _) => add(
+                "DatatypeConstraintComponent",
+                format!("value {{value}} of {on} is not of datatype {obj}"),
+                filter(format!("!isLiteral(?v) || datatype(?v) != {obj}")),
+            ),
+            ("class", _) => add(
+                "ClassConstraintComponent",
+                format!("value {{value}} of {on} is not an instance of {obj}"),
+                format!(
+                    "{values} FILTER NOT EXISTS {{ ?v <{RDF}type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* {obj} }}"
+                ),
+            ),
+            ("nodeKind", _) => {
+                let kind = match &obj {
+                    Term::NamedNode(n) => n.as_str().strip_prefix(SH).unwrap_or(""),
+                    _ => "",
+                };
+                let cond = match kind {
+                    "IRI" => "!isIRI(?v)",
+                    "Literal" => "!isLiteral(?v)",
+                    "BlankNode" => "!isBlank(?v)",
+                    "BlankNodeOrIRI" => "isLiteral(?v)",
+                    "BlankNodeOrLiteral" => "isIRI(?v)",
+                    "IRIOrLiteral" => "isBlank(?v)",
+                    _ => {
+                        unsupported.push(format!("{shape_name}: sh:nodeKind {obj}"));
+                        continue;
+                    }
+                };
+                add(
+                    "NodeKindConstraintComponent",
+                    format!("value {{value}} of {on} is not a sh:{kind}"),
+                    filter(cond.into()),
+                );
+            }
+            ("minInclusive" | "maxInclusive" | "minExclusive" | "maxExclusive", _) => {
+                let (op, component, says) = match local {
+                    "minInclusive" => (">=", "MinInclusiveConstraintComponent", "at least"),
+                    "maxInclusive" => ("<=", "MaxInclusiveConstraintComponent", "at most"),
+                    "minExclusive" => (">", "MinExclusiveConstraintComponent", "more than"),
+                    _ => ("<", "MaxExclusiveConstraintComponent", "less than"),
+                };
+                add(
+                    component,
+                    format!("value {{value}} of {on} must be {says} {obj}"),
+                    filter(format!("!COALESCE(?v {op} {obj}, false)")),
+                );
+            }
+            ("minLength" | "maxLength", _) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                let (op, component, says) = if local == "minLength" {
+                    ("<", "MinLengthConstraintComponent", "at least")
+                } else {
+                    (">", "MaxLengthConstraintComponent", "at most")
+                };
+                add(
+                    component,
+                    format!("value {{value}} of {on} must be {says} {n} characters long"),
+                    filter(format!("isBlank(?v) || STRLEN(STR(?v)) {op} {n}")),
+                );
+            }
+            ("pattern", _) => {
+                let flags = shapes
+                    .object(s, "flags")
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| "\"\"".into());
+                add(
+                    "PatternConstraintComponent",
+                    format!("value {{value}} of {on} does not match {obj}"),
+                    filter(format!("isBlank(?v) || !REGEX(STR(?v), {obj}, {flags})")),
+                );
+            }
+            ("in", _) => {
+                let Some(members) = shapes.list(&obj) else {
+                    unsupported.push(format!("{shape_name}: sh:in that is not a list"));
+                    continue;
+                };
+                let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+                add(
+                    "InConstraintComponent",
+                    format!("value {{value}} of {on} is not one of {}", list.join(", ")),
+                    filter(format!("?v NOT IN ({})", list.join(", "))),
+                );
+            }
+            ("hasValue", Some(p)) => add(
+                "HasValueConstraintComponent",
+                format!("{on} must have the value {obj}"),
+                format!("{focus} FILTER NOT EXISTS {{ ?focus {p} {obj} }}"),
+            ),
+            ("node", _) if depth < MAX_NESTING => {
+                let Some(shape) = Shapes::node(&obj) else { continue };
+                let inner = match path.as_deref() {
+                    Some(p) => format!(
+                        "{{ SELECT DISTINCT ?focus WHERE {{ {{ SELECT (?focus AS ?outer) WHERE {focus} }} \
+                         ?outer {p} ?focus }} }}"
+                    ),
+                    None => focus.to_owned(),
+                };
+                nested.push((shape, inner));
+            }
+            (other, _) => unsupported.push(format!("{shape_name}: sh:{other}")),
+        }
+    }
+    for (shape, inner) in nested {
+        plan(shapes, &shape, &inner, depth + 1, checks, unsupported);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::GraphLayout;
+    use oxigraph::io::{RdfFormat, RdfParser};
+
+    const SHAPES: &str = r#"
+@prefix sh: <http://www.w3.org/ns/shacl#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix ex: <https://example.org/> .
+ex:S a sh:NodeShape ; sh:targetClass ex:Product ;
+  sh:property [ sh:path ex:name ; sh:minCount 1 ; sh:maxCount 1 ; sh:minLength 2 ; sh:datatype xsd:string ] ;
+  sh:property [ sh:path ex:price ; sh:datatype xsd:decimal ; sh:minInclusive 0 ] ;
+  sh:property [ sh:path ex:brand ; sh:class ex:Brand ; sh:nodeKind sh:IRI ] ;
+  sh:property [ sh:path ex:code ; sh:pattern "^[A-Z]{3}$" ; sh:in ( "ABC" "XYZ" ) ] ;
+  sh:property [ sh:path [ sh:inversePath ex:owns ] ; sh:maxCount 1 ] ;
+  sh:property [ sh:path ex:offer ; sh:node ex:OfferShape ] ;
+  sh:property [ sh:path ex:note ; sh:severity sh:Warning ; sh:maxLength 3 ] ;
+  sh:property [ sh:path ex:x ; sh:qualifiedValueShape ex:OfferShape ; sh:qualifiedMinCount 1 ] .
+ex:OfferShape a sh:NodeShape ;
+  sh:property [ sh:path ( ex:amount ex:value ) ; sh:minCount 1 ; sh:message "an offer needs an amount" ] .
+ex:Off a sh:NodeShape ; sh:deactivated true ; sh:targetClass ex:Product ;
+  sh:property [ sh:path ex:name ; sh:maxCount 0 ] .
+ex:Sub rdfs:subClassOf ex:Product .
+ex:Apple a ex:Brand .
+ex:InTheOntology a ex:Product .
+"#;
+
+    const DATA: &str = r#"
+@prefix ex: <https://example.org/> .
+ex:good a ex:Product ; ex:name "Phone" ; ex:price 3.5 ; ex:brand ex:Apple ; ex:code "ABC" ;
+  ex:offer ex:o1 ; ex:note "ok" .
+ex:o1 ex:amount [ ex:value 1 ] .
+ex:bad a ex:Sub ; ex:name "P", "Q" ; ex:price "cheap" ; ex:brand ex:Nobody, "Apple" ;
+  ex:code "abc" ; ex:offer ex:o2 ; ex:note "too long" .
+ex:o2 ex:amount 3 .
+ex:p1 ex:owns ex:bad . ex:p2 ex:owns ex:bad .
+ex:nameless a ex:Product .
+"#;
+
+    fn load(c: &Catalog, g: &NamedNode, ttl: &str) {
+        let parser = RdfParser::from_format(RdfFormat::Turtle).with_default_graph(g.clone());
+        c.store.load_from_slice(parser, ttl.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn each_component_finds_exactly_its_violations() {
+        let c = Catalog::in_memory(GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
+        let (ont, data) = (c.layout.ontology.clone(), c.layout.products.clone());
+        load(&c, &ont, SHAPES);
+        load(&c, &data, DATA);
+        let r = c.validate(&data).unwrap();
+        let found = |focus: &str, component: &str| {
+            r.results
+                .iter()
+                .filter(|x| x.focus == format!("https://example.org/{focus}"))
+                .filter(|x| x.component == format!("sh:{component}ConstraintComponent"))
+                .count()
+        };
+        assert!(!r.conforms);
+        assert_eq!(
+            r.shapes, 1,
+            "ex:S only: the offer shape has no target, ex:Off is deactivated"
+        );
+        assert!(
+            r.results
+                .iter()
+                .all(|x| !x.focus.ends_with("/good") && !x.focus.ends_with("/o1")),
+            "{:#?}",
+            r.results
+        );
+        assert_eq!(
+            found("bad", "MaxCount"),
+            2,
+            "two names, two owners (inverse path)"
+        );
+        assert_eq!(found("bad", "MinLength"), 2, "\"P\" and \"Q\"");
+        assert_eq!(found("bad", "Datatype"), 1);
+        assert_eq!(found("bad", "MinInclusive"), 1, "a string is not >= 0");
+        assert_eq!(
+            found("bad", "Class"),
+            2,
+            "ex:Nobody is untyped, a literal is no brand"
+        );
+        assert_eq!(found("bad", "NodeKind"), 1);
+        assert_eq!(found("bad", "Pattern"), 1);
+        assert_eq!(found("bad", "In"), 1);
+        assert_eq!(found("nameless", "MinCount"), 1);
+        assert_eq!(
+            found("o2", "MinCount"),
+            1,
+            "nested shape through sh:node, sequence path"
+        );
+        let offer = r.results.iter().find(|x| x.focus.ends_with("/o2")).unwrap();
+        assert_eq!(offer.message, "an offer needs an amount");
+        let warning = r
+            .results
+            .iter()
+            .find(|x| x.component == "sh:MaxLengthConstraintComponent")
+            .unwrap();
+        assert_eq!(
+            (warning.severity.as_str(), warning.value.as_deref()),
+            ("Warning", Some("\"too long\""))
+        );
+        assert_eq!(r.total, 14);
+        assert_eq!(r.violations, 13);
+        assert!(
+            r.unsupported
+                .iter()
+                .any(|u| u.contains("sh:qualifiedValueShape")),
+            "{:?}",
+            r.unsupported
+        );
+
+        // Recorded in the catalog; a later, smaller report replaces it whole.
+        let run = "https://example.org/st/run/1";
+        let at = format!("{run}/shacl");
+        c.record_validation(run, &at, &r).unwrap();
+        let count = |q: &str| c.select(q).unwrap().len();
+        let results = format!("SELECT ?r WHERE {{ GRAPH ?g {{ <{at}> <{SH}result> ?r }} }}");
+        assert_eq!(count(&results), 14);
+        c.store
+            .remove(QuadRef::new(
+                NamedNodeRef::new_unchecked("https://example.org/bad"),
+                NamedNodeRef::new_unchecked("https://example.org/note"),
+                &Literal::from("too long"),
+                GraphNameRef::NamedNode(data.as_ref()),
+            ))
+            .unwrap();
+        let r2 = c.validate(&data).unwrap();
+        assert_eq!(r2.total, 13);
+        c.record_validation(run, &at, &r2).unwrap();
+        assert_eq!(count(&results), 13);
+        assert_eq!(
+            count(&format!(
+                "SELECT ?p WHERE {{ GRAPH ?g {{ <{at}/result/13> ?p ?o }} }}"
+            )),
+            0
+        );
+        assert_eq!(
+            count(&format!(
+                "SELECT ?v WHERE {{ GRAPH ?g {{ <{run}> ?p ?v }} }}"
+            )),
+            1
+        );
+    }
+
+    #[test]
+    fn a_conforming_graph_conforms() {
+        let c = Catalog::in_memory(GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
+        let (ont, data) = (c.layout.ontology.clone(), c.layout.products.clone());
+        load(&c, &ont, SHAPES);
+        load(&c, &data, "<https://example.org/p> a <https://example.org/Product> ; <https://example.org/name> \"Tea\" .");
+        let r = c.validate(&data).unwrap();
+        assert!(r.conforms, "{:#?}", r.results);
+        assert_eq!((r.total, r.violations), (0, 0));
+    }
+}
