@@ -110,7 +110,15 @@ fn main() -> anyhow::Result<()> {
 
     if parts.contains("ingest") {
         let catalog = store(&dir.join("store-labelled"), &repo)?;
-        let model = Model::load(&model_dir, &Options::default())?;
+        // ING_THREADS: ONNX Runtime threads of the model inside the pipeline (0 = its default).
+        let threads: usize = env("ING_THREADS", 0);
+        let model = Model::load(
+            &model_dir,
+            &Options {
+                threads,
+                ..Options::default()
+            },
+        )?;
         let iri =
             catalog.describe_model(&stocktake::ingest::label::model_record(&model.package))?;
         let labeler = Labeler::new(model, iri.as_str().to_string(), 0.8);
@@ -131,6 +139,7 @@ fn main() -> anyhow::Result<()> {
             l.model_seconds,
             peak_rss_mb()
         );
+        println!("  stages (s): {:?}", r.seconds);
         if model_rate.is_finite() {
             println!(
                 "ratio end to end / model alone: {:.2}x  (goal >= 0.80)",
@@ -153,6 +162,7 @@ fn main() -> anyhow::Result<()> {
             r.triples_written,
             peak_rss_mb()
         );
+        println!("  stages (s): {:?}", r.seconds);
     }
     Ok(())
 }

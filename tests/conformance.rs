@@ -145,6 +145,10 @@ fn shapes_are_well_formed_shacl() {
         1,
         "SHACL problems:\n{violations}"
     );
+    // Every constraint the shapes use is one the validator checks (none silently skipped).
+    let report = catalog.validate(&catalog.layout().products).unwrap();
+    assert!(report.unsupported.is_empty(), "{:?}", report.unsupported);
+    assert!(report.shapes >= 9, "{report:?}");
     let shapes = select_csv(
         &catalog,
         "PREFIX sh: <http://www.w3.org/ns/shacl#> SELECT ?s { GRAPH ?g { ?s a sh:NodeShape } }",

@@ -2,20 +2,7 @@
 //! default models: the sample is scanned, ingested with its dirt quarantined, TransE trained,
 //! sample queries answered; then the store and the model are checked from outside.
 
-use std::process::Command;
-
-fn stocktake(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stocktake"))
-        .current_dir(crate::util::repo())
-        .args(args)
-        .output()
-        .expect("run stocktake");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::util::stocktake;
 
 #[test]
 fn demo_scans_ingests_trains_and_answers() {

@@ -5,13 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stocktake"));
-    c.current_dir(crate::util::repo());
-    c
-}
+use crate::util::bin;
+use std::time::Duration;
 
 fn ingest(data: &Path, file: &Path, mapping: &Path) -> Command {
     let mut c = bin();
@@ -117,4 +113,72 @@ fn an_ingest_killed_mid_run_and_rerun_equals_an_uninterrupted_one() {
     assert_eq!(a.len(), b.len());
     assert!(a == b, "the rerun graph differs from the uninterrupted one");
     assert_eq!(dump(&clean, "quarantine"), dump(&killed, "quarantine"));
+
+    // The finished run is the asset's checkpoint: the same input again does nothing, unless
+    // forced (and then writes the same graph).
+    let out = ingest(&clean, &file, &mapping).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("was already ingested with this mapping") && text.contains("nothing to do"),
+        "{text}"
+    );
+    let out = ingest(&clean, &file, &mapping)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("15000 records in"));
+    assert!(
+        dump(&clean, "products") == a,
+        "a forced rerun writes the same graph"
+    );
+}
+
+#[test]
+fn suggest_prints_a_mapping_that_ingests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("items.csv");
+    std::fs::write(
+        &file,
+        "商品编号,商品标题,价格,品牌\nA1,华为 Mate 60 Pro 12GB+512GB 雅川青 5G手机,6999元,华为\n\
+         A2,小米14 徕卡光学镜头 骁龙8Gen3 16GB+1TB 黑色 手机,4999,小米\n\
+         A3,Apple iPhone 15 Pro Max 256GB 原色钛金属 手机,9999.00,Apple\n\
+         A4,OPPO Find X7 Ultra 16GB+512GB 海阔天空 5G 拍照手机,5999,OPPO\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("ingest")
+        .arg(&file)
+        .arg("--suggest")
+        .output()
+        .unwrap();
+    let toml = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(toml.contains("entity = \"product\""), "{toml}");
+    assert!(toml.contains("title = \"商品标题\""), "{toml}");
+    let mapping = tmp.path().join("suggested.toml");
+    std::fs::write(&mapping, &toml).unwrap();
+    let out = ingest(&tmp.path().join("store"), &file, &mapping)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("4 records in, 4 accepted, 0 quarantined"),
+        "{text}\n{toml}"
+    );
+
+    let odd = tmp.path().join("weather.csv");
+    std::fs::write(&odd, "temperature,humidity\n21.5,0.4\n").unwrap();
+    let out = bin()
+        .arg("ingest")
+        .arg(&odd)
+        .arg("--suggest")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no entity fits"));
 }

@@ -503,8 +503,7 @@ fn sources_api_report_page_and_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("store");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stocktake"))
-            .current_dir(crate::util::repo())
+        let out = crate::util::bin()
             .arg("--data")
             .arg(&data)
             .args(args)

@@ -2,23 +2,10 @@
 //! ../shared/data when present) or on the committed shop fixture must rank held-out links far
 //! above chance, be described in the catalog, and answer predictions without known links.
 
+use crate::util::stocktake;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-
-fn stocktake(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stocktake"))
-        .current_dir(crate::util::repo())
-        .args(args)
-        .output()
-        .expect("run stocktake");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Kinships when the shared data is there (measured 0.42 test MRR; random ranking gives ~0.05),
 /// else the committed shop graph (measured 0.55; random ~0.04 over 115 entities).

@@ -5,13 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::util::{client, repo};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stocktake"));
-    c.current_dir(repo());
-    c
-}
+use crate::util::{bin, client};
 
 fn start(data: &Path, config: &Path) -> (Child, String) {
     let mut child = bin()

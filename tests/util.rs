@@ -18,6 +18,23 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `stocktake` binary, run from the repository root.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_stocktake"));
+    c.current_dir(repo());
+    c
+}
+
+/// Runs the binary with `args`: (success, stdout, stderr).
+pub fn stocktake(args: &[&str]) -> (bool, String, String) {
+    let out = bin().args(args).output().expect("run stocktake");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `../shared/data` (or `STOCKTAKE_SHARED_DATA`) when present; tests needing it skip otherwise.
 pub fn shared_data() -> Option<PathBuf> {
     let p = std::env::var_os("STOCKTAKE_SHARED_DATA")

@@ -7,7 +7,7 @@
 //! one. Readers see the old description or the new one, never a mix, and describing the same
 //! thing twice leaves one copy.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use oxigraph::model::{
     GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, QuadRef, Term as OxTerm,
@@ -128,7 +128,64 @@ fn term(t: &Object) -> Result<OxTerm, CatalogError> {
     })
 }
 
+/// Pure insertions of at least this many quads go through Oxigraph's bulk loader: one atomic
+/// ingestion of sorted files (RocksDB `IngestExternalFiles` across the indexes), several times
+/// faster than a transaction, whose every key goes through an indexed write batch and then the
+/// memtable. Anything that also removes quads stays a transaction.
+const BULK_INSERT: usize = 2000;
+
+/// The quads of `statements` in `graph` (built, and so validated, before the store is touched).
+fn quads(graph: &NamedNode, statements: &[Statement]) -> Result<Vec<Quad>, CatalogError> {
+    statements
+        .iter()
+        .map(|s| {
+            Ok(Quad::new(
+                node(&s.subject)?,
+                node(&s.predicate)?,
+                term(&s.object)?,
+                graph.clone(),
+            ))
+        })
+        .collect()
+}
+
 impl Catalog {
+    /// Replaces `old` by `new` atomically, writing only the difference: re-writing what is
+    /// already there changes nothing and costs only the reads.
+    fn rewrite(&self, old: Vec<Quad>, new: Vec<Quad>) -> Result<(), CatalogError> {
+        let new_set: HashSet<&Quad> = new.iter().collect();
+        let old_set: HashSet<&Quad> = old.iter().collect();
+        let remove: Vec<&Quad> = old_set
+            .iter()
+            .filter(|q| !new_set.contains(*q))
+            .copied()
+            .collect();
+        let add: Vec<&Quad> = new_set
+            .iter()
+            .filter(|q| !old_set.contains(*q))
+            .copied()
+            .collect();
+        if remove.is_empty() && add.is_empty() {
+            return Ok(());
+        }
+        if remove.is_empty() && add.len() >= BULK_INSERT {
+            let mut loader = self.store.bulk_loader();
+            loader.load_quads(add.into_iter().cloned())?;
+            loader.commit()?;
+        } else {
+            let mut tx = self.store.start_transaction()?;
+            for q in remove {
+                tx.remove(q.as_ref());
+            }
+            for q in add {
+                tx.insert(q.as_ref());
+            }
+            tx.commit()?;
+        }
+        self.touched();
+        Ok(())
+    }
+
     /// Writes `statements` into `graph`, first removing what was said about the subjects in
     /// `replace` (each IRI and every IRI under `IRI/`). Returns the number of triples written.
     /// Blocking.
@@ -138,91 +195,42 @@ impl Catalog {
         replace: &[String],
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
-        // Build (and so validate) everything before touching the store.
-        let quads: Vec<Quad> = statements
-            .iter()
-            .map(|s| {
-                Ok(Quad::new(
-                    node(&s.subject)?,
-                    node(&s.predicate)?,
-                    term(&s.object)?,
-                    graph.clone(),
-                ))
-            })
-            .collect::<Result<_, CatalogError>>()?;
+        let new = quads(graph, statements)?;
+        let written = new.len();
         let g = GraphNameRef::NamedNode(graph.as_ref());
         let prefixes: Vec<(String, String)> = replace
             .iter()
             .map(|p| (p.clone(), format!("{p}/")))
             .collect();
-        let mut tx = self.store.start_transaction()?;
+        let mut old = Vec::new();
         if !prefixes.is_empty() {
-            let old: Vec<Quad> = tx
-                .quads_for_pattern(None, None, None, Some(g))
-                .filter(|q| match q {
-                    Ok(q) => matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
-                        if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under))),
-                    Err(_) => true,
-                })
-                .collect::<Result<_, _>>()?;
-            for q in &old {
-                tx.remove(q.as_ref());
+            for q in self.store.quads_for_pattern(None, None, None, Some(g)) {
+                let q = q?;
+                if matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
+                    if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under)))
+                {
+                    old.push(q);
+                }
             }
         }
-        for q in &quads {
-            tx.insert(q.as_ref());
-        }
-        tx.commit()?;
-        self.touched();
-        Ok(quads.len())
+        self.rewrite(old, new)?;
+        Ok(written)
     }
-}
 
-impl Catalog {
-    /// Writes `statements` into `graph` in one transaction, first removing every triple whose
-    /// subject is one of `subjects` (their earlier descriptions). Unlike [`Catalog::describe`]
-    /// this touches only those subjects' triples (an index lookup each), so it suits batches of
-    /// records in a large graph. Returns the number of triples written. Blocking.
+    /// Writes `statements` into `graph` atomically, replacing every triple whose subject is one
+    /// of `subjects` (their earlier descriptions). Unlike [`Catalog::describe`] this touches only
+    /// those subjects' triples (an index lookup each), so it suits batches of records in a large
+    /// graph. Returns the number of triples in `statements`. Blocking.
     pub fn replace_subjects(
         &self,
         graph: &NamedNode,
         subjects: &[String],
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
-        let quads: Vec<Quad> = statements
-            .iter()
-            .map(|s| {
-                Ok(Quad::new(
-                    node(&s.subject)?,
-                    node(&s.predicate)?,
-                    term(&s.object)?,
-                    graph.clone(),
-                ))
-            })
-            .collect::<Result<_, CatalogError>>()?;
-        let subjects: Vec<NamedNode> =
-            subjects.iter().map(|s| node(s)).collect::<Result<_, _>>()?;
-        let g = GraphNameRef::NamedNode(graph.as_ref());
-        let mut tx = self.store.start_transaction()?;
-        for s in &subjects {
-            let old: Vec<Quad> = tx
-                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-                .collect::<Result<_, _>>()?;
-            for q in &old {
-                tx.remove(q.as_ref());
-            }
-        }
-        for q in &quads {
-            tx.insert(q.as_ref());
-        }
-        tx.commit()?;
-        self.touched();
-        Ok(quads.len())
+        self.replace_matching(graph, subjects, None, statements)
     }
-}
 
-impl Catalog {
-    /// Like [`Catalog::replace_subjects`], but removes only the `predicates` of `subjects`
+    /// Like [`Catalog::replace_subjects`], but replaces only the `predicates` of `subjects`
     /// (findings that a later analysis rewrites while the rest of the description stays).
     pub fn replace_properties(
         &self,
@@ -231,41 +239,51 @@ impl Catalog {
         predicates: &[String],
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
-        let quads: Vec<Quad> = statements
-            .iter()
-            .map(|s| {
-                Ok(Quad::new(
-                    node(&s.subject)?,
-                    node(&s.predicate)?,
-                    term(&s.object)?,
-                    graph.clone(),
-                ))
-            })
-            .collect::<Result<_, CatalogError>>()?;
+        self.replace_matching(graph, subjects, Some(predicates), statements)
+    }
+
+    fn replace_matching(
+        &self,
+        graph: &NamedNode,
+        subjects: &[String],
+        predicates: Option<&[String]>,
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        let new = quads(graph, statements)?;
+        let written = new.len();
         let subjects: Vec<NamedNode> =
             subjects.iter().map(|s| node(s)).collect::<Result<_, _>>()?;
-        let predicates: Vec<NamedNode> = predicates
-            .iter()
-            .map(|s| node(s))
-            .collect::<Result<_, _>>()?;
+        let predicates: Option<Vec<NamedNode>> = predicates
+            .map(|ps| ps.iter().map(|p| node(p)).collect::<Result<_, _>>())
+            .transpose()?;
         let g = GraphNameRef::NamedNode(graph.as_ref());
-        let mut tx = self.store.start_transaction()?;
+        let mut old = Vec::new();
         for s in &subjects {
-            for p in &predicates {
-                let old: Vec<Quad> = tx
-                    .quads_for_pattern(Some(s.as_ref().into()), Some(p.as_ref()), None, Some(g))
-                    .collect::<Result<_, _>>()?;
-                for q in &old {
-                    tx.remove(q.as_ref());
+            match &predicates {
+                None => {
+                    for q in
+                        self.store
+                            .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
+                    {
+                        old.push(q?);
+                    }
+                }
+                Some(ps) => {
+                    for p in ps {
+                        for q in self.store.quads_for_pattern(
+                            Some(s.as_ref().into()),
+                            Some(p.as_ref()),
+                            None,
+                            Some(g),
+                        ) {
+                            old.push(q?);
+                        }
+                    }
                 }
             }
         }
-        for q in &quads {
-            tx.insert(q.as_ref());
-        }
-        tx.commit()?;
-        self.touched();
-        Ok(quads.len())
+        self.rewrite(old, new)?;
+        Ok(written)
     }
 }
 

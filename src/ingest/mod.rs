@@ -80,6 +80,15 @@ pub struct RunReport {
     /// True when this exact input had already been ingested and nothing was done (the counts
     /// are the earlier run's).
     pub skipped: bool,
+    /// Where the run's time went, in seconds: `read+clean+build`, `label` (model and label
+    /// nodes), `write` (transactions), `findings` (duplicates, outliers), `shacl`.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// Adds the time since `t` to `stage` (and restarts `t`).
+fn lap(seconds: &mut BTreeMap<String, f64>, stage: &str, t: &mut std::time::Instant) {
+    *seconds.entry(stage.to_owned()).or_default() += t.elapsed().as_secs_f64();
+    *t = std::time::Instant::now();
 }
 
 /// Results of the SHACL report repeated in the run report itself.
@@ -241,6 +250,7 @@ pub fn finished_run(
         findings: None,
         validation: None,
         skipped: true,
+        seconds: BTreeMap::new(),
     }))
 }
 
@@ -292,13 +302,13 @@ pub fn ingest(
         findings: None,
         validation: None,
         skipped: false,
+        seconds: BTreeMap::new(),
     };
+    let mut t = std::time::Instant::now();
     let columns = records.columns.clone();
     let asset = report.asset.clone();
     let id_field = fields.get("id").copied();
-    let mut accepted: Vec<Built> = Vec::new();
-    let mut rejected: Vec<Rejected> = Vec::new();
-    let mut writer = Writer {
+    let writer = Writer {
         catalog,
         minter: &minter,
         namespace: &namespace,
@@ -307,39 +317,82 @@ pub fn ingest(
         asset: &asset,
         columns: &columns,
         id_field,
-        labeler,
     };
-    let mut references = References::new(catalog);
-    let product_ns = namespace_of_products(mapping);
-    for row in records {
-        report.records_in += 1;
-        match row {
-            Ok((line, cells)) => {
-                let checked = check_and_build(&ctx, &fields, &columns, &cells)
-                    .and_then(|b| references.check(b, &product_ns));
-                match checked {
-                    Ok(mut b) => {
-                        b.record_key = record_key(id_field, Some(cells.as_slice()), line);
-                        accepted.push(b)
+    // Two stages overlap: this thread reads, cleans, builds and labels batch k+1 while a writer
+    // thread commits batch k (the model and the store each keep a core busy). Batches are
+    // committed in order, one atomic write each, so a killed run is completed by a rerun.
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<(Vec<Built>, Vec<Rejected>)>(1);
+    let (read, totals) = std::thread::scope(|scope| {
+        let handle = scope.spawn(move || -> Result<Totals, IngestError> {
+            let mut totals = Totals::default();
+            for (accepted, rejected) in batches {
+                writer.write(accepted, rejected, &mut totals)?;
+            }
+            Ok(totals)
+        });
+        let read = (|| -> Result<(), IngestError> {
+            let mut references = References::new(catalog);
+            let product_ns = namespace_of_products(mapping);
+            let mut accepted: Vec<Built> = Vec::new();
+            let mut rejected: Vec<Rejected> = Vec::new();
+            let mut rows = records.into_iter().peekable();
+            while let Some(row) = rows.next() {
+                report.records_in += 1;
+                match row {
+                    Ok((line, cells)) => {
+                        let checked = check_and_build(&ctx, &fields, &columns, &cells)
+                            .and_then(|b| references.check(b, &product_ns));
+                        match checked {
+                            Ok(mut b) => {
+                                b.record_key = record_key(id_field, Some(cells.as_slice()), line);
+                                accepted.push(b)
+                            }
+                            Err(reasons) => rejected.push((line, Some(cells), reasons)),
+                        }
                     }
-                    Err(reasons) => rejected.push((line, Some(cells), reasons)),
+                    Err((line, reason)) => rejected.push((line, None, vec![reason])),
+                }
+                if let Some(e) = references.error.take() {
+                    return Err(e.into());
+                }
+                let last = rows.peek().is_none();
+                if accepted.len() + rejected.len() >= BATCH || last {
+                    lap(&mut report.seconds, "read+clean+build", &mut t);
+                    if let (Some(l), Some(stats)) = (labeler, report.labels.as_mut()) {
+                        l.label(catalog, &minter, &mut accepted, &run, stats)?;
+                        lap(&mut report.seconds, "label", &mut t);
+                    }
+                    let batch = (std::mem::take(&mut accepted), std::mem::take(&mut rejected));
+                    if to_writer.send(batch).is_err() {
+                        // The writer stopped on an error, which its join reports.
+                        return Ok(());
+                    }
+                    t = std::time::Instant::now();
                 }
             }
-            Err((line, reason)) => rejected.push((line, None, vec![reason])),
-        }
-        if let Some(e) = references.error.take() {
-            return Err(e.into());
-        }
-        if accepted.len() + rejected.len() >= BATCH {
-            writer.flush(&mut accepted, &mut rejected, &mut report)?;
-        }
-    }
-    writer.flush(&mut accepted, &mut rejected, &mut report)?;
+            Ok(())
+        })();
+        drop(to_writer);
+        let totals = handle
+            .join()
+            .unwrap_or_else(|_| Err(IngestError::Input("the writer thread panicked".into())));
+        (read, totals)
+    });
+    read?;
+    let totals = totals?;
+    report.accepted = totals.accepted;
+    report.quarantined = totals.quarantined;
+    report.triples_written = totals.triples_written;
+    report.reasons = totals.reasons;
+    report.seconds.extend(totals.seconds);
+    let mut t = std::time::Instant::now();
     if mapping.entity == mapping::Entity::Product {
         let prefix = minter.entity("product", &namespace, "");
         report.findings = Some(quality::analyse(catalog, &prefix, NEAR_DUPLICATE)?);
+        lap(&mut report.seconds, "findings", &mut t);
     }
     let mut validation = catalog.validate(&catalog.layout().products)?;
+    lap(&mut report.seconds, "shacl", &mut t);
     report.ended = now();
     record_run(catalog, &report, mapping_text)?;
     catalog.record_validation(&run, &format!("{run}/shacl"), &validation)?;
@@ -455,6 +508,16 @@ impl<'a> References<'a> {
     }
 }
 
+/// What the writer thread counts while the reader labels the next batch.
+#[derive(Default)]
+struct Totals {
+    accepted: u64,
+    quarantined: u64,
+    triples_written: u64,
+    reasons: BTreeMap<String, u64>,
+    seconds: BTreeMap<String, f64>,
+}
+
 /// Writes batches of accepted and quarantined records.
 struct Writer<'a> {
     catalog: &'a Catalog,
@@ -465,22 +528,21 @@ struct Writer<'a> {
     asset: &'a str,
     columns: &'a [String],
     id_field: Option<usize>,
-    labeler: Option<&'a Labeler>,
 }
 
 type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
 
 impl Writer<'_> {
-    fn flush(
-        &mut self,
-        accepted: &mut Vec<Built>,
-        rejected: &mut Vec<Rejected>,
-        report: &mut RunReport,
+    /// Writes one batch: accepted records into the product graph, rejected ones into the
+    /// quarantine, each in one atomic write.
+    fn write(
+        &self,
+        mut accepted: Vec<Built>,
+        mut rejected: Vec<Rejected>,
+        report: &mut Totals,
     ) -> Result<(), IngestError> {
         let layout = self.catalog.layout();
-        if let (Some(l), Some(stats)) = (self.labeler, report.labels.as_mut()) {
-            l.label(self.catalog, self.minter, accepted, self.run, stats)?;
-        }
+        let mut t = std::time::Instant::now();
         if !accepted.is_empty() {
             // A record accepted now may have been quarantined by an earlier run (a fixed
             // mapping, products ingested since): its quarantine entry goes.
@@ -554,6 +616,7 @@ impl Writer<'_> {
             report.quarantined += rejected.len() as u64;
             rejected.clear();
         }
+        lap(&mut report.seconds, "write", &mut t);
         Ok(())
     }
 }

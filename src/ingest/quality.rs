@@ -182,7 +182,10 @@ pub fn analyse(
             // Weights span orders of magnitude within a category (a phone case and a phone):
             // they are compared on a log scale, where their spread is roughly symmetric.
             let scaled: Vec<f64> = if field == "weight" {
-                values.iter().map(|x| x.max(f64::MIN_POSITIVE).ln()).collect()
+                values
+                    .iter()
+                    .map(|x| x.max(f64::MIN_POSITIVE).ln())
+                    .collect()
             } else {
                 values.clone()
             };
