@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         catalog.flush()?;
         let s = t.elapsed().as_secs_f64();
         let rate = rows as f64 / s;
-        let l = r.labels.clone().unwrap_or_default();
+        let l = r.labels.unwrap_or_default();
         println!(
             "end to end:         {s:8.1} s  {rate:9.0} records/s  ({} accepted, {} quarantined, {} triples, {} labels; model {:.1} s inside)  peak RSS {:.0} MB",
             r.accepted,

@@ -159,3 +159,81 @@ fn labels_become_facts_when_confident_or_accepted_by_a_person() {
     );
     assert_eq!(status[0]["s"], "human-rejected");
 }
+
+#[test]
+fn the_review_queue_works_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("store");
+    let d = data.to_str().unwrap();
+    let file = tmp.path().join("titles.csv");
+    std::fs::write(
+        &file,
+        "sku,title\nP1,华为Mate60Pro手机 5G全网通 黑色\nP2,耐克NIKE男子运动鞋AIR MAX 90休闲跑步鞋\n",
+    )
+    .unwrap();
+    let mapping = tmp.path().join("m.toml");
+    std::fs::write(&mapping, MAPPING).unwrap();
+    // Every label goes to review (threshold above 1).
+    let config = tmp.path().join("stocktake.toml");
+    std::fs::write(&config, "[ingest]\nlabel_threshold = 1.01\n").unwrap();
+    let c = config.to_str().unwrap();
+    let f = file.to_str().unwrap();
+    let m = mapping.to_str().unwrap();
+    let (ok, out, err) =
+        crate::util::stocktake(&["--data", d, "--config", c, "ingest", f, "--mapping", m]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = crate::util::stocktake(&[
+        "--data", d, "labels", "list", "--status", "review", "--format", "json",
+    ]);
+    assert!(ok, "{err}");
+    let labels: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let brand = labels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "brand" && l["product"].as_str().unwrap().ends_with("/P1"))
+        .unwrap_or_else(|| panic!("{labels:#}"))
+        .clone();
+    let id = brand["id"].as_str().unwrap();
+    let (ok, out, _) =
+        crate::util::stocktake(&["--data", d, "labels", "accept", id, "--by", "alice"]);
+    assert!(ok && out.contains("accepted by local:alice"), "{out}");
+    let (ok, _, err) = crate::util::stocktake(&["--data", d, "labels", "reject", "ffff"]);
+    assert!(!ok && err.contains("no label \"ffff\""), "{err}");
+    let (ok, _, err) =
+        crate::util::stocktake(&["--data", d, "labels", "list", "--status", "maybe"]);
+    assert!(!ok && err.contains("unknown status"), "{err}");
+
+    // The decision came after the run, so the same input is ingested again, and the brand
+    // becomes a fact although the model alone would leave it in review.
+    let (ok, out, err) =
+        crate::util::stocktake(&["--data", d, "--config", c, "ingest", f, "--mapping", m]);
+    assert!(ok && !out.contains("already ingested"), "{out}{err}");
+    let (ok, out, _) = crate::util::stocktake(&[
+        "--data",
+        d,
+        "labels",
+        "list",
+        "--status",
+        "human-accepted",
+        "--format",
+        "json",
+    ]);
+    assert!(ok);
+    let accepted: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(accepted[0]["value"], brand["value"], "{accepted:#}");
+    let (_, out, _) = crate::util::stocktake(&[
+        "--data",
+        d,
+        "query",
+        "SELECT ?b WHERE { GRAPH ?g { ?p <http://schema.org/productID> \"P1\" ; <http://schema.org/brand> ?b } }",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.lines().count(), 2, "one brand fact: {out}");
+    let log = std::fs::read_to_string(data.join("audit.log")).unwrap_or_default();
+    assert!(
+        log.contains("label-accept") && log.contains("local:alice"),
+        "{log}"
+    );
+}

@@ -95,7 +95,7 @@ fn taobao_titles_are_labelled_with_provenance_and_reingest_changes_nothing() {
     let r = ingest::ingest(&c, &file, &m, text, SECRET, Some(&labeler)).unwrap();
     assert_eq!(r.records_in, titles.len() as u64);
     assert_eq!(r.records_in, r.accepted + r.quarantined, "{r:?}");
-    let stats = r.labels.clone().unwrap();
+    let stats = r.labels.unwrap();
     assert!(stats.labels as usize > titles.len(), "{stats:?}");
     assert!(stats.accepted > 0 && stats.review > 0, "{stats:?}");
     let v = r.validation.as_ref().unwrap();

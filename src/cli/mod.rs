@@ -9,6 +9,7 @@ mod demo;
 mod embeddings;
 mod ingest;
 mod kge;
+mod labels;
 mod models;
 mod scan;
 
@@ -127,6 +128,11 @@ pub enum Command {
     /// Clean, check and load the records of one file into the product graph through a mapping;
     /// failing records go to the quarantine graph with their reasons.
     Ingest(ingest::IngestArgs),
+    /// The review queue of machine labels: list them, accept or reject one.
+    Labels {
+        #[command(subcommand)]
+        action: labels::LabelsAction,
+    },
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),
     /// Filtered link-prediction metrics (MRR, MR, Hits@1/3/10) of a trained model on a split.

@@ -11,7 +11,6 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::catalog::vocab::ST;
 use crate::ingest::label::{self, Verdict};
 use crate::privacy::Role;
 
@@ -22,8 +21,6 @@ pub(super) struct ListQuery {
     limit: Option<usize>,
 }
 
-const STATUSES: [&str; 4] = ["accepted", "review", "human-accepted", "human-rejected"];
-
 /// `GET /api/v1/labels`: labels with their product, value, confidence, model and status.
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -31,49 +28,13 @@ pub(super) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read, "reading labels")?;
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "unknown status {s:?}: use one of {}",
-                STATUSES.join(", ")
-            )));
-        }
-    }
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let catalog = std::sync::Arc::clone(state.catalog());
-    let base = catalog.layout().base().to_owned();
-    let g = catalog.layout().products.as_str().to_owned();
-    let filter = q
-        .status
-        .map(|s| format!("FILTER(?status = \"{s}\")"))
-        .unwrap_or_default();
-    let rows = state
+    let labels = state
         .run_blocking(None, move || {
-            catalog.select(&format!(
-                "SELECT ?l ?product ?type ?value ?confidence ?model ?status WHERE {{ GRAPH <{g}> {{ \
-                 ?l a <{ST}Label> ; <{ST}labelOf> ?product ; <{ST}entityType> ?type ; <{ST}value> ?value ; \
-                 <{ST}confidence> ?confidence ; <{ST}model> ?model ; <{ST}status> ?status {filter} }} }} \
-                 ORDER BY ?confidence ?l LIMIT {limit}"
-            ))
+            label::list(&catalog, q.status.as_deref(), limit)
         })
         .await?;
-    let prefix = format!("{base}label/");
-    let labels: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|r| {
-            let iri = r.get("l").cloned().unwrap_or_default();
-            serde_json::json!({
-                "id": iri.strip_prefix(&prefix).unwrap_or(&iri),
-                "iri": iri,
-                "product": r.get("product"),
-                "type": r.get("type"),
-                "value": r.get("value"),
-                "confidence": r.get("confidence").and_then(|c| c.parse::<f64>().ok()),
-                "model": r.get("model"),
-                "status": r.get("status"),
-            })
-        })
-        .collect();
     Ok(Json(serde_json::json!({ "labels": labels })).into_response())
 }
 

@@ -124,6 +124,68 @@ pub fn model_record(p: &crate::infer::Package) -> crate::catalog::ModelRecord {
     }
 }
 
+/// Label statuses, in the order a reviewer meets them.
+pub const STATUSES: [&str; 4] = ["accepted", "review", "human-accepted", "human-rejected"];
+
+/// One label as the review queue shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LabelRow {
+    /// The short id used by accept/reject.
+    pub id: String,
+    pub iri: String,
+    pub product: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub confidence: Option<f64>,
+    pub model: String,
+    pub status: String,
+}
+
+/// Labels with `status` (any when `None`), least confident first, at most `limit`.
+pub fn list(
+    catalog: &Catalog,
+    status: Option<&str>,
+    limit: usize,
+) -> Result<Vec<LabelRow>, CatalogError> {
+    if let Some(s) = status {
+        if !STATUSES.contains(&s) {
+            return Err(CatalogError::BadRequest(format!(
+                "unknown status {s:?}: use one of {}",
+                STATUSES.join(", ")
+            )));
+        }
+    }
+    let g = catalog.layout().products.as_str().to_owned();
+    let filter = status
+        .map(|s| format!("FILTER(?status = \"{s}\")"))
+        .unwrap_or_default();
+    let rows = catalog.select(&format!(
+        "SELECT ?l ?product ?type ?value ?confidence ?model ?status WHERE {{ GRAPH <{g}> {{ \
+         ?l a <{ST}Label> ; <{ST}labelOf> ?product ; <{ST}entityType> ?type ; <{ST}value> ?value ; \
+         <{ST}confidence> ?confidence ; <{ST}model> ?model ; <{ST}status> ?status {filter} }} }} \
+         ORDER BY ?confidence ?l LIMIT {limit}"
+    ))?;
+    let prefix = label_iri(catalog.layout().base(), "");
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            let mut take = |k: &str| r.remove(k).unwrap_or_default();
+            let iri = take("l");
+            LabelRow {
+                id: iri.strip_prefix(&prefix).unwrap_or(&iri).to_owned(),
+                product: take("product"),
+                kind: take("type"),
+                value: take("value"),
+                confidence: take("confidence").parse().ok(),
+                model: take("model"),
+                status: take("status"),
+                iri,
+            }
+        })
+        .collect())
+}
+
 /// Records a person's decision on label `id`; errors when there is no such label.
 pub fn decide(
     catalog: &Catalog,
@@ -144,7 +206,7 @@ pub fn decide(
         return Ok(false);
     }
     let d = format!("{label}/decision");
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let statements = vec![
         Statement::new(
             &d,
