@@ -1,0 +1,374 @@
+//! Shapes into queries: the shapes graph read into memory, and each constraint of a shape
+//! turned into one SPARQL pattern that matches exactly the focus nodes (and values) violating
+//! it. Paths become SPARQL property paths; `sh:node` nests the referenced shape's checks on the
+//! value nodes; anything not understood is listed, never skipped silently.
+
+use oxigraph::model::{Graph, NamedNode, NamedOrBlankNode, Term, TermRef};
+
+use super::{sh, show, Check, MAX_NESTING};
+use crate::catalog::vocab::{RDF, SH};
+
+/// Predicates of a shape that are not constraints (or are parameters of one we handle).
+const NON_CONSTRAINTS: &[&str] = &[
+    "path",
+    "name",
+    "description",
+    "message",
+    "severity",
+    "order",
+    "group",
+    "deactivated",
+    "flags",
+    "property",
+    "targetClass",
+    "targetNode",
+    "targetSubjectsOf",
+    "targetObjectsOf",
+    "defaultValue",
+];
+
+/// The shapes graph in memory, with the helpers that read it.
+pub(super) struct Shapes {
+    pub(super) g: Graph,
+}
+
+impl Shapes {
+    pub(super) fn objects(&self, s: &NamedOrBlankNode, p: &str) -> Vec<Term> {
+        self.g
+            .objects_for_subject_predicate(s, sh(p).as_ref())
+            .map(|t| t.into_owned())
+            .collect()
+    }
+
+    pub(super) fn object(&self, s: &NamedOrBlankNode, p: &str) -> Option<Term> {
+        self.objects(s, p).into_iter().next()
+    }
+
+    pub(super) fn deactivated(&self, s: &NamedOrBlankNode) -> bool {
+        self.object(s, "deactivated")
+            .is_some_and(|t| matches!(t, Term::Literal(l) if l.value() == "true"))
+    }
+
+    pub(super) fn node(t: &Term) -> Option<NamedOrBlankNode> {
+        match t {
+            Term::NamedNode(n) => Some(n.clone().into()),
+            Term::BlankNode(b) => Some(b.clone().into()),
+            _ => None,
+        }
+    }
+
+    /// The members of an RDF list.
+    pub(super) fn list(&self, head: &Term) -> Option<Vec<Term>> {
+        let first = NamedNode::new_unchecked(format!("{RDF}first"));
+        let rest = NamedNode::new_unchecked(format!("{RDF}rest"));
+        let nil = format!("{RDF}nil");
+        let mut out = Vec::new();
+        let mut cur = head.clone();
+        while !matches!(&cur, Term::NamedNode(n) if n.as_str() == nil) {
+            let node = Self::node(&cur)?;
+            out.push(
+                self.g
+                    .object_for_subject_predicate(&node, &first)?
+                    .into_owned(),
+            );
+            cur = self
+                .g
+                .object_for_subject_predicate(&node, &rest)?
+                .into_owned();
+            if out.len() > 10_000 {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// A SHACL property path as a SPARQL property path.
+    pub(super) fn path(&self, t: &Term) -> Option<String> {
+        if let Term::NamedNode(n) = t {
+            return Some(format!("<{}>", n.as_str()));
+        }
+        let node = Self::node(t)?;
+        let one = |p: &str| self.object(&node, p).and_then(|x| self.path(&x));
+        if let Some(p) = one("inversePath") {
+            return Some(format!("^({p})"));
+        }
+        if let Some(l) = self.object(&node, "alternativePath") {
+            let parts: Option<Vec<String>> = self.list(&l)?.iter().map(|x| self.path(x)).collect();
+            return Some(format!("({})", parts?.join("|")));
+        }
+        for (p, op) in [
+            ("zeroOrMorePath", "*"),
+            ("oneOrMorePath", "+"),
+            ("zeroOrOnePath", "?"),
+        ] {
+            if let Some(x) = one(p) {
+                return Some(format!("({x}){op}"));
+            }
+        }
+        let parts: Option<Vec<String>> = self.list(t)?.iter().map(|x| self.path(x)).collect();
+        Some(format!("({})", parts?.join("/")))
+    }
+
+    /// The SPARQL group pattern binding `?focus` to the shape's targets, if it has any.
+    /// Targets are looked for in the data graph only (the ontology's own nodes are context,
+    /// not data); subclass links may come from either.
+    pub(super) fn targets(&self, shape: &NamedOrBlankNode, data: &str) -> Option<String> {
+        let mut parts = Vec::new();
+        for c in self.objects(shape, "targetClass") {
+            parts.push(format!(
+                "{{ GRAPH <{data}> {{ ?focus <{RDF}type> ?t0 }} \
+                 ?t0 <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {c} }}"
+            ));
+        }
+        for n in self.objects(shape, "targetNode") {
+            parts.push(format!("{{ VALUES ?focus {{ {n} }} }}"));
+        }
+        for p in self.objects(shape, "targetSubjectsOf") {
+            parts.push(format!("{{ GRAPH <{data}> {{ ?focus {p} ?any }} }}"));
+        }
+        for p in self.objects(shape, "targetObjectsOf") {
+            parts.push(format!("{{ GRAPH <{data}> {{ ?any {p} ?focus }} }}"));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{{ SELECT DISTINCT ?focus WHERE {{ {} }} }}",
+                parts.join(" UNION ")
+            )
+        })
+    }
+}
+
+/// Adds the checks of `shape` (and its property shapes) for the focus nodes `focus` binds.
+pub(super) fn plan(
+    shapes: &Shapes,
+    shape: &NamedOrBlankNode,
+    focus: &str,
+    depth: usize,
+    checks: &mut Vec<Check>,
+    unsupported: &mut Vec<String>,
+) {
+    if shapes.deactivated(shape) {
+        return;
+    }
+    let shape_name = show(TermRef::from(shape.as_ref()));
+    constraints(
+        shapes,
+        shape,
+        &shape_name,
+        None,
+        focus,
+        depth,
+        checks,
+        unsupported,
+    );
+    for p in shapes.objects(shape, "property") {
+        let Some(ps) = Shapes::node(&p) else { continue };
+        if shapes.deactivated(&ps) {
+            continue;
+        }
+        let Some(path) = shapes.object(&ps, "path").and_then(|t| shapes.path(&t)) else {
+            unsupported.push(format!(
+                "{shape_name}: a property shape without a usable sh:path"
+            ));
+            continue;
+        };
+        constraints(
+            shapes,
+            &ps,
+            &shape_name,
+            Some(path),
+            focus,
+            depth,
+            checks,
+            unsupported,
+        );
+    }
+}
+
+/// The checks of one shape's own constraint parameters. `path` is None for a node shape (the
+/// value node is the focus node itself).
+#[allow(clippy::too_many_arguments)]
+fn constraints(
+    shapes: &Shapes,
+    s: &NamedOrBlankNode,
+    shape_name: &str,
+    path: Option<String>,
+    focus: &str,
+    depth: usize,
+    checks: &mut Vec<Check>,
+    unsupported: &mut Vec<String>,
+) {
+    let severity = shapes
+        .object(s, "severity")
+        .and_then(|t| match t {
+            Term::NamedNode(n) => n.as_str().strip_prefix(SH).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_else(|| "Violation".into());
+    let custom = shapes.object(s, "message").and_then(|t| match t {
+        Term::Literal(l) => Some(l.value().to_owned()),
+        _ => None,
+    });
+    let on = path.as_deref().unwrap_or("the node").to_owned();
+    let values = match &path {
+        Some(p) => format!("{focus} ?focus {p} ?v ."),
+        None => format!("{focus} BIND(?focus AS ?v)"),
+    };
+    let mut add = |component: &'static str, message: String, query: String| {
+        checks.push(Check {
+            shape: shape_name.to_owned(),
+            path: path.clone(),
+            component,
+            severity: severity.clone(),
+            message: custom.clone().unwrap_or(message),
+            query,
+        })
+    };
+    let mut nested = Vec::new();
+    let int = |t: &Term| match t {
+        Term::Literal(l) => l.value().parse::<u64>().ok(),
+        _ => None,
+    };
+    for (pred, obj) in shapes
+        .g
+        .triples_for_subject(s)
+        .map(|t| (t.predicate.as_str().to_owned(), t.object.into_owned()))
+        .collect::<Vec<_>>()
+    {
+        let Some(local) = pred.strip_prefix(SH) else {
+            continue;
+        };
+        if NON_CONSTRAINTS.contains(&local) {
+            continue;
+        }
+        let filter = |cond: String| format!("{values} FILTER({cond})");
+        match (local, path.as_deref()) {
+            ("minCount", Some(p)) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                add(
+                    "MinCountConstraintComponent",
+                    format!("{on} needs at least {n} value(s)"),
+                    format!(
+                        "{{ SELECT ?focus WHERE {{ {focus} OPTIONAL {{ ?focus {p} ?x }} }} \
+                         GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) < {n}) }}"
+                    ),
+                );
+            }
+            ("maxCount", Some(p)) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                add(
+                    "MaxCountConstraintComponent",
+                    format!("{on} allows at most {n} value(s)"),
+                    format!(
+                        "{{ SELECT ?focus WHERE {{ {focus} ?focus {p} ?x }} \
+                         GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) > {n}) }}"
+                    ),
+                );
+            }
+            ("datatype", _) => add(
+                "DatatypeConstraintComponent",
+                format!("value {{value}} of {on} is not of datatype {obj}"),
+                filter(format!("!isLiteral(?v) || datatype(?v) != {obj}")),
+            ),
+            ("class", _) => add(
+                "ClassConstraintComponent",
+                format!("value {{value}} of {on} is not an instance of {obj}"),
+                format!(
+                    "{values} FILTER NOT EXISTS {{ ?v <{RDF}type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* {obj} }}"
+                ),
+            ),
+            ("nodeKind", _) => {
+                let kind = match &obj {
+                    Term::NamedNode(n) => n.as_str().strip_prefix(SH).unwrap_or(""),
+                    _ => "",
+                };
+                let cond = match kind {
+                    "IRI" => "!isIRI(?v)",
+                    "Literal" => "!isLiteral(?v)",
+                    "BlankNode" => "!isBlank(?v)",
+                    "BlankNodeOrIRI" => "isLiteral(?v)",
+                    "BlankNodeOrLiteral" => "isIRI(?v)",
+                    "IRIOrLiteral" => "isBlank(?v)",
+                    _ => {
+                        unsupported.push(format!("{shape_name}: sh:nodeKind {obj}"));
+                        continue;
+                    }
+                };
+                add(
+                    "NodeKindConstraintComponent",
+                    format!("value {{value}} of {on} is not a sh:{kind}"),
+                    filter(cond.into()),
+                );
+            }
+            ("minInclusive" | "maxInclusive" | "minExclusive" | "maxExclusive", _) => {
+                let (op, component, says) = match local {
+                    "minInclusive" => (">=", "MinInclusiveConstraintComponent", "at least"),
+                    "maxInclusive" => ("<=", "MaxInclusiveConstraintComponent", "at most"),
+                    "minExclusive" => (">", "MinExclusiveConstraintComponent", "more than"),
+                    _ => ("<", "MaxExclusiveConstraintComponent", "less than"),
+                };
+                add(
+                    component,
+                    format!("value {{value}} of {on} must be {says} {obj}"),
+                    filter(format!("!COALESCE(?v {op} {obj}, false)")),
+                );
+            }
+            ("minLength" | "maxLength", _) if int(&obj).is_some() => {
+                let n = int(&obj).unwrap_or(0);
+                let (op, component, says) = if local == "minLength" {
+                    ("<", "MinLengthConstraintComponent", "at least")
+                } else {
+                    (">", "MaxLengthConstraintComponent", "at most")
+                };
+                add(
+                    component,
+                    format!("value {{value}} of {on} must be {says} {n} characters long"),
+                    filter(format!("isBlank(?v) || STRLEN(STR(?v)) {op} {n}")),
+                );
+            }
+            ("pattern", _) => {
+                let flags = shapes
+                    .object(s, "flags")
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| "\"\"".into());
+                add(
+                    "PatternConstraintComponent",
+                    format!("value {{value}} of {on} does not match {obj}"),
+                    filter(format!("isBlank(?v) || !REGEX(STR(?v), {obj}, {flags})")),
+                );
+            }
+            ("in", _) => {
+                let Some(members) = shapes.list(&obj) else {
+                    unsupported.push(format!("{shape_name}: sh:in that is not a list"));
+                    continue;
+                };
+                let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+                add(
+                    "InConstraintComponent",
+                    format!("value {{value}} of {on} is not one of {}", list.join(", ")),
+                    filter(format!("?v NOT IN ({})", list.join(", "))),
+                );
+            }
+            ("hasValue", Some(p)) => add(
+                "HasValueConstraintComponent",
+                format!("{on} must have the value {obj}"),
+                format!("{focus} FILTER NOT EXISTS {{ ?focus {p} {obj} }}"),
+            ),
+            ("node", _) if depth < MAX_NESTING => {
+                let Some(shape) = Shapes::node(&obj) else { continue };
+                let inner = match path.as_deref() {
+                    Some(p) => format!(
+                        "{{ SELECT DISTINCT ?focus WHERE {{ {{ SELECT (?focus AS ?outer) WHERE {focus} }} \
+                         ?outer {p} ?focus }} }}"
+                    ),
+                    None => focus.to_owned(),
+                };
+                nested.push((shape, inner));
+            }
+            (other, _) => unsupported.push(format!("{shape_name}: sh:{other}")),
+        }
+    }
+    for (shape, inner) in nested {
+        plan(shapes, &shape, &inner, depth + 1, checks, unsupported);
+    }
+}

@@ -1,0 +1,217 @@
+//! The run record: what a run reports (`RunReport`), how it is named (by its input, so a rerun
+//! rewrites the same record), its PROV description in the catalog graph, and the checkpoint a
+//! finished run leaves for its asset.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::label::{LabelStats, Labeler};
+use super::{graph, quality, IngestError};
+use crate::catalog::vocab::{PROV, RDF, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement, ValidationReport};
+
+/// The outcome of one run, as recorded in the catalog.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run: String,
+    pub asset: String,
+    pub entity: String,
+    pub namespace: String,
+    pub encoding: String,
+    pub started: String,
+    pub ended: String,
+    pub records_in: u64,
+    pub accepted: u64,
+    pub quarantined: u64,
+    pub triples_written: u64,
+    /// Quarantine reasons by their first words (e.g. `price "abc" is not a number` → counted
+    /// under its full text, capped at 50 distinct reasons).
+    pub reasons: BTreeMap<String, u64>,
+    /// What the labelling model did (absent when no labeller ran).
+    pub labels: Option<LabelStats>,
+    /// Duplicates and price anomalies across the namespace (product runs).
+    pub findings: Option<quality::Findings>,
+    /// SHACL validation of the product graph after the run against `ontology/` shapes (the
+    /// whole report is in the catalog at `{run}/shacl`; this keeps the first results).
+    pub validation: Option<ValidationReport>,
+    /// True when this exact input had already been ingested and nothing was done (the counts
+    /// are the earlier run's).
+    pub skipped: bool,
+    /// Where the run's time went, in seconds: `read+clean+build`, `label` (model and label
+    /// nodes), `write` (transactions), `findings` (duplicates, outliers), `shacl`.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// Adds the time since `t` to `stage` (and restarts `t`).
+pub(super) fn lap(seconds: &mut BTreeMap<String, f64>, stage: &str, t: &mut std::time::Instant) {
+    *seconds.entry(stage.to_owned()).or_default() += t.elapsed().as_secs_f64();
+    *t = std::time::Instant::now();
+}
+
+/// Results of the SHACL report repeated in the run report itself.
+pub(super) const REPORTED_RESULTS: usize = 20;
+
+pub(super) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// SHA-256 of a file's bytes (names the run: the same input and mapping are the same run).
+pub(super) fn file_hash(path: &Path) -> Result<String, IngestError> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| IngestError::Input(format!("cannot open {}: {e}", path.display())))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| IngestError::Input(format!("cannot read {}: {e}", path.display())))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The run's IRI. A run is named by what determines its output (file bytes, mapping,
+/// labeller), so re-running the same input — or completing a killed run — rewrites the same
+/// run record.
+pub(super) fn run_iri(
+    catalog: &Catalog,
+    path: &Path,
+    mapping_text: &str,
+    labeler: Option<&Labeler>,
+) -> Result<String, IngestError> {
+    Ok(format!(
+        "{}ingest/{}",
+        catalog.layout().base(),
+        graph::content_key(&[
+            &path.display().to_string(),
+            &file_hash(path)?,
+            mapping_text,
+            labeler.map_or("", |l| l.model_iri()),
+        ])
+    ))
+}
+
+/// The checkpoint of an asset: the finished run of exactly this input (same bytes, mapping and
+/// labeller), unless a person has decided on a label since it ended (their decision must be
+/// applied by running again). `None` means the asset needs a run — never run, or killed before
+/// its run record was written (the record is written last).
+pub fn finished_run(
+    catalog: &Catalog,
+    path: &Path,
+    mapping_text: &str,
+    labeler: Option<&Labeler>,
+) -> Result<Option<RunReport>, IngestError> {
+    let run = run_iri(catalog, path, mapping_text, labeler)?;
+    let g = catalog.layout().catalog.as_str().to_owned();
+    let p = catalog.layout().products.as_str().to_owned();
+    let rows = catalog.select(&format!(
+        "SELECT * WHERE {{ GRAPH <{g}> {{ <{run}> a <{ST}IngestRun> ; <{ST}sourceAsset> ?asset ; \
+         <{ST}entityType> ?entity ; <{ST}namespace> ?ns ; <{ST}recordsIn> ?in ; \
+         <{ST}recordsAccepted> ?ok ; <{ST}recordsQuarantined> ?q ; \
+         <{PROV}startedAtTime> ?started ; <{PROV}endedAtTime> ?ended }} \
+         FILTER NOT EXISTS {{ GRAPH <{p}> {{ ?d a <{ST}Decision> ; <{PROV}generatedAtTime> ?t }} \
+         FILTER(?t > ?ended) }} }}"
+    ))?;
+    let Some(r) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let n = |k: &str| r.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Some(RunReport {
+        run,
+        asset: r.get("asset").cloned().unwrap_or_default(),
+        entity: r.get("entity").cloned().unwrap_or_default(),
+        namespace: r.get("ns").cloned().unwrap_or_default(),
+        encoding: String::new(),
+        started: r.get("started").cloned().unwrap_or_default(),
+        ended: r.get("ended").cloned().unwrap_or_default(),
+        records_in: n("in"),
+        accepted: n("ok"),
+        quarantined: n("q"),
+        triples_written: 0,
+        reasons: BTreeMap::new(),
+        labels: None,
+        findings: None,
+        validation: None,
+        skipped: true,
+        seconds: BTreeMap::new(),
+    }))
+}
+
+/// The run's PROV record in the catalog graph.
+pub(super) fn record_run(
+    catalog: &Catalog,
+    r: &RunReport,
+    mapping_text: &str,
+) -> Result<(), CatalogError> {
+    let s = r.run.as_str();
+    let st = |l: &str| format!("{ST}{l}");
+    let mut statements = vec![
+        Statement::new(s, format!("{RDF}type"), Object::iri(st("IngestRun"))),
+        Statement::new(
+            s,
+            format!("{RDF}type"),
+            Object::iri(format!("{PROV}Activity")),
+        ),
+        Statement::new(s, st("sourceAsset"), Object::string(&r.asset)),
+        Statement::new(s, st("entityType"), Object::string(&r.entity)),
+        Statement::new(s, st("namespace"), Object::string(&r.namespace)),
+        Statement::new(s, st("recordsIn"), Object::integer(r.records_in)),
+        Statement::new(s, st("recordsAccepted"), Object::integer(r.accepted)),
+        Statement::new(s, st("recordsQuarantined"), Object::integer(r.quarantined)),
+        Statement::new(s, st("mapping"), Object::string(mapping_text)),
+        Statement::new(
+            s,
+            format!("{PROV}startedAtTime"),
+            Object::datetime(&r.started),
+        ),
+        Statement::new(s, format!("{PROV}endedAtTime"), Object::datetime(&r.ended)),
+        Statement::new(
+            s,
+            st("toolVersion"),
+            Object::string(format!("stocktake {}", env!("CARGO_PKG_VERSION"))),
+        ),
+    ];
+    if let Some(f) = &r.findings {
+        statements.push(Statement::new(
+            s,
+            st("exactDuplicates"),
+            Object::integer(f.exact_duplicates as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("nearDuplicates"),
+            Object::integer(f.near_duplicates as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("priceAnomalies"),
+            Object::integer(f.price_anomalies as u64),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("weightAnomalies"),
+            Object::integer(f.weight_anomalies as u64),
+        ));
+    }
+    if let Some(l) = &r.labels {
+        statements.push(Statement::new(
+            s,
+            st("labelsAccepted"),
+            Object::integer(l.accepted + l.human_accepted),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("labelsInReview"),
+            Object::integer(l.review),
+        ));
+        statements.push(Statement::new(
+            s,
+            st("labelsRejected"),
+            Object::integer(l.human_rejected),
+        ));
+    }
+    catalog.replace_subjects(
+        &catalog.layout().catalog,
+        std::slice::from_ref(&r.run),
+        &statements,
+    )?;
+    Ok(())
+}

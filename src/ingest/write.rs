@@ -1,0 +1,206 @@
+//! The writing side of a run: batches of accepted records into the product graph and of
+//! rejected ones into the quarantine (each one atomic write), the reference check that turns a
+//! review or interaction of an unknown product into a quarantined record, and the record keys
+//! that name quarantine entries.
+
+use std::collections::BTreeMap;
+
+use super::clean;
+use super::graph::{Built, Minter};
+use super::mapping::Mapping;
+use super::{lap, IngestError};
+use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement};
+
+/// Longest cell kept in a quarantined record's raw copy.
+const MAX_RAW_CHARS: usize = 2000;
+
+/// A record's key within its asset: its id column when it has one, else its line.
+pub(super) fn record_key(
+    id_field: Option<usize>,
+    cells: Option<&[Option<String>]>,
+    line: u64,
+) -> String {
+    cells
+        .and_then(|c| c.get(id_field?).cloned().flatten())
+        .map(|k| clean::text(&k))
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| format!("line-{line}"))
+}
+
+/// The namespace whose products reviews and interactions point at.
+pub(super) fn namespace_of_products(mapping: &Mapping) -> String {
+    mapping
+        .product_namespace
+        .clone()
+        .unwrap_or_else(|| "products".into())
+}
+
+/// Checks that the products a record points at are in the product graph (a dangling reference
+/// is quarantined: ingest the products first, then rerun). Known products are remembered, so
+/// an interaction log costs one lookup per distinct product.
+pub(super) struct References<'a> {
+    pub(super) catalog: &'a Catalog,
+    pub(super) known: std::collections::HashSet<String>,
+    /// A store error met while checking (the run stops with it).
+    pub(super) error: Option<CatalogError>,
+}
+
+/// Products remembered as present (bounds the memory of the check).
+pub(super) const KNOWN_PRODUCTS: usize = 1_000_000;
+
+impl<'a> References<'a> {
+    pub(super) fn new(catalog: &'a Catalog) -> Self {
+        References {
+            catalog,
+            known: Default::default(),
+            error: None,
+        }
+    }
+
+    pub(super) fn check(&mut self, b: Built, namespace: &str) -> Result<Built, Vec<String>> {
+        let graph = &self.catalog.layout().products;
+        let mut reasons = Vec::new();
+        for (key, iri) in &b.references {
+            if self.known.contains(iri) {
+                continue;
+            }
+            match self
+                .catalog
+                .is_instance(graph, iri, &format!("{SCHEMA}Product"))
+            {
+                Ok(true) => {
+                    if self.known.len() < KNOWN_PRODUCTS {
+                        self.known.insert(iri.clone());
+                    }
+                }
+                Ok(false) => reasons.push(format!(
+                    "product {key:?} is not in the product graph (namespace {namespace:?}): \
+                     ingest the products first, then rerun this asset"
+                )),
+                Err(e) => {
+                    self.error = Some(e);
+                    return Err(vec!["store error while checking references".into()]);
+                }
+            }
+        }
+        if reasons.is_empty() {
+            Ok(b)
+        } else {
+            Err(reasons)
+        }
+    }
+}
+
+/// What the writer thread counts while the reader labels the next batch.
+#[derive(Default)]
+pub(super) struct Totals {
+    pub(super) accepted: u64,
+    pub(super) quarantined: u64,
+    pub(super) triples_written: u64,
+    pub(super) reasons: BTreeMap<String, u64>,
+    pub(super) seconds: BTreeMap<String, f64>,
+}
+
+/// Writes batches of accepted and quarantined records.
+pub(super) struct Writer<'a> {
+    pub(super) catalog: &'a Catalog,
+    pub(super) minter: &'a Minter,
+    pub(super) namespace: &'a str,
+    pub(super) mapping: &'a Mapping,
+    pub(super) run: &'a str,
+    pub(super) asset: &'a str,
+    pub(super) columns: &'a [String],
+    pub(super) id_field: Option<usize>,
+}
+
+pub(super) type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
+
+impl Writer<'_> {
+    /// Writes one batch: accepted records into the product graph, rejected ones into the
+    /// quarantine, each in one atomic write.
+    pub(super) fn write(
+        &self,
+        mut accepted: Vec<Built>,
+        mut rejected: Vec<Rejected>,
+        report: &mut Totals,
+    ) -> Result<(), IngestError> {
+        let layout = self.catalog.layout();
+        let mut t = std::time::Instant::now();
+        if !accepted.is_empty() {
+            // A record accepted now may have been quarantined by an earlier run (a fixed
+            // mapping, products ingested since): its quarantine entry goes.
+            let cleared: Vec<String> = accepted
+                .iter()
+                .map(|b| {
+                    self.minter
+                        .quarantined(self.namespace, self.mapping.entity, &b.record_key)
+                })
+                .collect();
+            self.catalog
+                .replace_subjects(&layout.quarantine, &cleared, &[])?;
+            let subjects: Vec<String> = accepted.iter().flat_map(|b| b.owned.clone()).collect();
+            let statements: Vec<Statement> =
+                accepted.iter().flat_map(|b| b.statements.clone()).collect();
+            report.triples_written +=
+                self.catalog
+                    .replace_subjects(&layout.products, &subjects, &statements)?
+                    as u64;
+            report.accepted += accepted.len() as u64;
+            accepted.clear();
+        }
+        if !rejected.is_empty() {
+            let mut subjects = Vec::new();
+            let mut statements = Vec::new();
+            for (line, cells, reasons) in rejected.iter() {
+                let key = record_key(self.id_field, cells.as_deref(), *line);
+                let q = self
+                    .minter
+                    .quarantined(self.namespace, self.mapping.entity, &key);
+                let mut add = |p: String, o: Object| statements.push(Statement::new(&q, p, o));
+                add(
+                    format!("{RDF}type"),
+                    Object::iri(format!("{ST}QuarantinedRecord")),
+                );
+                add(format!("{ST}sourceAsset"), Object::string(self.asset));
+                add(format!("{ST}sourceLine"), Object::integer(*line));
+                add(
+                    format!("{ST}entityType"),
+                    Object::string(self.mapping.entity.as_str()),
+                );
+                add(format!("{PROV}wasGeneratedBy"), Object::iri(self.run));
+                for r in reasons {
+                    add(format!("{ST}reason"), Object::string(r));
+                    if report.reasons.len() < 50 || report.reasons.contains_key(r) {
+                        *report.reasons.entry(r.clone()).or_default() += 1;
+                    }
+                }
+                if let Some(cells) = cells {
+                    let raw: serde_json::Map<String, serde_json::Value> = self
+                        .columns
+                        .iter()
+                        .zip(cells)
+                        .map(|(c, v)| {
+                            let v = v.as_deref().map(|v| {
+                                let cut: String = v.chars().take(MAX_RAW_CHARS).collect();
+                                serde_json::Value::String(cut)
+                            });
+                            (c.clone(), v.unwrap_or(serde_json::Value::Null))
+                        })
+                        .collect();
+                    add(
+                        format!("{ST}rawRecord"),
+                        Object::string(serde_json::Value::Object(raw).to_string()),
+                    );
+                }
+                subjects.push(q);
+            }
+            self.catalog
+                .replace_subjects(&layout.quarantine, &subjects, &statements)?;
+            report.quarantined += rejected.len() as u64;
+            rejected.clear();
+        }
+        lap(&mut report.seconds, "write", &mut t);
+        Ok(())
+    }
+}
