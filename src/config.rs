@@ -110,6 +110,9 @@ pub struct IngestConfig {
     /// Token-classification package that labels product titles (brand, product type, model);
     /// empty: no labelling.
     pub title_model: String,
+    /// Sequence-classification package that labels review texts (heads `category` and
+    /// `sentiment`); empty: no labelling. A missing package is a warning, not an error.
+    pub review_model: String,
     /// Confidence at which a machine label becomes a fact of the graph; below it the label
     /// waits for review.
     pub label_threshold: f32,
@@ -119,6 +122,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             title_model: "product-ner".into(),
+            review_model: "review-classifier".into(),
             label_threshold: 0.8,
         }
     }

@@ -237,3 +237,81 @@ fn the_review_queue_works_from_the_command_line() {
         "{log}"
     );
 }
+
+#[test]
+fn reviews_get_category_and_sentiment_labels_from_a_classifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Catalog::open(
+        &tmp.path().join("store"),
+        stocktake::catalog::GraphLayout::new("https://example.org/st/").unwrap(),
+    )
+    .unwrap();
+    c.load_ontology(&crate::util::repo().join("ontology"))
+        .unwrap();
+    let products = tmp.path().join("p.csv");
+    std::fs::write(&products, "sku,title\nA1,华为Mate60\n").unwrap();
+    let pm =
+        "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
+    ingest::ingest(&c, &products, &Mapping::parse(pm).unwrap(), pm, b"s", None).unwrap();
+    let reviews = tmp.path().join("r.csv");
+    std::fs::write(
+        &reviews,
+        "rid,item,body\nr1,A1,屏幕很好\nr2,A1,电池太差了\nr3,A1,还行吧\n",
+    )
+    .unwrap();
+    let rm = "entity = \"review\"\nproduct_namespace = \"shop\"\n[columns]\nid = \"rid\"\nproduct = \"item\"\ntext = \"body\"\n";
+    // The fixture follows fixed rules (models/train/make_tiny.py): phone words → 手机, 好 →
+    // positive, 差 → negative, each at 0.95; no cue → a tie, under the threshold.
+    let dir = crate::util::repo().join("tests/fixtures/models/tiny-reviews");
+    let model = Model::load(&dir, &Options::default()).unwrap();
+    let iri = c
+        .model_iri(&model.package.config.name, &model.package.sha256)
+        .unwrap();
+    let l = Labeler::new(model, iri.as_str().to_string(), 0.8);
+    let r = ingest::ingest(
+        &c,
+        &reviews,
+        &Mapping::parse(rm).unwrap(),
+        rm,
+        b"s",
+        Some(&l),
+    )
+    .unwrap();
+    let stats = r.labels.unwrap();
+    assert_eq!(
+        (stats.labels, stats.accepted, stats.review),
+        (6, 4, 2),
+        "{stats:?}"
+    );
+    let facts = select(
+        &c,
+        "SELECT ?r ?s ?cat WHERE { GRAPH ?g { ?r a schema:Review . \
+         OPTIONAL { ?r st:sentiment ?s } OPTIONAL { ?r st:reviewCategory ?cat } } } ORDER BY ?r",
+    );
+    let rows: Vec<(String, String, String)> = facts
+        .iter()
+        .map(|f| {
+            let g = |k: &str| f.get(k).cloned().unwrap_or_default();
+            let id = g("r").rsplit('/').next().unwrap_or_default().to_string();
+            (id, g("s"), g("cat"))
+        })
+        .collect();
+    let phone = "https://w3id.org/stocktake/category/mobile-phones";
+    assert_eq!(
+        rows,
+        vec![
+            ("r1".into(), "positive".into(), phone.into()),
+            ("r2".into(), "negative".into(), phone.into()),
+            ("r3".into(), String::new(), String::new()),
+        ],
+        "the category resolves to the taxonomy's concept; r3 waits for review"
+    );
+    let v = r.validation.unwrap();
+    assert_eq!(v.violations, 0, "{:#?}", v.results);
+    // Labels carry the model and confidence like title labels do; r3's wait in the queue.
+    let queue = select(
+        &c,
+        "SELECT ?type ?value WHERE { GRAPH ?g { ?l st:status \"review\" ; st:entityType ?type ; st:value ?value ; st:model ?m } }",
+    );
+    assert_eq!(queue.len(), 2, "{queue:?}");
+}

@@ -168,7 +168,7 @@ fn models_are_described_in_the_models_graph() {
         "",
     );
     assert!(ok, "{err}");
-    assert!(out.contains("models: 4 packages"), "{out}");
+    assert!(out.contains("models: 5 packages"), "{out}");
     let q = "PREFIX st: <https://w3id.org/stocktake/ns#> SELECT ?m ?hash WHERE { GRAPH ?g { ?m a st:Model ; st:contentHash ?hash FILTER(CONTAINS(STR(?m), \"/model/tiny-\")) } }";
     let (ok, out, err) = stocktake(
         &[
@@ -182,7 +182,7 @@ fn models_are_described_in_the_models_graph() {
         "",
     );
     assert!(ok, "{err}");
-    assert_eq!(out.lines().count(), 5, "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
     // Running again describes the same versions without duplicating them.
     let (ok, _, err) = stocktake(
         &["--data", data.to_str().unwrap(), "demo", "--no-serve"],
@@ -200,5 +200,5 @@ fn models_are_described_in_the_models_graph() {
         ],
         "",
     );
-    assert_eq!(out2.lines().count(), 5, "{out2}");
+    assert_eq!(out2.lines().count(), 6, "{out2}");
 }

@@ -16,7 +16,10 @@ use clap::Parser;
 
 use crate::catalog::{CancelToken, Limits, NamedQuery, OutputFormat, ResultsFormat};
 use crate::config::Config;
-use crate::ingest::{self, mapping::Mapping};
+use crate::ingest::{
+    self,
+    mapping::{Entity, Mapping},
+};
 use crate::inventory::{self, ScanOptions, Source};
 
 /// Files ingested, in dependency order (sellers and products before what points at them).
@@ -123,13 +126,14 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
 
         println!("\n== ingest ==");
         let secret = ingest::pseudonym_secret(&config.data)?;
-        let labeler = match super::ingest::labeler(&config, &catalog) {
-            Ok(l) => Some(l),
+        let titles = match super::ingest::labeler(&config, &catalog, Entity::Product) {
+            Ok(l) => l,
             Err(e) => {
                 println!("  (titles not labelled: {e:#})");
                 None
             }
         };
+        let reviews = super::ingest::labeler(&config, &catalog, Entity::Review)?;
         let mut validation = None;
         for name in FILES {
             let map_path = demo.join("mappings").join(format!("{name}.toml"));
@@ -137,7 +141,11 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", map_path.display()))?;
             let mapping = Mapping::parse(&text).with_context(|| map_path.display().to_string())?;
             let file = demo.join("data").join(format!("{name}.csv"));
-            let labels = (name == "products").then_some(labeler.as_ref()).flatten();
+            let labels = match name {
+                "products" => titles.as_ref(),
+                "reviews" => reviews.as_ref(),
+                _ => None,
+            };
             let r = match ingest::finished_run(&catalog, &file, &text, labels)? {
                 Some(done) => done,
                 None => ingest::ingest(&catalog, &file, &mapping, &text, &secret, labels)?,

@@ -8,7 +8,11 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Config;
-use crate::ingest::{self, label::Labeler, mapping::Mapping};
+use crate::ingest::{
+    self,
+    label::Labeler,
+    mapping::{Entity, Mapping},
+};
 use crate::inventory;
 
 /// Options of `stocktake ingest`.
@@ -47,10 +51,10 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let catalog = super::commands::open_catalog(config)?;
     super::commands::load_ontology(&catalog, config)?;
     let secret = ingest::pseudonym_secret(&config.data)?;
-    let labeler = if args.no_label || config.ingest.title_model.is_empty() {
+    let labeler = if args.no_label {
         None
     } else {
-        Some(labeler(config, &catalog)?)
+        labeler(config, &catalog, mapping.entity)?
     };
     if !args.force {
         if let Some(done) = ingest::finished_run(&catalog, &args.asset, &text, labeler.as_ref())? {
@@ -152,12 +156,26 @@ fn suggest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The title labeller of the configuration (see [`Labeler::from_config`]).
-pub fn labeler(config: &Config, catalog: &crate::catalog::Catalog) -> anyhow::Result<Labeler> {
-    Labeler::from_config(config, catalog).with_context(|| {
-        format!(
+/// The labeller the configuration names for `entity`: `[ingest] title_model` for products (a
+/// missing package is an error: `--no-label` skips it), `review_model` for reviews (optional:
+/// a missing package is reported and the reviews are ingested unlabelled).
+pub fn labeler(
+    config: &Config,
+    catalog: &crate::catalog::Catalog,
+    entity: Entity,
+) -> anyhow::Result<Option<Labeler>> {
+    match Labeler::for_entity(config, catalog, entity) {
+        Ok(l) => Ok(l),
+        Err(e) if entity == Entity::Review => {
+            eprintln!(
+                "warning: review texts are not labelled ([ingest] review_model {:?}): {e}",
+                config.ingest.review_model
+            );
+            Ok(None)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
             "title model {:?} ([ingest] title_model; --no-label skips labelling)",
             config.ingest.title_model
-        )
-    })
+        ))),
+    }
 }

@@ -176,12 +176,11 @@ pub(super) async fn start(
 fn run(state: &AppState, req: &IngestRequest, mapping: &Mapping) -> anyhow::Result<RunReport> {
     let catalog = state.catalog();
     let config = state.config();
-    let labeler: Option<Arc<Labeler>> =
-        if req.label && mapping.entity == ingest::mapping::Entity::Product {
-            state.labeler()
-        } else {
-            None
-        };
+    let labeler: Option<Arc<Labeler>> = if req.label {
+        state.labeler(mapping.entity)
+    } else {
+        None
+    };
     if !req.force {
         if let Some(done) =
             ingest::finished_run(catalog, &req.asset, &req.mapping, labeler.as_deref())?

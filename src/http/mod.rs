@@ -34,6 +34,8 @@ use crate::catalog::{Catalog, CatalogError, NamedQuery};
 use crate::config::Config;
 use crate::privacy::{AccessError, Principal, Role, TokenTable};
 
+type LabelerCell = std::sync::OnceLock<Option<Arc<crate::ingest::label::Labeler>>>;
+
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub struct AppState {
@@ -50,8 +52,8 @@ struct Inner {
     recommend: Option<Arc<crate::recommend::Service>>,
     /// Name/address model for scans, loaded by the first scan (blocking; see `name_tagger`).
     ner: std::sync::OnceLock<Option<Arc<crate::inventory::ner::NameTagger>>>,
-    /// Title labeller for ingest runs, loaded by the first one (see `labeler`).
-    labeler: std::sync::OnceLock<Option<Arc<crate::ingest::label::Labeler>>>,
+    /// Title and review labellers for ingest runs, loaded by the first one (see `labeler`).
+    labelers: (LabelerCell, LabelerCell),
     /// Ingest runs started over HTTP.
     jobs: ingest::Jobs,
 }
@@ -76,7 +78,7 @@ impl AppState {
                 config,
                 recommend: None,
                 ner: std::sync::OnceLock::new(),
-                labeler: std::sync::OnceLock::new(),
+                labelers: Default::default(),
                 jobs: ingest::Jobs::default(),
             }),
         }
@@ -100,25 +102,30 @@ impl AppState {
             .clone()
     }
 
-    /// The title labeller (`[ingest] title_model`), loaded once; `None` (logged) when it is not
-    /// configured or cannot be loaded. Blocking: call from a blocking thread.
-    fn labeler(&self) -> Option<Arc<crate::ingest::label::Labeler>> {
-        self.inner
-            .labeler
-            .get_or_init(|| {
-                let config = &self.inner.config;
-                if config.ingest.title_model.is_empty() {
-                    return None;
+    /// The labeller for `entity` (`[ingest] title_model` or `review_model`), loaded once;
+    /// `None` (logged) when none is configured or it cannot be loaded. Blocking: call from a
+    /// blocking thread.
+    fn labeler(
+        &self,
+        entity: crate::ingest::mapping::Entity,
+    ) -> Option<Arc<crate::ingest::label::Labeler>> {
+        use crate::ingest::mapping::Entity;
+        let cell = match entity {
+            Entity::Product => &self.inner.labelers.0,
+            Entity::Review => &self.inner.labelers.1,
+            _ => return None,
+        };
+        cell.get_or_init(|| {
+            let config = &self.inner.config;
+            match crate::ingest::label::Labeler::for_entity(config, &self.inner.catalog, entity) {
+                Ok(l) => l.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!("{} records will not be labelled: {e}", entity.as_str());
+                    None
                 }
-                match crate::ingest::label::Labeler::from_config(config, &self.inner.catalog) {
-                    Ok(l) => Some(Arc::new(l)),
-                    Err(e) => {
-                        tracing::warn!("titles will not be labelled: {e}");
-                        None
-                    }
-                }
-            })
-            .clone()
+            }
+        })
+        .clone()
     }
 
     fn catalog(&self) -> &Arc<Catalog> {

@@ -150,8 +150,10 @@ pub struct Built {
     /// Subjects whose earlier descriptions this record replaces (it and its owned nodes).
     pub owned: Vec<String>,
     pub statements: Vec<Statement>,
-    /// A product's cleaned title, for the labeller.
+    /// A product's cleaned title, for the title labeller.
     pub title: Option<String>,
+    /// A review's cleaned text, for the review labeller.
+    pub text: Option<String>,
     /// Whether the mapping gave the product a brand (a mapped column wins over the model).
     pub has_brand: bool,
     /// Products the record points at (source key, IRI): they must already be in the graph.
@@ -183,6 +185,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
     let mut owned: Vec<String> = Vec::new();
     let subject: String;
     let mut title_out = None;
+    let mut text_out = None;
     let mut has_brand = false;
     let mut references = Vec::new();
     let mut add = |s: &str, p: String, o: Object| statements.push(Statement::new(s, p, o));
@@ -333,7 +336,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 add(&r, schema("author"), Object::iri(u));
             }
             if let Some(t) = text {
-                add(&r, schema("reviewBody"), Object::string(t));
+                add(&r, schema("reviewBody"), Object::string(&t));
+                text_out = Some(t);
             }
             if let Some(Ok(v)) = rating {
                 let node = format!("{r}/rating");
@@ -433,6 +437,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
         owned,
         statements,
         title: title_out,
+        text: text_out,
         has_brand,
         references,
         record_key: String::new(),

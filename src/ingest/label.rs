@@ -13,9 +13,9 @@
 use std::collections::HashMap;
 
 use super::graph::{content_key, Built, Minter};
-use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
+use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement};
-use crate::infer::{InferError, Model};
+use crate::infer::{InferError, Model, Task};
 
 /// The labeller: a token classifier over titles and where its labels go.
 pub struct Labeler {
@@ -38,14 +38,28 @@ pub struct LabelStats {
     pub model_seconds: f64,
 }
 
-/// The fact a NER entity type asserts about its product, if any.
+/// The fact a NER entity type (about a product) or a classifier head (about a review)
+/// asserts, if any.
 fn predicate_of(kind: &str) -> Option<String> {
     match kind {
         "brand" => Some(format!("{SCHEMA}brand")),
         "product" => Some(format!("{ST}productType")),
         "model" => Some(format!("{SCHEMA}model")),
+        "category" => Some(format!("{ST}reviewCategory")),
+        "sentiment" => Some(format!("{ST}sentiment")),
         _ => None,
     }
+}
+
+/// One label before it is written: record index, id, kind (entity type or head), value,
+/// character span (entities only), confidence.
+struct Planned {
+    i: usize,
+    id: String,
+    kind: String,
+    value: String,
+    span: Option<(usize, usize)>,
+    score: f32,
 }
 
 /// A human decision on a label.
@@ -231,13 +245,32 @@ impl Labeler {
         }
     }
 
-    /// The configured title model (`[ingest] title_model`, `[ingest] label_threshold`), loaded
-    /// and described in the models graph so labels can point at it. Blocking.
-    pub fn from_config(
+    /// The configured model for `entity` (`[ingest] title_model` for products, `review_model`
+    /// for reviews; `label_threshold`), loaded and described in the models graph so labels can
+    /// point at it. `Ok(None)` when none is configured for the entity. Blocking.
+    pub fn for_entity(
         config: &crate::config::Config,
         catalog: &Catalog,
+        entity: super::mapping::Entity,
+    ) -> Result<Option<Labeler>, LabelError> {
+        let name = match entity {
+            super::mapping::Entity::Product => &config.ingest.title_model,
+            super::mapping::Entity::Review => &config.ingest.review_model,
+            _ => return Ok(None),
+        };
+        if name.is_empty() {
+            return Ok(None);
+        }
+        Self::load(config, catalog, name).map(Some)
+    }
+
+    /// The package `name` as a labeller (see [`Labeler::for_entity`]). Blocking.
+    pub fn load(
+        config: &crate::config::Config,
+        catalog: &Catalog,
+        name: &str,
     ) -> Result<Labeler, LabelError> {
-        let dir = crate::infer::find_package(&config.infer.models_dir, &config.ingest.title_model)?;
+        let dir = crate::infer::find_package(&config.infer.models_dir, name)?;
         let model = Model::load(&dir, &crate::infer::Options::from_config(&config.infer))?;
         let iri = catalog.describe_model(&model_record(&model.package))?;
         Ok(Labeler::new(
@@ -252,34 +285,50 @@ impl Labeler {
         &self.model_iri
     }
 
-    /// Labels the titles of `batch` (products with a title) in place: label nodes for every
-    /// entity, facts for accepted ones. Human decisions already in `catalog` win.
+    /// Labels `batch` in place: product titles with a token-classification model (entities),
+    /// review texts with a sequence-classification model (one label per head). Every label is
+    /// a node; accepted ones also assert their fact. Human decisions already in `catalog` win.
+    /// `categories` resolves a predicted category name to the taxonomy's concept.
     pub fn label(
         &self,
         catalog: &Catalog,
         minter: &Minter,
         batch: &mut [Built],
         run: &str,
+        categories: &HashMap<String, String>,
         stats: &mut LabelStats,
     ) -> Result<(), LabelError> {
+        let entities = self.model.package.config.task == Task::TokenClassification;
         let items: Vec<usize> = (0..batch.len())
-            .filter(|&i| batch[i].title.is_some())
+            .filter(|&i| {
+                if entities {
+                    batch[i].title.is_some()
+                } else {
+                    batch[i].text.is_some()
+                }
+            })
             .collect();
         if items.is_empty() {
             return Ok(());
         }
-        let titles: Vec<&str> = items
+        let texts: Vec<&str> = items
             .iter()
-            .filter_map(|&i| batch[i].title.as_deref())
+            .filter_map(|&i| {
+                if entities {
+                    batch[i].title.as_deref()
+                } else {
+                    batch[i].text.as_deref()
+                }
+            })
             .collect();
         let t = std::time::Instant::now();
-        let preds = self.model.predict(&titles)?;
+        let preds = self.model.predict(&texts)?;
         stats.model_seconds += t.elapsed().as_secs_f64();
         // Pass 1: mint label IRIs so the decisions on them can be looked up in one query.
         let mut planned = Vec::new();
         for (k, (&i, p)) in items.iter().zip(&preds).enumerate() {
-            let b = &batch[i];
-            let chars: Vec<char> = titles[k].chars().collect();
+            let subject = &batch[i].subject;
+            let chars: Vec<char> = texts[k].chars().collect();
             for e in &p.entities {
                 let value: String = chars[e.start.min(chars.len())..e.end.min(chars.len())]
                     .iter()
@@ -288,8 +337,28 @@ impl Labeler {
                 if value.is_empty() {
                     continue;
                 }
-                let id = content_key(&[&b.subject, &e.label, &e.start.to_string(), &value]);
-                planned.push((i, id, e.label.clone(), value, e.start, e.end, e.score));
+                let id = content_key(&[subject, &e.label, &e.start.to_string(), &value]);
+                planned.push(Planned {
+                    i,
+                    id,
+                    kind: e.label.clone(),
+                    value,
+                    span: Some((e.start, e.end)),
+                    score: e.score,
+                });
+            }
+            for (head, scored) in &p.heads {
+                let Some(best) = scored.first() else { continue };
+                // One label per head and record: its id does not depend on the answer, so a
+                // person's decision on it survives a retrained model that answers differently.
+                planned.push(Planned {
+                    i,
+                    id: content_key(&[subject, head]),
+                    kind: head.clone(),
+                    value: best.label.clone(),
+                    span: None,
+                    score: best.score,
+                });
             }
         }
         let decisions = self.decisions(catalog, minter, &planned)?;
@@ -302,17 +371,15 @@ impl Labeler {
         // A product has one brand: per record, a person's choice first, then the most
         // confident label, so the first brand asserted below is the one to keep.
         planned.sort_by(|a, b| {
-            let human = |x: &(usize, String, String, String, usize, usize, f32)| {
-                status_of(&x.1, x.6) != "human-accepted"
-            };
-            (a.0, human(a))
-                .cmp(&(b.0, human(b)))
-                .then(b.6.total_cmp(&a.6))
+            let human = |x: &Planned| status_of(&x.id, x.score) != "human-accepted";
+            (a.i, human(a))
+                .cmp(&(b.i, human(b)))
+                .then(b.score.total_cmp(&a.score))
         });
-        for (i, id, kind, value, start, end, score) in planned {
-            let iri = label_iri(minter.base(), &id);
-            let subject = batch[i].subject.clone();
-            let status = status_of(&id, score);
+        for l in planned {
+            let iri = label_iri(minter.base(), &l.id);
+            let subject = batch[l.i].subject.clone();
+            let status = status_of(&l.id, l.score);
             match status {
                 "human-accepted" => stats.human_accepted += 1,
                 "human-rejected" => stats.human_rejected += 1,
@@ -320,7 +387,7 @@ impl Labeler {
                 _ => stats.review += 1,
             }
             stats.labels += 1;
-            let b = &mut batch[i];
+            let b = &mut batch[l.i];
             let mut add =
                 |s: &str, p: String, o: Object| b.statements.push(Statement::new(s, p, o));
             add(
@@ -329,36 +396,57 @@ impl Labeler {
                 Object::iri(format!("{ST}Label")),
             );
             add(&iri, format!("{ST}labelOf"), Object::iri(&subject));
-            add(&iri, format!("{ST}entityType"), Object::string(&kind));
-            add(&iri, format!("{ST}value"), Object::string(&value));
-            add(&iri, format!("{ST}start"), Object::integer(start as u64));
-            add(&iri, format!("{ST}end"), Object::integer(end as u64));
+            add(&iri, format!("{ST}entityType"), Object::string(&l.kind));
+            add(&iri, format!("{ST}value"), Object::string(&l.value));
+            if let Some((start, end)) = l.span {
+                add(&iri, format!("{ST}start"), Object::integer(start as u64));
+                add(&iri, format!("{ST}end"), Object::integer(end as u64));
+            }
             add(
                 &iri,
                 format!("{ST}confidence"),
-                Object::decimal((score as f64 * 1000.0).round() / 1000.0),
+                Object::decimal((l.score as f64 * 1000.0).round() / 1000.0),
             );
             add(&iri, format!("{ST}model"), Object::iri(&self.model_iri));
             add(&iri, format!("{PROV}wasGeneratedBy"), Object::iri(run));
             add(&iri, format!("{ST}status"), Object::string(status));
             let asserted = matches!(status, "accepted" | "human-accepted");
-            if let (Some(pred), true) = (predicate_of(&kind), asserted) {
-                if kind == "brand" {
-                    if !b.has_brand {
+            if let (Some(pred), true) = (predicate_of(&l.kind), asserted) {
+                match l.kind.as_str() {
+                    "brand" if b.has_brand => {}
+                    "brand" => {
                         b.has_brand = true;
                         add(&iri, format!("{ST}predicate"), Object::iri(&pred));
-                        let brand = minter.brand(&value);
+                        let brand = minter.brand(&l.value);
                         add(&subject, pred, Object::iri(&brand));
                         add(
                             &brand,
                             format!("{RDF}type"),
                             Object::iri(format!("{SCHEMA}Brand")),
                         );
-                        add(&brand, format!("{SCHEMA}name"), Object::string(&value));
+                        add(&brand, format!("{SCHEMA}name"), Object::string(&l.value));
                     }
-                } else {
-                    add(&iri, format!("{ST}predicate"), Object::iri(&pred));
-                    add(&subject, pred, Object::string(&value));
+                    "category" => {
+                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
+                        let concept = match categories.get(&l.value.to_lowercase()) {
+                            Some(c) => c.clone(),
+                            None => {
+                                let c = minter.category(&l.value);
+                                add(
+                                    &c,
+                                    format!("{RDF}type"),
+                                    Object::iri(format!("{SKOS}Concept")),
+                                );
+                                add(&c, format!("{SKOS}prefLabel"), Object::string(&l.value));
+                                c
+                            }
+                        };
+                        add(&subject, pred, Object::iri(concept));
+                    }
+                    _ => {
+                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
+                        add(&subject, pred, Object::string(&l.value));
+                    }
                 }
             }
             b.owned.push(iri);
@@ -371,7 +459,7 @@ impl Labeler {
         &self,
         catalog: &Catalog,
         minter: &Minter,
-        planned: &[(usize, String, String, String, usize, usize, f32)],
+        planned: &[Planned],
     ) -> Result<HashMap<String, Verdict>, CatalogError> {
         if planned.is_empty() {
             return Ok(HashMap::new());
@@ -379,7 +467,7 @@ impl Labeler {
         let g = catalog.layout().products.as_str().to_owned();
         let values: String = planned
             .iter()
-            .map(|p| format!("<{}> ", label_iri(minter.base(), &p.1)))
+            .map(|p| format!("<{}> ", label_iri(minter.base(), &p.id)))
             .collect();
         let rows = catalog.select(&format!(
             "SELECT ?l ?v WHERE {{ VALUES ?l {{ {values} }} GRAPH <{g}> {{ ?d <{ST}decisionOn> ?l ; <{ST}verdict> ?v }} }}"

@@ -241,7 +241,7 @@ pub fn ingest(
                 if accepted.len() + rejected.len() >= BATCH || last {
                     lap(&mut report.seconds, "read+clean+build", &mut t);
                     if let (Some(l), Some(stats)) = (labeler, report.labels.as_mut()) {
-                        l.label(catalog, &minter, &mut accepted, &run, stats)?;
+                        l.label(catalog, &minter, &mut accepted, &run, &categories, stats)?;
                         lap(&mut report.seconds, "label", &mut t);
                     }
                     let batch = (std::mem::take(&mut accepted), std::mem::take(&mut rejected));
