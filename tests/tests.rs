@@ -16,6 +16,7 @@ mod inventory;
 mod inventory_db;
 mod inventory_ner;
 mod kge;
+mod kge_http;
 mod limits;
 mod models_cli;
 mod restart;
