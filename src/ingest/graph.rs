@@ -173,6 +173,17 @@ fn st(local: &str) -> String {
     format!("{ST}{local}")
 }
 
+/// A cleaned optional value: its error (if any) joins `reasons`, its value is kept.
+fn checked<T>(value: Option<Result<T, String>>, reasons: &mut Vec<String>) -> Option<T> {
+    match value? {
+        Ok(v) => Some(v),
+        Err(e) => {
+            reasons.push(e);
+            None
+        }
+    }
+}
+
 /// Builds one record, or returns every reason it cannot be built.
 pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<String>> {
     let get = |field: &str| -> Option<String> {
@@ -204,14 +215,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if title.is_none() && ctx.fields.contains_key("title") {
                 reasons.push("title is empty".to_string());
             }
-            let price = get("price").map(|p| clean::price(&p));
-            let currency_col = get("currency").map(|c| clean::currency(&c));
-            if let Some(Err(e)) = &price {
-                reasons.push(e.clone());
-            }
-            if let Some(Err(e)) = &currency_col {
-                reasons.push(e.clone());
-            }
+            let price = checked(get("price").map(|p| clean::price(&p)), &mut reasons);
+            let currency_col = checked(get("currency").map(|c| clean::currency(&c)), &mut reasons);
             let weight_unit = ctx.mapping.defaults.weight_unit.as_deref().unwrap_or("g");
             let length_unit = ctx.mapping.defaults.length_unit.as_deref().unwrap_or("cm");
             let mut measures = Vec::new();
@@ -221,10 +226,9 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 ("width", Measure::Length, length_unit, "width"),
                 ("height", Measure::Length, length_unit, "height"),
             ] {
-                match get(field).map(|v| clean::measure(&v, what, unit)) {
-                    Some(Ok(v)) => measures.push((property, what, v)),
-                    Some(Err(e)) => reasons.push(e),
-                    None => {}
+                let value = get(field).map(|v| clean::measure(&v, what, unit));
+                if let Some(v) = checked(value, &mut reasons) {
+                    measures.push((property, what, v));
                 }
             }
             let Some(id) = id else {
@@ -250,7 +254,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if let Some(d) = get("description") {
                 add(&p, schema("description"), Object::string(d));
             }
-            if let Some(Ok(price)) = price {
+            if let Some(price) = price {
                 let offer = format!("{p}/offer");
                 add(&p, schema("offers"), Object::iri(&offer));
                 add(&offer, rdf_type(), Object::iri(schema("Offer")));
@@ -259,7 +263,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                     schema("price"),
                     Object::decimal_lexical(&price.amount),
                 );
-                let currency = price.currency.or(currency_col.and_then(Result::ok)).or(ctx
+                let currency = price.currency.or(currency_col).or(ctx
                     .mapping
                     .defaults
                     .currency
@@ -301,14 +305,11 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if product.is_none() {
                 reasons.push("the reviewed product is empty".to_string());
             }
-            let rating = get("rating").map(|r| clean::rating(&r));
-            if let Some(Err(e)) = &rating {
-                reasons.push(e.clone());
-            }
-            let time = get("time").map(|t| clean::timestamp(&t, ctx.now));
-            if let Some(Err(e)) = &time {
-                reasons.push(e.clone());
-            }
+            let rating = checked(get("rating").map(|r| clean::rating(&r)), &mut reasons);
+            let time = checked(
+                get("time").map(|t| clean::timestamp(&t, ctx.now)),
+                &mut reasons,
+            );
             let text = get("text");
             let user = get("user");
             let Some(product) = product else {
@@ -339,14 +340,14 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 add(&r, schema("reviewBody"), Object::string(&t));
                 text_out = Some(t);
             }
-            if let Some(Ok(v)) = rating {
+            if let Some(v) = rating {
                 let node = format!("{r}/rating");
                 add(&r, schema("reviewRating"), Object::iri(&node));
                 add(&node, rdf_type(), Object::iri(schema("Rating")));
                 add(&node, schema("ratingValue"), Object::double(v));
                 owned.push(node);
             }
-            if let Some(Ok(t)) = time {
+            if let Some(t) = time {
                 add(&r, schema("dateCreated"), Object::datetime(rfc3339(t)));
             }
             subject = r;
@@ -370,14 +371,11 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if let Err(e) = &kind {
                 reasons.push(e.clone());
             }
-            let time = get("time").map(|t| clean::timestamp(&t, ctx.now));
-            if let Some(Err(e)) = &time {
-                reasons.push(e.clone());
-            }
-            let rating = get("rating").map(|r| clean::rating(&r));
-            if let Some(Err(e)) = &rating {
-                reasons.push(e.clone());
-            }
+            let time = checked(
+                get("time").map(|t| clean::timestamp(&t, ctx.now)),
+                &mut reasons,
+            );
+            let rating = checked(get("rating").map(|r| clean::rating(&r)), &mut reasons);
             let (Some(user), Some(product), Ok(kind)) = (user, product, kind) else {
                 return Err(reasons);
             };
@@ -387,10 +385,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             let u = ctx.minter.user("users", &user);
             let p = ctx.minter.entity("product", product_ns, &product);
             references.push((product.clone(), p.clone()));
-            let when = time
-                .as_ref()
-                .and_then(|t| t.as_ref().ok())
-                .map(|t| rfc3339(*t));
+            let when = time.as_ref().map(|t| rfc3339(*t));
             let key = content_key(&[&user, &product, kind, when.as_deref().unwrap_or("")]);
             let i = ctx.minter.entity("interaction", ctx.namespace, &key);
             add(&u, rdf_type(), Object::iri(st("User")));
@@ -402,7 +397,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             if let Some(t) = when {
                 add(&i, format!("{PROV}atTime"), Object::datetime(t));
             }
-            if let Some(Ok(v)) = rating {
+            if let Some(v) = rating {
                 add(&i, schema("ratingValue"), Object::double(v));
             }
             subject = i;
