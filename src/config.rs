@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub anonymous_read: bool,
     /// Append-only JSON-lines log of every write (defaults to `<data>/audit.log`).
     pub audit_log: Option<PathBuf>,
+    /// Folders whose files a writer may have the server read (`/api/v1/sources`,
+    /// `/api/v1/ingest`); admins may name any path. Empty: only admins name server paths.
+    pub file_roots: Vec<PathBuf>,
 }
 
 /// Store layout and the folders the server reads at start.
@@ -224,6 +227,7 @@ impl Default for ServerConfig {
                 .unwrap_or(4),
             anonymous_read: false,
             audit_log: None,
+            file_roots: Vec::new(),
         }
     }
 }

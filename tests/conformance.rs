@@ -233,3 +233,18 @@ fn ontology_reloads_on_change_and_never_duplicates() {
     );
     assert_eq!(csv.lines().count(), 2, "exactly one stored hash: {csv}");
 }
+
+#[test]
+fn the_readme_example_configuration_parses() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("```toml")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("[server]") && b.contains("[ingest]"))
+        .expect("the README has the example stocktake.toml");
+    let config = stocktake::config::Config::from_toml(block)
+        .unwrap_or_else(|e| panic!("README example config: {e}"));
+    assert_eq!(config.ingest.review_model, "review-classifier");
+    assert!(config.server.file_roots.is_empty());
+}

@@ -20,8 +20,13 @@ fn job(server: &TestServer, href: &str) -> serde_json::Value {
 
 #[test]
 fn the_server_keeps_serving_while_an_ingest_runs() {
-    let server = TestServer::start_with(|c| c.ingest.title_model = String::new());
-    let file = server.dir.path().join("big.csv");
+    let server = TestServer::start_with(|c| {
+        c.ingest.title_model = String::new();
+        c.server.file_roots = vec![c.data.parent().unwrap().join("inbox")];
+    });
+    let inbox = server.dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let file = inbox.join("big.csv");
     let mut text = String::from("sku,title,price,cat\n");
     for i in 0..60_000 {
         // Titles unlike each other (so the near-duplicate pass has little to link).
@@ -62,14 +67,53 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
             .contains("column \"kategorie\" for category"),
         "{e}"
     );
-    let missing = serde_json::json!({ "asset": "/no/such/file.csv", "mapping": MAPPING });
+    // Writers may only have the server read files under [server] file_roots, also through
+    // `..`; an admin may name any path.
+    for outside in [
+        crate::util::repo().join("Cargo.toml"),
+        inbox.join("../store/pseudonym.key"),
+    ] {
+        std::fs::create_dir_all(server.dir.path().join("store")).unwrap();
+        std::fs::write(server.dir.path().join("store/pseudonym.key"), "00").unwrap();
+        let body = serde_json::json!({ "asset": outside, "mapping": MAPPING });
+        let r = client()
+            .post(server.url("/api/v1/ingest"))
+            .bearer_auth(WRITE)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 403, "{}", outside.display());
+        let e: serde_json::Value = r.json().unwrap();
+        assert!(
+            e["error"]
+                .as_str()
+                .unwrap()
+                .contains("outside the folders writers may"),
+            "{e}"
+        );
+    }
+    let body_admin =
+        serde_json::json!({ "asset": crate::util::repo().join("Cargo.toml"), "mapping": MAPPING });
+    let r = client()
+        .post(server.url("/api/v1/ingest"))
+        .bearer_auth(ADMIN)
+        .json(&body_admin)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        400,
+        "an admin passes the path check; the mapping does not fit"
+    );
+    let missing =
+        serde_json::json!({ "asset": inbox.join("no-such-file.csv"), "mapping": MAPPING });
     let r = client()
         .post(server.url("/api/v1/ingest"))
         .bearer_auth(WRITE)
         .json(&missing)
         .send()
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 404);
     let r = client()
         .post(server.url("/api/v1/ingest"))
         .bearer_auth(WRITE)

@@ -381,7 +381,7 @@ fn a_thousand_small_files() {
 #[test]
 fn sources_api_report_page_and_cli() {
     use crate::util::{client, TestServer, ADMIN, READ, WRITE};
-    let server = TestServer::start();
+    let server = TestServer::start_with(|c| c.server.file_roots = vec![fixture("inventory")]);
     let http = client();
     let dir = fixture("inventory");
     let post = |token: &str, body: Value| {
@@ -413,6 +413,16 @@ fn sources_api_report_page_and_cli() {
     assert!(!err.to_string().contains("pw"), "credentials echoed: {err}");
     let (status, _) = post(WRITE, serde_json::json!({ "source": "/no/such/dir" }));
     assert_eq!(status, 404);
+    // A writer may have the server read only under [server] file_roots; an admin anywhere.
+    let outside = crate::util::repo().join("tests/fixtures/pii");
+    let (status, err) = post(WRITE, serde_json::json!({ "source": outside }));
+    assert_eq!(status, 403, "{err}");
+    assert!(err.to_string().contains("file_roots"), "{err}");
+    let (status, _) = post(
+        WRITE,
+        serde_json::json!({ "source": dir.join("..").join("pii") }),
+    );
+    assert_eq!(status, 403, "no climbing out with ..");
     let (status, err) = post(
         WRITE,
         serde_json::json!({ "source": "postgres://nobody@127.0.0.1:1/none" }),

@@ -106,6 +106,13 @@ pub(super) async fn start(
     let who = state.authorize(&headers, Role::Write, "ingesting")?;
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let mapping = Mapping::parse(&req.mapping).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if !req.asset.exists() {
+        return Err(ApiError::NotFound(format!(
+            "no such file on the server: {}",
+            req.asset.display()
+        )));
+    }
+    state.may_read(&who, &req.asset)?;
     let asset = req.asset.clone();
     let checked = mapping.clone();
     tokio::task::spawn_blocking(move || ingest::check(&asset, &checked))

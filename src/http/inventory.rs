@@ -116,6 +116,9 @@ pub(super) async fn post_source(
     let who = state.authorize(&headers, Role::Write, "scanning a source")?;
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let source = Source::parse(&req.source)?;
+    if let Source::Files(path) | Source::Sqlite(path) = &source {
+        state.may_read(&who, path)?;
+    }
     let shown = source.display();
     let catalog = std::sync::Arc::clone(state.catalog());
     let mut options = ScanOptions {

@@ -177,6 +177,44 @@ impl AppState {
         Ok(p)
     }
 
+    /// Whether `who` may have the server read `path` (a file to scan or ingest): admins any
+    /// path, writers only under `[server] file_roots` (after resolving `..` and links, so a
+    /// path cannot climb out). Keeps a writer from reading the server's own files — the
+    /// store, its keys, its configuration — into the graph.
+    fn may_read(&self, who: &Principal, path: &std::path::Path) -> Result<(), ApiError> {
+        if who.role() >= Role::Admin {
+            return Ok(());
+        }
+        let resolved = path.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                ApiError::NotFound(format!("no such file or folder: {}", path.display()))
+            }
+            _ => ApiError::BadRequest(format!("cannot read {}: {e}", path.display())),
+        })?;
+        let roots = &self.config().server.file_roots;
+        if roots
+            .iter()
+            .filter_map(|r| r.canonicalize().ok())
+            .any(|r| resolved.starts_with(r))
+        {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(format!(
+            "{} is outside the folders writers may have the server read ([server] file_roots: {}); \
+             an admin may name any path",
+            path.display(),
+            if roots.is_empty() {
+                "none configured".to_string()
+            } else {
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )))
+    }
+
     /// Runs blocking catalog work on the blocking pool, bounded by the concurrency limit and the
     /// query timeout; on timeout `cancel` stops the evaluation and the caller gets 503.
     async fn run_blocking<T: Send + 'static>(
