@@ -154,7 +154,11 @@ pub(super) async fn start(
     let worker = state.clone();
     let job = id.clone();
     tokio::task::spawn_blocking(move || {
-        let result = run(&worker, &req, &mapping).map_err(|e| format!("{e:#}"));
+        // A panic must not leave the job "running" for ever (it would block every later run).
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run(&worker, &req, &mapping).map_err(|e| format!("{e:#}"))
+        }))
+        .unwrap_or_else(|_| Err("the run failed unexpectedly; see the server log".into()));
         let outcome = match &result {
             Ok(r) => format!(
                 "{} in, {} accepted, {} quarantined",
