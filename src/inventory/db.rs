@@ -42,6 +42,27 @@ impl Table {
         }
     }
 
+    /// `SELECT` of every column (each wrapped by `cast`, names quoted by `quote`) with the
+    /// sample limit.
+    fn select_sql(
+        &self,
+        quote: impl Fn(&str) -> String,
+        cast: impl Fn(String) -> String,
+        limit: u64,
+    ) -> String {
+        let cols: Vec<String> = self.columns.iter().map(|c| cast(quote(&c.name))).collect();
+        let from = match &self.schema {
+            Some(s) => format!("{}.{}", quote(s), quote(&self.name)),
+            None => quote(&self.name),
+        };
+        let cols = if cols.is_empty() {
+            "1".to_string()
+        } else {
+            cols.join(", ")
+        };
+        format!("SELECT {cols} FROM {from}{}", limit_clause(limit))
+    }
+
     fn asset(&self, format: &str) -> AssetScan {
         let mut a = AssetScan::new(self.location(), format);
         a.name = self.name.clone();
@@ -94,6 +115,26 @@ fn profile_rows(
         .map(|c| (c.name.clone(), c.keys.clone(), c.comment.clone()))
         .collect();
     asset.finish(&keys, options.ner.as_deref());
+}
+
+/// Appends `column` to the last table of `list`, starting a new one (`table()`) when the
+/// catalog query's rows move on to another (schema, name).
+fn add_column(
+    list: &mut Vec<Table>,
+    schema: &str,
+    name: &str,
+    table: impl FnOnce() -> Table,
+    column: DeclaredColumn,
+) {
+    if list
+        .last()
+        .is_none_or(|t| t.schema.as_deref() != Some(schema) || t.name != name)
+    {
+        list.push(table());
+    }
+    if let Some(t) = list.last_mut() {
+        t.columns.push(column);
+    }
 }
 
 fn limit_clause(limit: u64) -> String {
@@ -177,17 +218,7 @@ pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>,
             out.push(asset);
             continue;
         }
-        let cols: Vec<String> = table.columns.iter().map(|c| q(&c.name)).collect();
-        let sql = format!(
-            "SELECT {} FROM {}{}",
-            if cols.is_empty() {
-                "1".into()
-            } else {
-                cols.join(", ")
-            },
-            q(&name),
-            limit_clause(options.db_sample_rows)
-        );
+        let sql = table.select_sql(q, |c| c, options.db_sample_rows);
         let n = table.columns.len();
         match conn.prepare(&sql) {
             Ok(mut stmt) => {
@@ -260,19 +291,6 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
     let mut list: Vec<Table> = Vec::new();
     for r in &tables {
         let (schema, name): (String, String) = (r.get(0), r.get(1));
-        if list
-            .last()
-            .is_none_or(|t| t.schema.as_deref() != Some(&schema) || t.name != name)
-        {
-            list.push(Table {
-                schema: Some(schema.clone()),
-                name: name.clone(),
-                view: r.get::<_, String>(2) == "VIEW",
-                columns: Vec::new(),
-                estimate: r.get::<_, Option<i64>>(7).map(|x| x as u64),
-                comment: r.get(6),
-            });
-        }
         let col: String = r.get(3);
         let key_roles = keys
             .iter()
@@ -290,15 +308,21 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
                 ),
             })
             .collect();
-        list.last_mut()
-            .expect("pushed above")
-            .columns
-            .push(DeclaredColumn {
-                name: col,
-                declared: r.get(4),
-                keys: key_roles,
-                comment: r.get(5),
-            });
+        let table = || Table {
+            schema: Some(schema.clone()),
+            name: name.clone(),
+            view: r.get::<_, String>(2) == "VIEW",
+            columns: Vec::new(),
+            estimate: r.get::<_, Option<i64>>(7).map(|x| x as u64),
+            comment: r.get(6),
+        };
+        let column = DeclaredColumn {
+            name: col,
+            declared: r.get(4),
+            keys: key_roles,
+            comment: r.get(5),
+        };
+        add_column(&mut list, &schema, &name, table, column);
     }
     let bar = super::progress_bar(options.progress, list.len() as u64, &redact_url(url));
     let qi = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -310,18 +334,7 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
         } else {
             "postgresql table"
         });
-        let cols: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| format!("{}::text", qi(&c.name)))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {}.{}{}",
-            cols.join(", "),
-            qi(t.schema.as_deref().unwrap_or("public")),
-            qi(&t.name),
-            limit_clause(options.db_sample_rows)
-        );
+        let sql = t.select_sql(qi, |c| format!("{c}::text"), options.db_sample_rows);
         let n = t.columns.len();
         match client.query_raw(&sql, std::iter::empty::<&str>()) {
             Ok(rows) => {
@@ -390,19 +403,6 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
         .map_err(|e| db_err(url, e))?;
     let mut list: Vec<Table> = Vec::new();
     for (schema, name, ttype, col, ctype, ckey, ccomment, estimate, tcomment) in rows {
-        if list
-            .last()
-            .is_none_or(|t| t.schema.as_deref() != Some(&schema) || t.name != name)
-        {
-            list.push(Table {
-                schema: Some(schema.clone()),
-                name: name.clone(),
-                view: ttype == "VIEW",
-                columns: Vec::new(),
-                estimate,
-                comment: Some(tcomment).filter(|c| !c.is_empty() && c != "VIEW"),
-            });
-        }
         let mut keys: Vec<String> = match ckey.as_str() {
             "PRI" => vec!["primary key".into()],
             "UNI" => vec!["unique".into()],
@@ -413,15 +413,21 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
                 .filter(|f| f.0 == schema && f.1 == name && f.2 == col)
                 .map(|f| format!("foreign key → {}", f.3)),
         );
-        list.last_mut()
-            .expect("pushed above")
-            .columns
-            .push(DeclaredColumn {
-                name: col,
-                declared: ctype,
-                keys,
-                comment: Some(ccomment).filter(|c| !c.is_empty()),
-            });
+        let table = || Table {
+            schema: Some(schema.clone()),
+            name: name.clone(),
+            view: ttype == "VIEW",
+            columns: Vec::new(),
+            estimate,
+            comment: Some(tcomment).filter(|c| !c.is_empty() && c != "VIEW"),
+        };
+        let column = DeclaredColumn {
+            name: col,
+            declared: ctype,
+            keys,
+            comment: Some(ccomment).filter(|c| !c.is_empty()),
+        };
+        add_column(&mut list, &schema, &name, table, column);
     }
     let bar = super::progress_bar(options.progress, list.len() as u64, &redact_url(url));
     let qi = |s: &str| format!("`{}`", s.replace('`', "``"));
@@ -429,18 +435,7 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
     for t in list {
         bar.inc(1);
         let mut asset = t.asset(if t.view { "mysql view" } else { "mysql table" });
-        let cols: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| format!("CAST({} AS CHAR)", qi(&c.name)))
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {}.{}{}",
-            cols.join(", "),
-            qi(t.schema.as_deref().unwrap_or_default()),
-            qi(&t.name),
-            limit_clause(options.db_sample_rows)
-        );
+        let sql = t.select_sql(qi, |c| format!("CAST({c} AS CHAR)"), options.db_sample_rows);
         match conn.query_iter(&sql) {
             Ok(result) => {
                 let iter = result.map(|row| {
