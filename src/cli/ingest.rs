@@ -10,7 +10,7 @@ use clap::Args;
 use crate::config::Config;
 use crate::ingest::{
     self,
-    label::Labeler,
+    label::{LabelError, Labeler},
     mapping::{Entity, Mapping},
 };
 use crate::inventory;
@@ -167,8 +167,12 @@ pub fn labeler(
     match Labeler::for_entity(config, catalog, entity) {
         Ok(l) => Ok(l),
         Err(e) if entity == Entity::Review => {
+            let why = match e {
+                LabelError::Model(inner) => inner.to_string(),
+                other => other.to_string(),
+            };
             eprintln!(
-                "warning: review texts are not labelled ([ingest] review_model {:?}): {e}",
+                "warning: review texts are not labelled ([ingest] review_model {:?}): {why}",
                 config.ingest.review_model
             );
             Ok(None)
