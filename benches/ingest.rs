@@ -12,33 +12,15 @@
 //!
 //! `cargo bench --bench ingest`
 
+mod common;
+use common::{env, peak_rss_mb, reset_peak};
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use stocktake::catalog::{Catalog, GraphLayout};
 use stocktake::infer::{Model, Options};
 use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 const MAPPING: &str = "entity = \"product\"\nnamespace = \"bench\"\n[columns]\nid = \"product_id\"\ntitle = \"title\"\nprice = \"price\"\nbrand = \"brand\"\ncategory = \"category\"\n[defaults]\ncurrency = \"CNY\"\n";
 

@@ -10,6 +10,9 @@
 //! INV_PG_URL (postgres://postgres@127.0.0.1:5432/test), INV_PEER (1; 0 skips pandas),
 //! INV_DIR (where the CSV is written; default target/inventory-bench).
 
+mod common;
+use common::{env, peak_rss_mb, reset_peak};
+
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,29 +20,6 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use stocktake::inventory::{self, ScanOptions, Source};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident set size of this process since the last reset, in MB (Linux).
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-/// Resets the peak RSS counter (writing 5 to clear_refs, Linux 4.0+).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {

@@ -16,6 +16,9 @@
 //! KGE_PARTS (train,latency), KGE_PEER (1; 0 skips PyKEEN), KGE_LATENCY_ENTITIES (1000000),
 //! KGE_LATENCY_QUERIES (400 per client), KGE_LATENCY_NORMS (l1; e.g. l1,l2), KGE_RERANK (100).
 
+mod common;
+use common::env;
+
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -24,13 +27,6 @@ use std::time::Instant;
 use stocktake::embed::predict::{predict, Direction};
 use stocktake::embed::{self, Norm, Optimizer, Sampler, TrainConfig, Trainer, TransE};
 use stocktake::kg::{Dataset, KnownTriples, UnseenPolicy};
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

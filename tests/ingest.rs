@@ -2,28 +2,14 @@
 //! quarantine with every reason, run counts that add up, idempotent re-runs, pseudonymous users,
 //! and the errors a wrong mapping or a bad file gets.
 
-use std::collections::HashMap;
+use crate::util::{ontology_catalog, select};
+
 use std::path::Path;
 
-use stocktake::catalog::{Catalog, GraphLayout};
+use stocktake::catalog::Catalog;
 use stocktake::ingest::{self, mapping::Mapping};
 
 const SECRET: &[u8] = b"test-secret";
-
-fn catalog(dir: &Path) -> Catalog {
-    let c = Catalog::open(dir, GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
-    c.load_ontology(&crate::util::repo().join("ontology"))
-        .unwrap();
-    c
-}
-
-fn select(c: &Catalog, q: &str) -> Vec<HashMap<String, String>> {
-    c.select(&format!(
-        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> \
-         PREFIX skos: <http://www.w3.org/2004/02/skos/core#> {q}"
-    ))
-    .unwrap()
-}
 
 fn count(c: &Catalog, graph: &str) -> usize {
     let rows = select(
@@ -56,7 +42,7 @@ fn write_products(path: &Path) {
 #[test]
 fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let file = tmp.path().join("products.csv");
     write_products(&file);
     let m = Mapping::parse(PRODUCTS).unwrap();
@@ -160,7 +146,7 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
 #[test]
 fn reviews_and_interactions_link_pseudonymous_users_to_products() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     // Only A1 is a known product at first: what points at A2 is a dangling reference.
     let shop = tmp.path().join("shop.csv");
     std::fs::write(&shop, "sku,title\nA1,iPhone 15\n").unwrap();
@@ -259,7 +245,7 @@ fn reviews_and_interactions_link_pseudonymous_users_to_products() {
 #[test]
 fn wrong_mappings_and_unusable_files_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let file = tmp.path().join("products.csv");
     std::fs::write(&file, "sku,name\nA1,x\n").unwrap();
     let m = Mapping::parse(PRODUCTS).unwrap();
@@ -309,7 +295,7 @@ fn wrong_mappings_and_unusable_files_are_clear_errors() {
 #[test]
 fn duplicates_are_linked_and_price_outliers_flagged_not_dropped() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let file = tmp.path().join("phones.csv");
     let mut csv = String::from("sku,title,price,brand,category\n");
     for (i, price) in [3999, 4299, 5199, 4599, 3899, 4999, 4399, 99999]
@@ -378,7 +364,7 @@ fn duplicates_are_linked_and_price_outliers_flagged_not_dropped() {
 #[test]
 fn brand_aliases_from_the_ontology_resolve_to_one_node() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let file = tmp.path().join("products.csv");
     std::fs::write(
         &file,

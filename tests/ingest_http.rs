@@ -8,6 +8,20 @@ use crate::util::{client, TestServer, ADMIN, READ, WRITE};
 
 const MAPPING: &str = "entity = \"product\"\nnamespace = \"big\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\nprice = \"price\"\ncategory = \"cat\"\n[defaults]\ncurrency = \"CNY\"\n";
 
+/// `POST /api/v1/ingest` with `token`.
+fn start(
+    server: &TestServer,
+    token: &str,
+    body: &serde_json::Value,
+) -> reqwest::blocking::Response {
+    client()
+        .post(server.url("/api/v1/ingest"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
 fn job(server: &TestServer, href: &str) -> serde_json::Value {
     client()
         .get(server.url(href))
@@ -44,20 +58,10 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(READ)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = start(&server, READ, &body);
     assert_eq!(r.status(), 403);
     let bad = serde_json::json!({ "asset": file, "mapping": MAPPING.replace("\"cat\"", "\"kategorie\"") });
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(WRITE)
-        .json(&bad)
-        .send()
-        .unwrap();
+    let r = start(&server, WRITE, &bad);
     assert_eq!(r.status(), 400);
     let e: serde_json::Value = r.json().unwrap();
     assert!(
@@ -76,12 +80,7 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
         std::fs::create_dir_all(server.dir.path().join("store")).unwrap();
         std::fs::write(server.dir.path().join("store/pseudonym.key"), "00").unwrap();
         let body = serde_json::json!({ "asset": outside, "mapping": MAPPING });
-        let r = client()
-            .post(server.url("/api/v1/ingest"))
-            .bearer_auth(WRITE)
-            .json(&body)
-            .send()
-            .unwrap();
+        let r = start(&server, WRITE, &body);
         assert_eq!(r.status(), 403, "{}", outside.display());
         let e: serde_json::Value = r.json().unwrap();
         assert!(
@@ -94,12 +93,7 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
     }
     let body_admin =
         serde_json::json!({ "asset": crate::util::repo().join("Cargo.toml"), "mapping": MAPPING });
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(ADMIN)
-        .json(&body_admin)
-        .send()
-        .unwrap();
+    let r = start(&server, ADMIN, &body_admin);
     assert_eq!(
         r.status(),
         400,
@@ -107,36 +101,20 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
     );
     let missing =
         serde_json::json!({ "asset": inbox.join("no-such-file.csv"), "mapping": MAPPING });
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(WRITE)
-        .json(&missing)
-        .send()
-        .unwrap();
+    let r = start(&server, WRITE, &missing);
     assert_eq!(r.status(), 404);
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(WRITE)
-        .json(&serde_json::json!({ "asset": file, "mapping": "entity = \"planet\"" }))
-        .send()
-        .unwrap();
+    let r = start(
+        &server,
+        WRITE,
+        &serde_json::json!({ "asset": file, "mapping": "entity = \"planet\"" }),
+    );
     assert_eq!(r.status(), 400);
 
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(WRITE)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = start(&server, WRITE, &body);
     assert_eq!(r.status(), 202);
     let started: serde_json::Value = r.json().unwrap();
     let href = started["href"].as_str().unwrap().to_string();
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = start(&server, ADMIN, &body);
     assert_eq!(r.status(), 409, "one run at a time");
 
     // While it runs, queries are answered.
@@ -179,12 +157,7 @@ fn the_server_keeps_serving_while_an_ingest_runs() {
     assert!(server.audit_log().contains("ingest-finished"));
 
     // The same input again: recognised as done, nothing rewritten.
-    let r = client()
-        .post(server.url("/api/v1/ingest"))
-        .bearer_auth(WRITE)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = start(&server, WRITE, &body);
     assert_eq!(r.status(), 202);
     let again: serde_json::Value = r.json().unwrap();
     let href2 = again["href"].as_str().unwrap().to_string();

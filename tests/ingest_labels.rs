@@ -2,6 +2,7 @@
 //! confidence and run; facts only for confident or human-accepted labels; the review queue and
 //! decisions over HTTP (roles, audit, 404s); a decision winning over the model on re-ingest.
 
+use crate::util::{ontology_catalog, select};
 use stocktake::catalog::Catalog;
 use stocktake::infer::{Model, Options};
 use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
@@ -18,13 +19,6 @@ fn labeler(catalog: &Catalog, threshold: f32) -> Labeler {
         .model_iri(&model.package.config.name, &model.package.sha256)
         .unwrap();
     Labeler::new(model, iri.as_str().to_string(), threshold)
-}
-
-fn select(c: &Catalog, q: &str) -> Vec<std::collections::HashMap<String, String>> {
-    c.select(&format!(
-        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> {q}"
-    ))
-    .unwrap()
 }
 
 #[test]
@@ -241,13 +235,7 @@ fn the_review_queue_works_from_the_command_line() {
 #[test]
 fn reviews_get_category_and_sentiment_labels_from_a_classifier() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Catalog::open(
-        &tmp.path().join("store"),
-        stocktake::catalog::GraphLayout::new("https://example.org/st/").unwrap(),
-    )
-    .unwrap();
-    c.load_ontology(&crate::util::repo().join("ontology"))
-        .unwrap();
+    let c = ontology_catalog(&tmp.path().join("store"));
     let products = tmp.path().join("p.csv");
     std::fs::write(&products, "sku,title\nA1,华为Mate60\n").unwrap();
     let pm =

@@ -4,28 +4,15 @@
 //! asserted by SPARQL, run counts must add up, SHACL must find no violation, and re-ingesting
 //! the same input must leave the store exactly as it was.
 
-use std::collections::{HashMap, HashSet};
+use crate::util::{ontology_catalog, select};
+use std::collections::HashSet;
 use std::path::Path;
 
-use stocktake::catalog::{Catalog, GraphLayout};
+use stocktake::catalog::Catalog;
 use stocktake::infer::{Model, Options};
 use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
 
 const SECRET: &[u8] = b"real-data-test";
-
-fn catalog(dir: &Path) -> Catalog {
-    let c = Catalog::open(dir, GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
-    c.load_ontology(&crate::util::repo().join("ontology"))
-        .unwrap();
-    c
-}
-
-fn select(c: &Catalog, q: &str) -> Vec<HashMap<String, String>> {
-    c.select(&format!(
-        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> {q}"
-    ))
-    .unwrap()
-}
 
 fn number(c: &Catalog, q: &str) -> u64 {
     select(c, q)[0]["n"].parse().unwrap()
@@ -73,7 +60,7 @@ fn taobao_titles_are_labelled_with_provenance_and_reingest_changes_nothing() {
     let titles = taobao(&data.join("ner/taobao-ner-jie2019/dev.txt"));
     assert!(titles.len() > 900, "{} sentences", titles.len());
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let file = tmp.path().join("taobao.csv");
     let mut w = csv::Writer::from_path(&file).unwrap();
     w.write_record(["sku", "title"]).unwrap();
@@ -157,7 +144,7 @@ fn olist_products_get_categories_dimensions_and_outliers() {
     let data = crate::need_shared_data!();
     let file = data.join("tabular/olist/olist_products_dataset.csv");
     let tmp = tempfile::tempdir().unwrap();
-    let c = catalog(&tmp.path().join("store"));
+    let c = ontology_catalog(&tmp.path().join("store"));
     let text = "entity = \"product\"\nnamespace = \"olist\"\n[columns]\nid = \"product_id\"\n\
                 category = \"product_category_name\"\nweight = \"product_weight_g\"\n\
                 length = \"product_length_cm\"\nheight = \"product_height_cm\"\nwidth = \"product_width_cm\"\n";

@@ -35,6 +35,22 @@ pub fn stocktake(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// An on-disk catalog under `https://example.org/st/` with the repository's ontology loaded.
+pub fn ontology_catalog(dir: &Path) -> Catalog {
+    let c = Catalog::open(dir, GraphLayout::new("https://example.org/st/").unwrap()).unwrap();
+    c.load_ontology(&repo().join("ontology")).unwrap();
+    c
+}
+
+/// A trusted SELECT with the `schema:`, `st:` and `skos:` prefixes declared.
+pub fn select(c: &Catalog, q: &str) -> Vec<std::collections::HashMap<String, String>> {
+    c.select(&format!(
+        "PREFIX schema: <http://schema.org/> PREFIX st: <https://w3id.org/stocktake/ns#> \
+         PREFIX skos: <http://www.w3.org/2004/02/skos/core#> {q}"
+    ))
+    .unwrap()
+}
+
 /// `../shared/data` (or `STOCKTAKE_SHARED_DATA`) when present; tests needing it skip otherwise.
 pub fn shared_data() -> Option<PathBuf> {
     let p = std::env::var_os("STOCKTAKE_SHARED_DATA")

@@ -169,45 +169,27 @@ pub(super) fn record_run(
             Object::string(format!("stocktake {}", env!("CARGO_PKG_VERSION"))),
         ),
     ];
+    let mut counts: Vec<(&str, u64)> = Vec::new();
     if let Some(f) = &r.findings {
-        statements.push(Statement::new(
-            s,
-            st("exactDuplicates"),
-            Object::integer(f.exact_duplicates as u64),
-        ));
-        statements.push(Statement::new(
-            s,
-            st("nearDuplicates"),
-            Object::integer(f.near_duplicates as u64),
-        ));
-        statements.push(Statement::new(
-            s,
-            st("priceAnomalies"),
-            Object::integer(f.price_anomalies as u64),
-        ));
-        statements.push(Statement::new(
-            s,
-            st("weightAnomalies"),
-            Object::integer(f.weight_anomalies as u64),
-        ));
+        counts.extend([
+            ("exactDuplicates", f.exact_duplicates as u64),
+            ("nearDuplicates", f.near_duplicates as u64),
+            ("priceAnomalies", f.price_anomalies as u64),
+            ("weightAnomalies", f.weight_anomalies as u64),
+        ]);
     }
     if let Some(l) = &r.labels {
-        statements.push(Statement::new(
-            s,
-            st("labelsAccepted"),
-            Object::integer(l.accepted + l.human_accepted),
-        ));
-        statements.push(Statement::new(
-            s,
-            st("labelsInReview"),
-            Object::integer(l.review),
-        ));
-        statements.push(Statement::new(
-            s,
-            st("labelsRejected"),
-            Object::integer(l.human_rejected),
-        ));
+        counts.extend([
+            ("labelsAccepted", l.accepted + l.human_accepted),
+            ("labelsInReview", l.review),
+            ("labelsRejected", l.human_rejected),
+        ]);
     }
+    statements.extend(
+        counts
+            .into_iter()
+            .map(|(p, n)| Statement::new(s, st(p), Object::integer(n))),
+    );
     catalog.replace_subjects(
         &catalog.layout().catalog,
         std::slice::from_ref(&r.run),
