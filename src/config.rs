@@ -40,6 +40,8 @@ pub struct Config {
     pub infer: InferConfig,
     pub embed: EmbedConfig,
     pub ingest: IngestConfig,
+    /// Change detection thresholds, watched sources, alert rules (`[monitor]`).
+    pub monitor: crate::monitor::MonitorConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
 }
@@ -144,6 +146,11 @@ pub struct EmbedConfig {
     /// re-ranking; see BENCHMARKS.md for its measured recall) or `auto` (sq8 for models with at
     /// least 100,000 entities, exact otherwise).
     pub search: SearchMode,
+    /// Retrain (warm-started) after an ingest over HTTP when at least this share of the product
+    /// graph's training triples is new to the served model; 0 turns it off.
+    pub retrain_fraction: f64,
+    /// Epochs of such a retrain.
+    pub retrain_epochs: usize,
 }
 
 /// How link prediction searches the entity table.
@@ -175,6 +182,8 @@ impl Default for EmbedConfig {
             model: None,
             recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
             search: SearchMode::Auto,
+            retrain_fraction: 0.1,
+            retrain_epochs: 30,
         }
     }
 }
@@ -210,6 +219,7 @@ impl Default for Config {
             infer: InferConfig::default(),
             embed: EmbedConfig::default(),
             ingest: IngestConfig::default(),
+            monitor: crate::monitor::MonitorConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -337,6 +347,9 @@ impl Config {
                 self.catalog.base_iri
             )));
         }
+        self.monitor
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 

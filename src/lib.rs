@@ -7,7 +7,8 @@
 //! downwards:
 //!
 //! ```text
-//! cli, config      argument parsing, layered configuration (no logic); audit (write log)
+//! cli, config      argument parsing, layered configuration (no logic); audit (write log);
+//!                  telemetry (the Prometheus recorder every layer writes to, rendered by http)
 //!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
 //!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators (pure)
 //!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
@@ -19,6 +20,9 @@
 //!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII (LAC
 //!   │              through `infer` for Chinese names and addresses), business kinds of assets —
 //!   │              plain data the catalog records
+//!   ├─ monitor     rescans that skip unchanged assets (size/time/hash, table statistics),
+//!   │              diffs of two scans (schema, row counts, null rates, distinct counts, PSI/KS
+//!   │              drift, new PII) as events in the changes graph, alert rules and webhooks
 //!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
 //!   │              (known links, restricted entities, range classes, labels), hot-swapped
 //!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
@@ -31,7 +35,6 @@
 //!
 //! `infer` and `catalog` do not know each other: `ingest::label::model_record` turns a model
 //! package into a `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
-//! Later layers (monitor) slot into the same picture: see `../shared/STYLE.md`.
 
 pub mod audit;
 pub mod catalog;
@@ -43,5 +46,7 @@ pub mod infer;
 pub mod ingest;
 pub mod inventory;
 pub mod kg;
+pub mod monitor;
 pub mod privacy;
 pub mod recommend;
+pub mod telemetry;

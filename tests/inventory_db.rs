@@ -212,7 +212,7 @@ fn inserts(name: &str, header: &[String], rows: &[Vec<String>], quote: char) -> 
 }
 
 /// Connects or explains why not (fatal in CI, where the services must be up).
-fn database(kind: &str, env: &str, default: &str) -> Option<String> {
+pub fn database(kind: &str, env: &str, default: &str) -> Option<String> {
     let url = std::env::var(env).unwrap_or_else(|_| default.to_string());
     let ok = match kind {
         "postgres" => postgres::Client::connect(&url, postgres::NoTls).is_ok(),

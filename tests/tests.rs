@@ -19,5 +19,7 @@ mod kge;
 mod kge_http;
 mod limits;
 mod models_cli;
+mod monitor;
 mod restart;
+mod retrain;
 mod w3c;

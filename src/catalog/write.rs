@@ -195,6 +195,19 @@ impl Catalog {
         replace: &[String],
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
+        self.describe_keeping(graph, replace, &[], statements)
+    }
+
+    /// Like [`Catalog::describe`], but what is said about the subjects in `keep` (each IRI and
+    /// every IRI under `IRI/`) stays even where it lies under a replaced subject: a rescan
+    /// rewrites a source while the assets it found unchanged keep their profiles.
+    pub fn describe_keeping(
+        &self,
+        graph: &NamedNode,
+        replace: &[String],
+        keep: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
         let new = quads(graph, statements)?;
         let written = new.len();
         let g = GraphNameRef::NamedNode(graph.as_ref());
@@ -202,12 +215,22 @@ impl Catalog {
             .iter()
             .map(|p| (p.clone(), format!("{p}/")))
             .collect();
+        let kept: HashSet<&str> = keep.iter().map(String::as_str).collect();
+        // The kept subject an IRI belongs to: itself, or a parent path of it.
+        let is_kept = |iri: &str| {
+            !kept.is_empty()
+                && (kept.contains(iri)
+                    || iri
+                        .match_indices('/')
+                        .any(|(i, _)| kept.contains(&iri[..i])))
+        };
         let mut old = Vec::new();
         if !prefixes.is_empty() {
             for q in self.store.quads_for_pattern(None, None, None, Some(g)) {
                 let q = q?;
                 if matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
-                    if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under)))
+                    if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under))
+                        && !is_kept(n.as_str()))
                 {
                     old.push(q);
                 }

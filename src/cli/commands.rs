@@ -118,6 +118,22 @@ pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<
         config.embed.recommend_relation.clone(),
     )
     .with_search(config.embed.search);
+    // Scheduled and watched rescans run beside the server and stop with it.
+    let _rescans = (!config.monitor.sources.is_empty()).then(|| {
+        let infer = config.infer.clone();
+        let ner = Arc::new(std::sync::OnceLock::new());
+        crate::monitor::schedule::start(
+            Arc::clone(&catalog),
+            config.monitor.clone(),
+            Arc::new(move || crate::inventory::ScanOptions {
+                ner: ner
+                    .get_or_init(|| crate::inventory::ner::load_for_scan(&infer).map(Arc::new))
+                    .clone(),
+                db_sample_rows: 100_000,
+                ..Default::default()
+            }),
+        )
+    });
     let state =
         AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
     let runtime = tokio::runtime::Builder::new_multi_thread()

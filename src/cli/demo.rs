@@ -93,14 +93,19 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
 
         println!("\n== scan demo/data ==");
         let ner = inventory::ner::load_for_scan(&config.infer).map(Arc::new);
-        let scan = inventory::scan(
+        // Through the monitor, like every scan: a second demo run skips the unchanged files
+        // and records what changed in between.
+        let outcome = crate::monitor::scan_and_record(
+            &catalog,
             &Source::Files(demo.join("data")),
-            &ScanOptions {
+            ScanOptions {
                 ner,
                 ..ScanOptions::default()
             },
+            &config.monitor,
+            false,
         )?;
-        inventory::record::record(&catalog, &scan)?;
+        let scan = outcome.report;
         for a in &scan.assets {
             let kind = a
                 .classification

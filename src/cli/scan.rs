@@ -9,6 +9,7 @@ use clap::Args;
 use crate::config::Config;
 use crate::inventory::ner::NameTagger;
 use crate::inventory::{self, ScanOptions, Source};
+use crate::monitor;
 
 /// Options of `stocktake scan`.
 #[derive(Debug, Clone, Args)]
@@ -22,10 +23,15 @@ pub struct ScanArgs {
         conflicts_with = "all"
     )]
     pub source: Option<String>,
-    /// Rescan every registered file and SQLite source (database servers need their URL again:
-    /// their credentials are never stored).
-    #[arg(long)]
+    /// Rescan every registered file and SQLite source and every `[[monitor.sources]]` entry of
+    /// the config (database servers need their URL from there: credentials are never stored in
+    /// the catalog). Unchanged assets are skipped; changes are recorded and alerted.
+    #[arg(long, visible_alias = "rescan")]
     pub all: bool,
+    /// Profile every asset again, even those whose fingerprint (size and time, content hash or
+    /// table statistics) says they did not change.
+    #[arg(long)]
+    pub full: bool,
     /// Text encoding of CSV/JSONL files (e.g. gbk, gb18030, utf-8) [default: detected per file].
     #[arg(long, env = "STOCKTAKE_SCAN_ENCODING")]
     pub encoding: Option<String>,
@@ -55,24 +61,45 @@ fn rescan_all(
     args: &ScanArgs,
     ner: &Option<Arc<NameTagger>>,
 ) -> anyhow::Result<ExitCode> {
-    let sources = {
+    let registered = {
         let catalog = super::commands::open_catalog(config)?;
         inventory::report::build(&catalog)?.sources
     };
-    if sources.is_empty() {
-        anyhow::bail!("no sources are registered yet: scan one with `stocktake scan SOURCE`");
-    }
-    let mut failed = 0;
-    for s in sources {
+    // Configured sources first (they carry the URLs with credentials), then registered ones
+    // not among them.
+    let mut todo: Vec<String> = config
+        .monitor
+        .sources
+        .iter()
+        .map(|s| s.source.clone())
+        .collect();
+    let shown: Vec<String> = todo
+        .iter()
+        .filter_map(|s| Source::parse(s).ok().map(|s| s.display()))
+        .collect();
+    for s in registered {
+        if shown.contains(&s.title) {
+            continue;
+        }
         if !matches!(s.kind.as_str(), "files" | "sqlite") {
             eprintln!(
-                "skipping {} ({}): give its URL again, credentials are not stored",
+                "skipping {} ({}): list it under [[monitor.sources]] in the config, credentials are not stored in the catalog",
                 s.title, s.kind
             );
             continue;
         }
-        if let Err(e) = scan_one(config, args, &s.title, ner) {
-            eprintln!("rescan of {} failed: {e:#}", s.title);
+        todo.push(s.title);
+    }
+    if todo.is_empty() {
+        anyhow::bail!("no sources are registered yet: scan one with `stocktake scan SOURCE`");
+    }
+    let mut failed = 0;
+    for s in todo {
+        if let Err(e) = scan_one(config, args, &s, ner) {
+            eprintln!(
+                "rescan of {} failed: {e:#}",
+                Source::parse(&s).map(|s| s.display()).unwrap_or(s)
+            );
             failed += 1;
         }
     }
@@ -95,38 +122,69 @@ fn scan_one(
         db_sample_rows: args.sample_rows,
         progress: args.format == "text",
         ner: ner.clone(),
+        known: None,
     };
-    let report = inventory::scan(&source, &options)?;
-    let scan_iri = if args.no_catalog {
-        None
+    let (report, scan_iri, events, deliveries) = if args.no_catalog {
+        (
+            inventory::scan(&source, &options)?,
+            None,
+            Vec::new(),
+            Vec::new(),
+        )
     } else {
         let catalog = super::commands::open_catalog(config)?;
-        let iri = inventory::record::record(&catalog, &report)?;
+        let o = monitor::scan_and_record(&catalog, &source, options, &config.monitor, args.full)?;
         catalog.flush()?;
-        Some(iri)
+        (o.report, Some(o.scan), o.events, o.deliveries)
     };
     if args.format == "json" {
         let mut v = serde_json::to_value(&report)?;
         if let Some(iri) = &scan_iri {
             v["scan"] = serde_json::Value::String(iri.clone());
         }
+        v["changes"] = serde_json::to_value(&events)?;
+        v["alerts"] = serde_json::to_value(&deliveries)?;
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_summary(&report, scan_iri.as_deref());
+        for e in &events {
+            println!(
+                "  CHANGE [{}] {}: {}",
+                e.severity.name(),
+                e.kind.name(),
+                e.message
+            );
+        }
+        for d in &deliveries {
+            if d.channel == "webhook" {
+                println!(
+                    "  ALERT {} → {}: {} after {} attempt(s){}",
+                    d.rule,
+                    d.target,
+                    d.outcome,
+                    d.attempts,
+                    d.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(report: &inventory::ScanReport, scan: Option<&str>) {
     println!(
-        "scanned {}: {} assets, {} rows, {} PII columns, {} failed parts",
+        "scanned {}: {} assets ({} unchanged, not read again), {} rows, {} PII columns, {} failed parts",
         report.source,
         report.assets.len(),
+        report.unchanged(),
         report.rows(),
         report.pii_columns(),
         report.failures.len()
     );
-    for a in &report.assets {
+    for a in report.assets.iter().filter(|a| !a.unchanged) {
         let kind = a
             .classification
             .as_ref()

@@ -173,7 +173,11 @@ pub(super) async fn start(
             &outcome,
             0,
         );
+        let changed = matches!(&result, Ok(r) if !r.skipped && r.triples_written > 0);
         worker.inner.jobs.finish(&job, result);
+        if changed {
+            keep_embeddings_up(&worker);
+        }
     });
     Ok((
         StatusCode::ACCEPTED,
@@ -181,6 +185,39 @@ pub(super) async fn start(
         Json(serde_json::json!({ "job": id, "status": "running", "href": href(&id) })),
     )
         .into_response())
+}
+
+/// After an ingest that wrote triples: retrain the served embedding (warm) when the product
+/// graph moved far enough from it, then let the service swap the new model in. The old model
+/// serves meanwhile, and keeps serving when retraining fails. Blocking.
+fn keep_embeddings_up(state: &AppState) {
+    let embed = &state.config().embed;
+    if embed.retrain_fraction <= 0.0 {
+        return;
+    }
+    let path = embed.model_path(&state.config().data);
+    let outcome = crate::recommend::retrain::maybe_retrain(
+        state.catalog(),
+        &path,
+        embed.retrain_fraction,
+        embed.retrain_epochs,
+    );
+    match outcome {
+        Ok(Ok(r)) => {
+            tracing::info!(
+                model = %r.model_id, previous = %r.previous_model_id, snapshot = %r.snapshot,
+                changed = r.changed_fraction, new_entities = r.new_entities, epochs = r.epochs,
+                seconds = r.seconds, "embeddings retrained after ingest"
+            );
+            if let Some(links) = &state.inner.recommend {
+                if let Err(e) = links.refresh() {
+                    tracing::error!("the retrained model cannot be loaded: {e}");
+                }
+            }
+        }
+        Ok(Err(skipped)) => tracing::debug!(?skipped, "embeddings not retrained"),
+        Err(e) => tracing::error!("retraining failed; the previous model keeps serving: {e}"),
+    }
 }
 
 /// The run itself (blocking).

@@ -14,8 +14,19 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
-use crate::inventory::{self, report, InventoryError, ScanOptions, Source};
+use crate::inventory::{report, InventoryError, ScanOptions, Source};
+use crate::monitor::{self, MonitorError};
 use crate::privacy::Role;
+
+impl From<MonitorError> for ApiError {
+    fn from(e: MonitorError) -> Self {
+        match e {
+            MonitorError::Inventory(e) => e.into(),
+            MonitorError::Catalog(e) => e.into(),
+            MonitorError::Config(m) => ApiError::Internal(m),
+        }
+    }
+}
 
 impl From<InventoryError> for ApiError {
     fn from(e: InventoryError) -> Self {
@@ -105,6 +116,9 @@ pub(super) struct ScanRequest {
     source: String,
     encoding: Option<String>,
     sample_rows: Option<u64>,
+    /// Profile every asset again, even unchanged ones.
+    #[serde(default)]
+    full: bool,
 }
 
 /// `POST /api/v1/sources`: registers (or rescans) a source and records the scan.
@@ -126,13 +140,16 @@ pub(super) async fn post_source(
         db_sample_rows: req.sample_rows.unwrap_or(100_000),
         progress: false,
         ner: None,
+        known: None,
     };
     let worker_state = state.clone();
+    let full = req.full;
     let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         options.ner = worker_state.name_tagger();
-        let report = inventory::scan(&source, &options)?;
-        let iri = inventory::record::record(&catalog, &report)?;
-        Ok((report, iri))
+        let monitor = &worker_state.config().monitor;
+        Ok(monitor::scan_and_record(
+            &catalog, &source, options, monitor, full,
+        )?)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?;
@@ -141,11 +158,15 @@ pub(super) async fn post_source(
         Err(e) => format!("error: {e}"),
     };
     state.audit(&who, "scan", &shown, &outcome, 0);
-    let (report, iri) = result?;
+    let outcome = result?;
+    let report = &outcome.report;
     let body = serde_json::json!({
-        "scan": iri,
+        "scan": outcome.scan,
         "source": report.source,
         "assets": report.assets.len(),
+        "unchanged": report.unchanged(),
+        "changes": outcome.events,
+        "alerts": outcome.deliveries,
         "rows": report.rows(),
         "pii_columns": report.pii_columns(),
         "failures": report.failures,

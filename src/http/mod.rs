@@ -5,10 +5,12 @@
 //! cancels the evaluation. `app()` builds the router without a socket so tests can drive it
 //! directly; `serve()` binds it and shuts down gracefully on SIGTERM/Ctrl-C.
 
+mod changes;
 mod error;
 mod ingest;
 mod inventory;
 mod labels;
+mod metrics;
 mod negotiate;
 mod predict;
 mod queries;
@@ -260,6 +262,7 @@ impl AppState {
 
 /// The router with every route and layer.
 pub fn app(state: AppState) -> Router {
+    crate::telemetry::install();
     let body_limit = state.config().server.max_body_bytes;
     Router::new()
         .route("/sparql", get(sparql::get_sparql).post(sparql::post_sparql))
@@ -298,11 +301,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/ingest", get(ingest::list).post(ingest::start))
         .route("/api/v1/ingest/{job}", get(ingest::status))
+        .route("/api/v1/changes", get(changes::list))
         .route("/api/v1/labels", get(labels::list))
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::get_metrics))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -331,9 +337,11 @@ async fn index() -> impl IntoResponse {
             "/api/v1/similar": "entities nearest to an entity",
             "/api/v1/ingest": "start an ingest run (POST, write role) and follow it",
             "/api/v1/labels": "machine labels waiting for review; accept or reject them",
-            "/api/v1/sources": "scan a source into the catalog (POST, write role)",
+            "/api/v1/sources": "scan or rescan a source into the catalog (POST, write role); unchanged assets are skipped, changes recorded and alerted",
+            "/api/v1/changes": "the change history: ?since=RFC3339&asset=&type=&limit=",
             "/report": "the inventory report (HTML or JSON)",
-            "/healthz": "liveness and store check"
+            "/healthz": "liveness and store check",
+            "/metrics": "Prometheus metrics (read role)"
         }
     }))
 }

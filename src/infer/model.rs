@@ -200,6 +200,16 @@ impl Model {
 
     /// Runs the model over `texts`, batched by length; answers in input order.
     pub fn predict<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, InferError> {
+        let started = std::time::Instant::now();
+        let out = self.predict_inner(texts);
+        metrics::histogram!("stocktake_inference_duration_seconds", "model" => self.name().to_string())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("stocktake_inference_texts_total", "model" => self.name().to_string())
+            .increment(texts.len() as u64);
+        out
+    }
+
+    fn predict_inner<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Prediction>, InferError> {
         // tokenizers parallelises a batch over its own rayon pool.
         let inputs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
         let encodings = self

@@ -280,6 +280,16 @@ pub fn ingest(
     catalog.record_validation(&run, &format!("{run}/shacl"), &validation)?;
     validation.results.truncate(REPORTED_RESULTS);
     report.validation = Some(validation);
+    let secs: f64 = report.seconds.values().sum();
+    metrics::histogram!("stocktake_ingest_duration_seconds", "entity" => report.entity.clone())
+        .record(secs);
+    for (outcome, n) in [
+        ("read", report.records_in),
+        ("written", report.accepted),
+        ("quarantined", report.quarantined),
+    ] {
+        metrics::counter!("stocktake_ingest_records_total", "outcome" => outcome).increment(n);
+    }
     Ok(report)
 }
 

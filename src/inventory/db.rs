@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use mysql::prelude::Queryable;
+use sha2::{Digest, Sha256};
 
 use super::profile::ColumnProfiler;
 use super::{redact_url, AssetScan, InventoryError, ScanOptions, MAX_COLUMNS};
@@ -70,6 +71,38 @@ impl Table {
         a.comment = self.comment.clone();
         a
     }
+}
+
+/// A table's change fingerprint: its declared schema and what the database says about its
+/// content (a row hash, statistics counters or a checksum), hashed.
+fn fingerprint(kind: &str, t: &Table, content: &str) -> String {
+    let mut h = Sha256::new();
+    for c in &t.columns {
+        h.update(c.name.as_bytes());
+        h.update([0]);
+        h.update(c.declared.as_bytes());
+        h.update([0]);
+        h.update(c.keys.join(",").as_bytes());
+        h.update([1]);
+    }
+    h.update(content.as_bytes());
+    format!("{kind}:{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// The asset as the previous scan left it, when its fingerprint still matches.
+fn skip_unchanged(
+    t: &Table,
+    format: &str,
+    fp: Option<&str>,
+    options: &ScanOptions,
+) -> Option<AssetScan> {
+    let fp = fp?;
+    let before = options.known.as_deref()?.get(&t.location())?;
+    (before.content_hash.as_deref() == Some(fp)).then(|| {
+        let mut a = AssetScan::unchanged(t.location(), format, before.clone());
+        a.name = t.name.clone();
+        a
+    })
 }
 
 fn db_err(url: &str, e: impl std::fmt::Display) -> InventoryError {
@@ -208,14 +241,28 @@ pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>,
             }
             Ok(())
         })();
-        asset = table.asset(if table.view {
+        let format = if table.view {
             "sqlite view"
         } else {
             "sqlite table"
-        });
+        };
+        asset = table.asset(format);
         if let Err(e) = read {
             asset.error = Some(format!("cannot describe: {e}"));
             out.push(asset);
+            continue;
+        }
+        // SQLite keeps no per-table statistics: the fingerprint hashes the rows themselves
+        // (a read, but no profiling). Only asked for on rescans.
+        let fp = if options.known.is_some() {
+            sqlite_rows_hash(&conn, &table.select_sql(q, |c| c, 0), table.columns.len())
+                .ok()
+                .map(|h| fingerprint("sqlite", &table, &h))
+        } else {
+            None
+        };
+        if let Some(a) = skip_unchanged(&table, format, fp.as_deref(), options) {
+            out.push(a);
             continue;
         }
         let sql = table.select_sql(q, |c| c, options.db_sample_rows);
@@ -249,11 +296,37 @@ pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>,
             }
             Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
         }
-        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        asset.content_hash = Some(match fp {
+            Some(fp) => fp,
+            None => sqlite_rows_hash(&conn, &table.select_sql(q, |c| c, 0), table.columns.len())
+                .map(|h| fingerprint("sqlite", &table, &h))
+                .unwrap_or_else(|_| format!("rows:{}", asset.rows)),
+        });
         out.push(asset);
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// SHA-256 over every cell of a query's rows, in order.
+fn sqlite_rows_hash(conn: &rusqlite::Connection, sql: &str, n: usize) -> rusqlite::Result<String> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query([])?;
+    let mut h = Sha256::new();
+    while let Some(r) = rows.next()? {
+        for i in 0..n {
+            match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => h.update([0]),
+                rusqlite::types::ValueRef::Integer(x) => h.update(x.to_le_bytes()),
+                rusqlite::types::ValueRef::Real(x) => h.update(x.to_le_bytes()),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    h.update((t.len() as u64).to_le_bytes());
+                    h.update(t);
+                }
+            }
+        }
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -261,17 +334,24 @@ pub fn scan_sqlite(path: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>,
 /// Scans every table and view the account may read, outside the system schemas.
 pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, InventoryError> {
     let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| db_err(url, e))?;
+    // A URL that sets the search path (`?options=-csearch_path%3Dshop`) scans those schemas
+    // only; otherwise every schema the account may read.
+    let only_path = if url.contains("search_path") {
+        "AND c.table_schema = ANY(current_schemas(false))"
+    } else {
+        ""
+    };
     let tables = client
         .query(
-            "SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, \
+            &format!("SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, \
                     col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position::int), \
                     obj_description(format('%I.%I', c.table_schema, c.table_name)::regclass, 'pg_class'), \
                     (SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = format('%I.%I', c.table_schema, c.table_name)::regclass) \
              FROM information_schema.columns c \
              JOIN information_schema.tables t USING (table_schema, table_name) \
              WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
-               AND has_table_privilege(format('%I.%I', c.table_schema, c.table_name), 'SELECT') \
-             ORDER BY c.table_schema, c.table_name, c.ordinal_position",
+               AND has_table_privilege(format('%I.%I', c.table_schema, c.table_name), 'SELECT') {only_path} \
+             ORDER BY c.table_schema, c.table_name, c.ordinal_position"),
             &[],
         )
         .map_err(|e| db_err(url, e))?;
@@ -324,16 +404,39 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
         };
         add_column(&mut list, &schema, &name, table, column);
     }
+    // Statistics counters of every table: a write (insert, update, delete) moves them, a
+    // rewrite (TRUNCATE, VACUUM FULL, ALTER … TYPE) gives the table a new file node. Views have
+    // none and are always profiled again.
+    let stats: std::collections::HashMap<(String, String), String> = client
+        .query(
+            "SELECT n.nspname, c.relname, concat_ws(',', c.relfilenode, s.n_tup_ins, s.n_tup_upd, \
+                    s.n_tup_del) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_stat_all_tables s ON s.relid = c.oid \
+             WHERE c.relkind IN ('r', 'p', 'm')",
+            &[],
+        )
+        .map_err(|e| db_err(url, e))?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
     let bar = super::progress_bar(options.progress, list.len() as u64, &redact_url(url));
     let qi = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = Vec::new();
     for t in list {
         bar.inc(1);
-        let mut asset = t.asset(if t.view {
+        let format = if t.view {
             "postgresql view"
         } else {
             "postgresql table"
-        });
+        };
+        let key = (t.schema.clone().unwrap_or_default(), t.name.clone());
+        let fp = stats.get(&key).map(|s| fingerprint("pgstat", &t, s));
+        if let Some(a) = skip_unchanged(&t, format, fp.as_deref(), options) {
+            out.push(a);
+            continue;
+        }
+        let mut asset = t.asset(format);
         let sql = t.select_sql(qi, |c| format!("{c}::text"), options.db_sample_rows);
         let n = t.columns.len();
         match client.query_raw(&sql, std::iter::empty::<&str>()) {
@@ -353,7 +456,7 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
             }
             Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
         }
-        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        asset.content_hash = Some(fp.unwrap_or_else(|| format!("rows:{}", asset.rows)));
         out.push(asset);
     }
     bar.finish_and_clear();
@@ -434,7 +537,28 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
     let mut out = Vec::new();
     for t in list {
         bar.inc(1);
-        let mut asset = t.asset(if t.view { "mysql view" } else { "mysql table" });
+        let format = if t.view { "mysql view" } else { "mysql table" };
+        // MySQL's statistics are estimates (InnoDB): `CHECKSUM TABLE` is exact, computed by
+        // the server without sending rows. Views have no checksum and are always profiled.
+        let fp = if t.view {
+            None
+        } else {
+            let target = format!(
+                "{}.{}",
+                qi(t.schema.as_deref().unwrap_or_default()),
+                qi(&t.name)
+            );
+            conn.query_first::<(String, Option<u64>), _>(format!("CHECKSUM TABLE {target}"))
+                .ok()
+                .flatten()
+                .and_then(|(_, sum)| sum)
+                .map(|sum| fingerprint("mysql", &t, &sum.to_string()))
+        };
+        if let Some(a) = skip_unchanged(&t, format, fp.as_deref(), options) {
+            out.push(a);
+            continue;
+        }
+        let mut asset = t.asset(format);
         let sql = t.select_sql(qi, |c| format!("CAST({c} AS CHAR)"), options.db_sample_rows);
         match conn.query_iter(&sql) {
             Ok(result) => {
@@ -455,7 +579,7 @@ pub fn scan_mysql(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>, In
             }
             Err(e) => asset.error = Some(format!("cannot read rows: {e}")),
         }
-        asset.content_hash = Some(format!("rows:{}", asset.rows));
+        asset.content_hash = Some(fp.unwrap_or_else(|| format!("rows:{}", asset.rows)));
         out.push(asset);
     }
     bar.finish_and_clear();

@@ -177,6 +177,35 @@ pub struct AssetScan {
     pub error: Option<String>,
     #[serde(default)]
     pub comment: Option<String>,
+    /// A rescan found the asset as the previous scan left it (same size and time, or same
+    /// content hash, or same table statistics) and did not profile it again: only `location`,
+    /// `name`, `format` and the fingerprint fields are filled; the catalog keeps its profile.
+    #[serde(default)]
+    pub unchanged: bool,
+}
+
+/// What a previous scan recorded of an asset, to tell cheaply whether it changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fingerprint {
+    pub size_bytes: Option<u64>,
+    /// Modification time as recorded (RFC 3339).
+    pub modified: Option<String>,
+    /// File SHA-256 or table fingerprint.
+    pub content_hash: Option<String>,
+}
+
+/// Fingerprints of the assets of one source, by location.
+pub type Known = std::collections::HashMap<String, Fingerprint>;
+
+/// Whether two RFC 3339 times are the same instant (the store may normalise their text).
+pub fn same_time(a: &str, b: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(a),
+        chrono::DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 impl AssetScan {
@@ -202,7 +231,18 @@ impl AssetScan {
             classification: None,
             error: None,
             comment: None,
+            unchanged: false,
         }
+    }
+
+    /// An asset a rescan skipped because `fingerprint` says it did not change.
+    pub fn unchanged(location: String, format: &str, fingerprint: Fingerprint) -> AssetScan {
+        let mut a = AssetScan::new(location, format);
+        a.size_bytes = fingerprint.size_bytes;
+        a.modified = fingerprint.modified;
+        a.content_hash = fingerprint.content_hash;
+        a.unchanged = true;
+        a
     }
 
     /// Columns found to hold personal data.
@@ -305,6 +345,11 @@ impl ScanReport {
     pub fn pii_columns(&self) -> usize {
         self.assets.iter().map(AssetScan::pii_columns).sum()
     }
+
+    /// Assets found unchanged and not profiled again.
+    pub fn unchanged(&self) -> usize {
+        self.assets.iter().filter(|a| a.unchanged).count()
+    }
 }
 
 /// Options of a scan.
@@ -318,6 +363,9 @@ pub struct ScanOptions {
     pub progress: bool,
     /// Model that judges Chinese names and addresses (rules only when `None`).
     pub ner: Option<std::sync::Arc<ner::NameTagger>>,
+    /// What the previous scan of this source recorded: assets whose fingerprint still matches
+    /// are not profiled again (see [`AssetScan::unchanged`]). `None`: profile everything.
+    pub known: Option<std::sync::Arc<Known>>,
 }
 
 fn now() -> String {
@@ -344,7 +392,7 @@ pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, Invent
         .collect();
     for a in &mut assets {
         // Assets that failed before their rows were read have not been typed yet.
-        if a.classification.is_none() {
+        if a.classification.is_none() && !a.unchanged {
             a.finish(&[], options.ner.as_deref());
         }
     }
@@ -383,8 +431,14 @@ fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, Inve
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default(),
             );
-            let mut a = files::scan_file(&base, p, options.encoding.as_deref());
-            a.finish(&[], options.ner.as_deref());
+            let known = options.known.as_deref();
+            let mut a = match known.and_then(|k| files::unchanged(&base, p, k)) {
+                Some(a) => a,
+                None => files::scan_file(&base, p, options.encoding.as_deref()),
+            };
+            if !a.unchanged {
+                a.finish(&[], options.ner.as_deref());
+            }
             bar.inc(1);
             a
         })

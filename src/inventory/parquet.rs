@@ -92,7 +92,8 @@ fn text(f: &Field) -> Option<String> {
     })
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
+/// SHA-256 of a file's bytes, hex.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;

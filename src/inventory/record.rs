@@ -64,9 +64,19 @@ pub struct Iris {
     pub scan: String,
 }
 
+/// The IRI of the source shown (credential-free) as `source`.
+pub fn source_iri(base: &str, source: &str) -> String {
+    format!("{base}source/{}", short_hash(&[source]))
+}
+
+/// The IRI of the asset at `location` in the source `source_iri`.
+pub fn asset_iri(source_iri: &str, location: &str) -> String {
+    format!("{source_iri}/asset/{}", short_hash(&[location]))
+}
+
 impl Iris {
     pub fn new(base: &str, report: &ScanReport) -> Iris {
-        let source = format!("{base}source/{}", short_hash(&[&report.source]));
+        let source = source_iri(base, &report.source);
         let scan = format!(
             "{base}scan/{}",
             short_hash(&[&report.source, &report.started, &report.ended])
@@ -75,12 +85,16 @@ impl Iris {
     }
 
     pub fn asset(&self, a: &AssetScan) -> String {
-        format!("{}/asset/{}", self.source, short_hash(&[&a.location]))
+        asset_iri(&self.source, &a.location)
     }
 }
 
-/// The statements describing `report`, and the subjects they replace.
-pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<String>, Iris) {
+/// The statements describing `report`, the subjects they replace, and those they keep (assets
+/// a rescan found unchanged keep the description of the scan that profiled them).
+pub fn statements(
+    base: &str,
+    report: &ScanReport,
+) -> (Vec<Statement>, Vec<String>, Vec<String>, Iris) {
     let iris = Iris::new(base, report);
     let mut out = Vec::new();
     let o = &mut out;
@@ -137,6 +151,12 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
     add(
         o,
         scan,
+        st("unchangedCount"),
+        Object::integer(report.unchanged() as u64),
+    );
+    add(
+        o,
+        scan,
         format!("{RDFS}label"),
         Object::string(format!("scan of {}", report.source)),
     );
@@ -151,10 +171,18 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
     // replaces them all (and drops assets that disappeared), while measurements, named by scan,
     // stay.
     let replace = vec![iris.source.clone()];
+    let mut keep = Vec::new();
     for a in &report.assets {
         let asset = iris.asset(a);
         let dist = format!("{asset}/distribution");
         add(o, scan, st("found"), Object::iri(&asset));
+        add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
+        if a.unchanged {
+            add(o, scan, st("unchanged"), Object::iri(&asset));
+            keep.push(asset);
+            continue;
+        }
+        add(o, &asset, st("lastChecked"), Object::iri(scan));
         add(o, &asset, a_type.clone(), Object::iri(st("Asset")));
         add(
             o,
@@ -163,7 +191,6 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
             Object::string(&a.name),
         );
         add(o, &asset, st("source"), Object::iri(src));
-        add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
         add(o, &asset, st("location"), Object::string(&a.location));
         add(o, &asset, st("rowCount"), Object::integer(a.rows));
         add(o, &asset, st("fullScan"), Object::boolean(a.full_scan));
@@ -356,7 +383,7 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
             }
         }
     }
-    (out, replace, iris)
+    (out, replace, keep, iris)
 }
 
 fn st(local: &str) -> String {
@@ -388,9 +415,41 @@ fn measure(out: &mut Vec<Statement>, scan: &str, on: &str, key: &str, metric: &s
 }
 
 /// Records `report` in the catalog graph; returns the scan's IRI.
+///
+/// Assets found unchanged keep their description; only the scan that last checked them, and
+/// the modification time of a file touched without a change, are updated (in a second, small
+/// write: were it lost, the next rescan would only hash that file once more).
 pub fn record(catalog: &Catalog, report: &ScanReport) -> Result<String, CatalogError> {
-    let (stmts, replace, iris) = statements(catalog.layout().base(), report);
+    let (stmts, replace, keep, iris) = statements(catalog.layout().base(), report);
     let graph = catalog.layout().catalog.clone();
-    catalog.describe(&graph, &replace, &stmts)?;
+    catalog.describe_keeping(&graph, &replace, &keep, &stmts)?;
+    let mut subjects = Vec::new();
+    let mut checked = Vec::new();
+    for a in report.assets.iter().filter(|a| a.unchanged) {
+        let asset = iris.asset(a);
+        let dist = format!("{asset}/distribution");
+        checked.push(Statement::new(
+            &asset,
+            st("lastChecked"),
+            Object::iri(&iris.scan),
+        ));
+        if let Some(m) = &a.modified {
+            checked.push(Statement::new(
+                &dist,
+                format!("{DCTERMS}modified"),
+                Object::datetime(m),
+            ));
+        }
+        subjects.push(asset);
+        subjects.push(dist);
+    }
+    if !subjects.is_empty() {
+        catalog.replace_properties(
+            &graph,
+            &subjects,
+            &[st("lastChecked"), format!("{DCTERMS}modified")],
+            &checked,
+        )?;
+    }
     Ok(iris.scan)
 }

@@ -155,9 +155,17 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
     for v in scans_of.values_mut() {
         v.sort();
     }
-    let previous_scan = |source: &str| -> Option<String> {
+    for v in history.values_mut() {
+        v.sort();
+    }
+    let mut found: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    for r in q("SELECT ?scan ?a WHERE { GRAPH ?g { ?scan a st:Scan ; st:found ?a } }")? {
+        found.insert((text(&r, "scan"), text(&r, "a")));
+    }
+    // The scan of a source before its latest one, with its start time.
+    let previous_scan = |source: &str| -> Option<(String, String)> {
         let v = scans_of.get(source)?;
-        (v.len() >= 2).then(|| v[v.len() - 2].1.clone())
+        (v.len() >= 2).then(|| v[v.len() - 2].clone())
     };
     let mut assets = Vec::new();
     for r in q("SELECT ?a ?s ?name ?loc ?rows ?kind ?conf ?format ?bytes ?malformed ?error WHERE { GRAPH ?g {
@@ -171,11 +179,21 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
         let mut cols = columns.remove(&iri).unwrap_or_default();
         cols.sort_by_key(|c| c.0);
         let prev = previous_scan(&source);
-        let previous_rows = prev.as_ref().and_then(|p| {
-            history.get(&iri)?.iter().find(|(_, s, _)| s == p).map(|(_, _, n)| *n)
+        let seen_before = prev
+            .as_ref()
+            .is_some_and(|(_, p)| found.contains(&(p.clone(), iri.clone())));
+        // Rows as of the previous scan: the last measurement taken by then (a rescan that found
+        // the asset unchanged takes none).
+        let previous_rows = prev.as_ref().filter(|_| seen_before).and_then(|(started, _)| {
+            history
+                .get(&iri)?
+                .iter()
+                .rev()
+                .find(|(t, _, _)| t <= started)
+                .map(|(_, _, n)| *n)
         });
         assets.push(AssetSummary {
-            new: prev.is_some() && previous_rows.is_none(),
+            new: prev.is_some() && !seen_before,
             previous_rows,
             iri,
             source,
@@ -193,7 +211,7 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
     }
     let mut removed = Vec::new();
     for s in &sources {
-        if let Some(prev) = previous_scan(&s.iri) {
+        if let Some((_, prev)) = previous_scan(&s.iri) {
             let found = q(&format!("SELECT ?a WHERE {{ GRAPH ?g {{ <{prev}> st:found ?a FILTER NOT EXISTS {{ <{}> st:found ?a }} }} }}", s.last_scan))?;
             removed.extend(found.iter().map(|r| text(r, "a")));
         }

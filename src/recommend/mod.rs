@@ -9,6 +9,8 @@
 //! next [`Service::refresh`] loads it off to the side and swaps it in with one pointer store:
 //! requests in flight finish on the old model, new ones see the new one, none sees a mix.
 
+pub mod retrain;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};

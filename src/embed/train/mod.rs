@@ -278,6 +278,52 @@ impl Trainer {
         loss
     }
 
+    /// Starts from a previous model instead of from scratch: each `(new id, old id)` pair of
+    /// `entities` and `relations` copies the old row (and, with reciprocal relations, the old
+    /// inverse); entities and relations the old model never saw keep their fresh
+    /// initialisation. Call before the first epoch. The norm, dimension and reciprocity must
+    /// match.
+    pub fn warm_start(
+        &mut self,
+        old: &TransE,
+        entities: &[(u32, u32)],
+        relations: &[(u32, u32)],
+    ) -> Result<(), EmbedError> {
+        if old.dim() != self.model.dim()
+            || old.norm != self.model.norm
+            || old.reciprocal != self.model.reciprocal
+        {
+            return Err(EmbedError::Config(format!(
+                "cannot warm-start a dim {} {:?} model (reciprocal: {}) from a dim {} {:?} one (reciprocal: {})",
+                self.model.dim(), self.model.norm, self.model.reciprocal,
+                old.dim(), old.norm, old.reciprocal
+            )));
+        }
+        let copy = |to: &mut Array2<f32>,
+                    from: &Array2<f32>,
+                    pairs: &[(u32, u32)],
+                    offset: (usize, usize)| {
+            for &(n, o) in pairs {
+                let (n, o) = (n as usize + offset.0, o as usize + offset.1);
+                if n < to.nrows() && o < from.nrows() {
+                    to.row_mut(n).assign(&from.row(o));
+                }
+            }
+        };
+        copy(&mut self.model.entities, &old.entities, entities, (0, 0));
+        copy(&mut self.model.relations, &old.relations, relations, (0, 0));
+        if self.model.reciprocal {
+            let offsets = (self.model.num_relations(), old.num_relations());
+            copy(
+                &mut self.model.relations,
+                &old.relations,
+                relations,
+                offsets,
+            );
+        }
+        Ok(())
+    }
+
     /// Optimizer state tables, for checkpoints.
     pub fn optimizer_state(&self) -> (&Array2<f32>, &Array2<f32>) {
         (&self.ent_state, &self.rel_state)

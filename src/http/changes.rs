@@ -1,0 +1,83 @@
+//! `/api/v1/changes`: the change history that rescans recorded (read role).
+//!
+//! `GET /api/v1/changes?since=2026-11-01T00:00:00Z&asset=public.orders&type=pii-appeared,column-dropped&limit=100`
+//! answers the events newest first. Every parameter is checked before it reaches the store:
+//! `since` must be an RFC 3339 time, `type` known event types; `asset` (an asset IRI or its
+//! location) is compared, never spliced into a query.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::monitor::events::{self, Filter};
+use crate::monitor::EventKind;
+use crate::privacy::Role;
+
+/// Query of `GET /api/v1/changes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ChangesQuery {
+    since: Option<String>,
+    asset: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/changes`.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let who = state.authorize(&headers, Role::Read, "reading the change history")?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "since={s:?} is not an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    let kinds = q
+        .kind
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            EventKind::from_name(s).ok_or_else(|| {
+                let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+                ApiError::BadRequest(format!(
+                    "unknown event type {s:?} (known: {})",
+                    all.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = Filter {
+        since,
+        asset: q.asset,
+        kinds,
+        limit: q.limit.unwrap_or(100).clamp(1, 10_000),
+    };
+    let catalog = std::sync::Arc::clone(state.catalog());
+    let changes = catalog.layout().changes.clone();
+    if who.role() < Role::Admin && catalog.restricted_graphs()?.contains(&changes) {
+        return Err(ApiError::Forbidden(
+            "the changes graph is restricted to admins by the access policy".into(),
+        ));
+    }
+    let list = state
+        .run_blocking(None, move || events::list(&catalog, &filter))
+        .await?;
+    Ok(Json(serde_json::json!({ "changes": list })).into_response())
+}

@@ -1,0 +1,572 @@
+//! The differences between two states of a source, as change events.
+//!
+//! Pure functions over [`SourceState`]s: assets added and removed; schema changes (a column
+//! added, dropped, or its type changed); a row count moving beyond a threshold; a null-rate
+//! spike; a distinct-count collapse that the row count does not explain; distribution drift —
+//! on numeric columns the population stability index (PSI) over the previous quantile bins and
+//! the Kolmogorov–Smirnov distance between the two quantile-interpolated CDFs, on categorical
+//! columns the PSI of the top-value shares; and personal data appearing in a column that had
+//! none. Profiles are sketches (5 quantiles from a 10,000-value reservoir, top-64 counters), so
+//! thresholds are set where sampling noise stays well below them.
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::{AssetState, ColumnState, SourceState};
+use super::Thresholds;
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    AssetAdded,
+    AssetRemoved,
+    ColumnAdded,
+    ColumnDropped,
+    ColumnTypeChanged,
+    RowCountChanged,
+    NullRateSpike,
+    DistinctCollapse,
+    DistributionDrift,
+    PiiAppeared,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 10] = [
+        EventKind::AssetAdded,
+        EventKind::AssetRemoved,
+        EventKind::ColumnAdded,
+        EventKind::ColumnDropped,
+        EventKind::ColumnTypeChanged,
+        EventKind::RowCountChanged,
+        EventKind::NullRateSpike,
+        EventKind::DistinctCollapse,
+        EventKind::DistributionDrift,
+        EventKind::PiiAppeared,
+    ];
+
+    /// The kebab-case name used in the catalog, the API and alert rules.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::AssetAdded => "asset-added",
+            EventKind::AssetRemoved => "asset-removed",
+            EventKind::ColumnAdded => "column-added",
+            EventKind::ColumnDropped => "column-dropped",
+            EventKind::ColumnTypeChanged => "column-type-changed",
+            EventKind::RowCountChanged => "row-count-changed",
+            EventKind::NullRateSpike => "null-rate-spike",
+            EventKind::DistinctCollapse => "distinct-collapse",
+            EventKind::DistributionDrift => "distribution-drift",
+            EventKind::PiiAppeared => "pii-appeared",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// How much it matters when no alert rule says otherwise.
+    pub fn default_severity(self) -> Severity {
+        match self {
+            EventKind::AssetAdded | EventKind::ColumnAdded | EventKind::RowCountChanged => {
+                Severity::Info
+            }
+            EventKind::PiiAppeared => Severity::Critical,
+            _ => Severity::Warning,
+        }
+    }
+}
+
+/// How much an event matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One difference between two scans of a source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEvent {
+    #[serde(rename = "type")]
+    pub kind: EventKind,
+    pub severity: Severity,
+    /// Location of the asset in its source.
+    pub location: String,
+    pub column: Option<String>,
+    /// What happened, in a sentence.
+    pub message: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    /// The statistic that triggered it.
+    pub metric: Option<Metric>,
+}
+
+/// A statistic with its value (`psi`, `ks`, `relative-change`, `null-rate-rise`,
+/// `distinct-ratio`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+}
+
+fn event(kind: EventKind, location: &str, column: Option<&str>, message: String) -> ChangeEvent {
+    ChangeEvent {
+        kind,
+        severity: kind.default_severity(),
+        location: location.to_string(),
+        column: column.map(str::to_string),
+        message,
+        old: None,
+        new: None,
+        metric: None,
+    }
+}
+
+impl ChangeEvent {
+    fn values(mut self, old: impl ToString, new: impl ToString) -> Self {
+        self.old = Some(old.to_string());
+        self.new = Some(new.to_string());
+        self
+    }
+    fn metric(mut self, name: &str, value: f64) -> Self {
+        self.metric = Some(Metric {
+            name: name.to_string(),
+            value,
+        });
+        self
+    }
+}
+
+/// Every event between `before` and `after` (in a stable order: by asset, then column).
+pub fn diff(before: &SourceState, after: &SourceState, t: &Thresholds) -> Vec<ChangeEvent> {
+    let mut out = Vec::new();
+    if before.scan.is_none() {
+        // The first scan of a source is its baseline: everything is "added", nothing changed.
+        return out;
+    }
+    for (loc, b) in &before.assets {
+        if !after.assets.contains_key(loc) {
+            out.push(
+                event(
+                    EventKind::AssetRemoved,
+                    loc,
+                    None,
+                    format!("{loc} is gone ({} rows at the previous scan)", b.rows),
+                )
+                .values(b.rows, 0),
+            );
+        }
+    }
+    for (loc, a) in &after.assets {
+        match before.assets.get(loc) {
+            None => {
+                let pii: Vec<&str> = a
+                    .columns
+                    .iter()
+                    .filter(|c| c.pii.is_some())
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let mut m = format!(
+                    "{loc} appeared ({} rows, {} columns)",
+                    a.rows,
+                    a.columns.len()
+                );
+                if !pii.is_empty() {
+                    m.push_str(&format!("; personal data in {}", pii.join(", ")));
+                }
+                out.push(event(EventKind::AssetAdded, loc, None, m).values(0, a.rows));
+            }
+            Some(b) => asset_diff(b, a, t, &mut out),
+        }
+    }
+    out.sort_by(|x, y| (&x.location, &x.column, x.kind).cmp(&(&y.location, &y.column, y.kind)));
+    out
+}
+
+fn asset_diff(b: &AssetState, a: &AssetState, t: &Thresholds, out: &mut Vec<ChangeEvent>) {
+    let loc = a.location.as_str();
+    if b.rows != a.rows {
+        let rel = (a.rows as f64 - b.rows as f64).abs() / (b.rows.max(1) as f64);
+        if rel >= t.row_count_change {
+            out.push(
+                event(
+                    EventKind::RowCountChanged,
+                    loc,
+                    None,
+                    format!(
+                        "{loc}: {} → {} rows ({:+.1}%)",
+                        b.rows,
+                        a.rows,
+                        signed_pct(b.rows, a.rows)
+                    ),
+                )
+                .values(b.rows, a.rows)
+                .metric("relative-change", rel),
+            );
+        }
+    }
+    for bc in &b.columns {
+        if !a.columns.iter().any(|c| c.name == bc.name) {
+            out.push(
+                event(
+                    EventKind::ColumnDropped,
+                    loc,
+                    Some(&bc.name),
+                    format!("{loc}: column {} ({}) was dropped", bc.name, bc.type_name()),
+                )
+                .values(bc.type_name(), ""),
+            );
+        }
+    }
+    for ac in &a.columns {
+        let Some(bc) = b.columns.iter().find(|c| c.name == ac.name) else {
+            out.push(
+                event(
+                    EventKind::ColumnAdded,
+                    loc,
+                    Some(&ac.name),
+                    format!("{loc}: column {} ({}) was added", ac.name, ac.type_name()),
+                )
+                .values("", ac.type_name()),
+            );
+            if let Some(p) = &ac.pii {
+                out.push(pii_event(loc, ac, p, true));
+            }
+            continue;
+        };
+        column_diff(loc, bc, ac, b.rows, a.rows, t, out);
+    }
+}
+
+fn signed_pct(b: u64, a: u64) -> f64 {
+    (a as f64 - b as f64) / (b.max(1) as f64) * 100.0
+}
+
+fn pii_event(loc: &str, c: &ColumnState, pii: &str, new_column: bool) -> ChangeEvent {
+    let what = if new_column { "new column" } else { "column" };
+    event(
+        EventKind::PiiAppeared,
+        loc,
+        Some(&c.name),
+        format!("{loc}: {what} {} now holds personal data ({pii})", c.name),
+    )
+    .values("none", pii)
+}
+
+fn column_diff(
+    loc: &str,
+    bc: &ColumnState,
+    ac: &ColumnState,
+    b_rows: u64,
+    a_rows: u64,
+    t: &Thresholds,
+    out: &mut Vec<ChangeEvent>,
+) {
+    let name = ac.name.as_str();
+    // An empty column has no physical type to speak of: filling it is not a type change.
+    let typed = |c: &ColumnState| c.declared.is_some() || c.physical != "empty";
+    if bc.type_name() != ac.type_name() && typed(bc) && typed(ac) {
+        out.push(
+            event(
+                EventKind::ColumnTypeChanged,
+                loc,
+                Some(name),
+                format!(
+                    "{loc}: column {name} changed type {} → {}",
+                    bc.type_name(),
+                    ac.type_name()
+                ),
+            )
+            .values(bc.type_name(), ac.type_name()),
+        );
+    }
+    if let (None, Some(p)) = (&bc.pii, &ac.pii) {
+        out.push(pii_event(loc, ac, p, false));
+    }
+    if a_rows < t.min_rows || b_rows < t.min_rows {
+        return;
+    }
+    let rise = ac.null_rate - bc.null_rate;
+    if rise >= t.null_rate_rise && ac.null_rate >= 2.0 * bc.null_rate {
+        out.push(
+            event(
+                EventKind::NullRateSpike,
+                loc,
+                Some(name),
+                format!(
+                    "{loc}: column {name} is {:.1}% empty, was {:.1}%",
+                    ac.null_rate * 100.0,
+                    bc.null_rate * 100.0
+                ),
+            )
+            .values(
+                format!("{:.4}", bc.null_rate),
+                format!("{:.4}", ac.null_rate),
+            )
+            .metric("null-rate-rise", rise),
+        );
+    }
+    // Fewer rows explain fewer distinct values: compare with what the row count allows.
+    let b_filled = b_rows as f64 * (1.0 - bc.null_rate);
+    let a_filled = a_rows as f64 * (1.0 - ac.null_rate);
+    let scale = if b_filled > 0.0 {
+        (a_filled / b_filled).min(1.0)
+    } else {
+        1.0
+    };
+    if bc.distinct >= 3 && (ac.distinct as f64) < bc.distinct as f64 * scale * t.distinct_collapse {
+        out.push(
+            event(
+                EventKind::DistinctCollapse,
+                loc,
+                Some(name),
+                format!(
+                    "{loc}: column {name} has {} distinct values, was {}",
+                    ac.distinct, bc.distinct
+                ),
+            )
+            .values(bc.distinct, ac.distinct)
+            .metric("distinct-ratio", ac.distinct as f64 / bc.distinct as f64),
+        );
+    }
+    if let Some(e) = drift(loc, bc, ac, t) {
+        out.push(e);
+    }
+}
+
+fn drift(loc: &str, bc: &ColumnState, ac: &ColumnState, t: &Thresholds) -> Option<ChangeEvent> {
+    let name = ac.name.as_str();
+    if bc.identifier || ac.identifier {
+        return None;
+    }
+    if let (Some(bq), Some(aq)) = (bc.quantiles, ac.quantiles) {
+        let old = Cdf::new(bq, bc.range);
+        let new = Cdf::new(aq, ac.range);
+        let psi = psi_numeric(&old, &new);
+        let ks = ks(&old, &new);
+        if psi >= t.psi || ks >= t.ks {
+            let m = format!(
+                "{loc}: column {name} drifted (PSI {psi:.3}, KS {ks:.3}); median {} → {}",
+                fmt_num(bq[2]),
+                fmt_num(aq[2])
+            );
+            let e = event(EventKind::DistributionDrift, loc, Some(name), m)
+                .values(fmt_quantiles(&bq), fmt_quantiles(&aq));
+            return Some(if psi >= t.psi {
+                e.metric("psi", psi)
+            } else {
+                e.metric("ks", ks)
+            });
+        }
+        return None;
+    }
+    let psi = psi_categories(&bc.top, &ac.top)?;
+    (psi >= t.psi).then(|| {
+        event(
+            EventKind::DistributionDrift,
+            loc,
+            Some(name),
+            format!("{loc}: the shares of column {name}'s values shifted (PSI {psi:.3})"),
+        )
+        .values(fmt_top(&bc.top), fmt_top(&ac.top))
+        .metric("psi", psi)
+    })
+}
+
+fn fmt_num(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn fmt_quantiles(q: &[f64; 5]) -> String {
+    let v: Vec<String> = q.iter().map(|x| fmt_num(*x)).collect();
+    format!("p5/p25/p50/p75/p95 = {}", v.join("/"))
+}
+
+fn fmt_top(top: &[(String, u64)]) -> String {
+    top.iter()
+        .take(5)
+        .map(|(v, n)| format!("{v}:{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The quantile levels profiles record.
+const LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
+
+/// A CDF interpolated linearly between known quantiles (and the minimum and maximum when
+/// known; otherwise the outer 5% tails are extended by the width of the next bin).
+#[derive(Debug, Clone)]
+pub struct Cdf {
+    points: Vec<(f64, f64)>,
+}
+
+impl Cdf {
+    pub fn new(q: [f64; 5], range: Option<(f64, f64)>) -> Cdf {
+        let (lo, hi) = match range {
+            Some((lo, hi)) if lo <= q[0] && hi >= q[4] => (lo, hi),
+            _ => (q[0] - (q[1] - q[0]) / 4.0, q[4] + (q[4] - q[3]) / 4.0),
+        };
+        let mut points = vec![(lo, 0.0)];
+        points.extend(q.iter().copied().zip(LEVELS));
+        points.push((hi, 1.0));
+        Cdf { points }
+    }
+
+    /// P(X ≤ x).
+    pub fn at(&self, x: f64) -> f64 {
+        let p = &self.points;
+        if x < p[0].0 {
+            return 0.0;
+        }
+        if x >= p[p.len() - 1].0 {
+            return 1.0;
+        }
+        // The last point at or below x; ties (repeated quantiles: a point mass) take the top.
+        let i = p.iter().rposition(|(v, _)| *v <= x).unwrap_or(0);
+        let (x0, y0) = p[i];
+        let (x1, y1) = p[i + 1];
+        if x1 <= x0 {
+            return y1;
+        }
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+}
+
+/// Population stability index of `new` over the bins the previous quantiles cut (expected
+/// shares 5/20/25/25/20/5%). 0.1–0.2 is a moderate shift, above 0.2 a significant one.
+pub fn psi_numeric(old: &Cdf, new: &Cdf) -> f64 {
+    let edges: Vec<f64> = old.points[1..6].iter().map(|p| p.0).collect();
+    let mut prev_old = 0.0;
+    let mut prev_new = 0.0;
+    let mut psi = 0.0;
+    for i in 0..=edges.len() {
+        let (o, n) = if i < edges.len() {
+            (old.at(edges[i]), new.at(edges[i]))
+        } else {
+            (1.0, 1.0)
+        };
+        psi += psi_term(o - prev_old, n - prev_new);
+        prev_old = o;
+        prev_new = n;
+    }
+    psi
+}
+
+fn psi_term(expected: f64, actual: f64) -> f64 {
+    let e = expected.max(1e-4);
+    let a = actual.max(1e-4);
+    (a - e) * (a / e).ln()
+}
+
+/// Kolmogorov–Smirnov distance between two piecewise-linear CDFs: the largest gap, which for
+/// piecewise-linear functions lies at one of their knots.
+pub fn ks(a: &Cdf, b: &Cdf) -> f64 {
+    a.points
+        .iter()
+        .chain(&b.points)
+        .map(|(x, _)| (a.at(*x) - b.at(*x)).abs())
+        .fold(0.0, f64::max)
+}
+
+/// PSI of the shares among the top values; `None` when they say nothing about a distribution
+/// (fewer than two, or all seen once: identifiers, free text).
+pub fn psi_categories(old: &[(String, u64)], new: &[(String, u64)]) -> Option<f64> {
+    let total = |t: &[(String, u64)]| t.iter().map(|(_, n)| *n).sum::<u64>();
+    let (to, tn) = (total(old), total(new));
+    if old.len() < 2 || new.len() < 2 || to == 0 || tn == 0 {
+        return None;
+    }
+    let flat = |t: &[(String, u64)]| t.iter().all(|(_, n)| *n <= 1);
+    if flat(old) || flat(new) {
+        return None;
+    }
+    let share = |t: &[(String, u64)], tot: u64, v: &str| {
+        t.iter()
+            .find(|(x, _)| x == v)
+            .map(|(_, n)| *n as f64 / tot as f64)
+            .unwrap_or(0.0)
+    };
+    let mut values: Vec<&str> = old.iter().chain(new).map(|(v, _)| v.as_str()).collect();
+    values.sort_unstable();
+    values.dedup();
+    Some(
+        values
+            .iter()
+            .map(|v| psi_term(share(old, to, v), share(new, tn, v)))
+            .sum(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normal_quantiles(mean: f64, sd: f64) -> [f64; 5] {
+        let z = [-1.645, -0.674, 0.0, 0.674, 1.645];
+        z.map(|z| mean + sd * z)
+    }
+
+    #[test]
+    fn identical_distributions_do_not_drift_and_shifted_ones_do() {
+        let a = Cdf::new(normal_quantiles(100.0, 10.0), None);
+        assert!(psi_numeric(&a, &a) < 1e-9);
+        assert!(ks(&a, &a) < 1e-9);
+        // A small shift (0.05 sd) is noise; a 1-sd shift is drift.
+        let small = Cdf::new(normal_quantiles(100.5, 10.0), None);
+        assert!(
+            psi_numeric(&a, &small) < 0.05,
+            "{}",
+            psi_numeric(&a, &small)
+        );
+        let big = Cdf::new(normal_quantiles(110.0, 10.0), None);
+        assert!(psi_numeric(&a, &big) > 0.2, "{}", psi_numeric(&a, &big));
+        let k = ks(&a, &big);
+        // True KS for a 1-sd shift of a normal is 2Φ(0.5)−1 ≈ 0.383.
+        assert!((k - 0.383).abs() < 0.05, "{k}");
+        // Prices ×1.5 (a scale change).
+        let scaled = Cdf::new(normal_quantiles(100.0, 10.0).map(|x| x * 1.5), None);
+        assert!(psi_numeric(&a, &scaled) > 1.0);
+    }
+
+    #[test]
+    fn cdf_is_monotone_and_handles_point_masses() {
+        let c = Cdf::new([1.0, 1.0, 1.0, 2.0, 3.0], Some((1.0, 5.0)));
+        let mut last = 0.0;
+        for i in 0..60 {
+            let v = c.at(i as f64 / 10.0);
+            assert!(v >= last && (0.0..=1.0).contains(&v));
+            last = v;
+        }
+        assert_eq!(c.at(1.0), 0.5);
+        assert_eq!(c.at(5.0), 1.0);
+    }
+
+    #[test]
+    fn category_shares() {
+        let t = |v: &[(&str, u64)]| {
+            v.iter()
+                .map(|(a, n)| (a.to_string(), *n))
+                .collect::<Vec<_>>()
+        };
+        let old = t(&[("a", 500), ("b", 300), ("c", 200)]);
+        assert!(psi_categories(&old, &old).unwrap() < 1e-9);
+        let same = t(&[("a", 505), ("b", 296), ("c", 199)]);
+        assert!(psi_categories(&old, &same).unwrap() < 0.01);
+        let shifted = t(&[("a", 100), ("b", 300), ("c", 600)]);
+        assert!(psi_categories(&old, &shifted).unwrap() > 0.2);
+        let ids = t(&[("x1", 1), ("x2", 1)]);
+        assert_eq!(psi_categories(&ids, &ids), None);
+    }
+}

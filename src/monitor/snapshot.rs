@@ -1,0 +1,279 @@
+//! What a source looked like at one scan, in the few numbers change detection compares.
+//!
+//! The previous state is read back from the catalog, not kept in a side file: the catalog is the
+//! truth, it survives restarts, and an asset a rescan skipped keeps the profile of the scan that
+//! last read it (its `st:lastScan`), so "previous" always means "as last profiled". The new
+//! state comes straight from the [`ScanReport`]; assets the rescan found unchanged take their
+//! previous state, so they can never raise an event.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::inventory::{AssetScan, Fingerprint, Known, ScanReport};
+
+const PREFIXES: &str = "PREFIX st: <https://w3id.org/stocktake/ns#>\n\
+PREFIX dcterms: <http://purl.org/dc/terms/>\nPREFIX dcat: <http://www.w3.org/ns/dcat#>\n\
+PREFIX csvw: <http://www.w3.org/ns/csvw#>\nPREFIX dqv: <http://www.w3.org/ns/dqv#>\n\
+PREFIX prov: <http://www.w3.org/ns/prov#>\n";
+
+/// One column as change detection sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnState {
+    pub name: String,
+    /// Declared type when the source has one, else the physical type found.
+    pub declared: Option<String>,
+    pub physical: String,
+    pub pii: Option<String>,
+    pub null_rate: f64,
+    pub distinct: u64,
+    /// Numeric 5/25/50/75/95% quantiles.
+    pub quantiles: Option<[f64; 5]>,
+    /// Numeric minimum and maximum (the tails of the distribution).
+    pub range: Option<(f64, f64)>,
+    /// Top values and their counts (non-PII columns only).
+    pub top: Vec<(String, u64)>,
+    /// A key or identifier column: its values are labels, their distribution is not data (new
+    /// ids are always larger), so it is never checked for drift.
+    pub identifier: bool,
+}
+
+impl ColumnState {
+    /// The type a consumer relies on: declared when there is one.
+    pub fn type_name(&self) -> &str {
+        self.declared.as_deref().unwrap_or(&self.physical)
+    }
+}
+
+/// One asset as change detection sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssetState {
+    pub location: String,
+    pub rows: u64,
+    pub fingerprint: Fingerprint,
+    /// The scan that last profiled it.
+    pub scan: Option<String>,
+    pub columns: Vec<ColumnState>,
+}
+
+/// A source at one scan: its assets by location.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceState {
+    /// The scan this state is from (`None`: never scanned).
+    pub scan: Option<String>,
+    pub assets: BTreeMap<String, AssetState>,
+}
+
+impl SourceState {
+    /// The fingerprints a rescan compares with.
+    pub fn known(&self) -> Known {
+        self.assets
+            .iter()
+            .map(|(l, a)| (l.clone(), a.fingerprint.clone()))
+            .collect()
+    }
+
+    /// The state a new scan describes: profiled assets from `report`, unchanged ones as they
+    /// were in `self` (with their refreshed fingerprint).
+    pub fn after(&self, report: &ScanReport, scan: &str) -> SourceState {
+        let assets = report
+            .assets
+            .iter()
+            .map(|a| {
+                let state = match (a.unchanged, self.assets.get(&a.location)) {
+                    (true, Some(before)) => AssetState {
+                        fingerprint: fingerprint(a),
+                        ..before.clone()
+                    },
+                    _ => from_asset(a, scan),
+                };
+                (a.location.clone(), state)
+            })
+            .collect();
+        SourceState {
+            scan: Some(scan.to_string()),
+            assets,
+        }
+    }
+}
+
+fn fingerprint(a: &AssetScan) -> Fingerprint {
+    Fingerprint {
+        size_bytes: a.size_bytes,
+        modified: a.modified.clone(),
+        content_hash: a.content_hash.clone(),
+    }
+}
+
+fn parse_number(s: Option<&str>) -> Option<f64> {
+    s.and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|x| x.is_finite())
+}
+
+/// An asset's state from a scan of it.
+pub fn from_asset(a: &AssetScan, scan: &str) -> AssetState {
+    AssetState {
+        location: a.location.clone(),
+        rows: a.rows,
+        fingerprint: fingerprint(a),
+        scan: Some(scan.to_string()),
+        columns: a
+            .scanned_columns
+            .iter()
+            .map(|c| {
+                let p = &c.profile;
+                let pii = c.semantic.kind.pii().map(|t| t.name().to_string());
+                ColumnState {
+                    name: p.name.clone(),
+                    declared: p.declared.clone(),
+                    physical: p.physical.name().to_string(),
+                    null_rate: p.null_rate(),
+                    distinct: p.distinct,
+                    quantiles: p.quantiles,
+                    range: p.quantiles.and_then(|_| {
+                        Some((
+                            parse_number(p.min.as_deref())?,
+                            parse_number(p.max.as_deref())?,
+                        ))
+                    }),
+                    top: if pii.is_some() {
+                        Vec::new()
+                    } else {
+                        p.top.clone()
+                    },
+                    identifier: !c.keys.is_empty() || c.semantic.kind.name() == "id",
+                    pii,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn get<'a>(r: &'a HashMap<String, String>, k: &str) -> &'a str {
+    r.get(k).map(String::as_str).unwrap_or("")
+}
+
+fn num(r: &HashMap<String, String>, k: &str) -> u64 {
+    r.get(k)
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|x| x as u64)
+        .unwrap_or(0)
+}
+
+/// Reads the latest recorded state of the source named `source_iri` from the catalog graph.
+/// Blocking.
+pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogError> {
+    let graph = catalog.layout().catalog.as_str().to_string();
+    let q = |body: String| {
+        catalog.select(&format!(
+            "{PREFIXES}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}"
+        ))
+    };
+    let mut state = SourceState::default();
+    if let Some(r) = q(format!("<{source_iri}> st:lastScan ?scan"))?.first() {
+        state.scan = Some(get(r, "scan").to_string());
+    } else {
+        return Ok(state);
+    }
+    let mut by_iri: HashMap<String, String> = HashMap::new();
+    for r in q(format!(
+        "?a st:source <{source_iri}> ; st:location ?loc ; st:rowCount ?rows ; dcat:distribution ?d .
+         OPTIONAL {{ ?a st:lastScan ?scan }} OPTIONAL {{ ?d dcat:byteSize ?size }}
+         OPTIONAL {{ ?d dcterms:modified ?modified }} OPTIONAL {{ ?d st:contentHash ?hash }}"
+    ))? {
+        let loc = get(&r, "loc").to_string();
+        by_iri.insert(get(&r, "a").to_string(), loc.clone());
+        state.assets.insert(
+            loc.clone(),
+            AssetState {
+                location: loc,
+                rows: num(&r, "rows"),
+                fingerprint: Fingerprint {
+                    size_bytes: r.get("size").and_then(|v| v.parse().ok()),
+                    modified: r.get("modified").cloned(),
+                    content_hash: r.get("hash").cloned(),
+                },
+                scan: r.get("scan").cloned(),
+                columns: Vec::new(),
+            },
+        );
+    }
+    let mut columns: HashMap<String, (String, u64, ColumnState)> = HashMap::new();
+    for r in q(format!(
+        "?a st:source <{source_iri}> ; csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
+            st:physicalType ?phys ; st:nullRate ?null ; st:distinctCount ?distinct ;
+            st:semanticTypeName ?sem .
+         OPTIONAL {{ ?c st:declaredType ?decl }} OPTIONAL {{ ?c st:piiType ?pii }}
+         OPTIONAL {{ ?c st:keyRole ?key }}"
+    ))? {
+        columns.insert(
+            get(&r, "c").to_string(),
+            (
+                get(&r, "a").to_string(),
+                num(&r, "i"),
+                ColumnState {
+                    name: get(&r, "name").to_string(),
+                    declared: r.get("decl").cloned(),
+                    physical: get(&r, "phys").to_string(),
+                    pii: r.get("pii").cloned(),
+                    null_rate: r.get("null").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+                    distinct: num(&r, "distinct"),
+                    identifier: r.contains_key("key") || get(&r, "sem") == "id",
+                    ..ColumnState::default()
+                },
+            ),
+        );
+    }
+    // Numeric measurements taken by the scan that last profiled each asset.
+    let metrics = ["P05", "P25", "Median", "P75", "P95"];
+    let mut quantiles: HashMap<String, [Option<f64>; 5]> = HashMap::new();
+    let mut range: HashMap<String, (Option<f64>, Option<f64>)> = HashMap::new();
+    for r in q(format!(
+        "?a st:source <{source_iri}> ; st:lastScan ?scan ; csvw:column ?c .
+         ?m dqv:computedOn ?c ; prov:wasGeneratedBy ?scan ; dqv:isMeasurementOf ?metric ; dqv:value ?v .
+         FILTER(?metric IN (st:P05, st:P25, st:Median, st:P75, st:P95, st:MinValue, st:MaxValue))"
+    ))? {
+        let col = get(&r, "c").to_string();
+        let metric = get(&r, "metric").rsplit('#').next().unwrap_or("").to_string();
+        let Some(v) = parse_number(r.get("v").map(String::as_str)) else {
+            continue;
+        };
+        match metric.as_str() {
+            "MinValue" => range.entry(col).or_default().0 = Some(v),
+            "MaxValue" => range.entry(col).or_default().1 = Some(v),
+            m => {
+                if let Some(i) = metrics.iter().position(|x| *x == m) {
+                    quantiles.entry(col).or_default()[i] = Some(v);
+                }
+            }
+        }
+    }
+    let mut top: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+    for r in q(format!(
+        "?a st:source <{source_iri}> ; csvw:column ?c . ?c st:topValue ?t . ?t st:value ?v ; st:count ?n"
+    ))? {
+        top.entry(get(&r, "c").to_string())
+            .or_default()
+            .push((get(&r, "v").to_string(), num(&r, "n")));
+    }
+    let mut ordered: Vec<(String, (String, u64, ColumnState))> = columns.into_iter().collect();
+    ordered.sort_by(|a, b| (&a.1 .0, a.1 .1).cmp(&(&b.1 .0, b.1 .1)));
+    for (iri, (asset, _, mut col)) in ordered {
+        if let Some(q) = quantiles.get(&iri) {
+            if q.iter().all(Option::is_some) {
+                col.quantiles = Some(q.map(|x| x.unwrap_or_default()));
+                col.range = match range.get(&iri) {
+                    Some((Some(lo), Some(hi))) => Some((*lo, *hi)),
+                    _ => None,
+                };
+            }
+        }
+        if let Some(mut t) = top.remove(&iri) {
+            t.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            col.top = t;
+        }
+        if let Some(a) = by_iri.get(&asset).and_then(|l| state.assets.get_mut(l)) {
+            a.columns.push(col);
+        }
+    }
+    Ok(state)
+}

@@ -1,0 +1,210 @@
+//! Embeddings that keep up with the product graph: after an ingest changes the graph beyond a
+//! configured fraction, the model is retrained warm — started from the served model's rows for
+//! every entity and relation it knew, new ones freshly initialised — for a short budget of
+//! epochs, and written over the served file atomically. The [`Service`](super::Service) picks
+//! the new file up on its next request and swaps it in; until then, and if retraining fails, the
+//! old model keeps answering. Each answer names the data snapshot its model was trained on.
+//!
+//! The split of the graph's triples is by triple hash (as `train --from-catalog`), so a triple
+//! held out for testing before stays held out after the graph grows: quality on the old test
+//! triples is comparable across retrains.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use super::RecommendError;
+use crate::catalog::Catalog;
+use crate::embed::{self, Embedding, Trainer, Validation};
+use crate::kg::KnownTriples;
+use crate::kg::{split_by_hash, Checkpoint, Dataset, UnseenPolicy};
+
+/// What a retrain did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retrained {
+    pub model: PathBuf,
+    pub model_id: String,
+    pub previous_model_id: String,
+    pub snapshot: String,
+    /// Share of the new training triples the served model had not seen.
+    pub changed_fraction: f64,
+    pub new_entities: usize,
+    pub epochs: usize,
+    pub seconds: f64,
+    /// Filtered MRR on the held-out test triples, before and after.
+    pub test_mrr_before: Option<f64>,
+    pub test_mrr_after: Option<f64>,
+}
+
+/// Why nothing was retrained.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub enum Skipped {
+    /// No model is served yet (train one first; retraining only keeps one up to date).
+    NoModel,
+    /// Another retrain is running.
+    Busy,
+    /// The graph changed less than the threshold.
+    BelowThreshold { changed_fraction: f64 },
+}
+
+/// The product graph's entity triples as a dataset split by hash, like `train --from-catalog`.
+pub fn catalog_dataset(catalog: &Catalog) -> Result<Dataset, RecommendError> {
+    let graph = &catalog.layout().products;
+    let triples =
+        catalog.entity_triples(graph, &[format!("{}type", crate::catalog::vocab::RDF)])?;
+    let (train, valid, test) = split_by_hash(triples, 50, 50);
+    Ok(Dataset::from_named(
+        train,
+        valid,
+        test,
+        UnseenPolicy::Keep,
+        format!("catalog graph {}", graph.as_str()),
+    )?)
+}
+
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// Retrains the model at `path` from the product graph when at least `fraction` of the graph's
+/// training triples are new to it; at most one retrain runs at a time. Blocking (it trains).
+pub fn maybe_retrain(
+    catalog: &Catalog,
+    path: &Path,
+    fraction: f64,
+    epochs: usize,
+) -> Result<Result<Retrained, Skipped>, RecommendError> {
+    if !path.is_file() {
+        return Ok(Err(Skipped::NoModel));
+    }
+    if RUNNING.swap(true, Ordering::SeqCst) {
+        return Ok(Err(Skipped::Busy));
+    }
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            RUNNING.store(false, Ordering::SeqCst);
+        }
+    }
+    let _done = Done;
+    let started = std::time::Instant::now();
+    let old = Embedding::from_checkpoint(&Checkpoint::load(path)?)?;
+    let data = catalog_dataset(catalog)?;
+    let name = |ids: &crate::kg::IdMap, i: u32| ids.name(i).unwrap_or_default().to_string();
+    let seen: HashSet<(String, String, String)> = old
+        .train
+        .iter()
+        .map(|t| {
+            (
+                name(&old.ids.entities, t.h),
+                name(&old.ids.relations, t.r),
+                name(&old.ids.entities, t.t),
+            )
+        })
+        .collect();
+    let new_triples = data
+        .train
+        .iter()
+        .filter(|t| {
+            !seen.contains(&(
+                name(&data.ids.entities, t.h),
+                name(&data.ids.relations, t.r),
+                name(&data.ids.entities, t.t),
+            ))
+        })
+        .count();
+    let changed = new_triples as f64 / data.train.len().max(1) as f64;
+    if changed < fraction {
+        return Ok(Err(Skipped::BelowThreshold {
+            changed_fraction: changed,
+        }));
+    }
+    let mut config = old.config.clone();
+    config.epochs = epochs;
+    let mut trainer = Trainer::new(
+        config,
+        &data.train,
+        data.num_entities(),
+        data.num_relations(),
+    )?;
+    let pairs = |new: &crate::kg::IdMap, old: &crate::kg::IdMap| -> Vec<(u32, u32)> {
+        new.names()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| old.get(n).map(|o| (i as u32, o)))
+            .collect()
+    };
+    let entity_pairs = pairs(&data.ids.entities, &old.ids.entities);
+    let new_entities = data.num_entities() - entity_pairs.len();
+    trainer.warm_start(
+        &old.model,
+        &entity_pairs,
+        &pairs(&data.ids.relations, &old.ids.relations),
+    )?;
+    let validation = (!data.valid.is_empty()).then(|| Validation {
+        triples: data.valid.clone(),
+        known: KnownTriples::new([&data.train[..], &data.valid[..]]),
+    });
+    // Both models are ranked on the held-out test triples both can name, filtered by every
+    // triple of the current graph they can name: the same question asked of each.
+    let to_old = |t: &crate::kg::Triple| -> Option<crate::kg::Triple> {
+        Some(crate::kg::Triple::new(
+            old.ids.entities.get(&name(&data.ids.entities, t.h))?,
+            old.ids.relations.get(&name(&data.ids.relations, t.r))?,
+            old.ids.entities.get(&name(&data.ids.entities, t.t))?,
+        ))
+    };
+    let all: Vec<crate::kg::Triple> = [&data.train[..], &data.valid[..], &data.test[..]].concat();
+    let known_new = KnownTriples::new([&all[..]]);
+    let known_old = KnownTriples::new([&all.iter().filter_map(to_old).collect::<Vec<_>>()[..]]);
+    let shared: Vec<(crate::kg::Triple, crate::kg::Triple)> = data
+        .test
+        .iter()
+        .filter_map(|t| to_old(t).map(|o| (*t, o)))
+        .collect();
+    let before = (!shared.is_empty()).then(|| {
+        let test: Vec<_> = shared.iter().map(|p| p.1).collect();
+        embed::evaluate(&old.model, &test, &known_old).both.mrr
+    });
+    trainer.run(&data.train, validation.as_ref(), |_, _| {
+        std::ops::ControlFlow::Continue(())
+    });
+    let model = trainer.best_model().clone();
+    let after = (!shared.is_empty()).then(|| {
+        let test: Vec<_> = shared.iter().map(|p| p.0).collect();
+        embed::evaluate(&model, &test, &known_new).both.mrr
+    });
+    let mut info = old.info.clone();
+    info.source = data.source.clone();
+    info.snapshot = data.fingerprint.clone();
+    info.epochs = trainer.epoch;
+    info.best_epoch = trainer.best.as_ref().map(|b| b.1);
+    info.seconds = started.elapsed().as_secs_f64();
+    info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    info.metrics.clear();
+    if let Some((mrr, _, _)) = &trainer.best {
+        info.metrics.insert("valid.mrr".into(), *mrr);
+    }
+    info.metrics
+        .insert("warm_start.changed_fraction".into(), changed);
+    let embedding = Embedding::new(
+        model,
+        data.ids.clone(),
+        trainer.config.clone(),
+        info,
+        data.train.clone(),
+    )?;
+    embedding.to_checkpoint().save(path)?;
+    Ok(Ok(Retrained {
+        model: path.to_path_buf(),
+        model_id: embedding.model_id(),
+        previous_model_id: old.model_id(),
+        snapshot: embedding.info.snapshot.clone(),
+        changed_fraction: changed,
+        new_entities,
+        epochs: trainer.epoch,
+        seconds: started.elapsed().as_secs_f64(),
+        test_mrr_before: before,
+        test_mrr_after: after,
+    }))
+}
