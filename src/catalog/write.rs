@@ -195,19 +195,6 @@ impl Catalog {
         replace: &[String],
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
-        self.describe_keeping(graph, replace, &[], statements)
-    }
-
-    /// Like [`Catalog::describe`], but what is said about the subjects in `keep` (each IRI and
-    /// every IRI under `IRI/`) stays even where it lies under a replaced subject: a rescan
-    /// rewrites a source while the assets it found unchanged keep their profiles.
-    pub fn describe_keeping(
-        &self,
-        graph: &NamedNode,
-        replace: &[String],
-        keep: &[String],
-        statements: &[Statement],
-    ) -> Result<usize, CatalogError> {
         let new = quads(graph, statements)?;
         let written = new.len();
         let g = GraphNameRef::NamedNode(graph.as_ref());
@@ -215,22 +202,13 @@ impl Catalog {
             .iter()
             .map(|p| (p.clone(), format!("{p}/")))
             .collect();
-        let kept: HashSet<&str> = keep.iter().map(String::as_str).collect();
-        // The kept subject an IRI belongs to: itself, or a parent path of it.
-        let is_kept = |iri: &str| {
-            !kept.is_empty()
-                && (kept.contains(iri)
-                    || iri
-                        .match_indices('/')
-                        .any(|(i, _)| kept.contains(&iri[..i])))
-        };
+
         let mut old = Vec::new();
         if !prefixes.is_empty() {
             for q in self.store.quads_for_pattern(None, None, None, Some(g)) {
                 let q = q?;
                 if matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
-                    if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under))
-                        && !is_kept(n.as_str()))
+                    if prefixes.iter().any(|(p, under)| n.as_str() == p || n.as_str().starts_with(under)))
                 {
                     old.push(q);
                 }
@@ -238,6 +216,77 @@ impl Catalog {
         }
         self.rewrite(old, new)?;
         Ok(written)
+    }
+
+    /// Writes `statements` into `graph` in one transaction, first removing the triples of the
+    /// `exact` subjects and the trees rooted at `trees`: a root and every IRI under `root/`
+    /// that its triples link to, recursively (how nested descriptions — an asset, its
+    /// distribution, its columns, their top values — hang together). Unlike
+    /// [`Catalog::describe`] this reads only what it replaces (index lookups), never the whole
+    /// graph, so rewriting one part of a large catalog costs what that part holds.
+    pub fn replace_trees(
+        &self,
+        graph: &NamedNode,
+        exact: &[String],
+        trees: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        let new = quads(graph, statements)?;
+        let written = new.len();
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let mut old = Vec::new();
+        for s in exact {
+            let s = node(s)?;
+            for q in self
+                .store
+                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
+            {
+                old.push(q?);
+            }
+        }
+        for root in trees {
+            let under = format!("{root}/");
+            let mut todo = vec![node(root)?];
+            let mut seen: HashSet<NamedNode> = todo.iter().cloned().collect();
+            while let Some(s) = todo.pop() {
+                for q in self
+                    .store
+                    .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
+                {
+                    let q = q?;
+                    if let OxTerm::NamedNode(o) = &q.object {
+                        if o.as_str().starts_with(&under) && seen.insert(o.clone()) {
+                            todo.push(o.clone());
+                        }
+                    }
+                    old.push(q);
+                }
+            }
+        }
+        self.rewrite(old, new)?;
+        Ok(written)
+    }
+
+    /// The IRIs `subject` links to by `predicate` in `graph` (one index lookup).
+    pub fn objects(
+        &self,
+        graph: &NamedNode,
+        subject: &str,
+        predicate: &str,
+    ) -> Result<Vec<String>, CatalogError> {
+        let (s, p) = (node(subject)?, node(predicate)?);
+        let mut out = Vec::new();
+        for q in self.store.quads_for_pattern(
+            Some(s.as_ref().into()),
+            Some(p.as_ref()),
+            None,
+            Some(GraphNameRef::NamedNode(graph.as_ref())),
+        ) {
+            if let OxTerm::NamedNode(o) = q?.object {
+                out.push(o.into_string());
+            }
+        }
+        Ok(out)
     }
 
     /// Writes `statements` into `graph` atomically, replacing every triple whose subject is one

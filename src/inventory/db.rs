@@ -355,39 +355,42 @@ pub fn scan_postgres(url: &str, options: &ScanOptions) -> Result<Vec<AssetScan>,
             &[],
         )
         .map_err(|e| db_err(url, e))?;
-    let keys = client
+    // Keys from pg_catalog: information_schema's key views take seconds on a thousand tables.
+    let mut keys: std::collections::HashMap<(String, String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for k in client
         .query(
-            "SELECT kcu.table_schema, kcu.table_name, kcu.column_name, tc.constraint_type, \
-                    ccu.table_schema || '.' || ccu.table_name || '.' || ccu.column_name \
-             FROM information_schema.table_constraints tc \
-             JOIN information_schema.key_column_usage kcu USING (constraint_schema, constraint_name) \
-             LEFT JOIN information_schema.constraint_column_usage ccu \
-               ON tc.constraint_type = 'FOREIGN KEY' AND ccu.constraint_schema = tc.constraint_schema \
-              AND ccu.constraint_name = tc.constraint_name \
-             WHERE tc.constraint_type IN ('PRIMARY KEY', 'FOREIGN KEY', 'UNIQUE')",
+            "SELECT n.nspname, c.relname, a.attname, con.contype::text, \
+                    fn.nspname || '.' || fc.relname || '.' || fa.attname \
+             FROM pg_constraint con \
+             JOIN pg_class c ON c.oid = con.conrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
+             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
+             LEFT JOIN pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = con.confkey[k.ord] \
+             WHERE con.contype IN ('p', 'f', 'u') \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             ORDER BY con.contype, con.conname",
             &[],
         )
-        .map_err(|e| db_err(url, e))?;
+        .map_err(|e| db_err(url, e))?
+    {
+        let role = match k.get::<_, String>(3).as_str() {
+            "p" => "primary key".to_string(),
+            "u" => "unique".to_string(),
+            _ => format!("foreign key → {}", k.get::<_, Option<String>>(4).unwrap_or_default()),
+        };
+        keys.entry((k.get(0), k.get(1), k.get(2))).or_default().push(role);
+    }
     let mut list: Vec<Table> = Vec::new();
     for r in &tables {
         let (schema, name): (String, String) = (r.get(0), r.get(1));
         let col: String = r.get(3);
         let key_roles = keys
-            .iter()
-            .filter(|k| {
-                k.get::<_, String>(0) == schema
-                    && k.get::<_, String>(1) == name
-                    && k.get::<_, String>(2) == col
-            })
-            .map(|k| match k.get::<_, String>(3).as_str() {
-                "PRIMARY KEY" => "primary key".to_string(),
-                "UNIQUE" => "unique".to_string(),
-                _ => format!(
-                    "foreign key → {}",
-                    k.get::<_, Option<String>>(4).unwrap_or_default()
-                ),
-            })
-            .collect();
+            .remove(&(schema.clone(), name.clone(), col.clone()))
+            .unwrap_or_default();
         let table = || Table {
             schema: Some(schema.clone()),
             name: name.clone(),

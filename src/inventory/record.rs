@@ -89,12 +89,9 @@ impl Iris {
     }
 }
 
-/// The statements describing `report`, the subjects they replace, and those they keep (assets
-/// a rescan found unchanged keep the description of the scan that profiled them).
-pub fn statements(
-    base: &str,
-    report: &ScanReport,
-) -> (Vec<Statement>, Vec<String>, Vec<String>, Iris) {
+/// The statements describing `report`, and the assets they describe anew (assets a rescan
+/// found unchanged keep the description of the scan that profiled them).
+pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<String>, Iris) {
     let iris = Iris::new(base, report);
     let mut out = Vec::new();
     let o = &mut out;
@@ -170,19 +167,16 @@ pub fn statements(
     // Assets, their columns and distributions live under the source's IRI: replacing the source
     // replaces them all (and drops assets that disappeared), while measurements, named by scan,
     // stay.
-    let replace = vec![iris.source.clone()];
-    let mut keep = Vec::new();
+    let mut described = Vec::new();
     for a in &report.assets {
         let asset = iris.asset(a);
         let dist = format!("{asset}/distribution");
-        add(o, scan, st("found"), Object::iri(&asset));
         add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
         if a.unchanged {
-            add(o, scan, st("unchanged"), Object::iri(&asset));
-            keep.push(asset);
             continue;
         }
-        add(o, &asset, st("lastChecked"), Object::iri(scan));
+        add(o, scan, st("found"), Object::iri(&asset));
+        described.push(asset.clone());
         add(o, &asset, a_type.clone(), Object::iri(st("Asset")));
         add(
             o,
@@ -383,7 +377,7 @@ pub fn statements(
             }
         }
     }
-    (out, replace, keep, iris)
+    (out, described, iris)
 }
 
 fn st(local: &str) -> String {
@@ -416,40 +410,39 @@ fn measure(out: &mut Vec<Statement>, scan: &str, on: &str, key: &str, metric: &s
 
 /// Records `report` in the catalog graph; returns the scan's IRI.
 ///
-/// Assets found unchanged keep their description; only the scan that last checked them, and
-/// the modification time of a file touched without a change, are updated (in a second, small
-/// write: were it lost, the next rescan would only hash that file once more).
+/// Only what changed is rewritten: the source's own triples, the trees of the assets profiled
+/// anew and of those that disappeared. Assets found unchanged keep their description untouched
+/// (a file touched without a change gets its new modification time in a second, small write:
+/// were it lost, the next rescan would only hash that file once more). The cost of recording a
+/// rescan is therefore that of what changed, not of the catalog.
 pub fn record(catalog: &Catalog, report: &ScanReport) -> Result<String, CatalogError> {
-    let (stmts, replace, keep, iris) = statements(catalog.layout().base(), report);
+    let (stmts, described, iris) = statements(catalog.layout().base(), report);
     let graph = catalog.layout().catalog.clone();
-    catalog.describe_keeping(&graph, &replace, &keep, &stmts)?;
-    let mut subjects = Vec::new();
-    let mut checked = Vec::new();
+    let current: std::collections::HashSet<String> =
+        report.assets.iter().map(|a| iris.asset(a)).collect();
+    let mut trees = described;
+    trees.extend(
+        catalog
+            .objects(&graph, &iris.source, &format!("{DCAT}dataset"))?
+            .into_iter()
+            .filter(|a| !current.contains(a)),
+    );
+    catalog.replace_trees(&graph, std::slice::from_ref(&iris.source), &trees, &stmts)?;
+    let mut dists = Vec::new();
+    let mut touched = Vec::new();
     for a in report.assets.iter().filter(|a| a.unchanged) {
-        let asset = iris.asset(a);
-        let dist = format!("{asset}/distribution");
-        checked.push(Statement::new(
-            &asset,
-            st("lastChecked"),
-            Object::iri(&iris.scan),
-        ));
+        let dist = format!("{}/distribution", iris.asset(a));
         if let Some(m) = &a.modified {
-            checked.push(Statement::new(
+            touched.push(Statement::new(
                 &dist,
                 format!("{DCTERMS}modified"),
                 Object::datetime(m),
             ));
         }
-        subjects.push(asset);
-        subjects.push(dist);
+        dists.push(dist);
     }
-    if !subjects.is_empty() {
-        catalog.replace_properties(
-            &graph,
-            &subjects,
-            &[st("lastChecked"), format!("{DCTERMS}modified")],
-            &checked,
-        )?;
+    if !dists.is_empty() {
+        catalog.replace_properties(&graph, &dists, &[format!("{DCTERMS}modified")], &touched)?;
     }
     Ok(iris.scan)
 }

@@ -158,10 +158,22 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
     for v in history.values_mut() {
         v.sort();
     }
-    let mut found: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-    for r in q("SELECT ?scan ?a WHERE { GRAPH ?g { ?scan a st:Scan ; st:found ?a } }")? {
-        found.insert((text(&r, "scan"), text(&r, "a")));
+    // What the latest scan of each source found new or gone, from the change history.
+    let mut added: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut removed_by_scan: HashMap<String, Vec<String>> = HashMap::new();
+    for r in q("SELECT ?scan ?a ?type WHERE { GRAPH ?g { ?e a st:ChangeEvent ; prov:wasGeneratedBy ?scan ;
+            st:asset ?a ; st:changeType ?type FILTER(?type IN (\"asset-added\", \"asset-removed\")) } }")?
+    {
+        if text(&r, "type") == "asset-added" {
+            added.insert(format!("{} {}", text(&r, "scan"), text(&r, "a")));
+        } else {
+            removed_by_scan.entry(text(&r, "scan")).or_default().push(text(&r, "a"));
+        }
     }
+    let last_scan_of: HashMap<String, String> = sources
+        .iter()
+        .map(|s| (s.iri.clone(), s.last_scan.clone()))
+        .collect();
     // The scan of a source before its latest one, with its start time.
     let previous_scan = |source: &str| -> Option<(String, String)> {
         let v = scans_of.get(source)?;
@@ -179,9 +191,10 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
         let mut cols = columns.remove(&iri).unwrap_or_default();
         cols.sort_by_key(|c| c.0);
         let prev = previous_scan(&source);
-        let seen_before = prev
-            .as_ref()
-            .is_some_and(|(_, p)| found.contains(&(p.clone(), iri.clone())));
+        let is_new = last_scan_of
+            .get(&source)
+            .is_some_and(|last| added.contains(&format!("{last} {iri}")));
+        let seen_before = prev.is_some() && !is_new;
         // Rows as of the previous scan: the last measurement taken by then (a rescan that found
         // the asset unchanged takes none).
         let previous_rows = prev.as_ref().filter(|_| seen_before).and_then(|(started, _)| {
@@ -193,7 +206,7 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
                 .map(|(_, _, n)| *n)
         });
         assets.push(AssetSummary {
-            new: prev.is_some() && !seen_before,
+            new: is_new,
             previous_rows,
             iri,
             source,
@@ -209,13 +222,16 @@ pub fn build(catalog: &Catalog) -> Result<InventoryReport, CatalogError> {
             columns: cols.into_iter().map(|c| c.1).collect(),
         });
     }
-    let mut removed = Vec::new();
-    for s in &sources {
-        if let Some((_, prev)) = previous_scan(&s.iri) {
-            let found = q(&format!("SELECT ?a WHERE {{ GRAPH ?g {{ <{prev}> st:found ?a FILTER NOT EXISTS {{ <{}> st:found ?a }} }} }}", s.last_scan))?;
-            removed.extend(found.iter().map(|r| text(r, "a")));
-        }
-    }
+    let mut removed: Vec<String> = sources
+        .iter()
+        .flat_map(|s| {
+            removed_by_scan
+                .get(&s.last_scan)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    removed.sort();
     let mut totals = Totals {
         sources: sources.len() as u64,
         assets: assets.len() as u64,

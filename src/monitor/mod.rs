@@ -185,11 +185,19 @@ fn scan_locked(
     config: &MonitorConfig,
     full: bool,
 ) -> Result<Outcome, MonitorError> {
-    let before = snapshot::load(catalog, source_iri)?;
+    let mut before = snapshot::load(catalog, source_iri)?;
     if !full && before.scan.is_some() {
         options.known = Some(Arc::new(before.known()));
     }
     let report = inventory::scan(source, options)?;
+    // Only assets profiled again can differ from before: only theirs are read back.
+    let reprofiled: Vec<String> = report
+        .assets
+        .iter()
+        .filter(|a| !a.unchanged)
+        .map(|a| a.location.clone())
+        .collect();
+    snapshot::load_columns(catalog, source_iri, &mut before, &reprofiled)?;
     let scan = inventory::record::record(catalog, &report)?;
     let after = before.after(&report, &scan);
     let events = diff::diff(&before, &after, &config.thresholds);

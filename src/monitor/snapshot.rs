@@ -159,7 +159,8 @@ fn num(r: &HashMap<String, String>, k: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Reads the latest recorded state of the source named `source_iri` from the catalog graph.
+/// Reads the latest recorded state of the source named `source_iri` from the catalog graph:
+/// its assets with their row counts and fingerprints, without columns (see [`load_columns`]).
 /// Blocking.
 pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogError> {
     let graph = catalog.layout().catalog.as_str().to_string();
@@ -174,14 +175,12 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     } else {
         return Ok(state);
     }
-    let mut by_iri: HashMap<String, String> = HashMap::new();
     for r in q(format!(
         "?a st:source <{source_iri}> ; st:location ?loc ; st:rowCount ?rows ; dcat:distribution ?d .
          OPTIONAL {{ ?a st:lastScan ?scan }} OPTIONAL {{ ?d dcat:byteSize ?size }}
          OPTIONAL {{ ?d dcterms:modified ?modified }} OPTIONAL {{ ?d st:contentHash ?hash }}"
     ))? {
         let loc = get(&r, "loc").to_string();
-        by_iri.insert(get(&r, "a").to_string(), loc.clone());
         state.assets.insert(
             loc.clone(),
             AssetState {
@@ -197,9 +196,53 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
             },
         );
     }
+    Ok(state)
+}
+
+/// Adds the column states of the assets at `locations` (those a rescan profiled again: only
+/// they can differ). Queried in batches so the cost follows what changed. Blocking.
+pub fn load_columns(
+    catalog: &Catalog,
+    source_iri: &str,
+    state: &mut SourceState,
+    locations: &[String],
+) -> Result<(), CatalogError> {
+    let graph = catalog.layout().catalog.as_str().to_string();
+    let q = |body: String| {
+        catalog.select(&format!(
+            "{PREFIXES}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}"
+        ))
+    };
+    let wanted: Vec<(String, String)> = locations
+        .iter()
+        .filter(|l| state.assets.contains_key(*l))
+        .map(|l| {
+            (
+                crate::inventory::record::asset_iri(source_iri, l),
+                l.clone(),
+            )
+        })
+        .collect();
+    for chunk in wanted.chunks(200) {
+        let values: String = chunk.iter().map(|(a, _)| format!("<{a}> ")).collect();
+        let by_iri: HashMap<&str, &str> = chunk
+            .iter()
+            .map(|(a, l)| (a.as_str(), l.as_str()))
+            .collect();
+        load_chunk(&q, &values, &by_iri, state)?;
+    }
+    Ok(())
+}
+
+fn load_chunk(
+    q: &dyn Fn(String) -> Result<Vec<HashMap<String, String>>, CatalogError>,
+    values: &str,
+    by_iri: &HashMap<&str, &str>,
+    state: &mut SourceState,
+) -> Result<(), CatalogError> {
     let mut columns: HashMap<String, (String, u64, ColumnState)> = HashMap::new();
     for r in q(format!(
-        "?a st:source <{source_iri}> ; csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
+        "VALUES ?a {{ {values} }} ?a csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
             st:physicalType ?phys ; st:nullRate ?null ; st:distinctCount ?distinct ;
             st:semanticTypeName ?sem .
          OPTIONAL {{ ?c st:declaredType ?decl }} OPTIONAL {{ ?c st:piiType ?pii }}
@@ -228,7 +271,7 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     let mut quantiles: HashMap<String, [Option<f64>; 5]> = HashMap::new();
     let mut range: HashMap<String, (Option<f64>, Option<f64>)> = HashMap::new();
     for r in q(format!(
-        "?a st:source <{source_iri}> ; st:lastScan ?scan ; csvw:column ?c .
+        "VALUES ?a {{ {values} }} ?a st:lastScan ?scan ; csvw:column ?c .
          ?m dqv:computedOn ?c ; prov:wasGeneratedBy ?scan ; dqv:isMeasurementOf ?metric ; dqv:value ?v .
          FILTER(?metric IN (st:P05, st:P25, st:Median, st:P75, st:P95, st:MinValue, st:MaxValue))"
     ))? {
@@ -249,7 +292,7 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     }
     let mut top: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     for r in q(format!(
-        "?a st:source <{source_iri}> ; csvw:column ?c . ?c st:topValue ?t . ?t st:value ?v ; st:count ?n"
+        "VALUES ?a {{ {values} }} ?a csvw:column ?c . ?c st:topValue ?t . ?t st:value ?v ; st:count ?n"
     ))? {
         top.entry(get(&r, "c").to_string())
             .or_default()
@@ -271,9 +314,12 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
             t.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             col.top = t;
         }
-        if let Some(a) = by_iri.get(&asset).and_then(|l| state.assets.get_mut(l)) {
+        if let Some(a) = by_iri
+            .get(asset.as_str())
+            .and_then(|l| state.assets.get_mut(*l))
+        {
             a.columns.push(col);
         }
     }
-    Ok(state)
+    Ok(())
 }
