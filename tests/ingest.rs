@@ -125,6 +125,10 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     let (products, quarantine) = (count(&c, "products"), count(&c, "quarantine"));
     let again = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
     assert_eq!((again.accepted, again.quarantined), (3, 5));
+    assert_eq!(
+        again.unchanged, 3,
+        "every accepted record is already there: none rewritten"
+    );
     assert_eq!(count(&c, "products"), products);
     assert_eq!(count(&c, "quarantine"), quarantine);
 
@@ -141,6 +145,35 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     );
     assert_eq!(prices.len(), 1);
     assert_eq!(prices[0]["price"], "7999");
+
+    // The file grows: only the new record is processed; the old one is skipped, not rewritten.
+    std::fs::write(
+        &file,
+        "sku,title,price,brand,category
+A1,Apple iPhone 15 Pro,7999,Apple,手机
+A9,小米14 Ultra,6499,小米,手机
+",
+    )
+    .unwrap();
+    let grown = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
+    assert_eq!(
+        (grown.records_in, grown.accepted, grown.unchanged),
+        (2, 2, 1),
+        "{grown:?}"
+    );
+    let a9 = select(
+        &c,
+        "SELECT ?p WHERE { GRAPH ?g { ?p schema:productID \"A9\" } }",
+    );
+    assert_eq!(a9.len(), 1);
+    let runs = select(
+        &c,
+        &format!(
+            "SELECT ?n WHERE {{ GRAPH ?g {{ <{}> st:recordsUnchanged ?n }} }}",
+            grown.run
+        ),
+    );
+    assert_eq!(runs[0]["n"], "1");
 }
 
 #[test]

@@ -99,8 +99,10 @@ fn labels_become_facts_when_confident_or_accepted_by_a_person() {
     assert_eq!(bad.status(), 400);
     assert!(server.audit_log().contains("label-accept"));
 
-    // Re-ingest: the accepted label's fact is now in the graph, the others still wait.
+    // Re-ingest: the accepted label's fact is now in the graph, the others still wait. Only P1,
+    // whose label a person decided on, is labelled again; P2 and P3 are unchanged and skipped.
     let r = ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&strict)).unwrap();
+    assert_eq!(r.unchanged, 2, "{r:?}");
     let stats = r.labels.unwrap();
     assert_eq!(stats.human_accepted, 1);
     assert_eq!(stats.review, stats.labels - 1);
@@ -114,6 +116,10 @@ fn labels_become_facts_when_confident_or_accepted_by_a_person() {
     // With the default threshold confident labels become facts; a person's rejection still wins.
     let normal = labeler(c, 0.8);
     let r = ingest::ingest(c, &file, &m, MAPPING, b"s", Some(&normal)).unwrap();
+    assert_eq!(
+        r.unchanged, 0,
+        "another threshold labels every record again"
+    );
     let stats = r.labels.unwrap();
     assert!(stats.accepted > 0, "{stats:?}");
     let accepted = select(

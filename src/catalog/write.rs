@@ -267,7 +267,8 @@ impl Catalog {
         Ok(written)
     }
 
-    /// The IRIs `subject` links to by `predicate` in `graph` (one index lookup).
+    /// The values of `predicate` on `subject` in `graph` — IRIs, and literals by their lexical
+    /// form (one index lookup).
     pub fn objects(
         &self,
         graph: &NamedNode,
@@ -282,8 +283,10 @@ impl Catalog {
             None,
             Some(GraphNameRef::NamedNode(graph.as_ref())),
         ) {
-            if let OxTerm::NamedNode(o) = q?.object {
-                out.push(o.into_string());
+            match q?.object {
+                OxTerm::NamedNode(o) => out.push(o.into_string()),
+                OxTerm::Literal(l) => out.push(l.value().to_owned()),
+                _ => {}
             }
         }
         Ok(out)

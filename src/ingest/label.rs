@@ -219,6 +219,16 @@ pub fn decide(
     if found.is_empty() {
         return Ok(false);
     }
+    // The product must be labelled again at the next ingest even if its record is unchanged:
+    // forget the hash that would let the ingest skip it (before the decision is written, so a
+    // failure in between costs a re-label, never a lost decision).
+    let products: Vec<String> = found.iter().filter_map(|r| r.get("p").cloned()).collect();
+    catalog.replace_properties(
+        &catalog.layout().products,
+        &products,
+        &[format!("{ST}recordHash")],
+        &[],
+    )?;
     let d = format!("{label}/decision");
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let statements = vec![
@@ -283,6 +293,11 @@ impl Labeler {
     /// The labelling model's IRI in the models graph.
     pub fn model_iri(&self) -> &str {
         &self.model_iri
+    }
+
+    /// What decides this labeller's output besides the text: model and threshold.
+    pub fn identity(&self) -> String {
+        format!("{} @ {}", self.model_iri, self.threshold)
     }
 
     /// Labels `batch` in place: product titles with a token-classification model (entities),

@@ -27,8 +27,8 @@ mod write;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::catalog::vocab::SKOS;
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::vocab::{SKOS, ST};
+use crate::catalog::{Catalog, CatalogError, Object, Statement};
 use graph::{Built, Context, Minter};
 use label::{LabelError, LabelStats, Labeler};
 use mapping::{Mapping, MappingError};
@@ -138,6 +138,10 @@ pub fn check(path: &Path, mapping: &Mapping) -> Result<(), IngestError> {
 
 /// Ingests the file at `path` with `mapping`, labelling product titles with `labeler` when
 /// given. Blocking.
+///
+/// Ingestion is incremental per record: each accepted record's content (its statements before
+/// labelling, with the labeller's model and threshold) is hashed into `st:recordHash`, and a
+/// record whose hash the graph already holds is neither labelled nor written again.
 pub fn ingest(
     catalog: &Catalog,
     path: &Path,
@@ -177,6 +181,7 @@ pub fn ingest(
         ended: String::new(),
         records_in: 0,
         accepted: 0,
+        unchanged: 0,
         quarantined: 0,
         triples_written: 0,
         reasons: BTreeMap::new(),
@@ -239,6 +244,7 @@ pub fn ingest(
                 }
                 let last = rows.peek().is_none();
                 if accepted.len() + rejected.len() >= BATCH || last {
+                    report.unchanged += skip_unchanged(catalog, &mut accepted, labeler)?;
                     lap(&mut report.seconds, "read+clean+build", &mut t);
                     if let (Some(l), Some(stats)) = (labeler, report.labels.as_mut()) {
                         l.label(catalog, &minter, &mut accepted, &run, &categories, stats)?;
@@ -262,7 +268,7 @@ pub fn ingest(
     });
     read?;
     let totals = totals?;
-    report.accepted = totals.accepted;
+    report.accepted = totals.accepted + report.unchanged;
     report.quarantined = totals.quarantined;
     report.triples_written = totals.triples_written;
     report.reasons = totals.reasons;
@@ -325,4 +331,32 @@ fn check_and_build(
             Err(reasons)
         }
     }
+}
+
+/// Drops from `batch` the records the product graph already holds exactly (same content hash
+/// under the same labeller) and stamps the others with their hash; returns how many it dropped.
+fn skip_unchanged(
+    catalog: &Catalog,
+    batch: &mut Vec<Built>,
+    labeler: Option<&Labeler>,
+) -> Result<u64, IngestError> {
+    let salt = labeler.map(Labeler::identity).unwrap_or_default();
+    let products = catalog.layout().products.clone();
+    let predicate = format!("{ST}recordHash");
+    let before = batch.len();
+    let mut kept = Vec::with_capacity(before);
+    for mut b in batch.drain(..) {
+        let mut parts: Vec<String> = b.statements.iter().map(|s| format!("{s:?}")).collect();
+        parts.push(salt.clone());
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let hash = graph::content_key(&refs);
+        if catalog.objects(&products, &b.subject, &predicate)? == [hash.as_str()] {
+            continue;
+        }
+        b.statements
+            .push(Statement::new(&b.subject, &predicate, Object::string(hash)));
+        kept.push(b);
+    }
+    *batch = kept;
+    Ok((before - batch.len()) as u64)
 }

@@ -24,6 +24,11 @@ pub struct RunReport {
     pub ended: String,
     pub records_in: u64,
     pub accepted: u64,
+    /// Accepted records (counted in `accepted`) identical to what the graph already holds from
+    /// an earlier run — same content, same labeller, no decision since: neither labelled nor
+    /// written again. This is what makes re-ingesting a grown file cost only its new records.
+    #[serde(default)]
+    pub unchanged: u64,
     pub quarantined: u64,
     pub triples_written: u64,
     /// Quarantine reasons by their first words (e.g. `price "abc" is not a number` → counted
@@ -124,6 +129,7 @@ pub fn finished_run(
         ended: r.get("ended").cloned().unwrap_or_default(),
         records_in: n("in"),
         accepted: n("ok"),
+        unchanged: 0,
         quarantined: n("q"),
         triples_written: 0,
         reasons: BTreeMap::new(),
@@ -156,6 +162,7 @@ pub(super) fn record_run(
         Statement::new(s, st("recordsIn"), Object::integer(r.records_in)),
         Statement::new(s, st("recordsAccepted"), Object::integer(r.accepted)),
         Statement::new(s, st("recordsQuarantined"), Object::integer(r.quarantined)),
+        Statement::new(s, st("recordsUnchanged"), Object::integer(r.unchanged)),
         Statement::new(s, st("mapping"), Object::string(mapping_text)),
         Statement::new(
             s,
