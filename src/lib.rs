@@ -15,7 +15,8 @@
 //!   │                queries, model cards in the models graph, SHACL validation over SPARQL
 //!   ├─ ingest      records → product graph: mappings (and suggestions from the inventory),
 //!   │              cleaning, stable IRIs from business keys, quarantine with reasons, labels
-//!   │              with provenance, duplicates and outliers, the run's PROV counts
+//!   │              with provenance, duplicates and outliers, the run's PROV counts;
+//!   │              incremental per record (content hashes)
 //!   ├─ inventory   scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
 //!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII (LAC
 //!   │              through `infer` for Chinese names and addresses), business kinds of assets —
@@ -24,7 +25,8 @@
 //!   │              diffs of two scans (schema, row counts, null rates, distinct counts, PSI/KS
 //!   │              drift, new PII) as events in the changes graph, alert rules and webhooks
 //!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
-//!   │              (known links, restricted entities, range classes, labels), hot-swapped
+//!   │              (known links, restricted entities, range classes, labels), hot-swapped,
+//!   │              retrained warm when the product graph has grown
 //!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
 //!   │              batched classification and NER, decoding (CRF), the Rust evaluator
 //!   └─ embed       ndarray + rayon only: TransE (optionally with reciprocal relations), sparse
