@@ -204,3 +204,117 @@ fn a_grown_graph_is_learnt_warm_without_losing_the_old() {
         "MRR on the old test triples dropped: {m0:.4} → {m1:.4}"
     );
 }
+
+#[test]
+fn an_ingest_over_http_retrains_the_served_model_warm() {
+    use crate::util::{client, TestServer, ADMIN, READ};
+    use stocktake::embed::checkpoint::ModelInfo;
+    use stocktake::embed::{TrainConfig, Trainer};
+    let server = TestServer::start_with(|c| {
+        c.ingest.title_model = String::new();
+        c.embed.retrain_fraction = 0.1;
+        c.embed.retrain_epochs = 10;
+    });
+    // The graph before, and a model trained on it and served.
+    add(&server.catalog, &shop(0..200));
+    let data = retrain::catalog_dataset(&server.catalog).unwrap();
+    let config = TrainConfig {
+        dim: 16,
+        epochs: 20,
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(
+        config,
+        &data.train,
+        data.num_entities(),
+        data.num_relations(),
+    )
+    .unwrap();
+    t.run(
+        &data.train,
+        None,
+        |_, _| std::ops::ControlFlow::Continue(()),
+    );
+    let info = ModelInfo {
+        source: data.source.clone(),
+        snapshot: data.fingerprint.clone(),
+        ..ModelInfo::default()
+    };
+    let first = Embedding::new(
+        t.best_model().clone(),
+        data.ids.clone(),
+        t.config.clone(),
+        info,
+        data.train.clone(),
+    )
+    .unwrap();
+    let path = server.dir.path().join("store/embeddings/transe.stk");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    first.to_checkpoint().save(&path).unwrap();
+    let served = || -> serde_json::Value {
+        client()
+            .get(server.url("/api/v1/predict/model"))
+            .bearer_auth(READ)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let wait_for = |what: &dyn Fn(&serde_json::Value) -> bool| -> serde_json::Value {
+        let start = std::time::Instant::now();
+        loop {
+            let m = served();
+            if what(&m) {
+                return m;
+            }
+            assert!(start.elapsed().as_secs() < 90, "timed out: {m}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    };
+    let old_id = first.model_id();
+    wait_for(&|m| m["model_id"] == old_id.as_str());
+
+    // 150 new products with brands and categories: far more than 10% new triples.
+    let file = server.dir.path().join("new-products.csv");
+    let mut csv = String::from("sku,title,price,brand,category\n");
+    for i in 0..150 {
+        csv.push_str(&format!(
+            "N{i},新品 {i} 号,{}.00,品牌{},手机\n",
+            100 + i,
+            i % 7
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let mapping = "entity = \"product\"\nnamespace = \"new\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\nprice = \"price\"\nbrand = \"brand\"\ncategory = \"category\"\n[defaults]\ncurrency = \"CNY\"\n";
+    let r = client()
+        .post(server.url("/api/v1/ingest"))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({ "asset": file, "mapping": mapping }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    // The old model answers until the retrained one is swapped in; then the answers name the
+    // new data snapshot.
+    let now = wait_for(&|m| m["model_id"].is_string() && m["model_id"] != old_id.as_str());
+    assert_ne!(now["snapshot"], first.info.snapshot.as_str(), "{now}");
+    let product = crate::util::select(
+        &server.catalog,
+        "SELECT ?p WHERE { GRAPH ?g { ?p schema:productID \"N7\" } }",
+    )[0]["p"]
+        .clone();
+    let r = client()
+        .get(server.url(&format!(
+            "/api/v1/similar?entity={}&k=5",
+            form_urlencoded::byte_serialize(product.as_bytes()).collect::<String>()
+        )))
+        .bearer_auth(READ)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(
+        status, 200,
+        "a product ingested after the first model has neighbours now: {body}"
+    );
+    assert_eq!(body["snapshot"], now["snapshot"], "{body}");
+}
