@@ -680,3 +680,75 @@ fn metrics_parse_and_move() {
         .as_secs_f64();
     assert!((now - last).abs() < 120.0, "{last} vs {now}");
 }
+
+#[test]
+fn change_events_are_published_to_nats() {
+    let url =
+        std::env::var("STOCKTAKE_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Ok(client) = runtime.block_on(async_nats::connect(&url)) else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "NATS is not reachable at {url} in CI"
+        );
+        eprintln!("SKIPPED: NATS not reachable at {url} (set STOCKTAKE_TEST_NATS)");
+        return;
+    };
+    let subject = format!("st-test-{}", std::process::id());
+    let mut sub = runtime
+        .block_on(client.subscribe(format!("{subject}.>")))
+        .unwrap();
+    runtime.block_on(client.flush()).unwrap();
+    let (nats_url, prefix) = (url.clone(), subject.clone());
+    let server = TestServer::start_with(move |c| {
+        c.monitor.nats.url = Some(nats_url);
+        c.monitor.nats.subject = prefix;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "id,x\n1,2\n").unwrap();
+    let source = dir.path().to_str().unwrap().to_string();
+    post_scan(&server, &source);
+    std::fs::write(dir.path().join("b.csv"), "id,y\n1,2\n").unwrap();
+    std::fs::remove_file(dir.path().join("a.csv")).unwrap();
+    let second = post_scan(&server, &source);
+    let bus = second["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "nats")
+        .cloned()
+        .unwrap_or_else(|| panic!("no nats delivery: {second}"));
+    assert_eq!(bus["outcome"], "delivered", "{bus}");
+    assert_eq!(bus["target"], url.as_str());
+    let mut got = BTreeSet::new();
+    runtime.block_on(async {
+        use futures_util::StreamExt;
+        for _ in 0..2 {
+            let m = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+                .await
+                .expect("a message within 10 s")
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(body["source"], source.as_str());
+            got.insert((
+                m.subject.to_string(),
+                body["event"]["location"].as_str().unwrap().to_string(),
+            ));
+        }
+    });
+    let want: BTreeSet<(String, String)> = [
+        (format!("{subject}.asset-added"), "b.csv".to_string()),
+        (format!("{subject}.asset-removed"), "a.csv".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(got, want);
+    // The subscription unsubscribes on drop by spawning a task: drop it inside the runtime.
+    runtime.block_on(async move {
+        drop(sub);
+        drop(client);
+    });
+}

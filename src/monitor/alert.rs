@@ -69,7 +69,7 @@ impl Default for DeliveryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
     pub rule: String,
-    /// `webhook` or `log`.
+    /// `webhook`, `log` or `nats`.
     pub channel: String,
     /// Where it went (scheme and host only for webhooks).
     pub target: String,

@@ -9,6 +9,7 @@
 //! the outcome — delivered or failed, after how many attempts — is recorded beside the events.
 
 pub mod alert;
+pub mod bus;
 pub mod diff;
 pub mod events;
 pub mod schedule;
@@ -94,6 +95,8 @@ pub struct MonitorConfig {
     pub sources: Vec<WatchedSource>,
     pub alerts: Vec<AlertRule>,
     pub delivery: DeliveryConfig,
+    /// Publish every change event to NATS as well (`[monitor.nats]`).
+    pub nats: bus::NatsConfig,
 }
 
 impl MonitorConfig {
@@ -101,6 +104,13 @@ impl MonitorConfig {
     pub fn validate(&self) -> Result<(), MonitorError> {
         for r in &self.alerts {
             r.compile()?;
+        }
+        if let Some(url) = &self.nats.url {
+            if !url.starts_with("nats://") && !url.starts_with("tls://") {
+                return Err(MonitorError::Config(format!(
+                    "monitor.nats.url must be a nats:// or tls:// URL, got {url:?}"
+                )));
+            }
         }
         for s in &self.sources {
             Source::parse(&s.source).map_err(|e| MonitorError::Config(e.to_string()))?;
@@ -221,7 +231,15 @@ fn scan_locked(
             e.message
         );
     }
-    let deliveries = alert::dispatch(config, &report.source, &scan, &events, &recorded);
+    let mut deliveries = alert::dispatch(config, &report.source, &scan, &events, &recorded);
+    deliveries.extend(bus::publish(
+        &config.nats,
+        &config.delivery,
+        &report.source,
+        &scan,
+        &events,
+        &recorded,
+    ));
     events::record_deliveries(catalog, &scan, &deliveries)?;
     Ok(Outcome {
         report,
