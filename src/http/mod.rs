@@ -306,6 +306,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
         .layer(axum::middleware::from_fn(metrics::track))
@@ -323,6 +324,16 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `GET /api/v1/openapi.json`: the API's OpenAPI 3.1 description, kept beside the router (a
+/// test checks that every path and method it names is served, and that it names every endpoint
+/// the index below lists — keep the index complete).
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
 async fn index() -> impl IntoResponse {
     axum::Json(serde_json::json!({
         "service": "stocktake",
@@ -331,17 +342,24 @@ async fn index() -> impl IntoResponse {
             "/sparql": "SPARQL 1.1 Protocol (query, update, service description)",
             "/store": "SPARQL 1.1 Graph Store Protocol (?default, ?graph=IRI)",
             "/queries": "named queries from queries/*.rq",
+            "/queries/{name}": "run a named query, parameters bound as RDF terms",
+            "/api/v1/predict/model": "the served model: id, data snapshot, metrics",
             "/api/v1/predict/tails": "top-k tails of (head, relation) from the TransE model",
             "/api/v1/predict/heads": "top-k heads of (relation, tail)",
             "/api/v1/recommend": "items for a user along the configured relation",
             "/api/v1/similar": "entities nearest to an entity",
             "/api/v1/ingest": "start an ingest run (POST, write role) and follow it",
+            "/api/v1/ingest/{job}": "an ingest job's status and run report",
             "/api/v1/labels": "machine labels waiting for review; accept or reject them",
+            "/api/v1/labels/{id}/{decision}": "accept or reject a label (POST, write role)",
             "/api/v1/sources": "scan or rescan a source into the catalog (POST, write role); unchanged assets are skipped, changes recorded and alerted",
             "/api/v1/changes": "the change history: ?since=RFC3339&asset=&type=&limit=",
             "/report": "the inventory report (HTML or JSON)",
+            "/api/v1/report": "the inventory report as JSON",
             "/healthz": "liveness and store check",
-            "/metrics": "Prometheus metrics (read role)"
+            "/metrics": "Prometheus metrics (read role)",
+            "/api/v1/openapi.json": "this API as OpenAPI 3.1",
+            "/": "this index"
         }
     }))
 }
