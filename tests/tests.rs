@@ -20,6 +20,7 @@ mod kge_http;
 mod limits;
 mod models_cli;
 mod monitor;
+mod monitor_ops;
 mod restart;
 mod retrain;
 mod w3c;
