@@ -65,12 +65,31 @@ pub(super) fn now() -> String {
 /// SHA-256 of a file's bytes (names the run: the same input and mapping are the same run).
 pub(super) fn file_hash(path: &Path) -> Result<String, IngestError> {
     use sha2::Digest;
+    // The checkpoint lookup and the run it then starts both name the run by the file's hash:
+    // remember the last one, keyed by path, size and modification time, so a large input is
+    // read once for it, not twice.
+    type Seen = Option<(std::path::PathBuf, u64, std::time::SystemTime, String)>;
+    static LAST: std::sync::Mutex<Seen> = std::sync::Mutex::new(None);
+    let meta = std::fs::metadata(path)
+        .map_err(|e| IngestError::Input(format!("cannot open {}: {e}", path.display())))?;
+    let stamp = (meta.len(), meta.modified().ok());
+    if let (Ok(last), (len, Some(modified))) = (LAST.lock(), stamp) {
+        if let Some((p, l, m, h)) = last.as_ref() {
+            if p == path && *l == len && *m == modified {
+                return Ok(h.clone());
+            }
+        }
+    }
     let mut f = std::fs::File::open(path)
         .map_err(|e| IngestError::Input(format!("cannot open {}: {e}", path.display())))?;
     let mut h = sha2::Sha256::new();
     std::io::copy(&mut f, &mut h)
         .map_err(|e| IngestError::Input(format!("cannot read {}: {e}", path.display())))?;
-    Ok(hex::encode(h.finalize()))
+    let hash = hex::encode(h.finalize());
+    if let (Ok(mut last), (len, Some(modified))) = (LAST.lock(), stamp) {
+        *last = Some((path.to_path_buf(), len, modified, hash.clone()));
+    }
+    Ok(hash)
 }
 
 /// The run's IRI. A run is named by what determines its output (file bytes, mapping,
