@@ -223,16 +223,19 @@ impl Catalog {
     /// that its triples link to, recursively (how nested descriptions — an asset, its
     /// distribution, its columns, their top values — hang together). Unlike
     /// [`Catalog::describe`] this reads only what it replaces (index lookups), never the whole
-    /// graph, so rewriting one part of a large catalog costs what that part holds.
+    /// graph, so rewriting one part of a large catalog costs what that part holds. `changes`
+    /// are added to the changes graph in the same transaction.
     pub fn replace_trees(
         &self,
         graph: &NamedNode,
         exact: &[String],
         trees: &[String],
         statements: &[Statement],
+        changes: &[Statement],
     ) -> Result<usize, CatalogError> {
-        let new = quads(graph, statements)?;
+        let mut new = quads(graph, statements)?;
         let written = new.len();
+        new.extend(quads(&self.layout().changes, changes)?);
         let g = GraphNameRef::NamedNode(graph.as_ref());
         let mut old = Vec::new();
         for s in exact {

@@ -416,6 +416,22 @@ fn measure(out: &mut Vec<Statement>, scan: &str, on: &str, key: &str, metric: &s
 /// were it lost, the next rescan would only hash that file once more). The cost of recording a
 /// rescan is therefore that of what changed, not of the catalog.
 pub fn record(catalog: &Catalog, report: &ScanReport) -> Result<String, CatalogError> {
+    record_with(catalog, report, &[])
+}
+
+/// The IRI [`record`] gives the scan of `report` (known before it is written).
+pub fn scan_iri(base: &str, report: &ScanReport) -> String {
+    Iris::new(base, report).scan
+}
+
+/// Like [`record`], and writes `changes` (the change events the scan found, for the changes
+/// graph) in the same transaction: the scan is recorded with its changes or not at all, so a
+/// crash can never leave a scan whose differences were lost.
+pub fn record_with(
+    catalog: &Catalog,
+    report: &ScanReport,
+    changes: &[Statement],
+) -> Result<String, CatalogError> {
     let (stmts, described, iris) = statements(catalog.layout().base(), report);
     let graph = catalog.layout().catalog.clone();
     let current: std::collections::HashSet<String> =
@@ -427,7 +443,13 @@ pub fn record(catalog: &Catalog, report: &ScanReport) -> Result<String, CatalogE
             .into_iter()
             .filter(|a| !current.contains(a)),
     );
-    catalog.replace_trees(&graph, std::slice::from_ref(&iris.source), &trees, &stmts)?;
+    catalog.replace_trees(
+        &graph,
+        std::slice::from_ref(&iris.source),
+        &trees,
+        &stmts,
+        changes,
+    )?;
     let mut dists = Vec::new();
     let mut touched = Vec::new();
     for a in report.assets.iter().filter(|a| a.unchanged) {

@@ -38,13 +38,13 @@ fn short_hash(parts: &[&str]) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// Writes `events` into the changes graph; returns their IRIs (in the same order). Blocking.
-pub fn record(
-    catalog: &Catalog,
+/// The statements describing `events` for the changes graph, and the events' IRIs (in the same
+/// order). The caller writes them with the scan (see `inventory::record::record_with`).
+pub fn statements(
+    base: &str,
     scan: &ScanRef<'_>,
     events: &[ChangeEvent],
-) -> Result<Vec<String>, CatalogError> {
-    let base = catalog.layout().base();
+) -> (Vec<Statement>, Vec<String>) {
     let mut out = Vec::new();
     let mut iris = Vec::new();
     for e in events {
@@ -86,11 +86,7 @@ pub fn record(
         }
         iris.push(iri);
     }
-    if !out.is_empty() {
-        let graph = catalog.layout().changes.clone();
-        catalog.describe(&graph, &[], &out)?;
-    }
-    Ok(iris)
+    (out, iris)
 }
 
 /// Writes the outcome of each alert delivery into the changes graph. Blocking.

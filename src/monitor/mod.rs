@@ -208,11 +208,11 @@ fn scan_locked(
         .map(|a| a.location.clone())
         .collect();
     snapshot::load_columns(catalog, source_iri, &mut before, &reprofiled)?;
-    let scan = inventory::record::record(catalog, &report)?;
+    let scan = inventory::record::scan_iri(catalog.layout().base(), &report);
     let after = before.after(&report, &scan);
     let events = diff::diff(&before, &after, &config.thresholds);
-    let recorded = events::record(
-        catalog,
+    let (changes, recorded) = events::statements(
+        catalog.layout().base(),
         &events::ScanRef {
             source: source_iri,
             scan: &scan,
@@ -220,7 +220,10 @@ fn scan_locked(
             at: &report.ended,
         },
         &events,
-    )?;
+    );
+    // One transaction: the scan is never recorded without the changes it found.
+    let written = inventory::record::record_with(catalog, &report, &changes)?;
+    debug_assert_eq!(written, scan);
     for e in &events {
         tracing::info!(
             kind = e.kind.name(),
