@@ -217,7 +217,13 @@ fn an_ingest_over_http_retrains_the_served_model_warm() {
     });
     // The graph before, and a model trained on it and served.
     add(&server.catalog, &shop(0..200));
-    let data = retrain::catalog_dataset(&server.catalog).unwrap();
+    let data = retrain::catalog_dataset(
+        &server.catalog,
+        "products",
+        &[],
+        stocktake::kg::UnseenPolicy::Keep,
+    )
+    .unwrap();
     let config = TrainConfig {
         dim: 16,
         epochs: 20,

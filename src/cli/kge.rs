@@ -325,30 +325,11 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
 /// The entity–entity triples of a catalog graph, split by triple hash.
 fn catalog_dataset(config: &Config, args: &TrainArgs) -> anyhow::Result<Dataset> {
     let catalog = super::commands::open_catalog(config)?;
-    let graph = match &args.graph {
-        Some(g) => catalog.layout().resolve(g)?,
-        None => catalog.layout().products.clone(),
-    };
-    let exclude = if args.exclude_predicate.is_empty() {
-        vec![format!("{}type", crate::catalog::vocab::RDF)]
-    } else {
-        args.exclude_predicate.clone()
-    };
-    let triples = catalog.entity_triples(&graph, &exclude)?;
-    if triples.is_empty() {
-        bail!(
-            "graph {} has no entity-to-entity triples to train on (literals and {} are left out); ingest data first",
-            graph.as_str(),
-            exclude.join(", ")
-        );
-    }
-    let (train, valid, test) = crate::kg::split_by_hash(triples, 50, 50);
-    Ok(Dataset::from_named(
-        train,
-        valid,
-        test,
+    Ok(crate::recommend::retrain::catalog_dataset(
+        &catalog,
+        args.graph.as_deref().unwrap_or("products"),
+        &args.exclude_predicate,
         args.unseen,
-        format!("catalog graph {}", graph.as_str()),
     )?)
 }
 

@@ -93,6 +93,16 @@ impl Source {
         })
     }
 
+    /// `files`, `sqlite`, `postgresql` or `mysql` (as recorded in `st:sourceKind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Files(_) => "files",
+            Source::Sqlite(_) => "sqlite",
+            Source::Postgres(_) => "postgresql",
+            Source::Mysql(_) => "mysql",
+        }
+    }
+
     /// The source as it may be written to the catalog and logs: credentials removed.
     pub fn display(&self) -> String {
         match self {
@@ -375,11 +385,11 @@ fn now() -> String {
 /// Scans a source. Blocking: call off the async runtime.
 pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, InventoryError> {
     let started = now();
-    let (kind, mut assets) = match source {
-        Source::Files(root) => ("files", scan_files(root, options)?),
-        Source::Sqlite(p) => ("sqlite", db::scan_sqlite(p, options)?),
-        Source::Postgres(url) => ("postgresql", db::scan_postgres(url, options)?),
-        Source::Mysql(url) => ("mysql", db::scan_mysql(url, options)?),
+    let mut assets = match source {
+        Source::Files(root) => scan_files(root, options)?,
+        Source::Sqlite(p) => db::scan_sqlite(p, options)?,
+        Source::Postgres(url) => db::scan_postgres(url, options)?,
+        Source::Mysql(url) => db::scan_mysql(url, options)?,
     };
     let failures = assets
         .iter()
@@ -398,7 +408,7 @@ pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, Invent
     }
     Ok(ScanReport {
         source: source.display(),
-        source_kind: kind.to_string(),
+        source_kind: source.kind().to_string(),
         started,
         ended: now(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),

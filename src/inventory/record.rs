@@ -19,7 +19,9 @@ use crate::catalog::{Catalog, CatalogError, Object, Statement};
 pub const SEMANTIC_TYPE_BASE: &str = "https://w3id.org/stocktake/semantic-type/";
 pub const ASSET_KIND_BASE: &str = "https://w3id.org/stocktake/asset-kind/";
 
-fn short_hash(parts: &[&str]) -> String {
+/// The first 16 hex digits of the SHA-256 of `parts` (NUL-separated): the local names of
+/// catalog IRIs minted from content.
+pub fn short_hash(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::alert::Delivery;
 use super::diff::ChangeEvent;
 use crate::catalog::vocab::{PROV, RDF, RDFS, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::inventory::record::short_hash;
 
 /// The scan events belong to.
 pub struct ScanRef<'a> {
@@ -27,15 +27,6 @@ pub struct ScanRef<'a> {
 
 fn st(local: &str) -> String {
     format!("{ST}{local}")
-}
-
-fn short_hash(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..8])
 }
 
 /// The statements describing `events` for the changes graph, and the events' IRIs (in the same

@@ -154,12 +154,7 @@ pub fn scan_and_record(
     let lock = source_lock(&source_iri);
     let _turn = lock.lock().unwrap_or_else(|p| p.into_inner());
     let started = std::time::Instant::now();
-    let kind = match source {
-        Source::Files(_) => "files",
-        Source::Sqlite(_) => "sqlite",
-        Source::Postgres(_) => "postgresql",
-        Source::Mysql(_) => "mysql",
-    };
+    let kind = source.kind();
     let result = scan_locked(catalog, source, &source_iri, &mut options, config, full);
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::counter!("stocktake_scans_total", "kind" => kind, "outcome" => outcome).increment(1);

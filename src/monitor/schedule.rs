@@ -104,7 +104,10 @@ fn run(
         match due.recv_timeout(wait.min(Duration::from_millis(500))) {
             Ok(i) => pending[i] = Some(Instant::now() + QUIET),
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {}
+            // No watcher holds a sender (only schedules): wait here instead of spinning.
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(wait.min(Duration::from_millis(500)))
+            }
         }
         if matches!(stop.try_recv(), Err(mpsc::TryRecvError::Disconnected)) {
             return;

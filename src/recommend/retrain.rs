@@ -49,17 +49,36 @@ pub enum Skipped {
     BelowThreshold { changed_fraction: f64 },
 }
 
-/// The product graph's entity triples as a dataset split by hash, like `train --from-catalog`.
-pub fn catalog_dataset(catalog: &Catalog) -> Result<Dataset, RecommendError> {
-    let graph = &catalog.layout().products;
-    let triples =
-        catalog.entity_triples(graph, &[format!("{}type", crate::catalog::vocab::RDF)])?;
+/// The entity-to-entity triples of a catalog graph (`products`, `catalog`, … or an IRI),
+/// leaving out the `exclude`d predicates (default: `rdf:type`, whose class nodes would become
+/// hubs), as a dataset split by triple hash (5% valid, 5% test): a triple held out once stays
+/// held out as the graph grows. Used by `train --from-catalog` and by the retrain.
+pub fn catalog_dataset(
+    catalog: &Catalog,
+    graph: &str,
+    exclude: &[String],
+    unseen: UnseenPolicy,
+) -> Result<Dataset, RecommendError> {
+    let graph = catalog.layout().resolve(graph)?;
+    let exclude = if exclude.is_empty() {
+        vec![format!("{}type", crate::catalog::vocab::RDF)]
+    } else {
+        exclude.to_vec()
+    };
+    let triples = catalog.entity_triples(&graph, &exclude)?;
+    if triples.is_empty() {
+        return Err(RecommendError::BadRequest(format!(
+            "graph {} has no entity-to-entity triples to train on (literals and {} are left out); ingest data first",
+            graph.as_str(),
+            exclude.join(", ")
+        )));
+    }
     let (train, valid, test) = split_by_hash(triples, 50, 50);
     Ok(Dataset::from_named(
         train,
         valid,
         test,
-        UnseenPolicy::Keep,
+        unseen,
         format!("catalog graph {}", graph.as_str()),
     )?)
 }
@@ -89,7 +108,7 @@ pub fn maybe_retrain(
     let _done = Done;
     let started = std::time::Instant::now();
     let old = Embedding::from_checkpoint(&Checkpoint::load(path)?)?;
-    let data = catalog_dataset(catalog)?;
+    let data = catalog_dataset(catalog, "products", &[], UnseenPolicy::Keep)?;
     let name = |ids: &crate::kg::IdMap, i: u32| ids.name(i).unwrap_or_default().to_string();
     let seen: HashSet<(String, String, String)> = old
         .train
