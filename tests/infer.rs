@@ -326,7 +326,11 @@ fn review_classifier_known_outputs() {
         ("这款手机信号很好，通话清晰，待机时间长", "手机", "positive"),
         ("平板电脑屏幕大，看电影很爽", "平板", "positive"),
         ("笔记本电脑运行速度快，键盘手感好", "计算机", "positive"),
-        ("酒店房间又小又脏，前台服务态度很差，不会再住了", "酒店", "negative"),
+        (
+            "酒店房间又小又脏，前台服务态度很差，不会再住了",
+            "酒店",
+            "negative",
+        ),
         ("书的纸张很差，错别字很多", "书籍", "negative"),
         ("洗发水用完头皮很痒，头发还干枯，差评", "洗发水", "negative"),
         ("牛奶味道很醇，孩子很喜欢喝，一直买蒙牛", "蒙牛", "positive"),
@@ -340,11 +344,18 @@ fn review_classifier_known_outputs() {
         let head = |name: &str| {
             let (_, labels) = p.heads.iter().find(|(h, _)| h == name).unwrap();
             let sum: f32 = labels.iter().map(|s| s.score).sum();
-            assert!((sum - 1.0).abs() < 1e-4, "{text}: {name} probabilities sum to {sum}");
+            assert!(
+                (sum - 1.0).abs() < 1e-4,
+                "{text}: {name} probabilities sum to {sum}"
+            );
             labels[0].clone()
         };
         let (c, s) = (head("category"), head("sentiment"));
-        assert_eq!((c.label.as_str(), s.label.as_str()), (*category, *sentiment), "{text}");
+        assert_eq!(
+            (c.label.as_str(), s.label.as_str()),
+            (*category, *sentiment),
+            "{text}"
+        );
         assert!(c.score > 0.5 && s.score > 0.5, "{text}: {c:?} {s:?}");
         assert!(!p.truncated);
     }

@@ -243,15 +243,27 @@ fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
     let products = tmp.path().join("products.csv");
     let mut w = csv::Writer::from_path(&products).unwrap();
     w.write_record(["sku", "title"]).unwrap();
-    let cats: HashSet<&str> = sample.iter().map(|e| e.labels["category"].as_str()).collect();
+    let cats: HashSet<&str> = sample
+        .iter()
+        .map(|e| e.labels["category"].as_str())
+        .collect();
     assert_eq!(cats.len(), 10, "{cats:?}");
     for cat in &cats {
         w.write_record([format!("P-{cat}"), format!("{cat}商品")])
             .unwrap();
     }
     w.flush().unwrap();
-    let pm = "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
-    ingest::ingest(&c, &products, &Mapping::parse(pm).unwrap(), pm, SECRET, None).unwrap();
+    let pm =
+        "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
+    ingest::ingest(
+        &c,
+        &products,
+        &Mapping::parse(pm).unwrap(),
+        pm,
+        SECRET,
+        None,
+    )
+    .unwrap();
     let file = tmp.path().join("reviews.csv");
     let mut w = csv::Writer::from_path(&file).unwrap();
     w.write_record(["rid", "item", "body"]).unwrap();
@@ -304,7 +316,11 @@ fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
         }
         m
     });
-    assert_eq!(concept_names.len(), 10, "each review category is a taxonomy concept");
+    assert_eq!(
+        concept_names.len(),
+        10,
+        "each review category is a taxonomy concept"
+    );
     let gold: std::collections::HashMap<String, &stocktake::infer::eval::ClsExample> = sample
         .iter()
         .enumerate()
@@ -333,10 +349,7 @@ fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
             sen_ok += usize::from(s == &e.labels["sentiment"]);
         }
     }
-    let (cat_p, sen_p) = (
-        cat_ok as f64 / cat_n as f64,
-        sen_ok as f64 / sen_n as f64,
-    );
+    let (cat_p, sen_p) = (cat_ok as f64 / cat_n as f64, sen_ok as f64 / sen_n as f64);
     eprintln!(
         "reviews: {} texts, {} labels ({} accepted, {} review); category facts {cat_n} \
          (precision {cat_p:.3}), sentiment facts {sen_n} (precision {sen_p:.3})",
