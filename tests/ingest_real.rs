@@ -6,7 +6,7 @@
 //! the same input must leave the store exactly as it was.
 
 use crate::util::{ontology_catalog, select};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use stocktake::catalog::Catalog;
@@ -17,6 +17,16 @@ const SECRET: &[u8] = b"real-data-test";
 
 fn number(c: &Catalog, q: &str) -> u64 {
     select(c, q)[0]["n"].parse().unwrap()
+}
+
+/// Labels missing any of product, model, confidence, run, status or value.
+fn incomplete_labels(c: &Catalog) -> u64 {
+    number(
+        c,
+        "SELECT (COUNT(?l) AS ?n) WHERE { GRAPH ?g { ?l a st:Label . \
+         FILTER NOT EXISTS { ?l st:labelOf ?p ; st:model ?m ; st:confidence ?c ; \
+         <http://www.w3.org/ns/prov#wasGeneratedBy> ?run ; st:status ?s ; st:value ?v } } }",
+    )
 }
 
 /// Taobao NER sentences (one character per line, BIO tags, CRLF) as (title, gold brand spans).
@@ -90,13 +100,7 @@ fn taobao_titles_are_labelled_with_provenance_and_reingest_changes_nothing() {
     assert_eq!(v.violations, 0, "{:#?}", v.results);
 
     // Every label names its product, model, confidence, run and status.
-    let incomplete = number(
-        &c,
-        "SELECT (COUNT(?l) AS ?n) WHERE { GRAPH ?g { ?l a st:Label . \
-         FILTER NOT EXISTS { ?l st:labelOf ?p ; st:model ?m ; st:confidence ?c ; \
-         <http://www.w3.org/ns/prov#wasGeneratedBy> ?run ; st:status ?s ; st:value ?v } } }",
-    );
-    assert_eq!(incomplete, 0);
+    assert_eq!(incomplete_labels(&c), 0);
     // Brand facts are the confident labels only, one per product, and mostly right.
     let facts = select(
         &c,
@@ -291,37 +295,27 @@ fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
     assert_eq!(stats.labels, stats.accepted + stats.review, "{stats:?}");
     let v = r.validation.as_ref().unwrap();
     assert_eq!(v.violations, 0, "{:#?}", v.results);
-    let incomplete = number(
-        &c,
-        "SELECT (COUNT(?l) AS ?n) WHERE { GRAPH ?g { ?l a st:Label . \
-         FILTER NOT EXISTS { ?l st:labelOf ?p ; st:model ?m ; st:confidence ?c ; \
-         <http://www.w3.org/ns/prov#wasGeneratedBy> ?run ; st:status ?s ; st:value ?v } } }",
-    );
-    assert_eq!(incomplete, 0);
+    assert_eq!(incomplete_labels(&c), 0);
 
     // The facts: categories are the ontology's concepts (by their Chinese label), sentiments
     // the two literals; each agrees with the data's own label far more often than chance.
     let ontology = c.layout().ontology.as_str().to_owned();
-    let concept_names: std::collections::HashMap<String, String> = select(
+    let concept_names: HashMap<String, String> = select(
         &c,
         &format!(
             "SELECT ?c ?l WHERE {{ GRAPH <{ontology}> {{ ?c a skos:Concept ; skos:prefLabel|skos:altLabel ?l }} }}"
         ),
     )
     .into_iter()
+    .filter(|row| cats.contains(row["l"].as_str()))
     .map(|row| (row["c"].clone(), row["l"].clone()))
-    .fold(Default::default(), |mut m: std::collections::HashMap<_, _>, (c, l)| {
-        if cats.contains(l.as_str()) {
-            m.insert(c, l);
-        }
-        m
-    });
+    .collect();
     assert_eq!(
         concept_names.len(),
         10,
         "each review category is a taxonomy concept"
     );
-    let gold: std::collections::HashMap<String, &stocktake::infer::eval::ClsExample> = sample
+    let gold: HashMap<String, &stocktake::infer::eval::ClsExample> = sample
         .iter()
         .enumerate()
         .map(|(i, e)| (format!("R{i:04}"), *e))

@@ -113,6 +113,17 @@ class Ensemble(torch.nn.Module):
                 m[1, 0] * w[:, nc:] + m[1, 1] * d[:, nc:])
 
 
+class Flat(torch.nn.Module):
+    """The ensemble's two outputs side by side, for `run`."""
+
+    def __init__(self, ens):
+        super().__init__()
+        self.ens = ens
+
+    def forward(self, ids):
+        return torch.cat(self.ens(ids), dim=1)
+
+
 def collate(seqs):
     L = max(1, max(len(s) for s in seqs))
     ids = np.zeros((len(seqs), L), dtype=np.int64)
@@ -274,13 +285,13 @@ def main():
         d_va = run(deep, [seqs[i] for i in va], n_out)
         mix = [fit_mix(w_va[:, :nc], d_va[:, :nc], y_cat[va]), fit_mix(w_va[:, nc:], d_va[:, nc:], y_sen[va])]
         ens = Ensemble(wide, deep, nc, mix)
-        e_va = run(ens_flat(ens), [seqs[i] for i in va], n_out)
+        e_va = run(Flat(ens), [seqs[i] for i in va], n_out)
         return mix, ens, e_va, d_va
 
     def save(mix, ens, e_va, d_va):
         """Measures test and writes the package for the current weights (whenever valid
         improves, so an interrupted run still leaves its best model)."""
-        e_te = run(ens_flat(ens), [seqs[i] for i in te], n_out)
+        e_te = run(Flat(ens), [seqs[i] for i in te], n_out)
         d_te = run(deep, [seqs[i] for i in te], n_out)
         metrics = {
             "valid": {"category": scores(e_va[:, :nc], y_cat[va]), "sentiment": scores(e_va[:, nc:], y_sen[va])},
@@ -387,17 +398,6 @@ def main():
             if waited >= args.patience:
                 break
     print(json.dumps(metrics, indent=1))
-
-
-class ens_flat(torch.nn.Module):
-    """The ensemble's two outputs side by side, for `run`."""
-
-    def __init__(self, ens):
-        super().__init__()
-        self.ens = ens
-
-    def forward(self, ids):
-        return torch.cat(self.ens(ids), dim=1)
 
 
 def check_onnx(path, seqs, expected):
