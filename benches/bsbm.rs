@@ -8,8 +8,8 @@
 //! ranges, the current date and the label dictionary), as the BSBM test driver does.
 //!
 //! Run: `./scripts/install-peers && cargo bench --bench bsbm` (env: `BSBM_MIXES`, default 40 per
-//! run; `BSBM_LOAD_ROUNDS`, default 3; `BSBM_NO_QUARANTINE` to leave out the restricted record;
-//! `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
+//! run; `BSBM_LOAD_ROUNDS`, default 3; `BSBM_ROUNDS`, default 4 alternating query rounds;
+//! `BSBM_NO_QUARANTINE` to leave out the restricted record; `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -526,9 +526,17 @@ fn main() {
         let (_, failures) = run_mixes(server, &warmup, 4);
         assert_eq!(failures, 0, "warm-up failures on {}", server.endpoint);
     }
+    // Rounds alternate which server goes first; each round's pair of runs gives one ratio, and
+    // the spread of those ratios shows how much of a difference is noise.
+    let rounds: usize = std::env::var("BSBM_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
     for clients in [1usize, 4] {
         let (mut t_ours, mut t_peer) = (Duration::ZERO, Duration::ZERO);
-        for round in 0..4 {
+        let mut ratios = Vec::new();
+        for round in 0..rounds {
+            let (mut r_ours, mut r_peer) = (Duration::ZERO, Duration::ZERO);
             let order: [(&Server, bool); 2] = if round % 2 == 0 {
                 [(&ours_server, true), (&peer_server, false)]
             } else {
@@ -538,18 +546,26 @@ fn main() {
                 let (t, failures) = run_mixes(server, &measured, clients);
                 assert_eq!(failures, 0, "failed requests on {}", server.endpoint);
                 if is_ours {
-                    t_ours += t;
+                    r_ours += t;
                 } else {
-                    t_peer += t;
+                    r_peer += t;
                 }
             }
+            ratios.push(r_peer.as_secs_f64() / r_ours.as_secs_f64());
+            t_ours += r_ours;
+            t_peer += r_peer;
         }
-        let qmph = |t: Duration| (4 * per_run) as f64 * 3600.0 / t.as_secs_f64();
+        let qmph = |t: Duration| (rounds * per_run) as f64 * 3600.0 / t.as_secs_f64();
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "{clients} client(s): stocktake {:.0} QMpH, oxigraph serve {:.0} QMpH, ratio {:.3}",
+            "{clients} client(s): stocktake {:.0} QMpH, oxigraph serve {:.0} QMpH, ratio {:.3}; \
+             per-round ratios: median {:.3}, min {:.3}, max {:.3} ({rounds} rounds)",
             qmph(t_ours),
             qmph(t_peer),
-            qmph(t_ours) / qmph(t_peer)
+            qmph(t_ours) / qmph(t_peer),
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
         );
     }
 }

@@ -32,6 +32,12 @@ INTENDED = {
 }
 
 
+SELECT = {
+    "mean": "the mean dev micro-F1 of the two splits",
+    "min-gain": "the smaller of the two dev splits' micro-F1 gains over the character CRF",
+}
+
+
 def pct(x):
     return f"{100 * x:.1f}"
 
@@ -43,13 +49,16 @@ def main():
     name, t, m = cfg["name"], cfg["training"], cfg["metrics"]
     size = os.path.getsize(os.path.join(model_dir, "model.onnx")) / 1e6
     use, limits = INTENDED.get(name, ("", ""))
+    default_select = "mean" if cfg["task"] == "token-classification" else None
     out = [f"# {name}", "", f"Version {cfg.get('version')}, `model.onnx` SHA-256 `{cfg['sha256']}`, "
            f"{size:.1f} MB, task `{cfg['task']}`, max length {cfg['max_length']} tokens.", ""]
     out += ["## Intended use", "", use, "", "## Limits", "", limits, ""]
     out += ["## Training data and licence", ""] + [f"- {d}" for d in t["data"]] + \
            ["", f"Licence: {t['licence']}.", ""]
     out += ["## Method", "", t["method"] + ".", "",
-            f"Early stopping on dev (patience {t['hyperparameters'].get('patience')}); the package holds epoch "
+            f"Early stopping on dev (patience {t['hyperparameters'].get('patience')}; checkpoints compared by "
+            f"{SELECT.get(t['hyperparameters'].get('select', default_select), 'the validation score')}); "
+            f"the package holds epoch "
             f"{t['best_epoch']}, reached after {t['seconds']} s of training on 2 CPU cores. Hyperparameters:", "", "```json", json.dumps(t["hyperparameters"], indent=1), "```", ""]
     out += ["## Metrics (held-out data)", ""]
     if cfg["task"] == "token-classification":
