@@ -7,14 +7,17 @@
 //!    ranks, both directions, train + valid + test filtered, unseen test triples dropped);
 //! 2. evaluation: the time each takes for that filtered test evaluation, and the ratio;
 //! 3. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, 8 concurrent
-//!    clients, p50 and p99: exact search, then the SQ8 index (`embed::index`) with its recall@10
-//!    measured against exact search.
+//!    clients, p50 and p99: exact search, then the SQ8 index (`embed::index`) and the PQ4
+//!    fast-scan indexes (`embed::pq`), each with its recall@10 measured against exact search.
 //!
 //! Environment: KGE_DATA (default ../shared/data/kg/fb15k-237/FB15k-237.tar.gz), KGE_EPOCHS (20),
 //! KGE_DIM (100), KGE_NORM (l1), KGE_MARGIN (1), KGE_NEGATIVES (1), KGE_BATCH (1024),
 //! KGE_OPTIMIZER (adagrad), KGE_LR (0.05), KGE_SAMPLER (bernoulli), KGE_THREADS (2),
 //! KGE_PARTS (train,latency), KGE_PEER (1; 0 skips PyKEEN), KGE_LATENCY_ENTITIES (1000000),
-//! KGE_LATENCY_QUERIES (400 per client), KGE_LATENCY_NORMS (l1; e.g. l1,l2), KGE_RERANK (100).
+//! KGE_LATENCY_QUERIES (400 per client), KGE_LATENCY_NORMS (l1; e.g. l1,l2), KGE_RERANK (100, the SQ8 index),
+//! KGE_PQ_SUBS (2: dimensions per group of the PQ4 indexes to measure, e.g. 2,4; empty: none),
+//! KGE_PQ_RERANK (400, what serving uses for k = 10), KGE_LATENCY_BASELINES (1; 0 skips the exact and SQ8 latency runs, the
+//! recall of the PQ4 indexes is still measured against exact search), KGE_RECALL_PROBES (500).
 
 mod common;
 use common::env;
@@ -172,10 +175,14 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
 fn latency_part() -> anyhow::Result<()> {
     use rand::SeedableRng;
     use stocktake::embed::index::{recall, Sq8Index};
+    use stocktake::embed::pq::Pq4Index;
     let n: usize = env("KGE_LATENCY_ENTITIES", 1_000_000);
     let per_client: usize = env("KGE_LATENCY_QUERIES", 400);
     let rerank: usize = env("KGE_RERANK", 100);
     let norms: String = env("KGE_LATENCY_NORMS", "l1".to_string());
+    let pq_subs: String = env("KGE_PQ_SUBS", "2".to_string());
+    let pq_rerank: usize = env("KGE_PQ_RERANK", 400);
+    let baselines = env("KGE_LATENCY_BASELINES", 1usize) != 0;
     for norm in norms
         .split(',')
         .map(|s| s.parse::<Norm>().map_err(anyhow::Error::msg))
@@ -185,37 +192,66 @@ fn latency_part() -> anyhow::Result<()> {
         let model = TransE::init(n, 10, 100, norm, &mut rng);
         let all = |_: u32| true;
         let exact = |h: u32, r: u32| predict(&model, Direction::Tails, h, r, 10, &[], &all);
-        let stats = run_clients(n, per_client, &exact);
-        println!(
-            "latency ({norm:?}): top-10 tails, {n} entities x 100 dims, exact, {} clients x {per_client} queries: {stats}",
-            CLIENTS
-        );
-        let t = Instant::now();
-        let index = Sq8Index::build(&model);
-        let build = t.elapsed().as_secs_f64();
-        let approx = |h: u32, r: u32| {
-            let q = model.tail_query(h, r);
-            index.search(&model, &q, 10, rerank, &[], &all)
-        };
-        let stats = run_clients(n, per_client, &approx);
-        // Recall@10 against exact search over fresh queries.
-        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
-        let probes = 500;
-        let total: f64 = (0..probes)
-            .map(|_| {
-                let (h, r) = (
-                    rand::Rng::gen_range(&mut rng, 0..n as u32),
-                    rand::Rng::gen_range(&mut rng, 0..10),
-                );
-                recall(&exact(h, r), &approx(h, r))
-            })
-            .sum();
-        println!(
-            "latency ({norm:?}): top-10 tails, SQ8 index (rerank {rerank}, built in {build:.1} s, {} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
-            index.bytes() / 1_000_000,
-            CLIENTS,
-            total / probes as f64
-        );
+        let probes: usize = env("KGE_RECALL_PROBES", 500).max(1);
+        if baselines {
+            let stats = run_clients(n, per_client, &exact);
+            println!(
+                "latency ({norm:?}): top-10 tails, {n} entities x 100 dims, exact, {} clients x {per_client} queries: {stats}",
+                CLIENTS
+            );
+            let t = Instant::now();
+            let index = Sq8Index::build(&model);
+            let build = t.elapsed().as_secs_f64();
+            let approx = |h: u32, r: u32| {
+                let q = model.tail_query(h, r);
+                index.search(&model, &q, 10, rerank, &[], &all)
+            };
+            let stats = run_clients(n, per_client, &approx);
+            // Recall@10 against exact search over fresh queries.
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+            let total: f64 = (0..probes)
+                .map(|_| {
+                    let (h, r) = (
+                        rand::Rng::gen_range(&mut rng, 0..n as u32),
+                        rand::Rng::gen_range(&mut rng, 0..10),
+                    );
+                    recall(&exact(h, r), &approx(h, r))
+                })
+                .sum();
+            println!(
+                "latency ({norm:?}): top-10 tails, SQ8 index (rerank {rerank}, built in {build:.1} s, {} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
+                index.bytes() / 1_000_000,
+                CLIENTS,
+                total / probes as f64
+            );
+        }
+        for sub in pq_subs.split(',').filter(|s| !s.is_empty()) {
+            let sub: usize = sub.trim().parse()?;
+            let t = Instant::now();
+            let index = Pq4Index::build(&model, sub, 1);
+            let build = t.elapsed().as_secs_f64();
+            let approx = |h: u32, r: u32| {
+                let q = model.tail_query(h, r);
+                index.search(&model, &q, 10, pq_rerank, &[], &all)
+            };
+            let stats = run_clients(n, per_client, &approx);
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+            let total: f64 = (0..probes)
+                .map(|_| {
+                    let (h, r) = (
+                        rand::Rng::gen_range(&mut rng, 0..n as u32),
+                        rand::Rng::gen_range(&mut rng, 0..10),
+                    );
+                    recall(&exact(h, r), &approx(h, r))
+                })
+                .sum();
+            println!(
+                "latency ({norm:?}): top-10 tails, PQ4 index (groups of {sub}, rerank {pq_rerank}, built in {build:.1} s, {:.1} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
+                index.bytes() as f64 / 1e6,
+                CLIENTS,
+                total / probes as f64
+            );
+        }
     }
     Ok(())
 }
@@ -261,9 +297,12 @@ fn run_clients(
     lat.sort_by(f64::total_cmp);
     let q = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
     format!(
-        "p50 {:.2} ms, p99 {:.2} ms, {:.0} queries/s",
+        "p50 {:.2} ms, p99 {:.2} ms, {:.0} queries/s (p90 {:.2} ms, p95 {:.2} ms, max {:.2} ms)",
         q(0.50),
         q(0.99),
-        lat.len() as f64 / wall
+        lat.len() as f64 / wall,
+        q(0.90),
+        q(0.95),
+        lat[lat.len() - 1]
     )
 }

@@ -143,8 +143,9 @@ pub struct EmbedConfig {
     /// Relation IRI `/api/v1/recommend` follows from a user to items.
     pub recommend_relation: String,
     /// Top-k search: `exact` (every entity scored), `sq8` (8-bit quantised scan with exact
-    /// re-ranking; see BENCHMARKS.md for its measured recall) or `auto` (sq8 for models with at
-    /// least 100,000 entities, exact otherwise).
+    /// re-ranking), `pq4` (4-bit product-quantised fast scan with exact re-ranking; see
+    /// BENCHMARKS.md for the recall of both) or `auto` (pq4 for models with at least 100,000
+    /// entities, exact otherwise).
     pub search: SearchMode,
     /// Retrain (warm-started) after an ingest over HTTP when at least this share of the product
     /// graph's training triples is new to the served model; 0 turns it off.
@@ -159,6 +160,7 @@ pub struct EmbedConfig {
 pub enum SearchMode {
     Exact,
     Sq8,
+    Pq4,
     Auto,
 }
 
@@ -168,9 +170,10 @@ impl std::str::FromStr for SearchMode {
         match s {
             "exact" => Ok(SearchMode::Exact),
             "sq8" => Ok(SearchMode::Sq8),
+            "pq4" => Ok(SearchMode::Pq4),
             "auto" => Ok(SearchMode::Auto),
             other => Err(format!(
-                "unknown search mode {other:?}: use exact, sq8 or auto"
+                "unknown search mode {other:?}: use exact, sq8, pq4 or auto"
             )),
         }
     }

@@ -29,9 +29,10 @@
 //!   │              retrained warm when the product graph has grown
 //!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
 //!   │              batched classification and NER, decoding (CRF), the Rust evaluator
-//!   └─ embed       ndarray + rayon only: TransE (optionally with reciprocal relations), sparse
-//!        │         optimizers, the deterministic parallel trainer, the filtered evaluator, exact
-//!        │         and SQ8-indexed top-k search, DGL-KE and PyTorch-BigGraph (HDF5) formats
+//!   └─ embed       ndarray + rayon (+ pulp SIMD) only: TransE (optionally with reciprocal
+//!        │         relations), sparse optimizers, the deterministic parallel trainer, the
+//!        │         filtered evaluator, exact, SQ8- and PQ4-indexed top-k search, DGL-KE and
+//!        │         PyTorch-BigGraph (HDF5) formats
 //!        └─ kg     pure data: id maps, triples and splits, filter index, checkpoint format
 //! ```
 //!

@@ -254,3 +254,76 @@ fn link_prediction_api_over_http() {
     assert_eq!(status, 200);
     assert_eq!(body["model_id"], second["model_id"]);
 }
+
+/// The PQ4 index (`[embed] search = "pq4"`) answers over HTTP as exact search does: two servers
+/// serve the same trained model, one searching exactly and one through the index, and every
+/// user's top tails (known purchases filtered, restricted product hidden) agree, scores included.
+/// The shop graph is small enough that the index's re-ranking budget covers every entity, so the
+/// answers must be identical; its recall on large tables is measured in `benches/kge.rs`.
+#[test]
+fn pq4_search_answers_as_exact_search_over_http() {
+    use crate::util::{admin_update, client, TestServer, READ};
+    use stocktake::config::SearchMode;
+    let relation = format!("{SHOP}purchased");
+    let exact = TestServer::start_with(|c| {
+        c.embed.recommend_relation = relation.clone();
+        c.embed.search = SearchMode::Exact;
+    });
+    let pq4 = TestServer::start_with(|c| {
+        c.embed.recommend_relation = relation.clone();
+        c.embed.search = SearchMode::Pq4;
+    });
+    let tsv = exact.dir.path().join("shop-iris");
+    shop_as_iris(&tsv);
+    let trained = exact.dir.path().join("model.stk");
+    train_into(&tsv, &trained, "3");
+    let http = client();
+    let get = |server: &TestServer, path: &str| -> Value {
+        let resp = http.get(server.url(path)).bearer_auth(READ).send().unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        resp.json().unwrap()
+    };
+    for server in [&exact, &pq4] {
+        let q = server.catalog.layout().quarantine.as_str().to_string();
+        admin_update(
+            server,
+            &format!("INSERT DATA {{ GRAPH <{q}> {{ <{SHOP}product/p1> <{SHOP}reason> \"x\" }} }}"),
+        );
+        let path = server.dir.path().join("store/embeddings/transe.stk");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(&trained, &path).unwrap();
+        let mut loaded = false;
+        for _ in 0..100 {
+            let r = http
+                .get(server.url("/api/v1/predict/model"))
+                .bearer_auth(READ)
+                .send()
+                .unwrap();
+            if r.status().as_u16() == 200 {
+                loaded = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(loaded, "model not loaded");
+    }
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    for u in 0..20 {
+        let path = format!(
+            "/api/v1/predict/tails?head={}&relation={}&k=8",
+            enc(&format!("{SHOP}user/u{u}")),
+            enc(&relation)
+        );
+        let (a, b) = (get(&exact, &path), get(&pq4, &path));
+        assert_eq!(a["search"], "exact");
+        assert_eq!(b["search"], "pq4");
+        assert_eq!(a["results"], b["results"], "user u{u}");
+        assert_eq!(a["results"].as_array().unwrap().len(), 8);
+        let hidden = format!("{SHOP}product/p1");
+        assert!(b["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["entity"] != hidden.as_str()));
+    }
+}

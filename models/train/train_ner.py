@@ -112,9 +112,11 @@ class Gazetteer(torch.nn.Module):
 
 
 class Net(torch.nn.Module):
-    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout, d_lac=0, gaz=None):
+    def __init__(self, vocab, buckets, d_char, d_bi, hidden, layers, dropout, d_lac=0, gaz=None,
+                 gaz_drop=0.0):
         super().__init__()
         self.gaz = Gazetteer(gaz) if gaz is not None else None
+        self.gaz_drop = gaz_drop
         d_gaz = 8 if gaz is not None else 0
         self.d_lac = d_lac
         self.lac_norm = torch.nn.LayerNorm(d_lac) if d_lac else None
@@ -134,7 +136,17 @@ class Net(torch.nn.Module):
         if self.d_lac:
             parts.append(self.lac_norm(lac_feats))
         if self.gaz is not None:
-            parts.append(self.gaz(input_ids))
+            g = self.gaz(input_ids)
+            if self.training and self.gaz_drop > 0:
+                # Gazetteer dropout: whole sentences see "no match anywhere", so the network
+                # also learns to find entities the dictionaries lack (Taobao's brands) instead of
+                # trusting the match features alone.
+                keep = (torch.rand(g.shape[0], 1, 1, device=g.device) >= self.gaz_drop).float()
+                none = torch.zeros_like(g)
+                none[:, :, 3] = 1.0
+                none[:, :, 7] = 1.0
+                g = g * keep + none * (1.0 - keep)
+            parts.append(g)
         x = torch.cat(parts, dim=2)
         h = self.rnn(self.drop(x), lengths)
         return self.out(self.drop(h))
@@ -205,7 +217,7 @@ def precompute_lac(front, items, size=256):
         ids = np.zeros((len(part), L), dtype=np.int64)
         for r, i in enumerate(part):
             ids[r, :len(items[i][0])] = items[i][0]
-        feats = front.run(None, {"input_ids": ids})[0]
+        feats = lac_batch(front, torch.from_numpy(ids)).numpy()
         for r, i in enumerate(part):
             out[i] = feats[r, :len(items[i][0])].copy()
     return out
@@ -290,6 +302,9 @@ def main():
                     help="1: feed Baidu LAC's 59 tag scores per character (frozen) to the BiLSTM")
     ap.add_argument("--gazetteer", type=int, default=0,
                     help="1: Ding's brand/product dictionaries as in-graph match features")
+    ap.add_argument("--gaz-drop", type=float, default=0.0,
+                    help="gazetteer dropout: the share of training sentences that see no dictionary "
+                         "match (0: off)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ema", type=float, default=0.0,
@@ -356,7 +371,7 @@ def main():
         gaz, kept = gazetteer_tables(tok)
         print(f"gazetteer: {kept[0]} brand and {kept[1]} product words matchable", flush=True)
     net = Net(tok.get_vocab_size(), args.buckets, args.d_char, args.d_bi, args.hidden, args.layers,
-              args.dropout, 59 if front is not None else 0, gaz)
+              args.dropout, 59 if front is not None else 0, gaz, getattr(args, "gaz_drop", 0.0))
     if args.init == "lac" and loaded is None:
         hit = common.init_embeddings(net.char, tok, common.lac_char_vectors())
         print(f"character embeddings initialised from LAC for {hit} of {tok.get_vocab_size()} characters", flush=True)
@@ -407,7 +422,7 @@ def main():
                           "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac; with "
                           "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input; with "
                           "--gazetteer 1, in-graph matches of Ding's brand/product dictionaries (B/I/E/O "
-                          "per type) as extra input",
+                          "per type) as extra input, with --gaz-drop P the share of training sentences that see none",
                 "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
                 "best_epoch": best_epoch, "seconds": seconds, "history": history,
             },

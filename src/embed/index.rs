@@ -20,6 +20,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use super::model::{Norm, TransE};
+use super::pq::Pq4Index;
 use super::predict::Candidate;
 
 /// Rows per parallel block of the scan.
@@ -167,6 +168,51 @@ impl Sq8Index {
             .into_iter()
             .map(|(d, id)| Candidate { id, score: -d })
             .collect()
+    }
+}
+
+/// The approximate index serving keeps for a large model; which one is configuration
+/// (`[embed] search`), backed by the recall measured in BENCHMARKS.md. Each carries the re-ranking
+/// budget its recall was measured with.
+#[derive(Debug)]
+pub enum Ann {
+    /// 8-bit scalar quantisation, a memory-bound scan: re-ranks max(10·k, 100) candidates.
+    Sq8(Sq8Index),
+    /// 4-bit product quantisation scanned with byte shuffles: re-ranks max(40·k, 400).
+    Pq4(Pq4Index),
+}
+
+impl Ann {
+    /// The name answers report as their `search`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ann::Sq8(_) => "sq8",
+            Ann::Pq4(_) => "pq4",
+        }
+    }
+
+    /// Whether this index was built from a table of `model`'s shape and norm.
+    pub fn fits(&self, model: &TransE) -> bool {
+        match self {
+            Ann::Sq8(i) => i.fits(model),
+            Ann::Pq4(i) => i.fits(model),
+        }
+    }
+
+    /// The `k` best entities for `point`, re-scored exactly; filters as in
+    /// [`top_k`](super::predict::top_k).
+    pub fn search(
+        &self,
+        model: &TransE,
+        point: &[f32],
+        k: usize,
+        exclude: &[u32],
+        allow: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Vec<Candidate> {
+        match self {
+            Ann::Sq8(i) => i.search(model, point, k, (10 * k).max(100), exclude, allow),
+            Ann::Pq4(i) => i.search(model, point, k, (40 * k).max(400), exclude, allow),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! the trainer with negative sampling, losses, early stopping and exact determinism (`train`), the
 //! filtered evaluator (`eval`), the trained-model and resumable-checkpoint formats on top of
 //! `kg::Checkpoint` (`checkpoint`), top-k search for serving (`predict`, exact; `index`, 8-bit
-//! quantised with exact re-ranking), and the formats other
+//! quantised, and `pq`, 4-bit product-quantised fast scan, both with exact re-ranking), and the formats other
 //! tools read and write: DGL-KE (`export`) and PyTorch-BigGraph (`pbg`). It does no I/O of its
 //! own beyond what callers hand it and never imports the store, the server or ONNX Runtime.
 
@@ -18,6 +18,7 @@ pub mod index;
 pub mod model;
 pub mod optim;
 pub mod pbg;
+pub mod pq;
 pub mod predict;
 pub mod train;
 

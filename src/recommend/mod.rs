@@ -21,7 +21,8 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::SearchMode;
-use crate::embed::index::Sq8Index;
+use crate::embed::index::{Ann, Sq8Index};
+use crate::embed::pq::{self, Pq4Index};
 use crate::embed::predict::{top_k, Candidate, Direction};
 use crate::embed::{EmbedError, Embedding};
 use crate::kg::{Checkpoint, KgError, KnownTriples};
@@ -72,7 +73,7 @@ pub struct Answer {
     pub query: serde_json::Value,
     /// The class candidates were restricted to, when a type constraint was applied.
     pub type_constraint: Option<String>,
-    /// How candidates were found: `exact` or `sq8` (quantised scan, exact re-ranking).
+    /// How candidates were found: `exact`, `sq8` or `pq4` (quantised scans, exact re-ranking).
     pub search: &'static str,
     pub results: Vec<Hit>,
 }
@@ -92,16 +93,15 @@ struct Loaded {
     /// The catalog generation `hidden` and `ranges` were computed at.
     generation: u64,
     /// The quantised index, when the search mode calls for one.
-    index: Option<Arc<Sq8Index>>,
+    index: Option<Arc<Ann>>,
 }
 
 /// Smallest model `auto` builds an index for: below it exact search takes a few milliseconds.
-/// Above it the index's recall@10 against exact search was measured at 1.0000 for L1 and L2
-/// (BENCHMARKS.md).
+/// Above it `auto` uses the PQ4 index, whose recall@10 against exact search was measured at
+/// 1M entities for L1 and L2 (BENCHMARKS.md).
 const AUTO_INDEX_ENTITIES: usize = 100_000;
-/// Candidates re-scored exactly per answer, at least; `RERANK_PER_K × k` when larger.
-const RERANK_MIN: usize = 100;
-const RERANK_PER_K: usize = 10;
+/// Seed of the PQ4 index's k-means (a fixed seed: the same model gives the same index).
+const PQ_SEED: u64 = 1;
 
 /// The link-prediction service.
 pub struct Service {
@@ -139,12 +139,19 @@ impl Service {
         self
     }
 
-    fn wants_index(&self, emb: &Embedding) -> bool {
-        match self.search {
-            SearchMode::Exact => false,
-            SearchMode::Sq8 => true,
-            SearchMode::Auto => emb.ids.entities.len() >= AUTO_INDEX_ENTITIES,
-        }
+    /// The index the search mode calls for with this model, if any. Blocking (a PQ4 build at
+    /// 1M entities takes a few seconds).
+    fn build_index(&self, emb: &Embedding) -> Option<Arc<Ann>> {
+        let ann = match self.search {
+            SearchMode::Exact => return None,
+            SearchMode::Sq8 => Ann::Sq8(Sq8Index::build(&emb.model)),
+            SearchMode::Pq4 => Ann::Pq4(Pq4Index::build(&emb.model, pq::DEFAULT_SUB, PQ_SEED)),
+            SearchMode::Auto if emb.ids.entities.len() >= AUTO_INDEX_ENTITIES => {
+                Ann::Pq4(Pq4Index::build(&emb.model, pq::DEFAULT_SUB, PQ_SEED))
+            }
+            SearchMode::Auto => return None,
+        };
+        Some(Arc::new(ann))
     }
 
     /// The model file this service follows.
@@ -186,9 +193,7 @@ impl Service {
                     }
                 };
                 let known = KnownTriples::new([&emb.train[..]]);
-                let index = self
-                    .wants_index(&emb)
-                    .then(|| Arc::new(Sq8Index::build(&emb.model)));
+                let index = self.build_index(&emb);
                 (Arc::new(emb), Arc::new(known), index)
             }
         };
@@ -212,7 +217,7 @@ impl Service {
             tracing::info!(
                 model = %self.path.display(),
                 id = %loaded.emb.model_id(),
-                search = if loaded.index.is_some() { "sq8" } else { "exact" },
+                search = loaded.index.as_ref().map_or("exact", |i| i.name()),
                 "link-prediction model loaded"
             );
         }
@@ -409,7 +414,7 @@ impl Service {
             trained_at: l.emb.info.trained_at.clone(),
             query,
             type_constraint,
-            search: if l.index.is_some() { "sq8" } else { "exact" },
+            search: l.index.as_ref().map_or("exact", |i| i.name()),
             results,
         })
     }
@@ -424,10 +429,7 @@ fn search(
     allow: &(dyn Fn(u32) -> bool + Sync),
 ) -> Vec<Candidate> {
     match &l.index {
-        Some(index) => {
-            let rerank = (k * RERANK_PER_K).max(RERANK_MIN);
-            index.search(&l.emb.model, point, k, rerank, exclude, allow)
-        }
+        Some(index) => index.search(&l.emb.model, point, k, exclude, allow),
         None => top_k(&l.emb.model, point, k, exclude, allow),
     }
 }

@@ -1,0 +1,638 @@
+//! A 4-bit product-quantised copy of the entity table (PQ4 "fast scan") for top-k under a
+//! latency budget, with exact re-ranking.
+//!
+//! The SQ8 scan ([`super::index`]) still reads 100 MB per query at 1M × 100 and is bound by
+//! memory bandwidth. Here the dimensions are cut into groups of `sub` (2 or 4) and each group of
+//! each entity is replaced by the nearest of 16 centroids learnt by k-means on that group: half a
+//! byte per group, 12.5 MB at 1M × 100 with groups of 4, which stays in a server's L3 cache. A
+//! query first computes, per group, its distance to the 16 centroids (a 16-entry table, quantised
+//! to bytes); an entity's approximate distance is then the sum of one table entry per group, and
+//! 32 entities are summed at once with byte shuffles (`vpshufb` looks 32 table entries up in one
+//! instruction; the layout and the 16-bit accumulation follow André et al., "Cache locality is
+//! not enough: high-performance nearest neighbor search with product quantization fast scan",
+//! VLDB 2015, as in Faiss' `IndexPQFastScan`). The best `rerank` candidates by that sum are
+//! re-scored exactly in `f32`, so returned scores are exact and only the candidate set is
+//! approximate; its recall against exact search is measured (`benches/kge.rs`, the tests below)
+//! and serving picks this index only where the measurement supports it.
+//!
+//! The distances are additive over groups for both norms (L1, and squared L2, whose order is
+//! L2's), so one scan serves either. Filters (known triples, restricted entities, type
+//! constraints) apply while candidates are collected, as in the exact search. A portable kernel
+//! computes the same sums where AVX2 is missing (and checks the vector kernel in the tests).
+
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use rayon::prelude::*;
+
+use super::model::{Norm, TransE};
+use super::predict::Candidate;
+
+/// Dimensions per group serving uses: groups of 4 halve the codes and the scan but lose recall
+/// (BENCHMARKS.md).
+pub const DEFAULT_SUB: usize = 2;
+
+/// Entities summed together by one kernel call.
+const LANES: usize = 32;
+/// Centroids per group (4 bits).
+const CENTROIDS: usize = 16;
+/// Fewest blocks of `LANES` entities per parallel task.
+const MIN_TASK_BLOCKS: usize = 64;
+/// Rows k-means learns from.
+const SAMPLE: usize = 65_536;
+const KMEANS_ROUNDS: usize = 16;
+
+/// Group centroids and the packed codes of every entity.
+#[derive(Debug)]
+pub struct Pq4Index {
+    dim: usize,
+    sub: usize,
+    /// Groups, rounded up to an even number (the kernel takes them in pairs).
+    groups: usize,
+    norm: Norm,
+    /// `groups × CENTROIDS × sub`, dimensions past `dim` zero.
+    centroids: Vec<f32>,
+    /// Per block of 32 entities, per pair of groups, 32 bytes (see [`pack`]).
+    codes: Vec<u8>,
+    rows: usize,
+    /// Admits one search at a time, in arrival order (see [`Pq4Index::search`]).
+    gate: parking_lot::FairMutex<()>,
+}
+
+impl Pq4Index {
+    /// Learns the centroids of `model`'s entity table with `sub` dimensions per group and
+    /// encodes every entity. Deterministic for a seed. `sub` of 0 is taken as 1.
+    pub fn build(model: &TransE, sub: usize, seed: u64) -> Pq4Index {
+        let dim = model.dim();
+        let sub = sub.max(1);
+        let rows = model.num_entities();
+        let groups = dim.div_ceil(sub).max(1).next_multiple_of(2);
+        let table = model.entities.as_slice().expect("standard layout");
+        let group_of = |row: usize, g: usize, out: &mut [f32]| {
+            for (s, o) in out.iter_mut().enumerate() {
+                let d = g * sub + s;
+                *o = if d < dim && row < rows {
+                    let x = table[row * dim + d];
+                    if x.is_finite() {
+                        x
+                    } else {
+                        0.0
+                    }
+                } else {
+                    0.0
+                };
+            }
+        };
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+        let picked = sample(&mut rng, rows.max(1), SAMPLE.min(rows.max(1))).into_vec();
+        let centroids: Vec<f32> = (0..groups)
+            .into_par_iter()
+            .flat_map_iter(|g| {
+                let mut points = vec![0.0f32; picked.len() * sub];
+                for (p, &row) in points.chunks_exact_mut(sub).zip(&picked) {
+                    group_of(row, g, p);
+                }
+                kmeans(&points, sub)
+            })
+            .collect();
+        let blocks = rows.div_ceil(LANES);
+        let pairs = groups / 2;
+        let mut codes = vec![0u8; blocks * pairs * LANES];
+        codes
+            .par_chunks_mut(pairs * LANES)
+            .enumerate()
+            .for_each(|(b, out)| {
+                let mut v = vec![0.0f32; sub];
+                let mut block = vec![0u8; LANES * groups];
+                for lane in 0..LANES {
+                    let row = b * LANES + lane;
+                    for g in 0..groups {
+                        group_of(row, g, &mut v);
+                        let c = &centroids[g * CENTROIDS * sub..(g + 1) * CENTROIDS * sub];
+                        block[lane * groups + g] = nearest(c, &v, sub);
+                    }
+                }
+                pack(&block, groups, out);
+            });
+        Pq4Index {
+            dim,
+            sub,
+            groups,
+            norm: model.norm,
+            centroids,
+            codes,
+            rows,
+            gate: parking_lot::FairMutex::new(()),
+        }
+    }
+
+    /// Whether this index was built from a table of `model`'s shape and norm.
+    pub fn fits(&self, model: &TransE) -> bool {
+        self.rows == model.num_entities() && self.dim == model.dim() && self.norm == model.norm
+    }
+
+    /// Bytes held by the codes.
+    pub fn bytes(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Dimensions per group.
+    pub fn sub(&self) -> usize {
+        self.sub
+    }
+
+    /// The per-group distance tables of `point`, quantised to bytes and laid out in pairs of
+    /// groups (32 bytes each) as the kernel reads them. Each group's smallest entry is
+    /// subtracted (a constant per group changes no order) and one scale is shared by all groups,
+    /// capped so that the sum over groups fits 16 bits.
+    fn tables(&self, point: &[f32]) -> Vec<u8> {
+        let sub = self.sub;
+        let mut raw = vec![0.0f32; self.groups * CENTROIDS];
+        for g in 0..self.groups {
+            for c in 0..CENTROIDS {
+                let centre = &self.centroids[(g * CENTROIDS + c) * sub..][..sub];
+                let mut d = 0.0f32;
+                for (s, &y) in centre.iter().enumerate() {
+                    let x = point.get(g * sub + s).copied().unwrap_or(0.0);
+                    d += match self.norm {
+                        Norm::L1 => (x - y).abs(),
+                        Norm::L2 => (x - y) * (x - y),
+                    };
+                }
+                raw[g * CENTROIDS + c] = d;
+            }
+        }
+        let mut span = 0.0f32;
+        for t in raw.chunks_exact_mut(CENTROIDS) {
+            let lo = t.iter().copied().fold(f32::INFINITY, f32::min);
+            for x in t.iter_mut() {
+                *x -= lo;
+            }
+            span = span.max(t.iter().copied().fold(0.0, f32::max));
+        }
+        let cap = (u16::MAX as usize / self.groups).min(255) as f32;
+        let scale = if span > 0.0 && span.is_finite() {
+            cap / span
+        } else {
+            0.0
+        };
+        // NaN entries (a NaN query) become 0 through the saturating cast; the exact re-ranking
+        // then drops every candidate with a NaN distance.
+        raw.iter()
+            .map(|&x| (x * scale).round().clamp(0.0, cap) as u8)
+            .collect()
+    }
+
+    /// The `k` best entities for `point` among the `rerank` best by approximate distance,
+    /// re-scored exactly; `exclude` (sorted) and `allow` filter as in
+    /// [`top_k`](super::predict::top_k).
+    pub fn search(
+        &self,
+        model: &TransE,
+        point: &[f32],
+        k: usize,
+        rerank: usize,
+        exclude: &[u32],
+        allow: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Vec<Candidate> {
+        if k == 0 || self.rows == 0 {
+            return Vec::new();
+        }
+        debug_assert!(self.fits(model));
+        let keep = rerank.max(k);
+        let lut = self.tables(point);
+        // One scan at a time, first come first served, each on every core: concurrent callers
+        // then wait in a queue of short, equal jobs, and a query's latency is its place in
+        // that queue times one scan. Letting them all scan at once costs the same CPU but
+        // leaves completion to the scheduler: on 2 cores with 8 clients the median fell and
+        // the 99th percentile tripled (BENCHMARKS.md). The re-ranking below runs outside.
+        let gate = self.gate.lock();
+        let block_bytes = self.groups / 2 * LANES;
+        let kernel = Kernel::detect();
+        // One contiguous share of the table per thread: every task keeps its own `rerank`
+        // best, and warming those bounds up is the per-task cost (16 tasks per query at 1M
+        // entities on 2 threads ran at 0.64x the throughput of 2 tasks).
+        let blocks = self.codes.len() / block_bytes;
+        let task_blocks = blocks
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(MIN_TASK_BLOCKS);
+        let mut found: Vec<(u16, u32)> = self
+            .codes
+            .par_chunks(task_blocks * block_bytes)
+            .enumerate()
+            .flat_map_iter(|(t, chunk)| {
+                let mut best = Best::new(keep);
+                kernel.scan(chunk, &lut, |b, sums| {
+                    let first = (t * task_blocks + b) * LANES;
+                    for (lane, &d) in sums.iter().enumerate() {
+                        let id = first + lane;
+                        if id >= self.rows || d > best.bound {
+                            continue;
+                        }
+                        let id = id as u32;
+                        if exclude.binary_search(&id).is_ok() || !allow(id) {
+                            continue;
+                        }
+                        best.push(d, id);
+                    }
+                    best.bound
+                });
+                best.into_vec()
+            })
+            .collect();
+        drop(gate);
+        if found.len() > keep {
+            found.select_nth_unstable(keep);
+            found.truncate(keep);
+        }
+        let mut exact: Vec<(f32, u32)> = found
+            .into_iter()
+            .map(|(_, id)| (model.point_distance(point, model.entity(id)), id))
+            .filter(|(d, _)| !d.is_nan())
+            .collect();
+        exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        exact.truncate(k);
+        exact
+            .into_iter()
+            .map(|(d, id)| Candidate { id, score: -d })
+            .collect()
+    }
+}
+
+/// The `keep` smallest (distance, id) pairs seen, collected in a buffer that is cut back to
+/// `keep` with a selection whenever it doubles: cheaper than a heap when candidates arrive in
+/// bursts, and `bound` (the worst kept distance once full) rejects most entities with one
+/// comparison.
+struct Best {
+    keep: usize,
+    bound: u16,
+    items: Vec<(u16, u32)>,
+}
+
+impl Best {
+    fn new(keep: usize) -> Best {
+        Best {
+            keep,
+            bound: u16::MAX,
+            items: Vec::with_capacity(2 * keep + 1),
+        }
+    }
+
+    fn push(&mut self, d: u16, id: u32) {
+        self.items.push((d, id));
+        if self.items.len() >= 2 * self.keep {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.items.len() > self.keep {
+            self.items.select_nth_unstable(self.keep - 1);
+            self.items.truncate(self.keep);
+            // Entities at the bound itself may still tie their way in; later ids lose ties.
+            self.bound = self.items.iter().map(|x| x.0).max().unwrap_or(u16::MAX);
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<(u16, u32)> {
+        self.shrink();
+        self.items
+    }
+}
+
+/// Lloyd's k-means with `CENTROIDS` centres on `points` (rows of `sub`), seeded with the first
+/// distinct points (the sample is already random). Returns `CENTROIDS × sub` values; with fewer
+/// distinct points than centres, the missing centres repeat the first.
+fn kmeans(points: &[f32], sub: usize) -> Vec<f32> {
+    let n = points.len() / sub;
+    let mut centres: Vec<f32> = Vec::with_capacity(CENTROIDS * sub);
+    for p in points.chunks_exact(sub) {
+        if centres.len() == CENTROIDS * sub {
+            break;
+        }
+        if !centres.chunks_exact(sub).any(|c| c == p) {
+            centres.extend_from_slice(p);
+        }
+    }
+    if centres.is_empty() {
+        centres.resize(sub, 0.0);
+    }
+    while centres.len() < CENTROIDS * sub {
+        let first: Vec<f32> = centres[..sub].to_vec();
+        centres.extend(first);
+    }
+    let mut assign = vec![0u8; n];
+    for _ in 0..KMEANS_ROUNDS {
+        for (a, p) in assign.iter_mut().zip(points.chunks_exact(sub)) {
+            *a = nearest(&centres, p, sub);
+        }
+        let mut sum = vec![0.0f64; CENTROIDS * sub];
+        let mut count = [0usize; CENTROIDS];
+        for (&a, p) in assign.iter().zip(points.chunks_exact(sub)) {
+            count[a as usize] += 1;
+            for (s, &x) in sum[a as usize * sub..][..sub].iter_mut().zip(p) {
+                *s += x as f64;
+            }
+        }
+        for c in 0..CENTROIDS {
+            // An empty cluster keeps its centre.
+            if count[c] > 0 {
+                for s in 0..sub {
+                    centres[c * sub + s] = (sum[c * sub + s] / count[c] as f64) as f32;
+                }
+            }
+        }
+    }
+    centres
+}
+
+/// The centre (of `CENTROIDS` rows of `sub`) nearest to `v` in squared L2; ties to the lower.
+fn nearest(centres: &[f32], v: &[f32], sub: usize) -> u8 {
+    let mut best = (f32::INFINITY, 0u8);
+    for (c, centre) in centres.chunks_exact(sub).enumerate() {
+        let d: f32 = centre.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum();
+        if d < best.0 {
+            best = (d, c as u8);
+        }
+    }
+    best.1
+}
+
+/// Packs one block's codes (`LANES` entities × `groups`, row-major) for the kernel: per pair of
+/// groups (2p, 2p+1), 32 bytes; byte j < 16 holds group 2p of entity j in its low nibble and of
+/// entity j + 16 in its high nibble, byte 16 + j the same for group 2p + 1. One 256-bit load then
+/// feeds both 128-bit halves of a byte shuffle with their own group's table.
+fn pack(block: &[u8], groups: usize, out: &mut [u8]) {
+    for p in 0..groups / 2 {
+        for half in 0..2 {
+            let g = 2 * p + half;
+            for j in 0..16 {
+                let lo = block[j * groups + g];
+                let hi = block[(j + 16) * groups + g];
+                out[p * LANES + half * 16 + j] = lo | (hi << 4);
+            }
+        }
+    }
+}
+
+/// The block kernel: for 32 entities, the sums of their groups' table entries.
+#[derive(Clone, Copy)]
+enum Kernel {
+    Portable,
+    /// AVX2 through `pulp`, whose token proves the CPU has it and makes the intrinsics safe.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+}
+
+impl Kernel {
+    fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return Kernel::Avx2(simd);
+        }
+        Kernel::Portable
+    }
+
+    /// Sums every block of `codes` (blocks of `lut.len()` bytes) and calls `hit(block, sums)`
+    /// for the blocks where some sum is at most the bound, which starts at `u16::MAX` and is
+    /// whatever `hit` last returned: most blocks of a scan are rejected without leaving the
+    /// vector registers.
+    fn scan(self, codes: &[u8], lut: &[u8], hit: impl FnMut(usize, &[u16; LANES]) -> u16) {
+        assert!(!lut.is_empty() && lut.len() % LANES == 0 && codes.len() % lut.len() == 0);
+        match self {
+            Kernel::Portable => portable_scan(codes, lut, hit),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(simd) => avx2_scan(simd, codes, lut, hit),
+        }
+    }
+}
+
+fn portable_scan(codes: &[u8], lut: &[u8], mut hit: impl FnMut(usize, &[u16; LANES]) -> u16) {
+    let mut bound = u16::MAX;
+    let mut sums = [0u16; LANES];
+    for (b, block) in codes.chunks_exact(lut.len()).enumerate() {
+        portable(block, lut, &mut sums);
+        if sums.iter().any(|&d| d <= bound) {
+            bound = hit(b, &sums);
+        }
+    }
+}
+
+fn portable(codes: &[u8], lut: &[u8], out: &mut [u16; LANES]) {
+    *out = [0; LANES];
+    for (c, t) in codes.chunks_exact(LANES).zip(lut.chunks_exact(LANES)) {
+        for j in 0..16 {
+            let (a, b) = (c[j], c[16 + j]);
+            out[j] += t[(a & 15) as usize] as u16 + t[16 + (b & 15) as usize] as u16;
+            out[j + 16] += t[(a >> 4) as usize] as u16 + t[16 + (b >> 4) as usize] as u16;
+        }
+    }
+}
+
+/// The same scan with AVX2. Per pair of groups: one load, the two nibble sets, two shuffles
+/// (each 128-bit half looks its own group's table up), and the bytes added into 16-bit lanes:
+/// `a` gathers `even + 256·odd` (wrapping), `b` the odd bytes alone, so `even = a − 256·b`
+/// exactly, because every true sum is below 2^16 (`tables` caps the entries). The two halves
+/// (first and second group of each pair) are then added and compared with the bound in
+/// registers; only blocks with a candidate are stored and handed to `hit`.
+#[cfg(target_arch = "x86_64")]
+fn avx2_scan(
+    simd: pulp::x86::V3,
+    codes: &[u8],
+    lut: &[u8],
+    mut hit: impl FnMut(usize, &[u16; LANES]) -> u16,
+) {
+    use pulp::bytemuck::cast_slice;
+    use std::arch::x86_64::__m256i;
+    simd.vectorize(
+        #[inline(always)]
+        || {
+            let (avx, avx2) = (simd.avx, simd.avx2);
+            let nibble = avx._mm256_set1_epi8(0x0f);
+            let zero = avx._mm256_setzero_si256();
+            let lut: &[[u8; LANES]] = cast_slice(lut);
+            let mut bound = u16::MAX;
+            let mut sums = [0u16; LANES];
+            for (b, block) in codes.chunks_exact(lut.len() * LANES).enumerate() {
+                let block: &[[u8; LANES]] = cast_slice(block);
+                let (mut a_lo, mut b_lo, mut a_hi, mut b_hi) = (zero, zero, zero, zero);
+                for (c, t) in block.iter().zip(lut) {
+                    let v: __m256i = pulp::cast(*c);
+                    let t: __m256i = pulp::cast(*t);
+                    let lo = avx2._mm256_and_si256(v, nibble);
+                    let hi = avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(v), nibble);
+                    let r_lo = avx2._mm256_shuffle_epi8(t, lo);
+                    let r_hi = avx2._mm256_shuffle_epi8(t, hi);
+                    a_lo = avx2._mm256_add_epi16(a_lo, r_lo);
+                    b_lo = avx2._mm256_add_epi16(b_lo, avx2._mm256_srli_epi16::<8>(r_lo));
+                    a_hi = avx2._mm256_add_epi16(a_hi, r_hi);
+                    b_hi = avx2._mm256_add_epi16(b_hi, avx2._mm256_srli_epi16::<8>(r_hi));
+                }
+                // Lane w < 8 of each holds entities 2w (`even`) or 2w + 1 (`odd`) of the half
+                // for the first group of each pair, lane w + 8 the same for the second group:
+                // adding the swapped halves leaves every entity's total in lanes 0-7 (and 8-15).
+                let total = |x: __m256i| {
+                    avx2._mm256_add_epi16(x, avx2._mm256_permute2x128_si256::<1>(x, x))
+                };
+                let parts = [
+                    total(avx2._mm256_sub_epi16(a_lo, avx2._mm256_slli_epi16::<8>(b_lo))),
+                    total(b_lo),
+                    total(avx2._mm256_sub_epi16(a_hi, avx2._mm256_slli_epi16::<8>(b_hi))),
+                    total(b_hi),
+                ];
+                let limit = avx._mm256_set1_epi16(bound as i16);
+                let mut any = 0;
+                for x in parts {
+                    // x <= bound (unsigned) exactly when max(x, bound) == bound.
+                    let le = avx2._mm256_cmpeq_epi16(avx2._mm256_max_epu16(x, limit), limit);
+                    any |= avx2._mm256_movemask_epi8(le);
+                }
+                if any == 0 {
+                    continue;
+                }
+                for (k, x) in parts.into_iter().enumerate() {
+                    let lanes: [u16; 16] = pulp::cast(x);
+                    // parts: even entities of 0-15, odd of 0-15, even of 16-31, odd of 16-31.
+                    let (base, odd) = (16 * (k / 2), k % 2);
+                    for w in 0..8 {
+                        sums[base + 2 * w + odd] = lanes[w];
+                    }
+                }
+                bound = hit(b, &sums);
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::index::recall;
+    use crate::embed::predict::top_k;
+    use rand::Rng;
+
+    fn model(n: usize, dim: usize, norm: Norm) -> TransE {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(5);
+        TransE::init(n, 3, dim, norm, &mut rng)
+    }
+
+    #[test]
+    fn kernels_sum_one_table_entry_per_group() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        for groups in [2, 4, 26, 50, 256] {
+            let cap = (u16::MAX as usize / groups).min(255) as u8;
+            let block: Vec<u8> = (0..LANES * groups).map(|_| rng.gen_range(0..16)).collect();
+            let lut: Vec<u8> = (0..groups * CENTROIDS)
+                .map(|_| rng.gen_range(0..=cap))
+                .collect();
+            let mut codes = vec![0u8; groups / 2 * LANES];
+            pack(&block, groups, &mut codes);
+            let want: Vec<u16> = (0..LANES)
+                .map(|j| {
+                    (0..groups)
+                        .map(|g| lut[g * CENTROIDS + block[j * groups + g] as usize] as u16)
+                        .sum()
+                })
+                .collect();
+            for kernel in [Kernel::Portable, Kernel::detect()] {
+                // Three copies of the block: every one is handed over while the bound stays
+                // at the maximum; with a bound below every sum, none is.
+                let three = codes.repeat(3);
+                let mut seen = Vec::new();
+                kernel.scan(&three, &lut, |b, sums| {
+                    assert_eq!(sums.to_vec(), want, "{groups} groups");
+                    seen.push(b);
+                    u16::MAX
+                });
+                assert_eq!(seen, [0, 1, 2]);
+                let low = want.iter().copied().min().unwrap();
+                let mut calls = 0;
+                kernel.scan(&three, &lut, |_, sums| {
+                    calls += 1;
+                    assert!(sums.iter().any(|&d| d <= low));
+                    low.saturating_sub(1)
+                });
+                assert_eq!(calls, 1, "{groups} groups");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_what_exact_search_finds_with_exact_scores() {
+        for norm in [Norm::L1, Norm::L2] {
+            for sub in [DEFAULT_SUB] {
+                let m = model(20_000, 32, norm);
+                let index = Pq4Index::build(&m, sub, 3);
+                assert!(index.fits(&m));
+                assert_eq!(index.bytes(), 20_000usize.div_ceil(32) * 32 * 32 / sub / 2);
+                let all = |_: u32| true;
+                let mut total = 0.0;
+                for h in 0..50 {
+                    let q = m.tail_query(h * 7, h % 3);
+                    let exact = top_k(&m, &q, 10, &[], &all);
+                    let approx = index.search(&m, &q, 10, 400, &[], &all);
+                    assert_eq!(approx.len(), 10);
+                    total += recall(&exact, &approx);
+                    for a in &approx {
+                        if let Some(e) = exact.iter().find(|e| e.id == a.id) {
+                            assert_eq!(e.score, a.score);
+                        }
+                    }
+                }
+                let r = total / 50.0;
+                assert!(r >= 0.99, "{norm:?}, groups of {sub}: recall {r}");
+            }
+        }
+    }
+
+    #[test]
+    fn filters_apply_as_in_exact_search() {
+        let m = model(2000, 16, Norm::L1);
+        let index = Pq4Index::build(&m, 4, 1);
+        let q = m.tail_query(7, 1);
+        let exact = top_k(&m, &q, 5, &[], &|_| true);
+        let mut banned: Vec<u32> = exact.iter().take(2).map(|c| c.id).collect();
+        banned.sort();
+        let even = |id: u32| id.is_multiple_of(2);
+        let got = index.search(&m, &q, 5, 100, &banned, &even);
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|c| c.id % 2 == 0 && !banned.contains(&c.id)));
+        assert!(index.search(&m, &q, 0, 100, &[], &even).is_empty());
+        let few = |id: u32| id < 3;
+        assert_eq!(index.search(&m, &q, 10, 100, &[], &few).len(), 3);
+    }
+
+    #[test]
+    fn odd_shapes_and_tiny_tables_answer_exactly() {
+        // 45 rows (a partial block), 5 dimensions in groups of 4 (padding), fewer rows than
+        // centroids: every row is then its own centroid or close to it, and with a re-rank
+        // budget above the row count the answer is the exact one.
+        for (rows, dim, sub) in [(45, 5, 4), (3, 7, 2), (1, 1, 1), (33, 2, 3)] {
+            let m = model(rows, dim, Norm::L2);
+            let index = Pq4Index::build(&m, sub, 9);
+            let q = m.tail_query(0, 0);
+            let all = |_: u32| true;
+            let exact = top_k(&m, &q, 10, &[], &all);
+            assert_eq!(
+                index.search(&m, &q, 10, 64, &[], &all),
+                exact,
+                "{rows}x{dim}/{sub}"
+            );
+        }
+        let empty = model(0, 4, Norm::L1);
+        let index = Pq4Index::build(&empty, 2, 1);
+        assert!(index
+            .search(&empty, &[0.0; 4], 10, 10, &[], &|_| true)
+            .is_empty());
+    }
+
+    #[test]
+    fn a_nan_query_answers_nothing_and_builds_are_deterministic() {
+        let m = model(500, 8, Norm::L1);
+        let a = Pq4Index::build(&m, 2, 4);
+        let b = Pq4Index::build(&m, 2, 4);
+        assert_eq!(a.codes, b.codes);
+        assert_eq!(a.centroids, b.centroids);
+        let q = vec![f32::NAN; 8];
+        assert!(a.search(&m, &q, 10, 50, &[], &|_| true).is_empty());
+    }
+}
