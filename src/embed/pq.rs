@@ -33,6 +33,10 @@ pub const DEFAULT_SUB: usize = 2;
 
 /// Entities summed together by one kernel call.
 const LANES: usize = 32;
+/// Largest table entry: two entries must add up in a byte (the AVX2 kernel adds two pairs of
+/// groups before widening to 16 bits); 7 bits of resolution per group distance, which measured
+/// the same recall at 1M entities as 8 bits (BENCHMARKS.md).
+const ENTRY_MAX: usize = 127;
 /// Centroids per group (4 bits).
 const CENTROIDS: usize = 16;
 /// Fewest blocks of `LANES` entities per parallel task.
@@ -169,7 +173,7 @@ impl Pq4Index {
             }
             span = span.max(t.iter().copied().fold(0.0, f32::max));
         }
-        let cap = (u16::MAX as usize / self.groups).min(255) as f32;
+        let cap = (u16::MAX as usize / self.groups).min(ENTRY_MAX) as f32;
         let scale = if span > 0.0 && span.is_finite() {
             cap / span
         } else {
@@ -397,7 +401,11 @@ impl Kernel {
     /// whatever `hit` last returned: most blocks of a scan are rejected without leaving the
     /// vector registers.
     fn scan(self, codes: &[u8], lut: &[u8], hit: impl FnMut(usize, &[u16; LANES]) -> u16) {
-        assert!(!lut.is_empty() && lut.len() % LANES == 0 && codes.len() % lut.len() == 0);
+        assert!(
+            !lut.is_empty()
+                && lut.len().is_multiple_of(LANES)
+                && codes.len().is_multiple_of(lut.len())
+        );
         match self {
             Kernel::Portable => portable_scan(codes, lut, hit),
             #[cfg(target_arch = "x86_64")]
@@ -455,17 +463,44 @@ fn avx2_scan(
             for (b, block) in codes.chunks_exact(lut.len() * LANES).enumerate() {
                 let block: &[[u8; LANES]] = cast_slice(block);
                 let (mut a_lo, mut b_lo, mut a_hi, mut b_hi) = (zero, zero, zero, zero);
-                for (c, t) in block.iter().zip(lut) {
-                    let v: __m256i = pulp::cast(*c);
-                    let t: __m256i = pulp::cast(*t);
-                    let lo = avx2._mm256_and_si256(v, nibble);
-                    let hi = avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(v), nibble);
-                    let r_lo = avx2._mm256_shuffle_epi8(t, lo);
-                    let r_hi = avx2._mm256_shuffle_epi8(t, hi);
-                    a_lo = avx2._mm256_add_epi16(a_lo, r_lo);
-                    b_lo = avx2._mm256_add_epi16(b_lo, avx2._mm256_srli_epi16::<8>(r_lo));
-                    a_hi = avx2._mm256_add_epi16(a_hi, r_hi);
-                    b_hi = avx2._mm256_add_epi16(b_hi, avx2._mm256_srli_epi16::<8>(r_hi));
+                // Two pairs of groups are added as bytes before widening: entries are at most
+                // 127 (`ENTRY_MAX`), so a byte holds two of them without overflow.
+                // (Macros, not closures: a closure that is not inlined loses AVX2 and with it
+                // the inlining of every intrinsic; one such build ran 13 times slower.)
+                macro_rules! lookup {
+                    ($c:expr, $t:expr) => {{
+                        let v: __m256i = pulp::cast(*$c);
+                        let t: __m256i = pulp::cast(*$t);
+                        let lo = avx2._mm256_and_si256(v, nibble);
+                        let hi = avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(v), nibble);
+                        (
+                            avx2._mm256_shuffle_epi8(t, lo),
+                            avx2._mm256_shuffle_epi8(t, hi),
+                        )
+                    }};
+                }
+                macro_rules! widen {
+                    ($r_lo:expr, $r_hi:expr) => {{
+                        let (r_lo, r_hi) = ($r_lo, $r_hi);
+                        a_lo = avx2._mm256_add_epi16(a_lo, r_lo);
+                        b_lo = avx2._mm256_add_epi16(b_lo, avx2._mm256_srli_epi16::<8>(r_lo));
+                        a_hi = avx2._mm256_add_epi16(a_hi, r_hi);
+                        b_hi = avx2._mm256_add_epi16(b_hi, avx2._mm256_srli_epi16::<8>(r_hi));
+                    }};
+                }
+                let (codes2, luts2) = (block.chunks_exact(2), lut.chunks_exact(2));
+                let (c_rest, t_rest) = (codes2.remainder(), luts2.remainder());
+                for (c, t) in codes2.zip(luts2) {
+                    let (lo_a, hi_a) = lookup!(&c[0], &t[0]);
+                    let (lo_b, hi_b) = lookup!(&c[1], &t[1]);
+                    widen!(
+                        avx2._mm256_add_epi8(lo_a, lo_b),
+                        avx2._mm256_add_epi8(hi_a, hi_b)
+                    );
+                }
+                if let (Some(c), Some(t)) = (c_rest.first(), t_rest.first()) {
+                    let (lo, hi) = lookup!(c, t);
+                    widen!(lo, hi);
                 }
                 // Lane w < 8 of each holds entities 2w (`even`) or 2w + 1 (`odd`) of the half
                 // for the first group of each pair, lane w + 8 the same for the second group:
@@ -518,8 +553,8 @@ mod tests {
     #[test]
     fn kernels_sum_one_table_entry_per_group() {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
-        for groups in [2, 4, 26, 50, 256] {
-            let cap = (u16::MAX as usize / groups).min(255) as u8;
+        for groups in [2, 4, 6, 8, 10, 14, 26, 50, 256] {
+            let cap = (u16::MAX as usize / groups).min(ENTRY_MAX) as u8;
             let block: Vec<u8> = (0..LANES * groups).map(|_| rng.gen_range(0..16)).collect();
             let lut: Vec<u8> = (0..groups * CENTROIDS)
                 .map(|_| rng.gen_range(0..=cap))
