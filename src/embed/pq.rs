@@ -263,7 +263,7 @@ impl Pq4Index {
 }
 
 /// The `keep` smallest (distance, id) pairs seen, collected in a buffer that is cut back to
-/// `keep` with a selection whenever it doubles: cheaper than a heap when candidates arrive in
+/// `keep` with a selection whenever it grows by half: cheaper than a heap when candidates arrive in
 /// bursts, and `bound` (the worst kept distance once full) rejects most entities with one
 /// comparison.
 struct Best {
@@ -277,13 +277,13 @@ impl Best {
         Best {
             keep,
             bound: u16::MAX,
-            items: Vec::with_capacity(2 * keep + 1),
+            items: Vec::with_capacity(keep + keep / 2 + 1),
         }
     }
 
     fn push(&mut self, d: u16, id: u32) {
         self.items.push((d, id));
-        if self.items.len() >= 2 * self.keep {
+        if self.items.len() >= self.keep + self.keep / 2 {
             self.shrink();
         }
     }
