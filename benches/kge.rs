@@ -175,7 +175,7 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
 
 fn latency_part() -> anyhow::Result<()> {
     use rand::SeedableRng;
-    use stocktake::embed::index::{recall, Sq8Index};
+    use stocktake::embed::index::Sq8Index;
     use stocktake::embed::pq::Pq4Index;
     let n: usize = env("KGE_LATENCY_ENTITIES", 1_000_000);
     let per_client: usize = env("KGE_LATENCY_QUERIES", 400);
@@ -209,22 +209,12 @@ fn latency_part() -> anyhow::Result<()> {
                 index.search(&model, &q, 10, rerank, &[], &all)
             };
             let stats = run_clients(n, per_client, &approx);
-            // Recall@10 against exact search over fresh queries.
-            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
-            let total: f64 = (0..probes)
-                .map(|_| {
-                    let (h, r) = (
-                        rand::Rng::gen_range(&mut rng, 0..n as u32),
-                        rand::Rng::gen_range(&mut rng, 0..10),
-                    );
-                    recall(&exact(h, r), &approx(h, r))
-                })
-                .sum();
+            let recall10 = mean_recall(n, probes, &exact, &approx);
             println!(
                 "latency ({norm:?}): top-10 tails, SQ8 index (rerank {rerank}, built in {build:.1} s, {} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
                 index.bytes() / 1_000_000,
                 CLIENTS,
-                total / probes as f64
+                recall10
             );
         }
         for sub in pq_subs.split(',').filter(|s| !s.is_empty()) {
@@ -246,21 +236,12 @@ fn latency_part() -> anyhow::Result<()> {
                 p99s.push(more.p99);
             }
             p99s.sort_by(f64::total_cmp);
-            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
-            let total: f64 = (0..probes)
-                .map(|_| {
-                    let (h, r) = (
-                        rand::Rng::gen_range(&mut rng, 0..n as u32),
-                        rand::Rng::gen_range(&mut rng, 0..10),
-                    );
-                    recall(&exact(h, r), &approx(h, r))
-                })
-                .sum();
+            let recall10 = mean_recall(n, probes, &exact, &approx);
             println!(
                 "latency ({norm:?}): top-10 tails, PQ4 index (groups of {sub}, rerank {pq_rerank}, built in {build:.1} s, {:.1} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
                 index.bytes() as f64 / 1e6,
                 CLIENTS,
-                total / probes as f64
+                recall10
             );
             if rounds > 1 {
                 println!(
@@ -276,6 +257,22 @@ fn latency_part() -> anyhow::Result<()> {
 }
 
 const CLIENTS: usize = 8;
+
+type Search<'a> = &'a (dyn Fn(u32, u32) -> Vec<embed::predict::Candidate> + Sync);
+
+/// Mean recall@10 of `approx` against `exact` over `probes` fresh random tail queries (the same
+/// queries for every index: a fixed seed).
+fn mean_recall(n: usize, probes: usize, exact: Search, approx: Search) -> f64 {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+    let total: f64 = (0..probes)
+        .map(|_| {
+            let (h, r) = (rng.gen_range(0..n as u32), rng.gen_range(0..10));
+            stocktake::embed::index::recall(&exact(h, r), &approx(h, r))
+        })
+        .sum();
+    total / probes as f64
+}
 
 /// One round of clients: its p99 and the printed summary.
 struct Latency {

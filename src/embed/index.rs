@@ -156,18 +156,12 @@ impl Sq8Index {
                 heap
             })
             .collect();
-        let mut exact: Vec<(f32, u32)> = heaps
-            .into_iter()
-            .flatten()
-            .map(|(_, id)| (model.point_distance(point, model.entity(id)), id))
-            .filter(|(d, _)| !d.is_nan())
-            .collect();
-        exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        exact.truncate(k);
-        exact
-            .into_iter()
-            .map(|(d, id)| Candidate { id, score: -d })
-            .collect()
+        rerank_exact(
+            model,
+            point,
+            k,
+            heaps.into_iter().flatten().map(|(_, id)| id),
+        )
     }
 }
 
@@ -214,6 +208,26 @@ impl Ann {
             Ann::Pq4(i) => i.search(model, point, k, (40 * k).max(400), exclude, allow),
         }
     }
+}
+
+/// The `k` of `ids` nearest to `point` by exact distance, ties by id; NaN distances never
+/// qualify. The last step of both quantised searches, so their scores are exact.
+pub(super) fn rerank_exact(
+    model: &TransE,
+    point: &[f32],
+    k: usize,
+    ids: impl Iterator<Item = u32>,
+) -> Vec<Candidate> {
+    let mut exact: Vec<(f32, u32)> = ids
+        .map(|id| (model.point_distance(point, model.entity(id)), id))
+        .filter(|(d, _)| !d.is_nan())
+        .collect();
+    exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    exact.truncate(k);
+    exact
+        .into_iter()
+        .map(|(d, id)| Candidate { id, score: -d })
+        .collect()
 }
 
 /// Puts a vector on the grid, clamping to the codes' range.

@@ -1,0 +1,236 @@
+//! The PQ4 scan kernels: the packed code layout and the sums of 32 entities' table entries per
+//! step, portable and with AVX2 (through `pulp`, whose token makes the intrinsics safe). Kept
+//! apart from the index so the SIMD sits in one place, checked against the portable kernel.
+
+/// Entities summed together by one kernel call.
+pub(super) const LANES: usize = 32;
+
+/// Packs one block's codes (`LANES` entities × `groups`, row-major) for the kernel: per pair of
+/// groups (2p, 2p+1), 32 bytes; byte j < 16 holds group 2p of entity j in its low nibble and of
+/// entity j + 16 in its high nibble, byte 16 + j the same for group 2p + 1. One 256-bit load then
+/// feeds both 128-bit halves of a byte shuffle with their own group's table.
+pub(super) fn pack(block: &[u8], groups: usize, out: &mut [u8]) {
+    for p in 0..groups / 2 {
+        for half in 0..2 {
+            let g = 2 * p + half;
+            for j in 0..16 {
+                let lo = block[j * groups + g];
+                let hi = block[(j + 16) * groups + g];
+                out[p * LANES + half * 16 + j] = lo | (hi << 4);
+            }
+        }
+    }
+}
+
+/// The block kernel: for 32 entities, the sums of their groups' table entries.
+#[derive(Clone, Copy)]
+pub(super) enum Kernel {
+    Portable,
+    /// AVX2 through `pulp`, whose token proves the CPU has it and makes the intrinsics safe.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+}
+
+impl Kernel {
+    pub(super) fn detect() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return Kernel::Avx2(simd);
+        }
+        Kernel::Portable
+    }
+
+    /// Sums every block of `codes` (blocks of `lut.len()` bytes) and calls `hit(block, sums)`
+    /// for the blocks where some sum is at most the bound, which starts at `u16::MAX` and is
+    /// whatever `hit` last returned: most blocks of a scan are rejected without leaving the
+    /// vector registers.
+    pub(super) fn scan(
+        self,
+        codes: &[u8],
+        lut: &[u8],
+        hit: impl FnMut(usize, &[u16; LANES]) -> u16,
+    ) {
+        assert!(
+            !lut.is_empty()
+                && lut.len().is_multiple_of(LANES)
+                && codes.len().is_multiple_of(lut.len())
+        );
+        match self {
+            Kernel::Portable => portable_scan(codes, lut, hit),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(simd) => avx2_scan(simd, codes, lut, hit),
+        }
+    }
+}
+
+fn portable_scan(codes: &[u8], lut: &[u8], mut hit: impl FnMut(usize, &[u16; LANES]) -> u16) {
+    let mut bound = u16::MAX;
+    let mut sums = [0u16; LANES];
+    for (b, block) in codes.chunks_exact(lut.len()).enumerate() {
+        portable(block, lut, &mut sums);
+        if sums.iter().any(|&d| d <= bound) {
+            bound = hit(b, &sums);
+        }
+    }
+}
+
+fn portable(codes: &[u8], lut: &[u8], out: &mut [u16; LANES]) {
+    *out = [0; LANES];
+    for (c, t) in codes.chunks_exact(LANES).zip(lut.chunks_exact(LANES)) {
+        for j in 0..16 {
+            let (a, b) = (c[j], c[16 + j]);
+            out[j] += t[(a & 15) as usize] as u16 + t[16 + (b & 15) as usize] as u16;
+            out[j + 16] += t[(a >> 4) as usize] as u16 + t[16 + (b >> 4) as usize] as u16;
+        }
+    }
+}
+
+/// The same scan with AVX2. Per pair of groups: one load, the two nibble sets, two shuffles
+/// (each 128-bit half looks its own group's table up), and the bytes added into 16-bit lanes:
+/// `a` gathers `even + 256·odd` (wrapping), `b` the odd bytes alone, so `even = a − 256·b`
+/// exactly, because every true sum is below 2^16 (`tables` caps the entries). The two halves
+/// (first and second group of each pair) are then added and compared with the bound in
+/// registers; only blocks with a candidate are stored and handed to `hit`.
+#[cfg(target_arch = "x86_64")]
+fn avx2_scan(
+    simd: pulp::x86::V3,
+    codes: &[u8],
+    lut: &[u8],
+    mut hit: impl FnMut(usize, &[u16; LANES]) -> u16,
+) {
+    use pulp::bytemuck::cast_slice;
+    use std::arch::x86_64::__m256i;
+    simd.vectorize(
+        #[inline(always)]
+        || {
+            let (avx, avx2) = (simd.avx, simd.avx2);
+            let nibble = avx._mm256_set1_epi8(0x0f);
+            let zero = avx._mm256_setzero_si256();
+            let lut: &[[u8; LANES]] = cast_slice(lut);
+            let mut bound = u16::MAX;
+            let mut sums = [0u16; LANES];
+            for (b, block) in codes.chunks_exact(lut.len() * LANES).enumerate() {
+                let block: &[[u8; LANES]] = cast_slice(block);
+                let (mut a_lo, mut b_lo, mut a_hi, mut b_hi) = (zero, zero, zero, zero);
+                // Two pairs of groups are added as bytes before widening: entries are at most
+                // 127 (`ENTRY_MAX`), so a byte holds two of them without overflow.
+                // (Macros, not closures: a closure that is not inlined loses AVX2 and with it
+                // the inlining of every intrinsic; one such build ran 13 times slower.)
+                macro_rules! lookup {
+                    ($c:expr, $t:expr) => {{
+                        let v: __m256i = pulp::cast(*$c);
+                        let t: __m256i = pulp::cast(*$t);
+                        let lo = avx2._mm256_and_si256(v, nibble);
+                        let hi = avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(v), nibble);
+                        (
+                            avx2._mm256_shuffle_epi8(t, lo),
+                            avx2._mm256_shuffle_epi8(t, hi),
+                        )
+                    }};
+                }
+                macro_rules! widen {
+                    ($r_lo:expr, $r_hi:expr) => {{
+                        let (r_lo, r_hi) = ($r_lo, $r_hi);
+                        a_lo = avx2._mm256_add_epi16(a_lo, r_lo);
+                        b_lo = avx2._mm256_add_epi16(b_lo, avx2._mm256_srli_epi16::<8>(r_lo));
+                        a_hi = avx2._mm256_add_epi16(a_hi, r_hi);
+                        b_hi = avx2._mm256_add_epi16(b_hi, avx2._mm256_srli_epi16::<8>(r_hi));
+                    }};
+                }
+                let (codes2, luts2) = (block.chunks_exact(2), lut.chunks_exact(2));
+                let (c_rest, t_rest) = (codes2.remainder(), luts2.remainder());
+                for (c, t) in codes2.zip(luts2) {
+                    let (lo_a, hi_a) = lookup!(&c[0], &t[0]);
+                    let (lo_b, hi_b) = lookup!(&c[1], &t[1]);
+                    widen!(
+                        avx2._mm256_add_epi8(lo_a, lo_b),
+                        avx2._mm256_add_epi8(hi_a, hi_b)
+                    );
+                }
+                if let (Some(c), Some(t)) = (c_rest.first(), t_rest.first()) {
+                    let (lo, hi) = lookup!(c, t);
+                    widen!(lo, hi);
+                }
+                // Lane w < 8 of each holds entities 2w (`even`) or 2w + 1 (`odd`) of the half
+                // for the first group of each pair, lane w + 8 the same for the second group:
+                // adding the swapped halves leaves every entity's total in lanes 0-7 (and 8-15).
+                let total = |x: __m256i| {
+                    avx2._mm256_add_epi16(x, avx2._mm256_permute2x128_si256::<1>(x, x))
+                };
+                let parts = [
+                    total(avx2._mm256_sub_epi16(a_lo, avx2._mm256_slli_epi16::<8>(b_lo))),
+                    total(b_lo),
+                    total(avx2._mm256_sub_epi16(a_hi, avx2._mm256_slli_epi16::<8>(b_hi))),
+                    total(b_hi),
+                ];
+                let limit = avx._mm256_set1_epi16(bound as i16);
+                let mut any = 0;
+                for x in parts {
+                    // x <= bound (unsigned) exactly when max(x, bound) == bound.
+                    let le = avx2._mm256_cmpeq_epi16(avx2._mm256_max_epu16(x, limit), limit);
+                    any |= avx2._mm256_movemask_epi8(le);
+                }
+                if any == 0 {
+                    continue;
+                }
+                for (k, x) in parts.into_iter().enumerate() {
+                    let lanes: [u16; 16] = pulp::cast(x);
+                    // parts: even entities of 0-15, odd of 0-15, even of 16-31, odd of 16-31.
+                    let (base, odd) = (16 * (k / 2), k % 2);
+                    for w in 0..8 {
+                        sums[base + 2 * w + odd] = lanes[w];
+                    }
+                }
+                bound = hit(b, &sums);
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CENTROIDS, ENTRY_MAX};
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn kernels_sum_one_table_entry_per_group() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
+        for groups in [2, 4, 6, 8, 10, 14, 26, 50, 256] {
+            let cap = (u16::MAX as usize / groups).min(ENTRY_MAX) as u8;
+            let block: Vec<u8> = (0..LANES * groups).map(|_| rng.gen_range(0..16)).collect();
+            let lut: Vec<u8> = (0..groups * CENTROIDS)
+                .map(|_| rng.gen_range(0..=cap))
+                .collect();
+            let mut codes = vec![0u8; groups / 2 * LANES];
+            pack(&block, groups, &mut codes);
+            let want: Vec<u16> = (0..LANES)
+                .map(|j| {
+                    (0..groups)
+                        .map(|g| lut[g * CENTROIDS + block[j * groups + g] as usize] as u16)
+                        .sum()
+                })
+                .collect();
+            for kernel in [Kernel::Portable, Kernel::detect()] {
+                // Three copies of the block: every one is handed over while the bound stays
+                // at the maximum; with a bound below every sum, none is.
+                let three = codes.repeat(3);
+                let mut seen = Vec::new();
+                kernel.scan(&three, &lut, |b, sums| {
+                    assert_eq!(sums.to_vec(), want, "{groups} groups");
+                    seen.push(b);
+                    u16::MAX
+                });
+                assert_eq!(seen, [0, 1, 2]);
+                let low = want.iter().copied().min().unwrap();
+                let mut calls = 0;
+                kernel.scan(&three, &lut, |_, sums| {
+                    calls += 1;
+                    assert!(sums.iter().any(|&d| d <= low));
+                    low.saturating_sub(1)
+                });
+                assert_eq!(calls, 1, "{groups} groups");
+            }
+        }
+    }
+}
