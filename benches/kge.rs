@@ -16,7 +16,7 @@
 //! KGE_PARTS (train,latency), KGE_PEER (1; 0 skips PyKEEN), KGE_LATENCY_ENTITIES (1000000),
 //! KGE_LATENCY_QUERIES (400 per client), KGE_LATENCY_NORMS (l1; e.g. l1,l2), KGE_RERANK (100, the SQ8 index),
 //! KGE_PQ_SUBS (2: dimensions per group of the PQ4 indexes to measure, e.g. 2,4; empty: none),
-//! KGE_PQ_RERANK (400, what serving uses for k = 10), KGE_LATENCY_BASELINES (1; 0 skips the exact and SQ8 latency runs, the
+//! KGE_PQ_RERANK (400, what serving uses for k = 10; a list measures each), KGE_LATENCY_BASELINES (1; 0 skips the exact and SQ8 latency runs, the
 //! recall of the PQ4 indexes is still measured against exact search), KGE_RECALL_PROBES (500),
 //! KGE_LATENCY_ROUNDS (1; more repeats each PQ4 client run and prints the median p99).
 
@@ -182,7 +182,7 @@ fn latency_part() -> anyhow::Result<()> {
     let rerank: usize = env("KGE_RERANK", 100);
     let norms: String = env("KGE_LATENCY_NORMS", "l1".to_string());
     let pq_subs: String = env("KGE_PQ_SUBS", "2".to_string());
-    let pq_rerank: usize = env("KGE_PQ_RERANK", 400);
+    let pq_reranks: String = env("KGE_PQ_RERANK", "400".to_string());
     let baselines = env("KGE_LATENCY_BASELINES", 1usize) != 0;
     let rounds: usize = env("KGE_LATENCY_ROUNDS", 1usize).max(1);
     for norm in norms
@@ -193,6 +193,7 @@ fn latency_part() -> anyhow::Result<()> {
         let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(1);
         let model = TransE::init(n, 10, 100, norm, &mut rng);
         let all = |_: u32| true;
+        let everything: stocktake::embed::index::Filter = std::sync::Arc::new(all);
         let exact = |h: u32, r: u32| predict(&model, Direction::Tails, h, r, 10, &[], &all);
         let probes: usize = env("KGE_RECALL_PROBES", 500).max(1);
         if baselines {
@@ -222,34 +223,37 @@ fn latency_part() -> anyhow::Result<()> {
             let t = Instant::now();
             let index = Pq4Index::build(&model, sub, 1);
             let build = t.elapsed().as_secs_f64();
-            let approx = |h: u32, r: u32| {
-                let q = model.tail_query(h, r);
-                index.search(&model, &q, 10, pq_rerank, &[], &all)
-            };
-            let stats = run_clients(n, per_client, &approx);
-            // Further rounds of the same clients: the tail of one round moves with whatever
-            // else the machine does, so the median p99 over rounds is printed too.
-            let mut p99s = vec![stats.p99];
-            for round in 2..=rounds {
-                let more = run_clients(n, per_client, &approx);
-                println!("latency ({norm:?}): PQ4 (groups of {sub}) round {round}: {more}");
-                p99s.push(more.p99);
-            }
-            p99s.sort_by(f64::total_cmp);
-            let recall10 = mean_recall(n, probes, &exact, &approx);
-            println!(
+            for pq_rerank in pq_reranks.split(',').filter(|s| !s.is_empty()) {
+                let pq_rerank: usize = pq_rerank.trim().parse()?;
+                let approx = |h: u32, r: u32| {
+                    let q = model.tail_query(h, r);
+                    index.search(&model, &q, 10, pq_rerank, &[], &everything)
+                };
+                let stats = run_clients(n, per_client, &approx);
+                // Further rounds of the same clients: the tail of one round moves with whatever
+                // else the machine does, so the median p99 over rounds is printed too.
+                let mut p99s = vec![stats.p99];
+                for round in 2..=rounds {
+                    let more = run_clients(n, per_client, &approx);
+                    println!("latency ({norm:?}): PQ4 (groups of {sub}) round {round}: {more}");
+                    p99s.push(more.p99);
+                }
+                p99s.sort_by(f64::total_cmp);
+                let recall10 = mean_recall(n, probes, &exact, &approx);
+                println!(
                 "latency ({norm:?}): top-10 tails, PQ4 index (groups of {sub}, rerank {pq_rerank}, built in {build:.1} s, {:.1} MB), {} clients x {per_client} queries: {stats}; recall@10 vs exact over {probes} queries: {:.4}",
                 index.bytes() as f64 / 1e6,
                 CLIENTS,
                 recall10
             );
-            if rounds > 1 {
-                println!(
+                if rounds > 1 {
+                    println!(
                     "latency ({norm:?}): PQ4 (groups of {sub}) p99 over {rounds} rounds: median {:.2} ms, min {:.2} ms, max {:.2} ms",
                     p99s[p99s.len() / 2],
                     p99s[0],
                     p99s[p99s.len() - 1]
                 );
+                }
             }
         }
     }

@@ -165,6 +165,10 @@ impl Sq8Index {
     }
 }
 
+/// Which entities a search may answer with. Owned (not borrowed) because a PQ4 search may be
+/// run by another caller's thread, batched with its own (see [`Pq4Index::search`]).
+pub type Filter = std::sync::Arc<dyn Fn(u32) -> bool + Send + Sync>;
+
 /// The approximate index serving keeps for a large model; which one is configuration
 /// (`[embed] search`), backed by the recall measured in BENCHMARKS.md. Each carries the re-ranking
 /// budget its recall was measured with.
@@ -201,10 +205,10 @@ impl Ann {
         point: &[f32],
         k: usize,
         exclude: &[u32],
-        allow: &(dyn Fn(u32) -> bool + Sync),
+        allow: &Filter,
     ) -> Vec<Candidate> {
         match self {
-            Ann::Sq8(i) => i.search(model, point, k, (10 * k).max(100), exclude, allow),
+            Ann::Sq8(i) => i.search(model, point, k, (10 * k).max(100), exclude, &**allow),
             Ann::Pq4(i) => i.search(model, point, k, (40 * k).max(400), exclude, allow),
         }
     }
@@ -222,8 +226,13 @@ pub(super) fn rerank_exact(
         .map(|id| (model.point_distance(point, model.entity(id)), id))
         .filter(|(d, _)| !d.is_nan())
         .collect();
-    exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let order = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    // Large re-rank budgets: select the k best before sorting them.
+    if exact.len() > k && k > 0 {
+        exact.select_nth_unstable_by(k - 1, order);
+    }
     exact.truncate(k);
+    exact.sort_unstable_by(order);
     exact
         .into_iter()
         .map(|(d, id)| Candidate { id, score: -d })

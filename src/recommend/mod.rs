@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, CatalogError};
 use crate::config::SearchMode;
-use crate::embed::index::{Ann, Sq8Index};
+use crate::embed::index::{Ann, Filter, Sq8Index};
 use crate::embed::pq::{self, Pq4Index};
 use crate::embed::predict::{top_k, Candidate, Direction};
 use crate::embed::{EmbedError, Embedding};
@@ -289,8 +289,8 @@ impl Service {
         let l = self.loaded()?;
         let id = self.entity(&l, entity, admin)?;
         let point = l.emb.model.entity(id).to_vec();
-        let hidden = &l.hidden;
-        let allow = |e: u32| e != id && (admin || !hidden.contains(&e));
+        let shared = Arc::clone(&l);
+        let allow: Filter = Arc::new(move |e| e != id && (admin || !shared.hidden.contains(&e)));
         let got = search(&l, &point, k, &[], &allow);
         self.finish(
             &l,
@@ -347,11 +347,12 @@ impl Service {
             Direction::Tails => l.known.tails(a, r),
             Direction::Heads => l.known.heads(r, a),
         };
-        let hidden = &l.hidden;
+        let shared = Arc::clone(&l);
         let members = range.as_ref().map(|(_, m)| Arc::clone(m));
-        let allow = |e: u32| {
-            (admin || !hidden.contains(&e)) && members.as_ref().is_none_or(|m| m.contains(&e))
-        };
+        let allow: Filter = Arc::new(move |e| {
+            (admin || !shared.hidden.contains(&e))
+                && members.as_ref().is_none_or(|m| m.contains(&e))
+        });
         let point = match direction {
             Direction::Tails => l.emb.model.tail_query(a, r),
             Direction::Heads => l.emb.model.head_query(r, a),
@@ -421,16 +422,10 @@ impl Service {
 }
 
 /// Top-k through the index when the loaded model has one, else exactly.
-fn search(
-    l: &Loaded,
-    point: &[f32],
-    k: usize,
-    exclude: &[u32],
-    allow: &(dyn Fn(u32) -> bool + Sync),
-) -> Vec<Candidate> {
+fn search(l: &Loaded, point: &[f32], k: usize, exclude: &[u32], allow: &Filter) -> Vec<Candidate> {
     match &l.index {
         Some(index) => index.search(&l.emb.model, point, k, exclude, allow),
-        None => top_k(&l.emb.model, point, k, exclude, allow),
+        None => top_k(&l.emb.model, point, k, exclude, &**allow),
     }
 }
 

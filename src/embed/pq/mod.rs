@@ -26,7 +26,10 @@ use rayon::prelude::*;
 
 mod kernel;
 
-use super::index::rerank_exact;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use super::index::{rerank_exact, Filter};
 use super::model::{Norm, TransE};
 use super::predict::Candidate;
 use kernel::{pack, Kernel, LANES};
@@ -60,8 +63,71 @@ pub struct Pq4Index {
     /// Per block of 32 entities, per pair of groups, 32 bytes (see [`pack`]).
     codes: Vec<u8>,
     rows: usize,
-    /// Admits one search at a time, in arrival order (see [`Pq4Index::search`]).
-    gate: parking_lot::FairMutex<()>,
+    /// Searches waiting for a scan, in arrival order (see [`Pq4Index::search`]).
+    queue: parking_lot::Mutex<Queue>,
+}
+
+/// Most searches one scan serves. The kernel's cost per query falls by a fifth from 1 to 2
+/// queries per pass and levels off from 4 (codes read from memory once per pass), while a
+/// longer pass makes a search that just missed it wait longer: with 8 clients on 2 cores,
+/// caps of 3-4 measured the lowest 99th percentile, 8-16 the highest (BENCHMARKS.md).
+const MAX_BATCH: usize = 4;
+
+/// The searches waiting for a scan and whether one runs.
+#[derive(Debug, Default)]
+struct Queue {
+    jobs: std::collections::VecDeque<Job>,
+    scanning: bool,
+}
+
+/// One search as the scan needs it: owned, because whichever caller leads the scan runs it.
+struct Job {
+    point: Vec<f32>,
+    k: usize,
+    lut: Vec<u8>,
+    keep: usize,
+    exclude: Vec<u32>,
+    allow: Filter,
+    slot: Arc<Slot>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("keep", &self.keep).finish()
+    }
+}
+
+/// Where a waiting caller learns that its candidates are ready or that it leads the next scan.
+#[derive(Default)]
+struct Slot {
+    state: parking_lot::Mutex<SlotState>,
+    ready: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+enum SlotState {
+    #[default]
+    Waiting,
+    Lead,
+    Done(Vec<Candidate>),
+    /// This search's filter panicked (or the scan serving it did).
+    Failed,
+}
+
+impl Slot {
+    fn set(&self, state: SlotState) {
+        *self.state.lock() = state;
+        self.ready.notify_one();
+    }
+
+    /// Blocks until the slot is no longer waiting; takes what it holds.
+    fn wait(&self) -> SlotState {
+        let mut state = self.state.lock();
+        while matches!(*state, SlotState::Waiting) {
+            self.ready.wait(&mut state);
+        }
+        std::mem::take(&mut *state)
+    }
 }
 
 impl Pq4Index {
@@ -127,7 +193,7 @@ impl Pq4Index {
             centroids,
             codes,
             rows,
-            gate: parking_lot::FairMutex::new(()),
+            queue: parking_lot::Mutex::new(Queue::default()),
         }
     }
 
@@ -144,6 +210,11 @@ impl Pq4Index {
     /// Dimensions per group.
     pub fn sub(&self) -> usize {
         self.sub
+    }
+
+    /// Largest table entry: `ENTRY_MAX`, or less where the sum over groups would not fit 16 bits.
+    fn entry_cap(&self) -> usize {
+        (u16::MAX as usize / self.groups).min(ENTRY_MAX)
     }
 
     /// The per-group distance tables of `point`, quantised to bytes and laid out in pairs of
@@ -175,7 +246,7 @@ impl Pq4Index {
             }
             span = span.max(t.iter().copied().fold(0.0, f32::max));
         }
-        let cap = (u16::MAX as usize / self.groups).min(ENTRY_MAX) as f32;
+        let cap = self.entry_cap() as f32;
         let scale = if span > 0.0 && span.is_finite() {
             cap / span
         } else {
@@ -191,6 +262,15 @@ impl Pq4Index {
     /// The `k` best entities for `point` among the `rerank` best by approximate distance,
     /// re-scored exactly; `exclude` (sorted) and `allow` filter as in
     /// [`top_k`](super::predict::top_k).
+    ///
+    /// Concurrent searches share scans: a caller queues its search and, when no scan runs,
+    /// leads one for every search waiting (up to `MAX_BATCH`), on every core; the others wait
+    /// for their candidates or to lead the next scan. One pass then applies each query's tables
+    /// to a block of codes while it sits in L1, so the codes cross the memory bus once per scan
+    /// instead of once per query, and the queue drains in arrival order. Letting every caller
+    /// scan at once costs more memory traffic and leaves completion to the scheduler: on 2
+    /// cores with 8 clients the 99th percentile tripled (BENCHMARKS.md). Each caller re-ranks
+    /// its own candidates, outside the scan.
     pub fn search(
         &self,
         model: &TransE,
@@ -198,99 +278,232 @@ impl Pq4Index {
         k: usize,
         rerank: usize,
         exclude: &[u32],
-        allow: &(dyn Fn(u32) -> bool + Sync),
+        allow: &Filter,
     ) -> Vec<Candidate> {
         if k == 0 || self.rows == 0 {
             return Vec::new();
         }
         debug_assert!(self.fits(model));
-        let keep = rerank.max(k);
-        let lut = self.tables(point);
-        // One scan at a time, first come first served, each on every core: concurrent callers
-        // then wait in a queue of short, equal jobs, and a query's latency is its place in
-        // that queue times one scan. Letting them all scan at once costs the same CPU but
-        // leaves completion to the scheduler: on 2 cores with 8 clients the median fell and
-        // the 99th percentile tripled (BENCHMARKS.md). The re-ranking below runs outside.
-        let gate = self.gate.lock();
+        let slot = Arc::new(Slot::default());
+        let job = Job {
+            point: point.to_vec(),
+            k,
+            lut: self.tables(point),
+            keep: rerank.max(k),
+            exclude: exclude.to_vec(),
+            allow: Arc::clone(allow),
+            slot: Arc::clone(&slot),
+        };
+        let lead = {
+            let mut queue = self.queue.lock();
+            queue.jobs.push_back(job);
+            !std::mem::replace(&mut queue.scanning, true)
+        };
+        let mut state = if lead { SlotState::Lead } else { slot.wait() };
+        while let SlotState::Lead = state {
+            self.lead(model);
+            state = slot.wait();
+        }
+        match state {
+            SlotState::Done(found) => found,
+            _ => panic!("the PQ4 scan serving this search panicked (its filter did)"),
+        }
+    }
+
+    /// Runs one scan for the searches at the head of the queue, re-ranks each search's
+    /// candidates (in parallel), hands each its answer and the lead to the next waiting search
+    /// (or marks the index idle). A panic in the scan marks the batch failed and still hands
+    /// the lead on, so no caller waits forever. Every queued search is on this index, hence on
+    /// `model`.
+    fn lead(&self, model: &TransE) {
+        let batch: Vec<Job> = {
+            let mut queue = self.queue.lock();
+            let n = queue.jobs.len().min(MAX_BATCH);
+            queue.jobs.drain(..n).collect()
+        };
+        struct Handoff<'a> {
+            queue: &'a parking_lot::Mutex<Queue>,
+            slots: Vec<Arc<Slot>>,
+        }
+        impl Drop for Handoff<'_> {
+            fn drop(&mut self) {
+                for slot in &self.slots {
+                    slot.set(SlotState::Failed);
+                }
+                let mut queue = self.queue.lock();
+                match queue.jobs.front() {
+                    Some(next) => next.slot.set(SlotState::Lead),
+                    None => queue.scanning = false,
+                }
+            }
+        }
+        let mut handoff = Handoff {
+            queue: &self.queue,
+            slots: batch.iter().map(|j| Arc::clone(&j.slot)).collect(),
+        };
+        let found = self.scan(&batch);
+        let answers: Vec<SlotState> = batch
+            .par_iter()
+            .zip(found)
+            .map(|(job, found)| match found {
+                Some(found) => SlotState::Done(rerank_exact(
+                    model,
+                    &job.point,
+                    job.k,
+                    found.into_iter().map(|(_, id)| id),
+                )),
+                None => SlotState::Failed,
+            })
+            .collect();
+        for (job, answer) in batch.iter().zip(answers) {
+            job.slot.set(answer);
+        }
+        handoff.slots.clear();
+    }
+
+    /// Each job's `keep` best (approximate distance, id), filtered, from one pass over the
+    /// codes on every core.
+    /// `None` for a job whose filter panicked.
+    fn scan(&self, batch: &[Job]) -> Vec<Option<Candidates>> {
         let block_bytes = self.groups / 2 * LANES;
         let kernel = Kernel::detect();
-        // One contiguous share of the table per thread: every task keeps its own `rerank`
-        // best, and warming those bounds up is the per-task cost (16 tasks per query at 1M
-        // entities on 2 threads ran at 0.64x the throughput of 2 tasks).
+        let luts: Vec<&[u8]> = batch.iter().map(|j| j.lut.as_slice()).collect();
+        let max = (self.groups * self.entry_cap()).min(u16::MAX as usize) as u16;
+        // One contiguous share of the table per thread: every task keeps its own `keep` best
+        // per query, and warming those bounds up is the per-task cost (16 tasks per query at
+        // 1M entities on 2 threads ran at 0.64x the throughput of 2 tasks).
         let blocks = self.codes.len() / block_bytes;
         let task_blocks = blocks
             .div_ceil(rayon::current_num_threads().max(1))
             .max(MIN_TASK_BLOCKS);
-        let mut found: Vec<(u16, u32)> = self
+        let per_task: Vec<Vec<Option<Candidates>>> = self
             .codes
             .par_chunks(task_blocks * block_bytes)
             .enumerate()
-            .flat_map_iter(|(t, chunk)| {
-                let mut best = Best::new(keep);
-                kernel.scan(chunk, &lut, |b, sums| {
+            .map(|(t, chunk)| {
+                let mut bests: Vec<Option<Best>> =
+                    batch.iter().map(|j| Some(Best::new(j.keep, max))).collect();
+                kernel.scan_many(chunk, &luts, |q, b, sums, mut within| {
+                    let job = &batch[q];
+                    let Some(best) = &mut bests[q] else { return 0 };
                     let first = (t * task_blocks + b) * LANES;
-                    for (lane, &d) in sums.iter().enumerate() {
-                        let id = first + lane;
+                    while within != 0 {
+                        let lane = within.trailing_zeros() as usize;
+                        within &= within - 1;
+                        let (d, id) = (sums[lane], first + lane);
                         if id >= self.rows || d > best.bound {
                             continue;
                         }
                         let id = id as u32;
-                        if exclude.binary_search(&id).is_ok() || !allow(id) {
+                        if job.exclude.binary_search(&id).is_ok() {
                             continue;
                         }
-                        best.push(d, id);
+                        // A filter that panics fails its own search, not the others in the scan.
+                        let allow = AssertUnwindSafe(|| (job.allow)(id));
+                        match std::panic::catch_unwind(allow) {
+                            Ok(true) => best.push(d, id),
+                            Ok(false) => {}
+                            Err(_) => {
+                                bests[q] = None;
+                                return 0;
+                            }
+                        }
                     }
                     best.bound
                 });
-                best.into_vec()
+                bests.into_iter().map(|b| b.map(Best::into_vec)).collect()
             })
             .collect();
-        drop(gate);
-        if found.len() > keep {
-            found.select_nth_unstable(keep);
-            found.truncate(keep);
-        }
-        rerank_exact(model, point, k, found.into_iter().map(|(_, id)| id))
+        batch
+            .iter()
+            .enumerate()
+            .map(|(q, job)| {
+                let mut found = Vec::new();
+                for task in &per_task {
+                    found.extend(task[q].as_ref()?.iter().copied());
+                }
+                if found.len() > job.keep {
+                    found.select_nth_unstable(job.keep);
+                    found.truncate(job.keep);
+                }
+                Some(found)
+            })
+            .collect()
     }
 }
 
-/// The `keep` smallest (distance, id) pairs seen, collected in a buffer that is cut back to
-/// `keep` with a selection whenever it grows by half: cheaper than a heap when candidates arrive in
-/// bursts, and `bound` (the worst kept distance once full) rejects most entities with one
-/// comparison.
+/// (approximate distance, id) pairs.
+type Candidates = Vec<(u16, u32)>;
+
+/// Buckets of the distance histogram [`Best`] keeps (4 KB of counts per search and task).
+const BUCKETS: usize = 1024;
+
+/// The `keep` smallest (distance, id) pairs seen, with a bound that tightens on every push: a
+/// histogram of the kept distances (in buckets of `2^shift`) says how far the bound can fall
+/// while at least `keep` candidates stay within it, so a push costs O(1) amortised and the
+/// kernel rejects entities as early as the candidates seen allow. Pairs that fall out of bound
+/// stay in the buffer until it is twice `keep` long, then are dropped in one pass.
 struct Best {
     keep: usize,
+    shift: u32,
+    /// Pushed distances per bucket.
+    hist: Vec<u32>,
+    /// The highest bucket still within bound, and how many pushed pairs lie at or below it.
+    top: usize,
+    within: usize,
+    /// Largest distance in bucket `top`: what the kernel compares with.
     bound: u16,
     items: Vec<(u16, u32)>,
 }
 
 impl Best {
-    fn new(keep: usize) -> Best {
+    /// For distances up to `max`.
+    fn new(keep: usize, max: u16) -> Best {
+        let mut shift = 0;
+        while (max as usize >> shift) >= BUCKETS {
+            shift += 1;
+        }
+        let buckets = (max as usize >> shift) + 1;
         Best {
-            keep,
+            keep: keep.max(1),
+            shift,
+            hist: vec![0; buckets],
+            top: buckets - 1,
+            within: 0,
             bound: u16::MAX,
-            items: Vec::with_capacity(keep + keep / 2 + 1),
+            items: Vec::with_capacity(2 * keep + 1),
         }
     }
 
+    /// Adds a pair whose distance is within `bound`.
     fn push(&mut self, d: u16, id: u32) {
+        let bucket = (d as usize >> self.shift).min(self.top);
         self.items.push((d, id));
-        if self.items.len() >= self.keep + self.keep / 2 {
-            self.shrink();
+        self.hist[bucket] += 1;
+        self.within += 1;
+        if self.within - (self.hist[self.top] as usize) < self.keep {
+            return;
+        }
+        // The top bucket can go: the ones below still hold `keep` pairs.
+        while self.top > 0 && self.within - (self.hist[self.top] as usize) >= self.keep {
+            self.within -= self.hist[self.top] as usize;
+            self.top -= 1;
+        }
+        let edge = ((self.top + 1) << self.shift) - 1;
+        self.bound = edge.min(u16::MAX as usize) as u16;
+        if self.items.len() >= 2 * self.keep {
+            self.compact();
         }
     }
 
-    fn shrink(&mut self) {
-        if self.items.len() > self.keep {
-            self.items.select_nth_unstable(self.keep - 1);
-            self.items.truncate(self.keep);
-            // Entities at the bound itself may still tie their way in; later ids lose ties.
-            self.bound = self.items.iter().map(|x| x.0).max().unwrap_or(u16::MAX);
-        }
+    fn compact(&mut self) {
+        let bound = self.bound;
+        self.items.retain(|&(d, _)| d <= bound);
     }
 
+    /// The pairs within bound: at least `keep` of them when that many were pushed.
     fn into_vec(mut self) -> Vec<(u16, u32)> {
-        self.shrink();
+        self.compact();
         self.items
     }
 }
@@ -372,11 +585,11 @@ mod tests {
                 let index = Pq4Index::build(&m, sub, 3);
                 assert!(index.fits(&m));
                 assert_eq!(index.bytes(), 20_000usize.div_ceil(32) * 32 * 32 / sub / 2);
-                let all = |_: u32| true;
+                let all: Filter = Arc::new(|_: u32| true);
                 let mut total = 0.0;
                 for h in 0..50 {
                     let q = m.tail_query(h * 7, h % 3);
-                    let exact = top_k(&m, &q, 10, &[], &all);
+                    let exact = top_k(&m, &q, 10, &[], &*all);
                     let approx = index.search(&m, &q, 10, 400, &[], &all);
                     assert_eq!(approx.len(), 10);
                     total += recall(&exact, &approx);
@@ -400,12 +613,12 @@ mod tests {
         let exact = top_k(&m, &q, 5, &[], &|_| true);
         let mut banned: Vec<u32> = exact.iter().take(2).map(|c| c.id).collect();
         banned.sort();
-        let even = |id: u32| id.is_multiple_of(2);
+        let even: Filter = Arc::new(|id: u32| id.is_multiple_of(2));
         let got = index.search(&m, &q, 5, 100, &banned, &even);
         assert_eq!(got.len(), 5);
         assert!(got.iter().all(|c| c.id % 2 == 0 && !banned.contains(&c.id)));
         assert!(index.search(&m, &q, 0, 100, &[], &even).is_empty());
-        let few = |id: u32| id < 3;
+        let few: Filter = Arc::new(|id: u32| id < 3);
         assert_eq!(index.search(&m, &q, 10, 100, &[], &few).len(), 3);
     }
 
@@ -418,8 +631,8 @@ mod tests {
             let m = model(rows, dim, Norm::L2);
             let index = Pq4Index::build(&m, sub, 9);
             let q = m.tail_query(0, 0);
-            let all = |_: u32| true;
-            let exact = top_k(&m, &q, 10, &[], &all);
+            let all: Filter = Arc::new(|_: u32| true);
+            let exact = top_k(&m, &q, 10, &[], &*all);
             assert_eq!(
                 index.search(&m, &q, 10, 64, &[], &all),
                 exact,
@@ -429,7 +642,14 @@ mod tests {
         let empty = model(0, 4, Norm::L1);
         let index = Pq4Index::build(&empty, 2, 1);
         assert!(index
-            .search(&empty, &[0.0; 4], 10, 10, &[], &|_| true)
+            .search(
+                &empty,
+                &[0.0; 4],
+                10,
+                10,
+                &[],
+                &(Arc::new(|_| true) as Filter)
+            )
             .is_empty());
     }
 
@@ -441,6 +661,63 @@ mod tests {
         assert_eq!(a.codes, b.codes);
         assert_eq!(a.centroids, b.centroids);
         let q = vec![f32::NAN; 8];
-        assert!(a.search(&m, &q, 10, 50, &[], &|_| true).is_empty());
+        assert!(a
+            .search(&m, &q, 10, 50, &[], &(Arc::new(|_| true) as Filter))
+            .is_empty());
+    }
+
+    #[test]
+    fn concurrent_searches_share_scans_and_answer_as_alone() {
+        let m = model(5_000, 16, Norm::L2);
+        let index = Pq4Index::build(&m, 2, 2);
+        let queries: Vec<(Vec<f32>, u32)> = (0..48)
+            .map(|i| (m.tail_query(i * 13, i % 3), i % 5))
+            .collect();
+        let filter = |r: u32| -> Filter { Arc::new(move |id: u32| id % 5 != r) };
+        let alone: Vec<Vec<Candidate>> = queries
+            .iter()
+            .map(|(q, r)| index.search(&m, q, 10, 200, &[r + 1], &filter(*r)))
+            .collect();
+        let together: Vec<Vec<Candidate>> = std::thread::scope(|s| {
+            let handles: Vec<_> = queries
+                .iter()
+                .map(|(q, r)| {
+                    let (index, m, f) = (&index, &m, filter(*r));
+                    s.spawn(move || index.search(m, q, 10, 200, &[r + 1], &f))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(alone, together);
+        for (got, (_, r)) in together.iter().zip(&queries) {
+            assert_eq!(got.len(), 10);
+            assert!(got.iter().all(|c| c.id % 5 != *r && c.id != r + 1));
+        }
+    }
+
+    #[test]
+    fn a_panicking_filter_fails_its_own_search_only() {
+        let m = model(3_000, 8, Norm::L1);
+        let index = Pq4Index::build(&m, 2, 1);
+        let q = m.tail_query(1, 1);
+        let all: Filter = Arc::new(|_| true);
+        let want = index.search(&m, &q, 5, 100, &[], &all);
+        let bad: Filter = Arc::new(|id| if id == 7 { panic!("bad filter") } else { true });
+        std::thread::scope(|s| {
+            let failing: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| index.search(&m, &q, 5, 3_000, &[], &bad)))
+                .collect();
+            let fine: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| index.search(&m, &q, 5, 100, &[], &all)))
+                .collect();
+            for h in failing {
+                assert!(h.join().is_err());
+            }
+            for h in fine {
+                assert_eq!(h.join().unwrap(), want);
+            }
+        });
+        // The index still serves afterwards.
+        assert_eq!(index.search(&m, &q, 5, 100, &[], &all), want);
     }
 }
