@@ -5,6 +5,14 @@
 /// Entities summed together by one kernel call.
 pub(super) const LANES: usize = 32;
 
+/// 32 bytes of codes or table entries. With AVX2 at hand, the vector type itself: codes and
+/// tables are then stored 32-byte aligned and the kernel loads them straight into registers
+/// (through `[u8; 32]` values, the compiler copied every load through the stack).
+#[cfg(target_arch = "x86_64")]
+pub(super) type Vector = std::arch::x86_64::__m256i;
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) type Vector = [u8; LANES];
+
 /// Packs one block's codes (`LANES` entities × `groups`, row-major) for the kernel: per pair of
 /// groups (2p, 2p+1), 32 bytes; byte j < 16 holds group 2p of entity j in its low nibble and of
 /// entity j + 16 in its high nibble, byte 16 + j the same for group 2p + 1. One 256-bit load then
@@ -48,8 +56,8 @@ impl Kernel {
     #[cfg(test)]
     pub(super) fn scan(
         self,
-        codes: &[u8],
-        lut: &[u8],
+        codes: &[Vector],
+        lut: &[Vector],
         mut hit: impl FnMut(usize, &[u16; LANES], u32) -> u16,
     ) {
         self.scan_many(codes, &[lut], |_, b, sums, within| hit(b, sums, within));
@@ -61,17 +69,14 @@ impl Kernel {
     /// returns that query's new bound.
     pub(super) fn scan_many(
         self,
-        codes: &[u8],
-        luts: &[&[u8]],
+        codes: &[Vector],
+        luts: &[&[Vector]],
         hit: impl FnMut(usize, usize, &[u16; LANES], u32) -> u16,
     ) {
         let Some(first) = luts.first() else { return };
         let block = first.len();
         assert!(
-            block > 0
-                && block.is_multiple_of(LANES)
-                && codes.len().is_multiple_of(block)
-                && luts.iter().all(|l| l.len() == block)
+            block > 0 && codes.len().is_multiple_of(block) && luts.iter().all(|l| l.len() == block)
         );
         match self {
             Kernel::Portable => portable_scan(codes, luts, hit),
@@ -82,15 +87,16 @@ impl Kernel {
 }
 
 fn portable_scan(
-    codes: &[u8],
-    luts: &[&[u8]],
+    codes: &[Vector],
+    luts: &[&[Vector]],
     mut hit: impl FnMut(usize, usize, &[u16; LANES], u32) -> u16,
 ) {
+    use pulp::bytemuck::cast_slice;
     let mut bounds = vec![u16::MAX; luts.len()];
     let mut sums = [0u16; LANES];
     for (b, block) in codes.chunks_exact(luts[0].len()).enumerate() {
         for (q, lut) in luts.iter().enumerate() {
-            portable(block, lut, &mut sums);
+            portable(cast_slice(block), cast_slice(lut), &mut sums);
             let within = sums
                 .iter()
                 .enumerate()
@@ -125,11 +131,10 @@ fn portable(codes: &[u8], lut: &[u8], out: &mut [u16; LANES]) {
 #[cfg(target_arch = "x86_64")]
 fn avx2_scan(
     simd: pulp::x86::V3,
-    codes: &[u8],
-    luts: &[&[u8]],
+    codes: &[Vector],
+    luts: &[&[Vector]],
     mut hit: impl FnMut(usize, usize, &[u16; LANES], u32) -> u16,
 ) {
-    use pulp::bytemuck::cast_slice;
     use std::arch::x86_64::__m256i;
     simd.vectorize(
         #[inline(always)]
@@ -137,7 +142,7 @@ fn avx2_scan(
             let (avx, avx2) = (simd.avx, simd.avx2);
             let nibble = avx._mm256_set1_epi8(0x0f);
             let zero = avx._mm256_setzero_si256();
-            let vectors = luts[0].len() / LANES;
+            let vectors = luts[0].len();
             let mut bounds = vec![u16::MAX; luts.len()];
             let mut sums = [0u16; LANES];
             // The low and high nibbles of code vector `$j` of `$c`. (Macros, not closures: a
@@ -145,7 +150,7 @@ fn avx2_scan(
             // intrinsic; one such build ran 13 times slower.)
             macro_rules! unpack {
                 ($c:expr, $j:expr) => {{
-                    let v: __m256i = pulp::cast($c[$j]);
+                    let v: __m256i = $c[$j];
                     (
                         avx2._mm256_and_si256(v, nibble),
                         avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(v), nibble),
@@ -155,7 +160,7 @@ fn avx2_scan(
             macro_rules! lookup {
                 ($c:expr, $t:expr, $j:expr) => {{
                     let (lo, hi) = unpack!($c, $j);
-                    let t: __m256i = pulp::cast($t[$j]);
+                    let t: __m256i = $t[$j];
                     (
                         avx2._mm256_shuffle_epi8(t, lo),
                         avx2._mm256_shuffle_epi8(t, hi),
@@ -174,7 +179,7 @@ fn avx2_scan(
             // The parts (see `check`) of one block for one query's tables.
             macro_rules! block_parts {
                 ($lut:expr, $block:expr) => {{
-                    let lut: &[[u8; LANES]] = cast_slice($lut);
+                    let lut: &[__m256i] = $lut;
                     let (mut a_lo, mut b_lo, mut a_hi, mut b_hi) = (zero, zero, zero, zero);
                     // Two pairs of groups are added as bytes before widening: entries are at
                     // most 127 (`ENTRY_MAX`), so a byte holds two of them without overflow.
@@ -242,8 +247,7 @@ fn avx2_scan(
                     }
                 }};
             }
-            for (b, block) in codes.chunks_exact(vectors * LANES).enumerate() {
-                let block: &[[u8; LANES]] = cast_slice(block);
+            for (b, block) in codes.chunks_exact(vectors).enumerate() {
                 for (q, lut) in luts.iter().enumerate() {
                     let parts = block_parts!(lut, block);
                     check!(q, b, parts);
@@ -257,7 +261,14 @@ fn avx2_scan(
 mod tests {
     use super::super::{CENTROIDS, ENTRY_MAX};
     use super::*;
+    use pulp::bytemuck::{cast_slice_mut, Zeroable};
     use rand::{Rng, SeedableRng};
+
+    fn vectors(bytes: &[u8]) -> Vec<Vector> {
+        let mut out = vec![Vector::zeroed(); bytes.len() / LANES];
+        cast_slice_mut::<Vector, u8>(&mut out).copy_from_slice(bytes);
+        out
+    }
 
     #[test]
     fn kernels_sum_one_table_entry_per_group() {
@@ -280,7 +291,8 @@ mod tests {
             for kernel in [Kernel::Portable, Kernel::detect()] {
                 // Three copies of the block: every one is handed over while the bound stays
                 // at the maximum; with a bound below every sum, none is.
-                let three = codes.repeat(3);
+                let three = vectors(&codes.repeat(3));
+                let lut = vectors(&lut);
                 let mut seen = Vec::new();
                 kernel.scan(&three, &lut, |b, sums, within| {
                     assert_eq!(sums.to_vec(), want, "{groups} groups");
@@ -299,7 +311,11 @@ mod tests {
                         .filter(|&j| sums[j] <= bound)
                         .fold(0u32, |m, j| m | 1 << j);
                     assert_eq!(within, want, "{groups} groups");
-                    bound = if calls == 1 { low } else { low.saturating_sub(1) };
+                    bound = if calls == 1 {
+                        low
+                    } else {
+                        low.saturating_sub(1)
+                    };
                     bound
                 });
                 // The first block with the bound at the maximum, the second with the bound at
@@ -331,7 +347,9 @@ mod tests {
                     .collect()
             })
             .collect();
-        let refs: Vec<&[u8]> = luts.iter().map(Vec::as_slice).collect();
+        let codes = vectors(&codes);
+        let luts: Vec<Vec<Vector>> = luts.iter().map(|l| vectors(l)).collect();
+        let refs: Vec<&[Vector]> = luts.iter().map(Vec::as_slice).collect();
         for kernel in [Kernel::Portable, Kernel::detect()] {
             let mut alone = vec![Vec::new(); luts.len()];
             for (q, lut) in luts.iter().enumerate() {

@@ -32,7 +32,8 @@ use std::sync::Arc;
 use super::index::{rerank_exact, Filter};
 use super::model::{Norm, TransE};
 use super::predict::Candidate;
-use kernel::{pack, Kernel, LANES};
+use kernel::{pack, Kernel, Vector, LANES};
+use pulp::bytemuck::{cast_slice_mut, Zeroable};
 
 /// Dimensions per group serving uses: groups of 4 halve the codes and the scan but lose recall
 /// (BENCHMARKS.md).
@@ -60,8 +61,8 @@ pub struct Pq4Index {
     norm: Norm,
     /// `groups × CENTROIDS × sub`, dimensions past `dim` zero.
     centroids: Vec<f32>,
-    /// Per block of 32 entities, per pair of groups, 32 bytes (see [`pack`]).
-    codes: Vec<u8>,
+    /// Per block of 32 entities, per pair of groups, one vector of 32 bytes (see [`pack`]).
+    codes: Vec<Vector>,
     rows: usize,
     /// Searches waiting for a scan, in arrival order (see [`Pq4Index::search`]).
     queue: parking_lot::Mutex<Queue>,
@@ -84,7 +85,7 @@ struct Queue {
 struct Job {
     point: Vec<f32>,
     k: usize,
-    lut: Vec<u8>,
+    lut: Vec<Vector>,
     keep: usize,
     exclude: Vec<u32>,
     allow: Filter,
@@ -168,9 +169,9 @@ impl Pq4Index {
             .collect();
         let blocks = rows.div_ceil(LANES);
         let pairs = groups / 2;
-        let mut codes = vec![0u8; blocks * pairs * LANES];
+        let mut codes = vec![Vector::zeroed(); blocks * pairs];
         codes
-            .par_chunks_mut(pairs * LANES)
+            .par_chunks_mut(pairs)
             .enumerate()
             .for_each(|(b, out)| {
                 let mut v = vec![0.0f32; sub];
@@ -183,7 +184,7 @@ impl Pq4Index {
                         block[lane * groups + g] = nearest(c, &v, sub);
                     }
                 }
-                pack(&block, groups, out);
+                pack(&block, groups, cast_slice_mut(out));
             });
         Pq4Index {
             dim,
@@ -204,7 +205,7 @@ impl Pq4Index {
 
     /// Bytes held by the codes.
     pub fn bytes(&self) -> usize {
-        self.codes.len()
+        self.codes.len() * LANES
     }
 
     /// Dimensions per group.
@@ -221,7 +222,7 @@ impl Pq4Index {
     /// groups (32 bytes each) as the kernel reads them. Each group's smallest entry is
     /// subtracted (a constant per group changes no order) and one scale is shared by all groups,
     /// capped so that the sum over groups fits 16 bits.
-    fn tables(&self, point: &[f32]) -> Vec<u8> {
+    fn tables(&self, point: &[f32]) -> Vec<Vector> {
         let sub = self.sub;
         let mut raw = vec![0.0f32; self.groups * CENTROIDS];
         for g in 0..self.groups {
@@ -254,9 +255,11 @@ impl Pq4Index {
         };
         // NaN entries (a NaN query) become 0 through the saturating cast; the exact re-ranking
         // then drops every candidate with a NaN distance.
-        raw.iter()
-            .map(|&x| (x * scale).round().clamp(0.0, cap) as u8)
-            .collect()
+        let mut out = vec![Vector::zeroed(); raw.len() / LANES];
+        for (o, &x) in cast_slice_mut::<Vector, u8>(&mut out).iter_mut().zip(&raw) {
+            *o = (x * scale).round().clamp(0.0, cap) as u8;
+        }
+        out
     }
 
     /// The `k` best entities for `point` among the `rerank` best by approximate distance,
@@ -365,20 +368,20 @@ impl Pq4Index {
     /// codes on every core.
     /// `None` for a job whose filter panicked.
     fn scan(&self, batch: &[Job]) -> Vec<Option<Candidates>> {
-        let block_bytes = self.groups / 2 * LANES;
+        let block_vectors = self.groups / 2;
         let kernel = Kernel::detect();
-        let luts: Vec<&[u8]> = batch.iter().map(|j| j.lut.as_slice()).collect();
+        let luts: Vec<&[Vector]> = batch.iter().map(|j| j.lut.as_slice()).collect();
         let max = (self.groups * self.entry_cap()).min(u16::MAX as usize) as u16;
         // One contiguous share of the table per thread: every task keeps its own `keep` best
         // per query, and warming those bounds up is the per-task cost (16 tasks per query at
         // 1M entities on 2 threads ran at 0.64x the throughput of 2 tasks).
-        let blocks = self.codes.len() / block_bytes;
+        let blocks = self.codes.len() / block_vectors;
         let task_blocks = blocks
             .div_ceil(rayon::current_num_threads().max(1))
             .max(MIN_TASK_BLOCKS);
         let per_task: Vec<Vec<Option<Candidates>>> = self
             .codes
-            .par_chunks(task_blocks * block_bytes)
+            .par_chunks(task_blocks * block_vectors)
             .enumerate()
             .map(|(t, chunk)| {
                 let mut bests: Vec<Option<Best>> =
@@ -658,7 +661,10 @@ mod tests {
         let m = model(500, 8, Norm::L1);
         let a = Pq4Index::build(&m, 2, 4);
         let b = Pq4Index::build(&m, 2, 4);
-        assert_eq!(a.codes, b.codes);
+        assert_eq!(
+            pulp::bytemuck::cast_slice::<Vector, u8>(&a.codes),
+            pulp::bytemuck::cast_slice::<Vector, u8>(&b.codes)
+        );
         assert_eq!(a.centroids, b.centroids);
         let q = vec![f32::NAN; 8];
         assert!(a
