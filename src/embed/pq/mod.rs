@@ -19,7 +19,7 @@
 //! L2's), so one scan serves either. Filters (known triples, restricted entities, type
 //! constraints) apply while candidates are collected, as in the exact search. A portable kernel
 //! computes the same sums where AVX2 is missing (and checks the vector kernel in the tests).
-//! Concurrent searches share scans, up to 4 per pass over the codes ([`batch`]).
+//! Concurrent searches share scans, up to 4 per pass over the codes (`batch.rs`).
 
 use rand::seq::index::sample;
 use rand::SeedableRng;
