@@ -132,8 +132,7 @@ impl Pq4Index {
     }
 
     /// Each job's `keep` best (approximate distance, id), filtered, from one pass over the
-    /// codes on every core.
-    /// `None` for a job whose filter panicked.
+    /// codes on every core; `None` for a job whose filter panicked.
     pub(super) fn scan(&self, batch: &[Job]) -> Vec<Option<Candidates>> {
         let block_vectors = self.groups / 2;
         let kernel = Kernel::detect();
@@ -275,5 +274,47 @@ impl Best {
     fn into_vec(mut self) -> Vec<(u16, u32)> {
         self.compact();
         self.items
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn best_keeps_the_smallest_and_its_bound_never_cuts_them() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(3);
+        for (keep, max, n) in [
+            (1, 100, 50),
+            (10, 6_350, 5_000),
+            (400, 6_350, 50_000),
+            (7, 5, 300),
+        ] {
+            let pushed: Vec<u16> = (0..n).map(|_| rng.gen_range(0..=max)).collect();
+            let mut best = Best::new(keep, max);
+            let mut offered = Vec::new();
+            for (id, &d) in pushed.iter().enumerate() {
+                // As the scan does: only distances within the current bound are offered.
+                if d <= best.bound {
+                    best.push(d, id as u32);
+                    offered.push(d);
+                }
+            }
+            let mut all = pushed.clone();
+            all.sort_unstable();
+            let kth = all[keep - 1];
+            assert!(
+                best.bound >= kth,
+                "keep {keep}: bound {} < {kth}",
+                best.bound
+            );
+            let got = best.into_vec();
+            assert!(got.len() >= keep);
+            let mut distances: Vec<u16> = got.iter().map(|x| x.0).collect();
+            distances.sort_unstable();
+            assert_eq!(distances[..keep], all[..keep], "keep {keep}");
+            assert!(offered.len() < n || keep * 2 > n);
+        }
     }
 }

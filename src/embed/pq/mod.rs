@@ -209,8 +209,8 @@ impl Pq4Index {
     /// to a block of codes while it sits in L1, so the codes cross the memory bus once per scan
     /// instead of once per query, and the queue drains in arrival order. Letting every caller
     /// scan at once costs more memory traffic and leaves completion to the scheduler: on 2
-    /// cores with 8 clients the 99th percentile tripled (BENCHMARKS.md). Each caller re-ranks
-    /// its own candidates, outside the scan.
+    /// cores with 8 clients the 99th percentile tripled (BENCHMARKS.md). The leader also
+    /// re-ranks every search of its batch, in parallel, before handing the answers out.
     pub fn search(
         &self,
         model: &TransE,
@@ -246,7 +246,7 @@ impl Pq4Index {
         }
         match state {
             SlotState::Done(found) => found,
-            _ => panic!("the PQ4 scan serving this search panicked (its filter did)"),
+            _ => panic!("the PQ4 scan serving this search panicked (in its filter or the scan)"),
         }
     }
 }
