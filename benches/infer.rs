@@ -97,7 +97,7 @@ fn main() {
         let opts = Options {
             threads,
             batch_size: batch,
-            ort_lib: None,
+            ..Options::default()
         };
         let model = Model::load(&dir, &opts).expect("load model");
         let mut texts = texts_of(&model);

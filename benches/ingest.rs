@@ -8,7 +8,12 @@
 //! Records: `demo/data/products.csv` repeated with fresh ids up to ING_ROWS (default 30,000;
 //! the titles are realistic Chinese and English product titles; repeats become duplicate links,
 //! as they would in a real feed). Environment: ING_ROWS, ING_DIR (default
-//! target/ingest-bench), ING_PARTS (model,ingest,plain).
+//! target/ingest-bench), ING_PARTS (model,ingest,store,plain).
+//!
+//! `store` is the floor under the end-to-end figure: the quads the labelled run left in its
+//! product graph, bulk-loaded into a fresh Oxigraph store straight through Oxigraph's own bulk
+//! loader (no pipeline), once in the pipeline's batches and once in one load. On a machine where
+//! the model alone keeps every core busy, end to end cannot take less than the model plus this.
 //!
 //! `cargo bench --bench ingest`
 
@@ -18,7 +23,7 @@ use common::{env, peak_rss_mb, reset_peak};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use stocktake::catalog::{Catalog, GraphLayout};
+use stocktake::catalog::{Catalog, GraphFormat, GraphLayout, GraphTarget};
 use stocktake::infer::{Model, Options};
 use stocktake::ingest::{self, label::Labeler, mapping::Mapping};
 
@@ -50,10 +55,51 @@ fn store(dir: &Path, repo: &Path) -> anyhow::Result<Catalog> {
     Ok(c)
 }
 
+/// Bulk-loads the labelled run's product graph into fresh stores with Oxigraph alone: in the
+/// pipeline's batches (one load per 1,000 records' quads) and in one load.
+fn store_floor(catalog: &Catalog, dir: &Path, rows: usize, records: usize) -> anyhow::Result<()> {
+    use oxigraph::io::{RdfFormat, RdfParser};
+    use oxigraph::store::Store;
+    let products = catalog.layout().products.as_str().to_owned();
+    let mut nq = Vec::new();
+    catalog.dump(
+        Some(&GraphTarget::Named(products)),
+        GraphFormat::NQuads,
+        true,
+        &mut nq,
+    )?;
+    let quads: Vec<oxigraph::model::Quad> = RdfParser::from_format(RdfFormat::NQuads)
+        .for_slice(&nq)
+        .collect::<Result<_, _>>()?;
+    let per_batch = quads.len().div_ceil(records.max(1).div_ceil(1000));
+    for (name, chunk) in [("pipeline batches", per_batch), ("one load", quads.len())] {
+        let path = dir.join("store-floor");
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+        let store = Store::open(&path)?;
+        let t = Instant::now();
+        for part in quads.chunks(chunk.max(1)) {
+            let mut loader = store.bulk_loader();
+            loader.load_quads(part.iter().cloned())?;
+            loader.commit()?;
+        }
+        store.flush()?;
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "store alone ({name}): {s:6.1} s  {:9.0} records/s  ({} quads, {:.0} quads/s)",
+            rows as f64 / s,
+            quads.len(),
+            quads.len() as f64 / s
+        );
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rows: usize = env("ING_ROWS", 30_000);
-    let parts: String = env("ING_PARTS", "model,ingest,plain".to_string());
+    let parts: String = env("ING_PARTS", "model,ingest,store,plain".to_string());
     let dir = PathBuf::from(env(
         "ING_DIR",
         repo.join("target/ingest-bench").display().to_string(),
@@ -96,10 +142,12 @@ fn main() -> anyhow::Result<()> {
         let threads: usize = env("ING_THREADS", 0);
         let model = Model::load(
             &model_dir,
+            // As `Labeler::load` configures the labeller of `stocktake ingest`.
             &Options {
                 threads,
                 ..Options::default()
-            },
+            }
+            .sharing_cores(),
         )?;
         let iri =
             catalog.describe_model(&stocktake::ingest::label::model_record(&model.package))?;
@@ -122,6 +170,9 @@ fn main() -> anyhow::Result<()> {
             peak_rss_mb()
         );
         println!("  stages (s): {:?}", r.seconds);
+        if parts.contains("store") {
+            store_floor(&catalog, &dir, rows, r.accepted as usize)?;
+        }
         if model_rate.is_finite() {
             println!(
                 "ratio end to end / model alone: {:.2}x  (goal >= 0.80)",

@@ -109,23 +109,39 @@ fn node(s: &str) -> Result<NamedNode, CatalogError> {
     NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")))
 }
 
-fn term(t: &Object) -> Result<OxTerm, CatalogError> {
-    Ok(match t {
-        Object::Iri(i) => node(i)?.into(),
-        Object::Literal {
-            value,
-            lang: Some(l),
-            ..
-        } => Literal::new_language_tagged_literal(value.clone(), l.clone())
-            .map_err(|e| CatalogError::BadRequest(format!("language tag {l:?}: {e}")))?
-            .into(),
-        Object::Literal {
-            value,
-            datatype: Some(d),
-            ..
-        } => Literal::new_typed_literal(value.clone(), node(d)?).into(),
-        Object::Literal { value, .. } => Literal::new_simple_literal(value.clone()).into(),
-    })
+/// Checked IRIs of one write, by text: a batch names the same predicates, classes, runs and
+/// subjects over and over, and checking an IRI costs a parse while a repeat costs a hash lookup.
+#[derive(Default)]
+struct Iris<'a>(HashMap<&'a str, NamedNode>);
+
+impl<'a> Iris<'a> {
+    fn get(&mut self, s: &'a str) -> Result<NamedNode, CatalogError> {
+        if let Some(n) = self.0.get(s) {
+            return Ok(n.clone());
+        }
+        let n = node(s)?;
+        self.0.insert(s, n.clone());
+        Ok(n)
+    }
+
+    fn term(&mut self, t: &'a Object) -> Result<OxTerm, CatalogError> {
+        Ok(match t {
+            Object::Iri(i) => self.get(i)?.into(),
+            Object::Literal {
+                value,
+                lang: Some(l),
+                ..
+            } => Literal::new_language_tagged_literal(value.clone(), l.clone())
+                .map_err(|e| CatalogError::BadRequest(format!("language tag {l:?}: {e}")))?
+                .into(),
+            Object::Literal {
+                value,
+                datatype: Some(d),
+                ..
+            } => Literal::new_typed_literal(value.clone(), self.get(d)?).into(),
+            Object::Literal { value, .. } => Literal::new_simple_literal(value.clone()).into(),
+        })
+    }
 }
 
 /// Pure insertions of at least this many quads go through Oxigraph's bulk loader: one atomic
@@ -136,13 +152,14 @@ const BULK_INSERT: usize = 2000;
 
 /// The quads of `statements` in `graph` (built, and so validated, before the store is touched).
 fn quads(graph: &NamedNode, statements: &[Statement]) -> Result<Vec<Quad>, CatalogError> {
+    let mut iris = Iris::default();
     statements
         .iter()
         .map(|s| {
             Ok(Quad::new(
-                node(&s.subject)?,
-                node(&s.predicate)?,
-                term(&s.object)?,
+                iris.get(&s.subject)?,
+                iris.get(&s.predicate)?,
+                iris.term(&s.object)?,
                 graph.clone(),
             ))
         })
@@ -270,6 +287,27 @@ impl Catalog {
         Ok(written)
     }
 
+    /// Whether `graph` holds any triple about `subject` (one index seek). A malformed IRI is
+    /// never a subject.
+    pub fn has_subject(&self, graph: &NamedNode, subject: &str) -> Result<bool, CatalogError> {
+        let Ok(s) = NamedNode::new(subject) else {
+            return Ok(false);
+        };
+        match self
+            .store
+            .quads_for_pattern(
+                Some(s.as_ref().into()),
+                None,
+                None,
+                Some(GraphNameRef::NamedNode(graph.as_ref())),
+            )
+            .next()
+        {
+            Some(q) => q.map(|_| true).map_err(Into::into),
+            None => Ok(false),
+        }
+    }
+
     /// The values of `predicate` on `subject` in `graph` — IRIs, and literals by their lexical
     /// form (one index lookup).
     pub fn objects(
@@ -318,6 +356,37 @@ impl Catalog {
         statements: &[Statement],
     ) -> Result<usize, CatalogError> {
         self.replace_matching(graph, subjects, Some(predicates), statements)
+    }
+
+    /// Like [`Catalog::replace_properties`] for every subject whose IRI starts with `prefix`:
+    /// one scan of the predicate index per predicate instead of a lookup per subject and
+    /// predicate (findings over a whole namespace, where few subjects have any).
+    pub fn replace_properties_under(
+        &self,
+        graph: &NamedNode,
+        prefix: &str,
+        predicates: &[String],
+        statements: &[Statement],
+    ) -> Result<usize, CatalogError> {
+        let new = quads(graph, statements)?;
+        let written = new.len();
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let mut old = Vec::new();
+        for p in predicates {
+            let p = node(p)?;
+            for q in self
+                .store
+                .quads_for_pattern(None, Some(p.as_ref()), None, Some(g))
+            {
+                let q = q?;
+                if matches!(&q.subject, NamedOrBlankNode::NamedNode(n) if n.as_str().starts_with(prefix))
+                {
+                    old.push(q);
+                }
+            }
+        }
+        self.rewrite(old, new)?;
+        Ok(written)
     }
 
     fn replace_matching(

@@ -29,6 +29,11 @@ pub struct Options {
     pub batch_size: usize,
     /// Explicit `libonnxruntime.so`, else discovery.
     pub ort_lib: Option<std::path::PathBuf>,
+    /// Whether ONNX Runtime's idle intra-op threads spin for work (its default: lowest latency
+    /// when the model has the cores to itself). Off for a model that shares the cores with other
+    /// work, such as the labeller inside an ingest run: spinning threads burn the cores the
+    /// store writer needs, and a descheduled worker stalls every parallel step of the model.
+    pub spin: bool,
 }
 
 impl Options {
@@ -38,6 +43,15 @@ impl Options {
             threads: c.threads,
             batch_size: c.batch_size,
             ort_lib: c.ort_lib.clone(),
+            spin: true,
+        }
+    }
+
+    /// The same settings for a model that shares the cores with other work (no spinning).
+    pub fn sharing_cores(self) -> Options {
+        Options {
+            spin: false,
+            ..self
         }
     }
 }
@@ -48,6 +62,7 @@ impl Default for Options {
             threads: 0,
             batch_size: 32,
             ort_lib: None,
+            spin: true,
         }
     }
 }
@@ -119,6 +134,11 @@ impl Model {
         if opts.threads > 0 {
             builder = builder
                 .with_intra_threads(opts.threads)
+                .map_err(|e| err(e.into()))?;
+        }
+        if !opts.spin {
+            builder = builder
+                .with_intra_op_spinning(false)
                 .map_err(|e| err(e.into()))?;
         }
         let session = builder.commit_from_file(&model_path).map_err(&err)?;

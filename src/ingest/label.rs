@@ -281,7 +281,9 @@ impl Labeler {
         name: &str,
     ) -> Result<Labeler, LabelError> {
         let dir = crate::infer::find_package(&config.infer.models_dir, name)?;
-        let model = Model::load(&dir, &crate::infer::Options::from_config(&config.infer))?;
+        // The labeller runs beside the store writer: its threads must not spin on idle cores.
+        let opts = crate::infer::Options::from_config(&config.infer).sharing_cores();
+        let model = Model::load(&dir, &opts)?;
         let iri = catalog.describe_model(&model_record(&model.package))?;
         Ok(Labeler::new(
             model,

@@ -214,16 +214,15 @@ pub fn analyse(
         }
     }
 
-    let subjects: Vec<String> = rows.iter().map(|r| r["p"].clone()).collect();
     let predicates = [
         st("duplicateOf"),
         st("nearDuplicateOf"),
         st("priceAnomaly"),
         st("weightAnomaly"),
     ];
-    catalog.replace_properties(
+    catalog.replace_properties_under(
         &catalog.layout().products,
-        &subjects,
+        product_prefix,
         &predicates,
         &statements,
     )?;

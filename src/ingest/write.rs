@@ -139,15 +139,23 @@ impl Writer<'_> {
                 .collect();
             self.catalog
                 .replace_subjects(&layout.quarantine, &cleared, &[])?;
-            let subjects: Vec<String> = accepted.iter().flat_map(|b| b.owned.clone()).collect();
-            let statements: Vec<Statement> =
-                accepted.iter().flat_map(|b| b.statements.clone()).collect();
+            report.accepted += accepted.len() as u64;
+            let mut subjects: Vec<String> = Vec::new();
+            let mut statements: Vec<Statement> = Vec::new();
+            for b in accepted.drain(..) {
+                // Every node a record owns is written with its subject, in the same batch: when
+                // the graph has never held the subject (checked here, after every earlier batch
+                // is committed), there is nothing of the record to replace and its other nodes
+                // need no lookups.
+                if self.catalog.has_subject(&layout.products, &b.subject)? {
+                    subjects.extend(b.owned);
+                }
+                statements.extend(b.statements);
+            }
             report.triples_written +=
                 self.catalog
                     .replace_subjects(&layout.products, &subjects, &statements)?
                     as u64;
-            report.accepted += accepted.len() as u64;
-            accepted.clear();
         }
         if !rejected.is_empty() {
             let mut subjects = Vec::new();
