@@ -144,7 +144,7 @@ def main():
         baseline = {k: v["micro"]["f1"] for k, v in json.load(f)["char_crf"].items() if k in dev}
 
     if len(nets) == 2:
-        grid = [(w, 1.0 - w) for w in [1.0, 0.0] + args.grid]
+        grid = [(w, round(1.0 - w, 6)) for w in [1.0, 0.0] + args.grid]
     else:
         grid = [tuple([1.0 / len(nets)] * len(nets))]
     cache = {}
@@ -154,11 +154,13 @@ def main():
         metrics = {k: tn.evaluate(ens, tok, v, data.NER_SET_TYPES[k], front, "cpu", cache)
                    for k, v in dev.items()}
         f1 = {k: m["micro"]["f1"] for k, m in metrics.items()}
-        gain = min(f1[k] - baseline[k] for k in f1)
-        print(f"weights {weights}: dev {f1}, smaller gain {gain:+.2f}", flush=True)
+        gain = 100 * min(f1[k] - baseline[k] for k in f1)
+        shown = {k: round(100 * v, 2) for k, v in f1.items()}
+        print(f"weights {weights}: dev F1 {shown}, smaller gain over the CRF {gain:+.2f} points",
+              flush=True)
         scored.append((gain, weights, metrics))
     gain, weights, metrics = max(scored, key=lambda s: s[0])
-    print(f"best weights {weights}: smaller gain {gain:+.2f}", flush=True)
+    print(f"best weights {weights}: smaller gain {gain:+.2f} points", flush=True)
     if not args.out:
         return
 
