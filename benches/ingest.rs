@@ -56,7 +56,7 @@ fn store(dir: &Path, repo: &Path) -> anyhow::Result<Catalog> {
 }
 
 /// Bulk-loads the labelled run's product graph into fresh stores with Oxigraph alone: in the
-/// pipeline's batches (one load per 1,000 records' quads) and in one load.
+/// pipeline's batches (one load per `ingest::BATCH` records' quads) and in one load.
 fn store_floor(catalog: &Catalog, dir: &Path, rows: usize, records: usize) -> anyhow::Result<()> {
     use oxigraph::io::{RdfFormat, RdfParser};
     use oxigraph::store::Store;
@@ -71,7 +71,7 @@ fn store_floor(catalog: &Catalog, dir: &Path, rows: usize, records: usize) -> an
     let quads: Vec<oxigraph::model::Quad> = RdfParser::from_format(RdfFormat::NQuads)
         .for_slice(&nq)
         .collect::<Result<_, _>>()?;
-    let per_batch = quads.len().div_ceil(records.max(1).div_ceil(1000));
+    let per_batch = quads.len().div_ceil(records.max(1).div_ceil(ingest::BATCH));
     for (name, chunk) in [("pipeline batches", per_batch), ("one load", quads.len())] {
         let path = dir.join("store-floor");
         if path.exists() {
@@ -119,8 +119,8 @@ fn main() -> anyhow::Result<()> {
         reset_peak();
         let t = Instant::now();
         let mut entities = 0usize;
-        // The pipeline labels one write batch (1,000 records) at a time: the same here.
-        for chunk in titles.chunks(1000) {
+        // The pipeline labels one write batch (`ingest::BATCH` records) at a time: the same here.
+        for chunk in titles.chunks(ingest::BATCH) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
             entities += model
                 .predict(&refs)?

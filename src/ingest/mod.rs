@@ -36,8 +36,11 @@ pub use run::{finished_run, RunReport};
 use run::{lap, now, record_run, run_iri, REPORTED_RESULTS};
 use write::{namespace_of_products, record_key, References, Rejected, Totals, Writer};
 
-/// Records per write transaction.
-const BATCH: usize = 1000;
+/// Records per batch: labelled together, then written in one atomic write. Measured at 30,000
+/// labelled product records on 2 cores: 1,000 -> 55.1 s, 2,500 -> 51.6 s, 5,000 -> 49.1 s end to
+/// end, at a peak RSS of 523, 520 and 775 MB (fewer, larger bulk loads leave the store less
+/// compaction to do beside the model).
+pub const BATCH: usize = 2500;
 /// Longest title accepted (a longer one is a broken export, not a product name).
 pub const MAX_TITLE_CHARS: usize = 1000;
 /// MinHash Jaccard estimate at which two titles are near duplicates.
