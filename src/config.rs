@@ -99,7 +99,8 @@ pub struct InferConfig {
     pub models_dir: PathBuf,
     /// `libonnxruntime.so` to load; discovered when unset (see `scripts/install-ort`).
     pub ort_lib: Option<PathBuf>,
-    /// ONNX Runtime intra-op threads per model (0: ONNX Runtime decides).
+    /// CPU threads per inference call (0: one per core), spent on up to 4 one-thread ONNX
+    /// Runtime sessions that run a call's batches side by side (`infer::Options::threads`).
     pub threads: usize,
     /// Most texts per inference run.
     pub batch_size: usize,
