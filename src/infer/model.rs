@@ -83,6 +83,50 @@ fn layout(threads: usize) -> (usize, usize) {
     (sessions, (threads / sessions).max(1))
 }
 
+/// `run(session, k)` for every job `k < jobs`, on as many of `sessions` at once as there are
+/// jobs, each worker taking the next job off a shared counter; answers in job order. A failed
+/// job stops its worker, so the answers may end after the first failure (the caller stops
+/// there too); a panic is passed on to the caller.
+fn side_by_side<T: Send, E: Send>(
+    sessions: &[Mutex<Session>],
+    jobs: usize,
+    run: impl Fn(&Mutex<Session>, usize) -> Result<T, E> + Sync,
+) -> Vec<Result<T, E>> {
+    let workers = sessions.len().min(jobs);
+    if workers <= 1 {
+        return (0..jobs).map(|k| run(&sessions[0], k)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = |session: &Mutex<Session>| {
+        let mut mine = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if k >= jobs {
+                return mine;
+            }
+            let answer = run(session, k);
+            let failed = answer.is_err();
+            mine.push((k, answer));
+            if failed {
+                return mine;
+            }
+        }
+    };
+    let mut done: Vec<(usize, Result<T, E>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions[..workers]
+            .iter()
+            .map(|session| scope.spawn(|| work(session)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    // Jobs are handed out in order and each one taken is answered: `done` is a prefix.
+    done.sort_by_key(|(k, _)| *k);
+    done.into_iter().map(|(_, a)| a).collect()
+}
+
 /// An entity span; offsets count Unicode scalar values, end exclusive.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entity {
@@ -289,51 +333,10 @@ impl Model {
         } else {
             order.chunks(self.batch_size).collect()
         };
-        let run = |session: &Mutex<Session>, chunk: &[usize]| {
-            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+        let answers = side_by_side(&self.sessions, chunks.len(), |session, k| {
+            let batch: Vec<&Encoding> = chunks[k].iter().map(|&i| &encodings[i]).collect();
             self.run_batch(session, &batch)
-        };
-        let workers = self.sessions.len().min(chunks.len());
-        let answers: Vec<Result<Vec<Prediction>, InferError>> = if workers <= 1 {
-            chunks.iter().map(|c| run(&self.sessions[0], c)).collect()
-        } else {
-            // Each worker takes the next batch off a shared counter, on its own session.
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let mut done: Vec<(usize, Result<Vec<Prediction>, InferError>)> =
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = self.sessions[..workers]
-                        .iter()
-                        .map(|session| {
-                            let (next, chunks, run) = (&next, &chunks, &run);
-                            scope.spawn(move || {
-                                let mut mine = Vec::new();
-                                loop {
-                                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    let Some(chunk) = chunks.get(k) else { break };
-                                    let answer = run(session, chunk);
-                                    let failed = answer.is_err();
-                                    mine.push((k, answer));
-                                    if failed {
-                                        break;
-                                    }
-                                }
-                                mine
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .flat_map(|h| h.join().unwrap_or_default())
-                        .collect()
-                });
-            done.sort_by_key(|(k, _)| *k);
-            if done.len() < chunks.len() && done.iter().all(|(_, a)| a.is_ok()) {
-                return Err(InferError::Encode {
-                    message: "an inference worker stopped".into(),
-                });
-            }
-            done.into_iter().map(|(_, a)| a).collect()
-        };
+        });
         for (chunk, preds) in chunks.iter().zip(answers) {
             for (&i, mut p) in chunk.iter().zip(preds?) {
                 p.truncated = truncated[i];
