@@ -19,7 +19,6 @@ Run: python ensemble_ner.py --states a.pt b.pt --out ../product-ner
 import argparse
 import json
 import os
-import time
 
 import numpy as np
 import onnx
@@ -165,49 +164,29 @@ def main():
         return
 
     ens = Ensemble(nets, weights).eval()
-    trans, start, end = (x.detach().numpy().astype(float) for x in ens.crf.scores())
 
     def export(path):
-        dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
-        tmp = path + ".part"
-        torch.onnx.export(ens, (dummy, tn.lac_batch(front, dummy)), tmp,
-                          input_names=["input_ids", "lac_feats"], output_names=["logits"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                        "lac_feats": {0: "batch", 1: "sequence"},
-                                        "logits": {0: "batch", 1: "sequence"}},
-                          opset_version=17, dynamo=False)
-        lac.merge(tmp, front_model, path)
-        os.remove(tmp)
+        tn.export_onnx(ens, front, front_model, path)
         if args.fp16:
             halve(path)
 
-    config = {
-        "name": "product-ner",
-        "version": time.strftime("%Y.%m.%d"),
-        "task": "token-classification",
-        "max_length": 256,
-        "inputs": {"input_ids": "input_ids"},
-        "heads": [{"name": "entities", "output": "logits", "labels": tn.TAGS}],
-        "decoding": {"method": "crf", "transitions": np.round(trans, 5).tolist(),
-                     "start": np.round(start, 5).tolist(), "end": np.round(end, 5).tolist()},
-        "label_aliases": dict(data.TAG_ALIASES),
-        "training": {
-            "data": ["taobao-ner-jie2019 train (6,000 titles)", "ecommerce-ner-ding2019 train (3,989 titles)"],
-            "licence": "research use (datasets carry no licence file); LAC embeddings Apache-2.0",
-            "method": f"ensemble of {len(nets)} character BiLSTM-CRFs (emissions and CRF scores mixed "
-                      f"with weights {list(weights)} chosen on dev), each with hashed bigrams, a "
-                      "partial-label CRF for Ding, character embeddings initialised from Baidu LAC "
-                      "(Apache-2.0) and LAC's frozen BiGRU tag scores per character as extra input; "
-                      "members differ in whether Ding's brand/product dictionaries are in-graph "
-                      "match features" + ("; weights stored as float16" if args.fp16 else ""),
-            "members": [{"hyperparameters": {k: v for k, v in st["args"].items() if k != "out"},
-                         "best_epoch": st["best_epoch"], "seconds": st["seconds"],
-                         "history": st["history"],
-                         "dev": {k: m["micro"]["f1"] for k, m in st["metrics"].items()}}
-                        for _, st in members],
-            "weights": list(weights),
-        },
+    training = {
+        "data": tn.TRAINING_DATA,
+        "licence": tn.LICENCE,
+        "method": f"ensemble of {len(nets)} character BiLSTM-CRFs (emissions and CRF scores mixed "
+                  f"with weights {list(weights)} chosen on dev), each with hashed bigrams, a "
+                  "partial-label CRF for Ding, character embeddings initialised from Baidu LAC "
+                  "(Apache-2.0) and LAC's frozen BiGRU tag scores per character as extra input; "
+                  "members differ in whether Ding's brand/product dictionaries are in-graph "
+                  "match features" + ("; weights stored as float16" if args.fp16 else ""),
+        "members": [{"hyperparameters": {k: v for k, v in st["args"].items() if k != "out"},
+                     "best_epoch": st["best_epoch"], "seconds": st["seconds"],
+                     "history": st["history"],
+                     "dev": {k: m["micro"]["f1"] for k, m in st["metrics"].items()}}
+                    for _, st in members],
+        "weights": list(weights),
     }
+    config = tn.package_config(ens.crf, training, metrics)
     common.write_package(args.out, tok, config, export)
     shipped = onnx_dev(os.path.join(args.out, "model.onnx"), tok, ens.crf, dev)
     print(f"dev of the written model (ONNX Runtime): "

@@ -26,6 +26,7 @@ import torch
 
 import common
 import data
+import lac
 
 TYPES = data.TYPES
 TAGS = ["O"] + [f"{p}-{t}" for t in TYPES for p in "BIES"]
@@ -283,6 +284,49 @@ def evaluate(net, tok, sents, types, front=None, device="cpu", cache=None):
     return data.spans_f1([s for _, s in sents], preds, types)
 
 
+TRAINING_DATA = ["taobao-ner-jie2019 train (6,000 titles)", "ecommerce-ner-ding2019 train (3,989 titles)"]
+LICENCE = "research use (datasets carry no licence file); LAC embeddings Apache-2.0"
+
+
+def export_onnx(net, front, front_model, path):
+    """Exports `net` (input_ids, and LAC features when `front` is set) to `path`; with LAC, its
+    frontend is spliced in so the file takes input_ids only."""
+    dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
+    if front is None:
+        torch.onnx.export(net, (dummy,), path, input_names=["input_ids"], output_names=["logits"],
+                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                        "logits": {0: "batch", 1: "sequence"}},
+                          opset_version=17, dynamo=False)
+        return
+    tmp = path + ".part"
+    torch.onnx.export(net, (dummy, lac_batch(front, dummy)), tmp,
+                      input_names=["input_ids", "lac_feats"], output_names=["logits"],
+                      dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                                    "lac_feats": {0: "batch", 1: "sequence"},
+                                    "logits": {0: "batch", 1: "sequence"}},
+                      opset_version=17, dynamo=False)
+    lac.merge(tmp, front_model, path)
+    os.remove(tmp)
+
+
+def package_config(crf, training, metrics):
+    """config.json of a product-ner package decoded by `crf`'s scores."""
+    trans, start, end = (x.detach().cpu().numpy().astype(float) for x in crf.scores())
+    return {
+        "name": "product-ner",
+        "version": time.strftime("%Y.%m.%d"),
+        "task": "token-classification",
+        "max_length": 256,
+        "inputs": {"input_ids": "input_ids"},
+        "heads": [{"name": "entities", "output": "logits", "labels": TAGS}],
+        "decoding": {"method": "crf", "transitions": np.round(trans, 5).tolist(),
+                     "start": np.round(start, 5).tolist(), "end": np.round(end, 5).tolist()},
+        "label_aliases": dict(data.TAG_ALIASES),
+        "training": training,
+        "metrics": {f"{k}_dev": v for k, v in metrics.items()},
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "product-ner"))
@@ -360,8 +404,6 @@ def main():
     front = None
     if args.lac_features:
         import onnxruntime as ort
-
-        import lac
         front_model = lac.frontend(tok.get_vocab())
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
@@ -385,50 +427,19 @@ def main():
         """Writes the package for the current weights (called whenever dev improves, so an
         interrupted run still leaves its best model)."""
         net.eval()
-        trans, start, end = (x.detach().cpu().numpy().astype(float) for x in net.crf.scores())
-
-        def export(path):
-            dummy = torch.tensor([[5, 6, 7, 0]], dtype=torch.long)
-            if front is None:
-                torch.onnx.export(net, (dummy,), path, input_names=["input_ids"], output_names=["logits"],
-                                  dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                                "logits": {0: "batch", 1: "sequence"}},
-                                  opset_version=17, dynamo=False)
-                return
-            tmp = path + ".part"
-            torch.onnx.export(net, (dummy, lac_batch(front, dummy)), tmp,
-                              input_names=["input_ids", "lac_feats"], output_names=["logits"],
-                              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                            "lac_feats": {0: "batch", 1: "sequence"},
-                                            "logits": {0: "batch", 1: "sequence"}},
-                              opset_version=17, dynamo=False)
-            lac.merge(tmp, front_model, path)
-            os.remove(tmp)
-
-        config = {
-            "name": "product-ner",
-            "version": time.strftime("%Y.%m.%d"),
-            "task": "token-classification",
-            "max_length": 256,
-            "inputs": {"input_ids": "input_ids"},
-            "heads": [{"name": "entities", "output": "logits", "labels": TAGS}],
-            "decoding": {"method": "crf", "transitions": np.round(trans, 5).tolist(),
-                         "start": np.round(start, 5).tolist(), "end": np.round(end, 5).tolist()},
-            "label_aliases": dict(data.TAG_ALIASES),
-            "training": {
-                "data": ["taobao-ner-jie2019 train (6,000 titles)", "ecommerce-ner-ding2019 train (3,989 titles)"],
-                "licence": "research use (datasets carry no licence file); LAC embeddings Apache-2.0",
-                "method": "character BiLSTM-CRF, hashed bigrams, partial-label CRF for Ding; character "
-                          "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac; with "
-                          "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input; with "
-                          "--gazetteer 1, in-graph matches of Ding's brand/product dictionaries (B/I/E/O "
-                          "per type) as extra input, with --gaz-drop P the share of training sentences that see none",
-                "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
-                "best_epoch": best_epoch, "seconds": seconds, "history": history,
-            },
-            "metrics": {f"{k}_dev": v for k, v in metrics.items()},
+        training = {
+            "data": TRAINING_DATA,
+            "licence": LICENCE,
+            "method": "character BiLSTM-CRF, hashed bigrams, partial-label CRF for Ding; character "
+                      "embeddings initialised from Baidu LAC (Apache-2.0) when --init lac; with "
+                      "--lac-features 1, LAC's frozen BiGRU tag scores per character as extra input; with "
+                      "--gazetteer 1, in-graph matches of Ding's brand/product dictionaries (B/I/E/O "
+                      "per type) as extra input, with --gaz-drop P the share of training sentences that see none",
+            "hyperparameters": {k: v for k, v in vars(args).items() if k != "out"},
+            "best_epoch": best_epoch, "seconds": seconds, "history": history,
         }
-        common.write_package(args.out, tok, config, export)
+        config = package_config(net.crf, training, metrics)
+        common.write_package(args.out, tok, config, lambda path: export_onnx(net, front, front_model, path))
         return config
 
     def save_state(metrics):
