@@ -1,7 +1,7 @@
 //! Crash safety of ingestion: `stocktake ingest` killed with SIGKILL in the middle of a run and
-//! then run again ends with exactly the graph an uninterrupted run writes (batches are
-//! transactions, IRIs and run names come from the input, so redoing committed batches changes
-//! nothing and nothing committed is lost).
+//! then run again ends with exactly the graph an uninterrupted run writes (every commit is
+//! atomic, IRIs and run names come from the input, so redoing committed work changes nothing
+//! and nothing committed is lost).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -5,6 +5,7 @@
 //! and named queries. Everything above it (HTTP, CLI, pipelines) speaks in strings, bytes and the
 //! small types exported here, so the store could be swapped without touching the server.
 
+mod append;
 mod bind;
 mod describe;
 mod formats;
@@ -26,6 +27,7 @@ use std::sync::{Arc, RwLock};
 use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, QuadRef, Term};
 use oxigraph::store::Store;
 
+pub use append::Appender;
 pub use formats::{GraphFormat, ResultsFormat};
 pub use graph_store::{GraphTarget, LoadStats};
 pub use models::ModelRecord;

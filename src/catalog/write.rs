@@ -151,7 +151,10 @@ impl<'a> Iris<'a> {
 const BULK_INSERT: usize = 2000;
 
 /// The quads of `statements` in `graph` (built, and so validated, before the store is touched).
-fn quads(graph: &NamedNode, statements: &[Statement]) -> Result<Vec<Quad>, CatalogError> {
+pub(super) fn quads(
+    graph: &NamedNode,
+    statements: &[Statement],
+) -> Result<Vec<Quad>, CatalogError> {
     let mut iris = Iris::default();
     statements
         .iter()
@@ -169,7 +172,7 @@ fn quads(graph: &NamedNode, statements: &[Statement]) -> Result<Vec<Quad>, Catal
 impl Catalog {
     /// Replaces `old` by `new` atomically, writing only the difference: re-writing what is
     /// already there changes nothing and costs only the reads.
-    fn rewrite(&self, old: Vec<Quad>, new: Vec<Quad>) -> Result<(), CatalogError> {
+    pub(super) fn rewrite(&self, old: Vec<Quad>, new: Vec<Quad>) -> Result<(), CatalogError> {
         let new_set: HashSet<&Quad> = new.iter().collect();
         let old_set: HashSet<&Quad> = old.iter().collect();
         let remove: Vec<&Quad> = old_set

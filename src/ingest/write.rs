@@ -1,5 +1,5 @@
 //! The writing side of a run: batches of accepted records into the product graph and of
-//! rejected ones into the quarantine (each one atomic write), the reference check that turns a
+//! rejected ones into the quarantine (see `catalog::Appender` for when each becomes visible), the reference check that turns a
 //! review or interaction of an unknown product into a quarantined record, and the record keys
 //! that name quarantine entries.
 
@@ -10,7 +10,7 @@ use super::graph::{Built, Minter};
 use super::mapping::Mapping;
 use super::{lap, IngestError};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::{Appender, Catalog, CatalogError, Object, Statement};
 
 /// Longest cell kept in a quarantined record's raw copy.
 const MAX_RAW_CHARS: usize = 2000;
@@ -117,10 +117,12 @@ pub(super) struct Writer<'a> {
 pub(super) type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
 
 impl Writer<'_> {
-    /// Writes one batch: accepted records into the product graph, rejected ones into the
-    /// quarantine, each in one atomic write.
+    /// Writes one batch: accepted records into the product graph through `products` (new
+    /// records wait there for its next commit; records seen before are replaced at once), rejected
+    /// ones into the quarantine in one transaction.
     pub(super) fn write(
         &self,
+        products: &mut Appender<'_>,
         mut accepted: Vec<Built>,
         mut rejected: Vec<Rejected>,
         report: &mut Totals,
@@ -147,15 +149,12 @@ impl Writer<'_> {
                 // the graph has never held the subject (checked here, after every earlier batch
                 // is committed), there is nothing of the record to replace and its other nodes
                 // need no lookups.
-                if self.catalog.has_subject(&layout.products, &b.subject)? {
+                if products.has_subject(&b.subject)? {
                     subjects.extend(b.owned);
                 }
                 statements.extend(b.statements);
             }
-            report.triples_written +=
-                self.catalog
-                    .replace_subjects(&layout.products, &subjects, &statements)?
-                    as u64;
+            report.triples_written += products.replace_subjects(&subjects, &statements)? as u64;
         }
         if !rejected.is_empty() {
             let mut subjects = Vec::new();
