@@ -16,6 +16,8 @@
 
 mod plan;
 
+use std::collections::HashMap;
+
 use oxigraph::model::{
     Graph, GraphNameRef, Literal, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TermRef,
 };
@@ -96,6 +98,50 @@ struct Check {
 }
 
 impl Catalog {
+    /// Every IRI class `sh:class` names, with its subclasses over `from` (itself included).
+    fn subclasses(
+        &self,
+        shapes: &Graph,
+        from: &str,
+    ) -> Result<HashMap<Term, Vec<Term>>, CatalogError> {
+        let mut out = HashMap::new();
+        {
+            let p = "class";
+            for t in shapes.triples_for_predicate(sh(p).as_ref()) {
+                let TermRef::NamedNode(c) = t.object else {
+                    continue;
+                };
+                let class = Term::from(c.into_owned());
+                if out.contains_key(&class) {
+                    continue;
+                }
+                let query = format!(
+                    "SELECT DISTINCT ?t {from} WHERE {{ ?t <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {class} }}"
+                );
+                let QueryResults::Solutions(rows) = SparqlEvaluator::new()
+                    .parse_query(&query)
+                    .map_err(|e| CatalogError::Syntax(e.to_string()))?
+                    .on_store(&self.store)
+                    .execute()
+                    .map_err(|e| CatalogError::Evaluation(e.to_string()))?
+                else {
+                    continue;
+                };
+                let mut members = vec![class.clone()];
+                for row in rows {
+                    let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+                    if let Some(t) = row.get("t") {
+                        if !members.contains(t) {
+                            members.push(t.clone());
+                        }
+                    }
+                }
+                out.insert(class, members);
+            }
+        }
+        Ok(out)
+    }
+
     /// Validates `data` (merged with the ontology graph) against the shapes in the ontology
     /// graph. Blocking; read-only.
     pub fn validate(&self, data: &NamedNode) -> Result<ValidationReport, CatalogError> {
@@ -109,7 +155,13 @@ impl Catalog {
         ) {
             g.insert(&q?.into());
         }
-        let shapes = Shapes { g };
+        let from = format!(
+            "FROM <{d}> FROM <{o}> FROM NAMED <{d}>",
+            d = data.as_str(),
+            o = ontology.as_str()
+        );
+        let subclasses = self.subclasses(&g, &from)?;
+        let shapes = Shapes { g, subclasses };
         let mut report = ValidationReport::default();
         let mut checks = Vec::new();
         let node_shapes: Vec<NamedOrBlankNode> = {
@@ -142,11 +194,6 @@ impl Catalog {
         }
         report.unsupported.sort();
         report.unsupported.dedup();
-        let from = format!(
-            "FROM <{d}> FROM <{o}> FROM NAMED <{d}>",
-            d = data.as_str(),
-            o = ontology.as_str()
-        );
         for check in checks {
             let query = format!(
                 "SELECT DISTINCT ?focus ?v {from} WHERE {{ {} }}",
@@ -353,12 +400,14 @@ ex:S a sh:NodeShape ; sh:targetClass ex:Product ;
   sh:property [ sh:path [ sh:inversePath ex:owns ] ; sh:maxCount 1 ] ;
   sh:property [ sh:path ex:offer ; sh:node ex:OfferShape ] ;
   sh:property [ sh:path ex:note ; sh:severity sh:Warning ; sh:maxLength 3 ] ;
+  sh:property [ sh:path ex:secret ; sh:maxCount 0 ] ;
   sh:property [ sh:path ex:x ; sh:qualifiedValueShape ex:OfferShape ; sh:qualifiedMinCount 1 ] .
 ex:OfferShape a sh:NodeShape ;
   sh:property [ sh:path ( ex:amount ex:value ) ; sh:minCount 1 ; sh:message "an offer needs an amount" ] .
 ex:Off a sh:NodeShape ; sh:deactivated true ; sh:targetClass ex:Product ;
   sh:property [ sh:path ex:name ; sh:maxCount 0 ] .
 ex:Sub rdfs:subClassOf ex:Product .
+ex:SubBrand rdfs:subClassOf ex:Brand .
 ex:Apple a ex:Brand .
 ex:InTheOntology a ex:Product .
 "#;
@@ -366,10 +415,11 @@ ex:InTheOntology a ex:Product .
     const DATA: &str = r#"
 @prefix ex: <https://example.org/> .
 ex:good a ex:Product ; ex:name "Phone" ; ex:price 3.5 ; ex:brand ex:Apple ; ex:code "ABC" ;
-  ex:offer ex:o1 ; ex:note "ok" .
+  ex:offer ex:o1 ; ex:note "ok" ; ex:brand ex:Beats .
+ex:Beats a ex:SubBrand .
 ex:o1 ex:amount [ ex:value 1 ] .
 ex:bad a ex:Sub ; ex:name "P", "Q" ; ex:price "cheap" ; ex:brand ex:Nobody, "Apple" ;
-  ex:code "abc" ; ex:offer ex:o2 ; ex:note "too long" .
+  ex:code "abc" ; ex:offer ex:o2 ; ex:note "too long" ; ex:secret "s" .
 ex:o2 ex:amount 3 .
 ex:p1 ex:owns ex:bad . ex:p2 ex:owns ex:bad .
 ex:nameless a ex:Product .
@@ -408,8 +458,8 @@ ex:nameless a ex:Product .
         );
         assert_eq!(
             found("bad", "MaxCount"),
-            2,
-            "two names, two owners (inverse path)"
+            3,
+            "two names, two owners (inverse path), a secret (sh:maxCount 0)"
         );
         assert_eq!(found("bad", "MinLength"), 2, "\"P\" and \"Q\"");
         assert_eq!(found("bad", "Datatype"), 1);
@@ -439,8 +489,8 @@ ex:nameless a ex:Product .
             (warning.severity.as_str(), warning.value.as_deref()),
             ("Warning", Some("\"too long\""))
         );
-        assert_eq!(r.total, 14);
-        assert_eq!(r.violations, 13);
+        assert_eq!(r.total, 15);
+        assert_eq!(r.violations, 14);
         assert!(
             r.unsupported
                 .iter()
@@ -455,7 +505,7 @@ ex:nameless a ex:Product .
         c.record_validation(run, &at, &r).unwrap();
         let count = |q: &str| c.select(q).unwrap().len();
         let results = format!("SELECT ?r WHERE {{ GRAPH ?g {{ <{at}> <{SH}result> ?r }} }}");
-        assert_eq!(count(&results), 14);
+        assert_eq!(count(&results), 15);
         c.store
             .remove(QuadRef::new(
                 NamedNodeRef::new_unchecked("https://example.org/bad"),
@@ -465,12 +515,12 @@ ex:nameless a ex:Product .
             ))
             .unwrap();
         let r2 = c.validate(&data).unwrap();
-        assert_eq!(r2.total, 13);
+        assert_eq!(r2.total, 14);
         c.record_validation(run, &at, &r2).unwrap();
-        assert_eq!(count(&results), 13);
+        assert_eq!(count(&results), 14);
         assert_eq!(
             count(&format!(
-                "SELECT ?p WHERE {{ GRAPH ?g {{ <{at}/result/13> ?p ?o }} }}"
+                "SELECT ?p WHERE {{ GRAPH ?g {{ <{at}/result/14> ?p ?o }} }}"
             )),
             0
         );
