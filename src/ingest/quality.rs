@@ -101,8 +101,12 @@ pub fn analyse(
          FILTER(STRSTARTS(STR(?p), \"{product_prefix}\")) OPTIONAL {{ ?p <{SCHEMA}name> ?name }} \
          OPTIONAL {{ ?p <{SCHEMA}offers>/<{SCHEMA}price> ?price }} \
          OPTIONAL {{ ?p <{SCHEMA}weight>/<{SCHEMA}value> ?weight }} \
-         OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }} ORDER BY ?p"
+         OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }}"
     ))?;
+    // By IRI (duplicates point at the first of their group), sorted here: SPARQL's ORDER BY
+    // looks both IRIs' text up in the store at every comparison (1.1 of 1.9 s at 30,000).
+    let mut rows = rows;
+    rows.sort_by(|a, b| a.get("p").cmp(&b.get("p")));
     let mut f = Findings {
         products: rows.len(),
         ..Findings::default()
