@@ -472,3 +472,68 @@ fn suggested_mappings_match_the_hand_written_demo_mappings() {
     let e = suggest(&report.assets[0]).unwrap_err();
     assert!(e.contains("no entity fits"), "{e}");
 }
+
+/// A record id that comes back later in the same file: the later record replaces the earlier
+/// one, whether the two are in one batch or the first still waits in the bulk loader when the
+/// second arrives. The graph equals that of a file holding only the later record.
+#[test]
+fn a_repeated_id_replaces_the_earlier_record_in_and_across_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let filler = |csv: &mut String, from: usize, n: usize| {
+        for i in from..from + n {
+            csv.push_str(&format!(
+                "F{i:05},填充商品 {i},{}.00,Acme,手机\n",
+                10 + i % 50
+            ));
+        }
+    };
+    let header = "sku,title,price,brand,category\n";
+    // R1 twice in the first batch; R2 in the first batch and again in the second.
+    let mut repeated = String::from(header);
+    repeated.push_str("R1,Old title one,10.00,Acme,手机\n");
+    repeated.push_str("R2,Old title two,11.00,Acme,手机\n");
+    repeated.push_str("R1,New title one,20.00,Globex,手机\n");
+    filler(&mut repeated, 0, ingest::BATCH + 10);
+    repeated.push_str("R2,New title two,21.00,Globex,手机\n");
+    let mut once = String::from(header);
+    once.push_str("R1,New title one,20.00,Globex,手机\n");
+    filler(&mut once, 0, ingest::BATCH + 10);
+    once.push_str("R2,New title two,21.00,Globex,手机\n");
+
+    let m = Mapping::parse(PRODUCTS).unwrap();
+    let mut graphs = Vec::new();
+    for (name, text) in [("repeated", &repeated), ("once", &once)] {
+        let file = tmp.path().join(format!("{name}.csv"));
+        std::fs::write(&file, text).unwrap();
+        let c = ontology_catalog(&tmp.path().join(name));
+        let r = ingest::ingest(&c, &file, &m, PRODUCTS, SECRET, None).unwrap();
+        assert_eq!(r.records_in, r.accepted + r.quarantined, "{r:?}");
+        for (id, title, price) in [
+            ("R1", "New title one", "20.00"),
+            ("R2", "New title two", "21.00"),
+        ] {
+            let rows = select(
+                &c,
+                &format!(
+                    "SELECT ?name ?price WHERE {{ GRAPH ?g {{ ?p schema:productID \"{id}\" ; \
+                     schema:name ?name ; schema:offers/schema:price ?price }} }}"
+                ),
+            );
+            assert_eq!(
+                rows.len(),
+                1,
+                "{name}: {id} has one name and one price: {rows:?}"
+            );
+            assert_eq!(rows[0]["name"], title);
+            assert_eq!(
+                rows[0]["price"].parse::<f64>().unwrap(),
+                price.parse::<f64>().unwrap()
+            );
+        }
+        graphs.push(count(&c, "products"));
+    }
+    assert_eq!(
+        graphs[0], graphs[1],
+        "nothing of the earlier records is left"
+    );
+}

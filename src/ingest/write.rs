@@ -144,10 +144,21 @@ impl Writer<'_> {
             report.accepted += accepted.len() as u64;
             let mut subjects: Vec<String> = Vec::new();
             let mut statements: Vec<Statement> = Vec::new();
-            for b in accepted.drain(..) {
+            // An id that comes back within the batch: the later record replaces the earlier,
+            // as it does across batches (the earlier one still counts as accepted).
+            let mut seen = std::collections::HashSet::new();
+            let later: Vec<bool> = accepted
+                .iter()
+                .rev()
+                .map(|b| !seen.insert(b.subject.clone()))
+                .collect();
+            for (b, superseded) in accepted.drain(..).zip(later.into_iter().rev()) {
+                if superseded {
+                    continue;
+                }
                 // Every node a record owns is written with its subject, in the same batch: when
-                // the graph has never held the subject (checked here, after every earlier batch
-                // is committed), there is nothing of the record to replace and its other nodes
+                // the graph has never held the subject (the appender knows what it still holds
+                // uncommitted), there is nothing of the record to replace and its other nodes
                 // need no lookups.
                 if products.has_subject(&b.subject)? {
                     subjects.extend(b.owned);
