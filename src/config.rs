@@ -122,6 +122,9 @@ pub struct IngestConfig {
     /// Confidence at which a machine label becomes a fact of the graph; below it the label
     /// waits for review.
     pub label_threshold: f32,
+    /// New records' triples written in one bulk load at most: the commit points of a long run
+    /// (a run killed after one keeps what it committed; larger is faster, see BENCHMARKS.md).
+    pub commit_every: usize,
 }
 
 impl Default for IngestConfig {
@@ -130,6 +133,7 @@ impl Default for IngestConfig {
             title_model: "product-ner".into(),
             review_model: "review-classifier".into(),
             label_threshold: 0.8,
+            commit_every: crate::ingest::COMMIT_EVERY,
         }
     }
 }
@@ -340,6 +344,11 @@ impl Config {
                 "server.max_concurrent_queries must be at least 1".into(),
             ));
         }
+        if self.ingest.commit_every == 0 {
+            return Err(ConfigError::Invalid(
+                "ingest.commit_every must be at least 1".into(),
+            ));
+        }
         if self.infer.batch_size == 0 {
             return Err(ConfigError::Invalid(
                 "infer.batch_size must be at least 1".into(),
@@ -462,6 +471,20 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         assert!(Config::from_toml("[server]\nbnd = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn commit_every_is_read_and_checked() {
+        assert_eq!(
+            Config::default().ingest.commit_every,
+            crate::ingest::COMMIT_EVERY
+        );
+        let c = Config::from_toml("[ingest]\ncommit_every = 20000\n").unwrap();
+        assert_eq!(c.ingest.commit_every, 20_000);
+        let zero = Config::from_toml("[ingest]\ncommit_every = 0\n").unwrap();
+        assert!(
+            matches!(zero.validate(), Err(ConfigError::Invalid(m)) if m.contains("commit_every"))
+        );
     }
 
     #[test]

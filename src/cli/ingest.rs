@@ -75,13 +75,14 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let report = ingest::ingest(
+    let report = ingest::ingest_committing_every(
         &catalog,
         &args.asset,
         &mapping,
         &text,
         &secret,
         labeler.as_ref(),
+        config.ingest.commit_every,
     )?;
     catalog.flush()?;
     if args.format == "json" {

@@ -237,13 +237,14 @@ fn run(state: &AppState, req: &IngestRequest, mapping: &Mapping) -> anyhow::Resu
         }
     }
     let secret = ingest::pseudonym_secret(&config.data)?;
-    let report = ingest::ingest(
+    let report = ingest::ingest_committing_every(
         catalog,
         &req.asset,
         mapping,
         &req.mapping,
         &secret,
         labeler.as_deref(),
+        config.ingest.commit_every,
     )?;
     catalog.flush()?;
     Ok(report)

@@ -159,6 +159,28 @@ pub fn ingest(
     secret: &[u8],
     labeler: Option<&Labeler>,
 ) -> Result<RunReport, IngestError> {
+    ingest_committing_every(
+        catalog,
+        path,
+        mapping,
+        mapping_text,
+        secret,
+        labeler,
+        COMMIT_EVERY,
+    )
+}
+
+/// [`ingest`] with new records committed every `commit_every` triples (`[ingest]
+/// commit_every`) instead of every [`COMMIT_EVERY`].
+pub fn ingest_committing_every(
+    catalog: &Catalog,
+    path: &Path,
+    mapping: &Mapping,
+    mapping_text: &str,
+    secret: &[u8],
+    labeler: Option<&Labeler>,
+    commit_every: usize,
+) -> Result<RunReport, IngestError> {
     let started = now();
     let namespace = mapping
         .namespace
@@ -221,7 +243,7 @@ pub fn ingest(
     let (read, totals) = std::thread::scope(|scope| {
         let handle = scope.spawn(move || -> Result<Totals, IngestError> {
             let mut totals = Totals::default();
-            let mut products = catalog.appender(&catalog.layout().products, COMMIT_EVERY);
+            let mut products = catalog.appender(&catalog.layout().products, commit_every);
             for (accepted, rejected) in batches {
                 writer.write(&mut products, accepted, rejected, &mut totals)?;
             }
