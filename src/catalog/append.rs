@@ -18,7 +18,7 @@
 
 use std::collections::HashSet;
 
-use oxigraph::model::{GraphNameRef, NamedNode, NamedOrBlankNode};
+use oxigraph::model::{NamedNode, NamedOrBlankNode};
 use oxigraph::store::BulkLoader;
 
 use super::write::quads;
@@ -79,19 +79,13 @@ impl Appender<'_> {
         if replace.iter().any(|s| self.pending.contains(s)) {
             self.commit_pending()?;
         }
-        let g = GraphNameRef::NamedNode(self.graph.as_ref());
         let mut old = Vec::new();
         for s in replace {
+            // A malformed IRI names nothing the graph could hold.
             let Ok(s) = NamedNode::new(s.as_str()) else {
                 continue;
             };
-            for q in
-                self.catalog
-                    .store
-                    .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-            {
-                old.push(q?);
-            }
+            old.extend(self.catalog.quads_about(&self.graph, &s)?);
         }
         if !old.is_empty() {
             self.catalog.rewrite(old, new)?;

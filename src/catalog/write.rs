@@ -410,14 +410,7 @@ impl Catalog {
         let mut old = Vec::new();
         for s in &subjects {
             match &predicates {
-                None => {
-                    for q in
-                        self.store
-                            .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-                    {
-                        old.push(q?);
-                    }
-                }
+                None => old.extend(self.quads_about(graph, s)?),
                 Some(ps) => {
                     for p in ps {
                         for q in self.store.quads_for_pattern(
@@ -438,6 +431,19 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// Every quad of `graph` with `subject` as its subject.
+    pub(super) fn quads_about(
+        &self,
+        graph: &NamedNode,
+        subject: &NamedNode,
+    ) -> Result<Vec<Quad>, CatalogError> {
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        self.store
+            .quads_for_pattern(Some(subject.as_ref().into()), None, None, Some(g))
+            .map(|q| q.map_err(Into::into))
+            .collect()
+    }
+
     /// Whether `graph` says `iri` is a `class` (one point lookup; for reference checks while
     /// ingesting). A malformed IRI is simply not an instance.
     pub fn is_instance(

@@ -105,39 +105,36 @@ impl Catalog {
         from: &str,
     ) -> Result<HashMap<Term, Vec<Term>>, CatalogError> {
         let mut out = HashMap::new();
-        {
-            let p = "class";
-            for t in shapes.triples_for_predicate(sh(p).as_ref()) {
-                let TermRef::NamedNode(c) = t.object else {
-                    continue;
-                };
-                let class = Term::from(c.into_owned());
-                if out.contains_key(&class) {
-                    continue;
-                }
-                let query = format!(
-                    "SELECT DISTINCT ?t {from} WHERE {{ ?t <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {class} }}"
-                );
-                let QueryResults::Solutions(rows) = SparqlEvaluator::new()
-                    .parse_query(&query)
-                    .map_err(|e| CatalogError::Syntax(e.to_string()))?
-                    .on_store(&self.store)
-                    .execute()
-                    .map_err(|e| CatalogError::Evaluation(e.to_string()))?
-                else {
-                    continue;
-                };
-                let mut members = vec![class.clone()];
-                for row in rows {
-                    let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
-                    if let Some(t) = row.get("t") {
-                        if !members.contains(t) {
-                            members.push(t.clone());
-                        }
+        for t in shapes.triples_for_predicate(sh("class").as_ref()) {
+            let TermRef::NamedNode(c) = t.object else {
+                continue;
+            };
+            let class = Term::from(c.into_owned());
+            if out.contains_key(&class) {
+                continue;
+            }
+            let query = format!(
+                "SELECT DISTINCT ?t {from} WHERE {{ ?t <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {class} }}"
+            );
+            let QueryResults::Solutions(rows) = SparqlEvaluator::new()
+                .parse_query(&query)
+                .map_err(|e| CatalogError::Syntax(e.to_string()))?
+                .on_store(&self.store)
+                .execute()
+                .map_err(|e| CatalogError::Evaluation(e.to_string()))?
+            else {
+                continue;
+            };
+            let mut members = vec![class.clone()];
+            for row in rows {
+                let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+                if let Some(t) = row.get("t") {
+                    if !members.contains(t) {
+                        members.push(t.clone());
                     }
                 }
-                out.insert(class, members);
             }
+            out.insert(class, members);
         }
         Ok(out)
     }

@@ -88,21 +88,16 @@ impl Shapes {
         Some(out)
     }
 
-    /// `pattern` once for `class` and each of its subclasses (`{c}` stands for the class),
-    /// when they were worked out. Constants, not `VALUES`: Oxigraph then looks the type up
-    /// in its index instead of scanning every typed node and joining.
-    fn per_class(&self, class: &Term, pattern: &str) -> Option<Vec<String>> {
-        let list = self.subclasses.get(class)?;
-        Some(
-            list.iter()
-                .map(|c| pattern.replace("{c}", &c.to_string()))
-                .collect(),
-        )
-    }
-
-    /// A filter condition true when `?v` is not an instance of `class` (or a subclass).
+    /// A filter condition true when `?v` is not an instance of `class` or a subclass, when
+    /// they were worked out. Constants, not `VALUES`: Oxigraph then looks each type up in its
+    /// index instead of scanning every typed node and joining.
     fn not_instance(&self, class: &Term) -> Option<String> {
-        let parts = self.per_class(class, &format!("NOT EXISTS {{ ?v <{RDF}type> {{c}} }}"))?;
+        let parts: Vec<String> = self
+            .subclasses
+            .get(class)?
+            .iter()
+            .map(|c| format!("NOT EXISTS {{ ?v <{RDF}type> {c} }}"))
+            .collect();
         Some(parts.join(" && "))
     }
 
