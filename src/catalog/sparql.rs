@@ -74,6 +74,11 @@ impl CancelToken {
     pub fn cancel(&self) {
         self.0.cancel();
     }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
 }
 
 /// A parsed query whose dataset already obeys the caller's visibility.

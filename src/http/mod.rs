@@ -1,11 +1,13 @@
 //! The HTTP server: axum only. Routes, shared state, authentication, limits and shutdown.
 //!
-//! Handlers are thin: they authenticate, negotiate, and hand the work to the catalog on the
-//! blocking pool ([`AppState::run_blocking`]) under a concurrency bound and a timeout that
-//! cancels the evaluation. `app()` builds the router without a socket so tests can drive it
+//! Handlers are thin: they authenticate, negotiate, and hand the work to the catalog under a
+//! concurrency bound and a timeout that cancels the evaluation — queries on the thread that read
+//! the request ([`AppState::evaluate`]), everything else on the blocking pool
+//! ([`AppState::run_blocking`]). `app()` builds the router without a socket so tests can drive it
 //! directly; `serve()` binds it and shuts down gracefully on SIGTERM/Ctrl-C.
 
 mod changes;
+mod deadline;
 mod error;
 mod ingest;
 mod inventory;
@@ -226,16 +228,7 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let started = Instant::now();
         let timeout = self.timeout();
-        let permit = tokio::time::timeout(timeout, Arc::clone(&self.inner.permits).acquire_owned())
-            .await
-            .map_err(|_| {
-                ApiError::Unavailable(format!(
-                    "server busy: {} queries running and none finished within {} s; retry later",
-                    self.config().server.max_concurrent_queries,
-                    timeout.as_secs()
-                ))
-            })?
-            .map_err(|_| ApiError::Unavailable("server is shutting down".into()))?;
+        let permit = self.permit(timeout).await?;
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -251,6 +244,67 @@ impl AppState {
                 Err(CatalogError::Timeout(timeout.as_secs()).into())
             }
         }
+    }
+
+    /// Evaluates a query under the concurrency bound and the query timeout, on the thread that
+    /// read the request.
+    ///
+    /// Unlike [`AppState::run_blocking`], the work does not hop to the blocking pool and back:
+    /// `block_in_place` hands this worker's other tasks to another thread and the evaluation runs
+    /// here, so the response is written by the thread that computed it, as `oxigraph serve`
+    /// does with its thread per request. The two cross-thread wake-ups saved are a measurable
+    /// share of a short query's latency (BENCHMARKS.md, BSBM). The timeout cannot race the
+    /// evaluation from here, so the [`deadline::Watchdog`] cancels its token at the deadline and
+    /// Oxigraph stops at its next check. A panic in the evaluation becomes a 500, as it does
+    /// on the blocking pool. On a current-thread runtime (tests driving the router directly)
+    /// this falls back to [`AppState::run_blocking`].
+    async fn evaluate<T: Send + 'static>(
+        &self,
+        cancel: crate::catalog::CancelToken,
+        work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        if Handle::current().runtime_flavor() != RuntimeFlavor::MultiThread {
+            return self.run_blocking(Some(cancel), work).await;
+        }
+        let started = Instant::now();
+        let timeout = self.timeout();
+        let permit = self.permit(timeout).await?;
+        deadline::Watchdog::global().cancel_at(cancel, started + timeout);
+        let outcome = tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        });
+        drop(permit);
+        match outcome {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(ApiError::Internal(format!(
+                    "query evaluation failed: {what}"
+                )))
+            }
+        }
+    }
+
+    /// One of the `max_concurrent_queries` evaluation slots, waiting at most `timeout`.
+    async fn permit(
+        &self,
+        timeout: Duration,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        tokio::time::timeout(timeout, Arc::clone(&self.inner.permits).acquire_owned())
+            .await
+            .map_err(|_| {
+                ApiError::Unavailable(format!(
+                    "server busy: {} queries running and none finished within {} s; retry later",
+                    self.config().server.max_concurrent_queries,
+                    timeout.as_secs()
+                ))
+            })?
+            .map_err(|_| ApiError::Unavailable("server is shutting down".into()))
     }
 
     fn audit(&self, who: &Principal, op: &str, target: &str, outcome: &str, size: usize) {

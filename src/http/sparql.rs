@@ -301,7 +301,7 @@ pub(super) async fn answer(
     let cancel = CancelToken::new();
     let token = cancel.clone();
     let outcome = state
-        .run_blocking(Some(cancel), move || {
+        .evaluate(cancel, move || {
             let prepared = prepare(&catalog, &token)?;
             let format = if prepared.form().returns_graph() {
                 graph.map(OutputFormat::Graph)
