@@ -395,6 +395,112 @@ fn graph_store_round_trip() {
     assert!(r.text().unwrap().contains("keep"));
 }
 
+/// Direct graph identification: `/store/some/path` is the graph whose IRI is that URL, and a
+/// multipart POST merges its parts into the graph in one transaction.
+#[test]
+fn graph_store_direct_urls_and_multipart_posts() {
+    let server = TestServer::start();
+    let nt = |path: &str| {
+        let r = client()
+            .get(server.url(path))
+            .bearer_auth(READ)
+            .header("accept", "application/n-triples")
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let direct = "/store/people/1";
+    let r = client()
+        .put(server.url(direct))
+        .bearer_auth(WRITE)
+        .header("content-type", "text/turtle")
+        .body("<http://a> <http://b> \"1\" .")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    // The graph's IRI is the request URL: the indirect form reaches the same graph.
+    let iri = server.url(direct);
+    let indirect = format!(
+        "/store?graph={}",
+        form_urlencoded::byte_serialize(iri.as_bytes()).collect::<String>()
+    );
+    assert_eq!(nt(&indirect), nt(direct));
+    assert_eq!(nt(direct).1.trim(), "<http://a> <http://b> \"1\" .");
+    let q = format!("ASK {{ GRAPH <{iri}> {{ <http://a> <http://b> \"1\" }} }}");
+    let r = client()
+        .post(server.url("/sparql"))
+        .bearer_auth(READ)
+        .header("content-type", "application/sparql-query")
+        .header("accept", "application/sparql-results+json")
+        .body(q)
+        .send()
+        .unwrap();
+    assert!(r.text().unwrap().contains("true"));
+    // Direct URLs take no parameters; an absent graph is 404 to HEAD and GET.
+    let (s, body) = nt("/store/people/1?graph=http%3A%2F%2Fx");
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("takes no query parameters"), "{body}");
+    assert_eq!(nt("/store/people/2").0, 404);
+
+    // Multipart POST: both parts land, in one graph.
+    let boundary = "b0undary";
+    let part = |name: &str, ct: &str, body: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+             filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n{body}\r\n"
+        )
+    };
+    let multipart = |parts: &[String]| format!("{}--{boundary}--\r\n", parts.concat());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let body = multipart(&[
+        part(
+            "a.ttl",
+            "text/turtle; charset=utf-8",
+            "<http://a> <http://b> \"2\" .",
+        ),
+        part(
+            "b.nt",
+            "application/n-triples",
+            "<http://a> <http://b> \"3\" .\n",
+        ),
+    ]);
+    let (s, text) = post(&server, WRITE, direct, Some(&ct), body);
+    assert_eq!(s, 204, "{text}");
+    assert_eq!(nt(direct).1.lines().count(), 3);
+    // A part that does not parse writes nothing from any part.
+    let body = multipart(&[
+        part("ok.ttl", "text/turtle", "<http://a> <http://b> \"4\" ."),
+        part("bad.ttl", "text/turtle", "<http://a> <broken"),
+    ]);
+    let (s, _) = post(&server, WRITE, direct, Some(&ct), body);
+    assert_eq!(s, 400);
+    assert!(!nt(direct).1.contains("\"4\""), "first part written");
+    // A part that is not RDF is refused by media type, naming the part.
+    let body = multipart(&[part("notes.pdf", "application/pdf", "%PDF-1.4")]);
+    let (s, text) = post(&server, WRITE, direct, Some(&ct), body);
+    assert_eq!(s, 415, "{text}");
+    assert!(text.contains("notes.pdf"), "{text}");
+    // A broken multipart body is a 400, not a crash.
+    let (s, _) = post(&server, WRITE, direct, Some(&ct), "--b0undary\r\nno end");
+    assert_eq!(s, 400);
+    // Readers cannot write through direct URLs either.
+    let (s, _) = post(
+        &server,
+        READ,
+        direct,
+        Some("text/turtle"),
+        "<http://a> <http://b> 5 .",
+    );
+    assert_eq!(s, 403);
+    let r = client()
+        .delete(server.url(direct))
+        .bearer_auth(WRITE)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(nt(direct).0, 404);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
 

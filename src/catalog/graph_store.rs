@@ -127,7 +127,7 @@ impl Catalog {
         base_iri: Option<&str>,
         admin: bool,
     ) -> Result<bool, CatalogError> {
-        self.write_graph(target, data, format, base_iri, admin, true)
+        self.write_graph(target, &[(data, format)], base_iri, admin, true)
     }
 
     /// Adds triples to a graph (GSP POST). Returns whether the graph was created.
@@ -139,28 +139,23 @@ impl Catalog {
         base_iri: Option<&str>,
         admin: bool,
     ) -> Result<bool, CatalogError> {
-        self.write_graph(target, data, format, base_iri, admin, false)
+        self.write_graph(target, &[(data, format)], base_iri, admin, false)
     }
 
-    fn write_graph(
+    /// Writes several RDF documents (the parts of a multipart GSP request) into one graph in
+    /// one transaction: all of them or, if any fails to parse, none. `replace` clears the graph
+    /// first (PUT), otherwise the documents are merged into it (POST). Returns whether the
+    /// graph was created.
+    pub fn write_graph(
         &self,
         target: &GraphTarget,
-        data: &[u8],
-        format: GraphFormat,
+        documents: &[(&[u8], GraphFormat)],
         base_iri: Option<&str>,
         admin: bool,
         replace: bool,
     ) -> Result<bool, CatalogError> {
         let g = self.writable(target, admin)?;
         let existed = self.graph_exists(target, true)?;
-        let mut parser = RdfParser::from_format(format.inner())
-            .with_default_graph(g.clone())
-            .without_named_graphs();
-        if let Some(base) = base_iri {
-            parser = parser
-                .with_base_iri(base)
-                .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
-        }
         let mut tx = self.store.start_transaction()?;
         if replace {
             tx.clear_graph(g.as_ref())?;
@@ -168,7 +163,17 @@ impl Catalog {
         if let GraphName::NamedNode(n) = &g {
             tx.insert_named_graph(n);
         }
-        tx.load_from_slice(parser, data).map_err(loader_err)?;
+        for (data, format) in documents {
+            let mut parser = RdfParser::from_format(format.inner())
+                .with_default_graph(g.clone())
+                .without_named_graphs();
+            if let Some(base) = base_iri {
+                parser = parser
+                    .with_base_iri(base)
+                    .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
+            }
+            tx.load_from_slice(parser, *data).map_err(loader_err)?;
+        }
         tx.commit()?;
         self.touched();
         Ok(!existed)
@@ -214,8 +219,7 @@ impl Catalog {
     /// itself (GSP §5.5). Returns the new graph's IRI.
     pub fn create_graph(
         &self,
-        data: &[u8],
-        format: GraphFormat,
+        documents: &[(&[u8], GraphFormat)],
         base_iri: Option<&str>,
     ) -> Result<String, CatalogError> {
         let mut bytes = [0u8; 12];
@@ -224,8 +228,7 @@ impl Catalog {
         // Fresh IRIs under our base are never restricted, so no admin check is needed.
         self.write_graph(
             &GraphTarget::Named(iri.clone()),
-            data,
-            format,
+            documents,
             base_iri,
             true,
             false,

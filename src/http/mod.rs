@@ -328,6 +328,14 @@ pub fn app(state: AppState) -> Router {
                 .post(store::post_store)
                 .delete(store::delete_store),
         )
+        .route(
+            "/store/{*path}",
+            get(store::get_store)
+                .head(store::head_store)
+                .put(store::put_store)
+                .post(store::post_store)
+                .delete(store::delete_store),
+        )
         .route("/queries", get(queries::list))
         .route("/queries/{name}", get(queries::run).post(queries::run_post))
         .route(
@@ -395,6 +403,7 @@ async fn index() -> impl IntoResponse {
         "endpoints": {
             "/sparql": "SPARQL 1.1 Protocol (query, update, service description)",
             "/store": "SPARQL 1.1 Graph Store Protocol (?default, ?graph=IRI)",
+            "/store/{path}": "Graph Store Protocol, direct: the graph whose IRI is this URL",
             "/queries": "named queries from queries/*.rq",
             "/queries/{name}": "run a named query, parameters bound as RDF terms",
             "/api/v1/predict/model": "the served model: id, data snapshot, metrics",

@@ -1,13 +1,16 @@
-//! `/store`: the SPARQL 1.1 Graph Store HTTP Protocol (`?default`, `?graph=IRI`).
+//! `/store`: the SPARQL 1.1 Graph Store HTTP Protocol, with both ways of naming a graph:
+//! indirect (`/store?default`, `/store?graph=IRI`) and direct (`/store/some/path`: the graph whose
+//! IRI is the request URL, `http://{Host}/store/some/path`, so graphs a client creates under
+//! the store are dereferenceable where it put them).
 //!
 //! Without a target, GET returns the whole visible dataset (N-Quads/TriG/JSON-LD) and POST adds a
 //! dataset; PUT and DELETE need a target. Restricted graphs read as absent (404) for non-admins and
-//! refuse writes (403).
+//! refuse writes (403), whichever way they are named.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::negotiate::negotiate;
@@ -16,7 +19,31 @@ use super::{ApiError, AppState};
 use crate::catalog::{GraphFormat, GraphTarget, Serialized};
 use crate::privacy::{Principal, Role};
 
-fn target(raw: Option<&str>) -> Result<Option<GraphTarget>, ApiError> {
+/// The request's graph: from the path under `/store/` (direct) or from the query (indirect).
+fn target(headers: &HeaderMap, uri: &Uri) -> Result<Option<GraphTarget>, ApiError> {
+    let path = uri.path();
+    if path == "/store" || path == "/store/" {
+        return indirect(uri.query());
+    }
+    if uri.query().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::BadRequest(format!(
+            "{path} names its graph directly and takes no query parameters; use /store?graph=IRI \
+             to name a graph by parameter"
+        )));
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "a direct graph URL needs a Host header (the graph IRI is the request URL)".into(),
+            )
+        })?;
+    Ok(Some(GraphTarget::Named(format!("http://{host}{path}"))))
+}
+
+fn indirect(raw: Option<&str>) -> Result<Option<GraphTarget>, ApiError> {
     let (mut default, mut graphs) = (false, Vec::new());
     for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match k.as_ref() {
@@ -47,13 +74,9 @@ fn label(t: &Option<GraphTarget>) -> String {
     }
 }
 
-async fn read(
-    state: &AppState,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-) -> Result<Response, ApiError> {
+async fn read(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Response, ApiError> {
     let principal = state.authorize(headers, Role::Read, "reading graphs")?;
-    let target = target(raw)?;
+    let target = target(headers, uri)?;
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
@@ -88,19 +111,71 @@ async fn read(
 pub(super) async fn get_store(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    read(&state, &headers, raw.as_deref()).await
+    read(&state, &headers, &uri).await
 }
 
 pub(super) async fn head_store(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let full = read(&state, &headers, raw.as_deref()).await?;
+    let full = read(&state, &headers, &uri).await?;
     let (parts, _) = full.into_parts();
     Ok(Response::from_parts(parts, axum::body::Body::empty()))
+}
+
+/// The RDF documents of a write: the body itself, or each part of a `multipart/form-data` body
+/// (GSP §5.5: the parts are merged into the graph), each with the format of its Content-Type.
+async fn documents(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Vec<(Bytes, GraphFormat)>, ApiError> {
+    if content_type(headers)?.as_deref() != Some("multipart/form-data") {
+        return Ok(vec![(body, body_format(headers)?)]);
+    }
+    let bad = |e: multer::Error| ApiError::BadRequest(format!("multipart body: {e}"));
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(raw).map_err(bad)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut out = Vec::new();
+    while let Some(part) = parts.next_field().await.map_err(bad)? {
+        let name = part
+            .file_name()
+            .or(part.name())
+            .unwrap_or("(unnamed)")
+            .to_owned();
+        let media = part.content_type().ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "multipart part '{name}' has no Content-Type; give each part an RDF media type"
+            ))
+        })?;
+        if let Some(charset) = media.get_param(mime::CHARSET) {
+            if charset != mime::UTF_8 {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "multipart part '{name}': charset '{charset}' is not supported; send UTF-8"
+                )));
+            }
+        }
+        let format = GraphFormat::from_media_type(media.essence_str()).ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "multipart part '{name}': '{}' is not an RDF format we read",
+                media.essence_str()
+            ))
+        })?;
+        out.push((part.bytes().await.map_err(bad)?, format));
+    }
+    if out.is_empty() {
+        return Err(ApiError::BadRequest(
+            "multipart body has no parts; send at least one RDF document".into(),
+        ));
+    }
+    Ok(out)
 }
 
 fn body_format(headers: &HeaderMap) -> Result<GraphFormat, ApiError> {
@@ -120,38 +195,36 @@ fn body_format(headers: &HeaderMap) -> Result<GraphFormat, ApiError> {
 async fn write(
     state: &AppState,
     headers: &HeaderMap,
-    raw: Option<&str>,
+    uri: &Uri,
     body: Result<Bytes, BytesRejection>,
     replace: bool,
 ) -> Result<Response, ApiError> {
     let principal = state.authorize(headers, Role::Write, "changing graphs")?;
     let body = body_or_413(body)?;
-    let target = target(raw)?;
-    let format = body_format(headers)?;
-    let admin = principal.is_admin();
+    let target = target(headers, uri)?;
     let size = body.len();
+    let documents = documents(headers, body).await?;
+    let admin = principal.is_admin();
     let catalog = std::sync::Arc::clone(state.catalog());
     let what = label(&target);
     let result = match target {
         Some(t) => {
             state
                 .run_blocking(None, move || {
-                    if replace {
-                        catalog.replace_graph(&t, &body, format, None, admin)
-                    } else {
-                        catalog.add_to_graph(&t, &body, format, None, admin)
-                    }
+                    let docs: Vec<_> = documents.iter().map(|(d, f)| (&d[..], *f)).collect();
+                    catalog.write_graph(&t, &docs, None, admin, replace)
                 })
                 .await
         }
         None if replace => Err(ApiError::BadRequest(
-            "PUT needs a target: ?default or ?graph=IRI".into(),
+            "PUT needs a target: ?default, ?graph=IRI or a graph URL under /store/".into(),
         )),
-        None if format.supports_datasets() => {
+        None if documents.len() == 1 && documents[0].1.supports_datasets() => {
             state
                 .run_blocking(None, move || {
+                    let (body, format) = &documents[0];
                     catalog
-                        .add_dataset(&body, format, None, admin)
+                        .add_dataset(body, *format, None, admin)
                         .map(|_| false)
                 })
                 .await
@@ -159,7 +232,10 @@ async fn write(
         None => {
             // POST of a graph to the store itself: a new graph, named by us (GSP §5.5).
             let created = state
-                .run_blocking(None, move || catalog.create_graph(&body, format, None))
+                .run_blocking(None, move || {
+                    let docs: Vec<_> = documents.iter().map(|(d, f)| (&d[..], *f)).collect();
+                    catalog.create_graph(&docs, None)
+                })
                 .await;
             audit(
                 state,
@@ -209,28 +285,28 @@ fn audit<T>(
 pub(super) async fn put_store(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    write(&state, &headers, raw.as_deref(), body, true).await
+    write(&state, &headers, &uri, body, true).await
 }
 
 pub(super) async fn post_store(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    write(&state, &headers, raw.as_deref(), body, false).await
+    write(&state, &headers, &uri, body, false).await
 }
 
 pub(super) async fn delete_store(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(raw): RawQuery,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     let principal = state.authorize(&headers, Role::Write, "deleting graphs")?;
-    let target = target(raw.as_deref())?
+    let target = target(&headers, &uri)?
         .ok_or_else(|| ApiError::BadRequest("DELETE needs ?default or ?graph=IRI".into()))?;
     let admin = principal.is_admin();
     let catalog = std::sync::Arc::clone(state.catalog());
