@@ -318,24 +318,16 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     crate::telemetry::install();
     let body_limit = state.config().server.max_body_bytes;
+    let graph_store = get(store::get_store)
+        .head(store::head_store)
+        .put(store::put_store)
+        .post(store::post_store)
+        .delete(store::delete_store);
     Router::new()
         .route("/sparql", get(sparql::get_sparql).post(sparql::post_sparql))
-        .route(
-            "/store",
-            get(store::get_store)
-                .head(store::head_store)
-                .put(store::put_store)
-                .post(store::post_store)
-                .delete(store::delete_store),
-        )
-        .route(
-            "/store/{*path}",
-            get(store::get_store)
-                .head(store::head_store)
-                .put(store::put_store)
-                .post(store::post_store)
-                .delete(store::delete_store),
-        )
+        // Indirect (`?graph=`) and direct (the URL is the graph's IRI) graph identification.
+        .route("/store", graph_store.clone())
+        .route("/store/{*path}", graph_store)
         .route("/queries", get(queries::list))
         .route("/queries/{name}", get(queries::run).post(queries::run_post))
         .route(
