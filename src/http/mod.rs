@@ -270,10 +270,11 @@ impl AppState {
         let started = Instant::now();
         let timeout = self.timeout();
         let permit = self.permit(timeout).await?;
-        deadline::Watchdog::global().cancel_at(cancel, started + timeout);
+        let deadline = deadline::Watchdog::global().cancel_at(cancel, started + timeout);
         let outcome = tokio::task::block_in_place(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
         });
+        drop(deadline);
         drop(permit);
         match outcome {
             Ok(result) => result.map_err(ApiError::from),
