@@ -149,7 +149,7 @@ impl Catalog {
     pub fn write_graph(
         &self,
         target: &GraphTarget,
-        documents: &[(&[u8], GraphFormat)],
+        documents: &[(impl AsRef<[u8]>, GraphFormat)],
         base_iri: Option<&str>,
         admin: bool,
         replace: bool,
@@ -172,7 +172,8 @@ impl Catalog {
                     .with_base_iri(base)
                     .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
             }
-            tx.load_from_slice(parser, *data).map_err(loader_err)?;
+            tx.load_from_slice(parser, data.as_ref())
+                .map_err(loader_err)?;
         }
         tx.commit()?;
         self.touched();
@@ -219,7 +220,7 @@ impl Catalog {
     /// itself (GSP §5.5). Returns the new graph's IRI.
     pub fn create_graph(
         &self,
-        documents: &[(&[u8], GraphFormat)],
+        documents: &[(impl AsRef<[u8]>, GraphFormat)],
         base_iri: Option<&str>,
     ) -> Result<String, CatalogError> {
         let mut bytes = [0u8; 12];

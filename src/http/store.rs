@@ -162,12 +162,7 @@ async fn documents(
                 )));
             }
         }
-        let format = GraphFormat::from_media_type(media.essence_str()).ok_or_else(|| {
-            ApiError::UnsupportedMediaType(format!(
-                "multipart part '{name}': '{}' is not an RDF format we read",
-                media.essence_str()
-            ))
-        })?;
+        let format = rdf_format(media.essence_str(), &format!("multipart part '{name}': "))?;
         out.push((part.bytes().await.map_err(bad)?, format));
     }
     if out.is_empty() {
@@ -184,10 +179,16 @@ fn body_format(headers: &HeaderMap) -> Result<GraphFormat, ApiError> {
             "missing Content-Type; send an RDF media type such as text/turtle".into(),
         )
     })?;
-    GraphFormat::from_media_type(&ct).ok_or_else(|| {
+    rdf_format(&ct, "")
+}
+
+/// The RDF format of a media type (`type/subtype`), or a 415 that starts with `context`.
+fn rdf_format(media: &str, context: &str) -> Result<GraphFormat, ApiError> {
+    GraphFormat::from_media_type(media).ok_or_else(|| {
         ApiError::UnsupportedMediaType(format!(
-            "'{ct}' is not an RDF format we read; use text/turtle, application/n-triples, \
-             application/n-quads, application/trig, application/rdf+xml or application/ld+json"
+            "{context}'{media}' is not an RDF format we read; use text/turtle, \
+             application/n-triples, application/n-quads, application/trig, application/rdf+xml \
+             or application/ld+json"
         ))
     })
 }
@@ -211,8 +212,7 @@ async fn write(
         Some(t) => {
             state
                 .run_blocking(None, move || {
-                    let docs: Vec<_> = documents.iter().map(|(d, f)| (&d[..], *f)).collect();
-                    catalog.write_graph(&t, &docs, None, admin, replace)
+                    catalog.write_graph(&t, &documents, None, admin, replace)
                 })
                 .await
         }
@@ -232,10 +232,7 @@ async fn write(
         None => {
             // POST of a graph to the store itself: a new graph, named by us (GSP §5.5).
             let created = state
-                .run_blocking(None, move || {
-                    let docs: Vec<_> = documents.iter().map(|(d, f)| (&d[..], *f)).collect();
-                    catalog.create_graph(&docs, None)
-                })
+                .run_blocking(None, move || catalog.create_graph(&documents, None))
                 .await;
             audit(
                 state,
