@@ -44,6 +44,10 @@ pub struct Config {
     pub monitor: crate::monitor::MonitorConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
+    /// The file this configuration was read from, if any: the server re-reads its tokens when
+    /// it changes or on SIGHUP, so a revoked token stops working without a restart.
+    #[serde(skip)]
+    pub loaded_from: Option<PathBuf>,
 }
 
 /// HTTP server and limits.
@@ -57,6 +61,13 @@ pub struct ServerConfig {
     pub max_result_rows: usize,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Longest SPARQL query text in bytes (413 above; updates may use `max_body_bytes`).
+    pub max_query_bytes: usize,
+    /// Longest string one SPARQL function (`CONCAT`, `REPLACE`, `GROUP_CONCAT`, ...) may build
+    /// while evaluating a request (422 above).
+    pub max_string_bytes: usize,
+    /// Bytes the string functions of one request may build in all (422 above).
+    pub string_budget_bytes: usize,
     /// SPARQL evaluations running at once; more wait, and get 503 if they wait past the timeout.
     pub max_concurrent_queries: usize,
     /// Let requests without a token read non-restricted graphs.
@@ -66,6 +77,13 @@ pub struct ServerConfig {
     /// Folders whose files a writer may have the server read (`/api/v1/sources`,
     /// `/api/v1/ingest`); admins may name any path. Empty: only admins name server paths.
     pub file_roots: Vec<PathBuf>,
+    /// Databases (`host:port`) a writer may have the server scan; admins may name any. Empty:
+    /// database sources are admin-only.
+    pub database_hosts: Vec<String>,
+    /// Host names anonymous requests may address (with anonymous reads on); IP addresses and
+    /// `localhost` always may. Guards against DNS rebinding; list the public name when serving
+    /// anonymous reads behind a proxy.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Store layout and the folders the server reads at start.
@@ -83,12 +101,15 @@ pub struct CatalogConfig {
 }
 
 /// Per-graph access policy.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessConfig {
     /// Extra graph IRIs only admins may see (quarantine and graphs the catalog marks as holding
     /// personal data are always restricted).
     pub restricted_graphs: Vec<String>,
+    /// Fewest occurrences before a profile publishes a value as a top value (rarer values
+    /// single people out); personal data by the validators is never published.
+    pub min_top_count: u64,
 }
 
 /// Model packages and the ONNX Runtime that runs them.
@@ -229,6 +250,16 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
             tokens: Vec::new(),
+            loaded_from: None,
+        }
+    }
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            restricted_graphs: Vec::new(),
+            min_top_count: crate::inventory::MIN_TOP_COUNT,
         }
     }
 }
@@ -240,12 +271,17 @@ impl Default for ServerConfig {
             query_timeout_secs: 30,
             max_result_rows: 100_000,
             max_body_bytes: 16 * 1024 * 1024,
+            max_query_bytes: 1024 * 1024,
+            max_string_bytes: 16 * 1024 * 1024,
+            string_budget_bytes: 256 * 1024 * 1024,
             max_concurrent_queries: std::thread::available_parallelism()
                 .map(|n| n.get() * 2)
                 .unwrap_or(4),
             anonymous_read: false,
             audit_log: None,
             file_roots: Vec::new(),
+            database_hosts: Vec::new(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -290,7 +326,17 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::Parse { path, message })
+        let mut config = Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.clone(),
+            message,
+        })?;
+        config.loaded_from = Some(path);
+        Ok(config)
+    }
+
+    /// The tokens of the configuration file at `path` as it is now (the server's reload).
+    pub fn tokens_from(path: &Path) -> Result<Vec<TokenEntry>, ConfigError> {
+        Ok(Self::load(Some(path))?.tokens)
     }
 
     /// Parses a TOML document on top of the defaults.
@@ -343,6 +389,17 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "server.max_concurrent_queries must be at least 1".into(),
             ));
+        }
+        for (name, v) in [
+            ("max_query_bytes", self.server.max_query_bytes),
+            ("max_string_bytes", self.server.max_string_bytes),
+            ("string_budget_bytes", self.server.string_budget_bytes),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be at least 1"
+                )));
+            }
         }
         if self.ingest.commit_every == 0 {
             return Err(ConfigError::Invalid(
@@ -434,9 +491,33 @@ fn edit_tokens(
     if !array.is_empty() {
         doc.insert("tokens", toml_edit::Item::ArrayOfTables(array));
     }
-    // Write-then-rename so a crash never leaves a half-written config.
+    // Write-then-rename so a crash never leaves a half-written config. The file holds token
+    // hashes: it keeps its mode (a new file is 0600), and the temporary file is never more
+    // readable than the result, not even for a moment.
     let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, doc.to_string()).map_err(io)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o600);
+        options.mode(mode & 0o600);
+        mode
+    };
+    {
+        use std::io::Write;
+        let mut f = options.open(&tmp).map_err(io)?;
+        f.write_all(doc.to_string().as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)).map_err(io)?;
+    }
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(())
 }
@@ -506,5 +587,34 @@ mod tests {
         revoke_token(&path, "alice").unwrap();
         assert!(Config::load(Some(&path)).unwrap().tokens.is_empty());
         assert!(revoke_token(&path, "alice").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn token_edits_keep_the_file_mode_and_new_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let entry = |name: &str| TokenEntry {
+            name: name.into(),
+            role: Role::Read,
+            sha256: hash_token(name),
+        };
+        let fresh = dir.path().join("new.toml");
+        store_token(&fresh, &entry("a")).unwrap();
+        assert_eq!(
+            mode(&fresh),
+            0o600,
+            "a new file holding token hashes is private"
+        );
+        let kept = dir.path().join("kept.toml");
+        std::fs::write(&kept, "").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o600)).unwrap();
+        store_token(&kept, &entry("b")).unwrap();
+        revoke_token(&kept, "b").unwrap();
+        assert_eq!(mode(&kept), 0o600, "0600 stays 0600");
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
+        store_token(&kept, &entry("c")).unwrap();
+        assert_eq!(mode(&kept), 0o640, "an operator's own mode is kept");
     }
 }

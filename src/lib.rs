@@ -9,10 +9,15 @@
 //! ```text
 //! cli, config      argument parsing, layered configuration (no logic); audit (write log);
 //!                  telemetry (the Prometheus recorder every layer writes to, rendered by http)
-//!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError
-//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators (pure)
-//!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL, named
-//!   │                queries, model cards in the models graph, SHACL validation over SPARQL
+//!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError;
+//!   │              the guard (tokens re-read on change, files and databases a caller may have
+//!   │              the server read, the Host check against DNS rebinding)
+//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators and the
+//!   │    │           masking of PII spans in free text (pure)
+//!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL (limits:
+//!   │                the evaluator is carried patched in vendor/spareval), named queries, model
+//!   │                cards in the models graph, SHACL validation over SPARQL; system graphs
+//!   │                only admins write
 //!   ├─ ingest      records → product graph: mappings (and suggestions from the inventory),
 //!   │              cleaning, stable IRIs from business keys, quarantine with reasons, labels
 //!   │              with provenance, duplicates and outliers, the run's PROV counts;

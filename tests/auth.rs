@@ -155,6 +155,9 @@ fn check_matrix(union_default_graph: bool) {
                     _ if form == "gsp-get" && restricted && who != Who::Admin => {
                         assert_eq!(status, 404, "{ctx}: restricted graph must look absent")
                     }
+                    _ if form == "dump" && who != Who::Admin => {
+                        assert_eq!(status, 403, "{ctx}: a whole-dataset dump is admin-only")
+                    }
                     _ => assert_eq!(status, 200, "{ctx}: {body}"),
                 }
                 if who != Who::Admin {
@@ -351,5 +354,110 @@ fn catalog_marked_graphs_become_restricted() {
     assert!(
         !body.contains(SECRET_MARK),
         "marked graph must disappear: {body}"
+    );
+}
+
+/// Every view the server builds for a caller (report, sources, labels, metrics, ingest jobs,
+/// health) reads through the caller's visibility: role × path, with a restricted graph holding
+/// a source, a label and triples that only admins may see.
+#[test]
+fn views_read_through_the_callers_visibility() {
+    let input = tempfile::tempdir().unwrap();
+    let roots = vec![input.path().to_path_buf()];
+    let server = TestServer::start_with(|c| {
+        c.server.anonymous_read = true;
+        c.server.file_roots = roots;
+    });
+    let quarantine = seed(&server);
+    let products = server.catalog.layout().products.as_str().to_owned();
+    let catalog_graph = server.catalog.layout().catalog.as_str().to_owned();
+    admin_update(
+        &server,
+        &format!(
+            "PREFIX st: <https://w3id.org/stocktake/ns#> PREFIX dcterms: <http://purl.org/dc/terms/> \
+             PREFIX prov: <http://www.w3.org/ns/prov#> \
+             INSERT DATA {{ GRAPH <{quarantine}> {{ \
+               <http://example.org/src> a st:DataSource ; dcterms:title \"{SECRET_MARK} source\" ; \
+                 st:sourceKind \"files\" ; st:lastScan <http://example.org/scan> . \
+               <http://example.org/scan> prov:endedAtTime \"2026-01-01T00:00:00Z\" ; st:assetCount 1 ; st:failedCount 0 }} \
+             GRAPH <{products}> {{ <http://example.org/l1> a st:Label ; st:labelOf <http://example.org/p1> ; \
+               st:entityType \"brand\" ; st:value \"LABEL-MARK\" ; st:confidence 0.5 ; \
+               st:model <http://example.org/m> ; st:status \"review\" }} }}"
+        ),
+    );
+    // An ingest job started by the writer, whose path and name anonymous callers must not see.
+    let file = input.path().join("secret-folder-name.csv");
+    std::fs::write(&file, "sku,title\nA1,x\n").unwrap();
+    let (s, b) = send(
+        &server,
+        Who::Writer,
+        reqwest::Method::POST,
+        "/api/v1/ingest",
+        Some("application/json"),
+        Some(
+            serde_json::json!({"asset": file, "label": false,
+                "mapping": "entity = \"product\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n"})
+            .to_string(),
+        ),
+    );
+    assert_eq!(s, 202, "{b}");
+    let get = |who: Who, path: &str| send(&server, who, reqwest::Method::GET, path, None, None);
+    let views = [
+        "/report?format=json",
+        "/report",
+        "/api/v1/report",
+        "/api/v1/sources",
+        "/metrics",
+    ];
+    for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
+        for path in views {
+            let (status, body) = get(who, path);
+            assert_eq!(status, 200, "{who:?} {path}: {body}");
+            let admin = who == Who::Admin;
+            let secret = if path == "/metrics" {
+                body.contains("graph=\"quarantine\"")
+            } else {
+                body.contains(SECRET_MARK)
+            };
+            // Admins see what is there (the report's HTML and metrics included).
+            assert_eq!(secret, admin, "{who:?} {path}: {body}");
+        }
+        let (status, body) = get(who, "/healthz");
+        assert_eq!(status, 200);
+        assert_eq!(
+            body.contains("quads"),
+            who != Who::Anonymous,
+            "{who:?}: {body}"
+        );
+        let (status, body) = get(who, "/api/v1/ingest");
+        assert_eq!(status, 200, "{body}");
+        let dir = input.path().display().to_string();
+        if who == Who::Anonymous {
+            assert!(!body.contains(&dir) && !body.contains("writer"), "{body}");
+            assert!(body.contains("secret-folder-name.csv"), "{body}");
+        } else {
+            assert!(body.contains(&dir), "{who:?}: {body}");
+        }
+    }
+    // Labels of a visible graph are in every reader's queue; once the catalog marks the product
+    // graph restricted, they leave it.
+    let (_, body) = get(Who::Anonymous, "/api/v1/labels");
+    assert!(body.contains("LABEL-MARK"), "{body}");
+    admin_update(
+        &server,
+        &format!("INSERT DATA {{ GRAPH <{catalog_graph}> {{ <{products}> <https://w3id.org/stocktake/ns#restricted> true }} }}"),
+    );
+    for who in [Who::Anonymous, Who::Reader, Who::Writer] {
+        let (_, body) = get(who, "/api/v1/labels");
+        assert!(!body.contains("LABEL-MARK"), "{who:?}: {body}");
+    }
+    let (_, body) = get(Who::Admin, "/api/v1/labels");
+    assert!(body.contains("LABEL-MARK"), "{body}");
+    // Admins' reads are audited (they see restricted graphs).
+    let (_, _) = query(&server, Who::Admin, "SELECT * { ?s ?p ?o } LIMIT 1");
+    assert!(
+        server.audit_log().contains("admin-read"),
+        "{}",
+        server.audit_log()
     );
 }

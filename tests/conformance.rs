@@ -25,10 +25,7 @@ fn select_csv(catalog: &Catalog, q: &str) -> String {
         .execute_query(
             p,
             OutputFormat::Results(ResultsFormat::Csv),
-            Limits {
-                max_rows: usize::MAX,
-                timeout_secs: 0,
-            },
+            Limits::unbounded(),
         )
         .unwrap();
     String::from_utf8(s.body).unwrap()
@@ -96,7 +93,7 @@ fn every_named_query_parses_and_runs() {
                 OutputFormat::Results(ResultsFormat::Csv),
                 Limits {
                     max_rows: 10_000,
-                    timeout_secs: 0,
+                    ..Limits::unbounded()
                 },
             )
             .unwrap();

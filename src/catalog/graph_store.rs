@@ -57,10 +57,10 @@ impl Catalog {
 
     fn writable(&self, target: &GraphTarget, admin: bool) -> Result<GraphName, CatalogError> {
         let g = self.graph_name(target)?;
-        if !admin && self.is_restricted(&g)? {
-            return Err(CatalogError::Forbidden(format!(
-                "graph {g} is restricted: only admins may change it"
-            )));
+        if let (false, GraphName::NamedNode(n)) = (admin, &g) {
+            if let Some(why) = self.write_denied(n)? {
+                return Err(CatalogError::Forbidden(why));
+            }
         }
         Ok(g)
     }
@@ -85,12 +85,15 @@ impl Catalog {
         }
     }
 
-    /// Serializes one graph (GSP GET).
+    /// Serializes one graph (GSP GET), at most `limits.max_rows` triples (the rest is cut and
+    /// flagged, as for queries); stops with a timeout once `cancel` fires.
     pub fn read_graph(
         &self,
         target: &GraphTarget,
         format: GraphFormat,
         admin: bool,
+        limits: super::Limits,
+        cancel: &super::CancelToken,
     ) -> Result<Serialized, CatalogError> {
         if !self.graph_exists(target, admin)? {
             return Err(Self::not_found(target));
@@ -98,10 +101,18 @@ impl Catalog {
         let g = self.graph_name(target)?;
         let mut writer = serializer(format)?.for_writer(Vec::new());
         let mut rows = 0;
+        let mut truncated = false;
         for quad in self
             .store
             .quads_for_pattern(None, None, None, Some(g.as_ref()))
         {
+            if rows == limits.max_rows {
+                truncated = true;
+                break;
+            }
+            if rows % 4096 == 0 && cancel.is_cancelled() {
+                return Err(CatalogError::Timeout(limits.timeout_secs));
+            }
             let quad = quad?;
             writer
                 .serialize_triple(quad.as_ref())
@@ -114,7 +125,7 @@ impl Catalog {
                 .map_err(|e| CatalogError::Evaluation(e.to_string()))?,
             media_type: format.media_type(),
             rows,
-            truncated: false,
+            truncated,
         })
     }
 
@@ -195,17 +206,15 @@ impl Catalog {
                 .with_base_iri(base)
                 .map_err(|e| CatalogError::InvalidIri(format!("base IRI '{base}': {e}")))?;
         }
-        let restricted = self.restricted_graphs()?;
+        let protected = self.write_protected_graphs()?;
         let mut tx = self.store.start_transaction()?;
         let mut n = 0;
         for quad in parser.rename_blank_nodes().for_slice(data) {
             let quad = quad.map_err(|e| CatalogError::RdfSyntax(e.to_string()))?;
             if let GraphName::NamedNode(g) = &quad.graph_name {
-                if !admin && restricted.contains(g) {
-                    return Err(CatalogError::Forbidden(format!(
-                        "graph <{}> is restricted: only admins may change it",
-                        g.as_str()
-                    )));
+                if !admin && protected.contains(g) {
+                    let why = self.write_denied(g)?.unwrap_or_default();
+                    return Err(CatalogError::Forbidden(why));
                 }
             }
             tx.insert(quad.as_ref());

@@ -57,6 +57,9 @@ pub enum CatalogError {
     /// The query ran past its time limit and was cancelled.
     #[error("query cancelled after exceeding the {0} s time limit")]
     Timeout(u64),
+    /// The request asked for more than a per-request bound allows (strings a query builds).
+    #[error("{0}")]
+    ResourceLimit(String),
     /// The operation touches a graph or uses a form the caller's role does not allow.
     #[error("{0}")]
     Forbidden(String),
@@ -168,6 +171,44 @@ impl Catalog {
     /// with `st:restricted true` (e.g. graphs holding personal data).
     pub fn restricted_graphs(&self) -> Result<Arc<HashSet<NamedNode>>, CatalogError> {
         Ok(Arc::clone(&self.policy()?.restricted))
+    }
+
+    /// Graphs only admins may change, whatever the form of the write (SPARQL Update, graph
+    /// store, multipart): the restricted ones, and the system graphs — the catalog (it holds the
+    /// `st:restricted` marks that decide who sees what), the ontology (it drives validation and
+    /// brand resolution), the models, the change history and the quarantine. Writers keep the
+    /// product graph, the default graph and graphs of their own.
+    pub fn write_protected_graphs(&self) -> Result<HashSet<NamedNode>, CatalogError> {
+        let mut set: HashSet<NamedNode> = self.restricted_graphs()?.iter().cloned().collect();
+        let l = &self.layout;
+        for g in [
+            &l.catalog,
+            &l.ontology,
+            &l.models,
+            &l.changes,
+            &l.quarantine,
+        ] {
+            set.insert(g.clone());
+        }
+        Ok(set)
+    }
+
+    /// Why a non-admin may not write `graph`, if they may not.
+    pub(crate) fn write_denied(&self, graph: &NamedNode) -> Result<Option<String>, CatalogError> {
+        Ok(if self.restricted_graphs()?.contains(graph) {
+            Some(format!(
+                "graph <{}> is restricted: only admins may change it",
+                graph.as_str()
+            ))
+        } else if self.write_protected_graphs()?.contains(graph) {
+            Some(format!(
+                "graph <{}> is a system graph (access marks, ontology, models, changes or \
+                 quarantine): only admins may change it",
+                graph.as_str()
+            ))
+        } else {
+            None
+        })
     }
 
     /// The visibility policy for the store as it is now, recomputed only after writes.

@@ -59,6 +59,42 @@ pub struct Limits {
     pub max_rows: usize,
     /// Reported in the timeout message.
     pub timeout_secs: u64,
+    /// Longest string one SPARQL function (`CONCAT`, `REPLACE`, `GROUP_CONCAT`, ...) may build.
+    pub max_string_bytes: usize,
+    /// Bytes all string functions of one evaluation may build together.
+    pub string_budget_bytes: usize,
+}
+
+impl Limits {
+    /// No row cap, no timeout, no string bounds (the operator's own CLI queries).
+    pub fn unbounded() -> Self {
+        Self {
+            max_rows: usize::MAX,
+            timeout_secs: 0,
+            max_string_bytes: usize::MAX,
+            string_budget_bytes: usize::MAX,
+        }
+    }
+
+    /// Bounds the strings of evaluations on this thread while the guard lives.
+    fn strings(&self) -> spareval::limits::StringLimits {
+        spareval::limits::StringLimits::new(self.max_string_bytes, self.string_budget_bytes)
+    }
+
+    /// The error for an evaluation that stopped: past the string bounds, or cancelled at the
+    /// deadline.
+    fn stopped(&self) -> CatalogError {
+        if spareval::limits::exceeded() {
+            CatalogError::ResourceLimit(format!(
+                "the query builds strings beyond this server's bounds (at most {} bytes per \
+                 string and {} bytes in all per request; [server] max_string_bytes and \
+                 string_budget_bytes): it was stopped",
+                self.max_string_bytes, self.string_budget_bytes
+            ))
+        } else {
+            CatalogError::Timeout(self.timeout_secs)
+        }
+    }
 }
 
 /// Cancels an evaluation from another thread (used by the HTTP timeout).
@@ -206,7 +242,7 @@ impl Catalog {
     }
 
     /// Removes restricted graphs from a dataset; "all graphs" becomes "all visible graphs".
-    fn restrict_dataset(&self, spec: &mut QueryDataset) -> Result<(), CatalogError> {
+    pub(super) fn restrict_dataset(&self, spec: &mut QueryDataset) -> Result<(), CatalogError> {
         let policy = self.policy()?;
         if !policy.any_restricted_present {
             // No restricted graph exists, so the full dataset is already what the caller may
@@ -247,8 +283,25 @@ impl Catalog {
         format: OutputFormat,
         limits: Limits,
     ) -> Result<Serialized, CatalogError> {
+        let _strings = limits.strings();
+        let result = self.evaluate_and_serialize(query, format, limits);
+        // A function past a bound is an error (unbound) where it happened: an ASK, an EXISTS
+        // or a result cut at the row cap may have finished without meeting the next check, but
+        // its answer may be wrong, so it is not given.
+        if spareval::limits::exceeded() {
+            return Err(limits.stopped());
+        }
+        result
+    }
+
+    fn evaluate_and_serialize(
+        &self,
+        query: PreparedQuery,
+        format: OutputFormat,
+        limits: Limits,
+    ) -> Result<Serialized, CatalogError> {
         let eval_err = |e: QueryEvaluationError| match e {
-            QueryEvaluationError::Cancelled => CatalogError::Timeout(limits.timeout_secs),
+            QueryEvaluationError::Cancelled => limits.stopped(),
             other => CatalogError::Evaluation(other.to_string()),
         };
         let results = query
@@ -359,8 +412,17 @@ impl Catalog {
             }
         }
         if !admin {
-            let restricted = self.restricted_graphs()?;
-            check_update_targets(&update, &restricted)?;
+            let protected = self.write_protected_graphs()?;
+            check_update_targets(&update, &protected)
+                .map_err(|g| match self.write_denied(&g) {
+                    Ok(Some(why)) => CatalogError::Forbidden(why),
+                    Ok(None) => CatalogError::Forbidden(format!(
+                        "only admins may change graph <{}>",
+                        g.as_str()
+                    )),
+                    Err(e) => e,
+                })
+                .and_then(|r| r)?;
         }
         let mut inner = SparqlEvaluator::new()
             .with_cancellation_token(cancel.0.clone())
@@ -391,14 +453,15 @@ impl Catalog {
     pub fn execute_update(
         &self,
         update: PreparedUpdate,
-        timeout_secs: u64,
+        limits: Limits,
     ) -> Result<(), CatalogError> {
+        let _strings = limits.strings();
         let result = update.inner.on_store(&self.store).execute();
         self.touched();
         result.map_err(|e| {
             let msg = e.to_string();
             if msg.to_ascii_lowercase().contains("cancel") {
-                CatalogError::Timeout(timeout_secs)
+                limits.stopped()
             } else {
                 CatalogError::Evaluation(msg)
             }
@@ -406,77 +469,71 @@ impl Catalog {
     }
 }
 
+/// Checks an update's write targets against `protected` (graphs only admins may change).
+/// `Err(graph)` names a protected target; `Ok(Err(..))` a form only admins may use.
 fn check_update_targets(
     update: &spargebra::Update,
-    restricted: &HashSet<NamedNode>,
-) -> Result<(), CatalogError> {
-    let deny = |g: &NamedNode| {
-        CatalogError::Forbidden(format!(
-            "graph <{}> is restricted: only admins may change it",
-            g.as_str()
-        ))
+    protected: &HashSet<NamedNode>,
+) -> Result<Result<(), CatalogError>, NamedNode> {
+    let deny = |g: &NamedNode| -> Result<(), NamedNode> {
+        if protected.contains(g) {
+            Err(g.clone())
+        } else {
+            Ok(())
+        }
     };
-    let check_pattern = |g: &GraphNamePattern| match g {
-        GraphNamePattern::NamedNode(n) if restricted.contains(n) => Err(deny(n)),
-        GraphNamePattern::Variable(v) => Err(CatalogError::Forbidden(format!(
-            "update templates with a variable graph name (GRAPH ?{}) need the admin role, \
-             because their target graphs are only known during evaluation",
-            v.as_str()
-        ))),
-        _ => Ok(()),
-    };
-    let check_target = |t: &spargebra::algebra::GraphTarget| match t {
-        spargebra::algebra::GraphTarget::NamedNode(n) if restricted.contains(n) => Err(deny(n)),
-        spargebra::algebra::GraphTarget::NamedGraphs
-        | spargebra::algebra::GraphTarget::AllGraphs => Err(CatalogError::Forbidden(
-            "CLEAR/DROP of ALL or NAMED graphs needs the admin role; name the graphs instead"
-                .into(),
-        )),
-        _ => Ok(()),
+    let data_graph = |g: &spargebra::term::GraphName| match g {
+        spargebra::term::GraphName::NamedNode(n) => deny(n),
+        spargebra::term::GraphName::DefaultGraph => Ok(()),
     };
     for op in &update.operations {
         match op {
             GraphUpdateOperation::InsertData { data } => {
                 for q in data {
-                    if let spargebra::term::GraphName::NamedNode(n) = &q.graph_name {
-                        if restricted.contains(n) {
-                            return Err(deny(n));
-                        }
-                    }
+                    data_graph(&q.graph_name)?;
                 }
             }
             GraphUpdateOperation::DeleteData { data } => {
                 for q in data {
-                    if let spargebra::term::GraphName::NamedNode(n) = &q.graph_name {
-                        if restricted.contains(n) {
-                            return Err(deny(n));
-                        }
-                    }
+                    data_graph(&q.graph_name)?;
                 }
             }
             GraphUpdateOperation::DeleteInsert { delete, insert, .. } => {
-                for q in delete {
-                    check_pattern(&q.graph_name)?;
-                }
-                for q in insert {
-                    check_pattern(&q.graph_name)?;
-                }
-            }
-            GraphUpdateOperation::Load { destination, .. } => {
-                if let spargebra::term::GraphName::NamedNode(n) = destination {
-                    if restricted.contains(n) {
-                        return Err(deny(n));
+                let graphs = delete
+                    .iter()
+                    .map(|q| &q.graph_name)
+                    .chain(insert.iter().map(|q| &q.graph_name));
+                for g in graphs {
+                    match g {
+                        GraphNamePattern::NamedNode(n) => deny(n)?,
+                        GraphNamePattern::Variable(v) => {
+                            return Ok(Err(CatalogError::Forbidden(format!(
+                                "update templates with a variable graph name (GRAPH ?{}) need \
+                                 the admin role, because their target graphs are only known \
+                                 during evaluation",
+                                v.as_str()
+                            ))))
+                        }
+                        GraphNamePattern::DefaultGraph => {}
                     }
                 }
             }
+            GraphUpdateOperation::Load { destination, .. } => data_graph(destination)?,
             GraphUpdateOperation::Clear { graph, .. }
-            | GraphUpdateOperation::Drop { graph, .. } => check_target(graph)?,
-            GraphUpdateOperation::Create { graph, .. } => {
-                if restricted.contains(graph) {
-                    return Err(deny(graph));
+            | GraphUpdateOperation::Drop { graph, .. } => match graph {
+                spargebra::algebra::GraphTarget::NamedNode(n) => deny(n)?,
+                spargebra::algebra::GraphTarget::NamedGraphs
+                | spargebra::algebra::GraphTarget::AllGraphs => {
+                    return Ok(Err(CatalogError::Forbidden(
+                        "CLEAR/DROP of ALL or NAMED graphs needs the admin role; name the graphs \
+                         instead"
+                            .into(),
+                    )))
                 }
-            }
+                spargebra::algebra::GraphTarget::DefaultGraph => {}
+            },
+            GraphUpdateOperation::Create { graph, .. } => deny(graph)?,
         }
     }
-    Ok(())
+    Ok(Ok(()))
 }

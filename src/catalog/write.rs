@@ -464,11 +464,25 @@ impl Catalog {
     /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
     /// for user input) and returns each solution as variable → lexical value.
     pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {
+        self.select_as(query, true)
+    }
+
+    /// Like [`Catalog::select`], seen by a caller who is an admin or not: for non-admins the
+    /// restricted graphs do not exist (the views the server builds for a caller — report,
+    /// sources, labels — read through this).
+    pub fn select_as(
+        &self,
+        query: &str,
+        admin: bool,
+    ) -> Result<Vec<HashMap<String, String>>, CatalogError> {
         let q = SparqlParser::new()
             .parse_query(query)
             .map_err(|e| CatalogError::Syntax(e.to_string()))?;
-        let results = SparqlEvaluator::new()
-            .for_query(q)
+        let mut prepared = SparqlEvaluator::new().for_query(q);
+        if !admin {
+            self.restrict_dataset(prepared.dataset_mut())?;
+        }
+        let results = prepared
             .on_store(&self.store)
             .execute()
             .map_err(|e| CatalogError::Evaluation(e.to_string()))?;

@@ -64,6 +64,8 @@ pub fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
     let catalog = Catalog::open(&config.data, layout)
         .with_context(|| format!("cannot open store in {}", config.data.display()))?
         .with_restricted_graphs(&config.access.restricted_graphs)?;
+    crate::ingest::migrate_user_keys(&catalog)
+        .context("cannot migrate user-derived keys (see README, release notes)")?;
     Ok(catalog)
 }
 
@@ -121,6 +123,8 @@ pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<
     // Scheduled and watched rescans run beside the server and stop with it.
     let _rescans = (!config.monitor.sources.is_empty()).then(|| {
         let infer = config.infer.clone();
+        let deny = vec![config.data.clone()];
+        let min_top = config.access.min_top_count;
         let ner = Arc::new(std::sync::OnceLock::new());
         crate::monitor::schedule::start(
             Arc::clone(&catalog),
@@ -130,6 +134,8 @@ pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<
                     .get_or_init(|| crate::inventory::ner::load_for_scan(&infer).map(Arc::new))
                     .clone(),
                 db_sample_rows: 100_000,
+                confine: Some(crate::inventory::Confinement::new(None, &deny)),
+                min_top_count: Some(min_top),
                 ..Default::default()
             }),
         )
@@ -242,10 +248,7 @@ fn query_cmd(config: &Config, query: &str, format: Option<&str>) -> anyhow::Resu
                 .with_context(|| format!("'{f}' is not a results format (json, xml, csv, tsv)"))?,
         )
     };
-    let limits = Limits {
-        max_rows: usize::MAX,
-        timeout_secs: 0,
-    };
+    let limits = Limits::unbounded();
     let s = catalog.execute_query(prepared, output, limits)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&s.body)?;

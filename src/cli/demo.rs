@@ -267,7 +267,7 @@ fn answer_queries(catalog: &crate::catalog::Catalog, config: &Config) -> anyhow:
             OutputFormat::Results(ResultsFormat::Tsv),
             Limits {
                 max_rows: 8,
-                timeout_secs: 0,
+                ..Limits::unbounded()
             },
         )?;
         println!("\n== {} ({}) ==", q.title, name);

@@ -53,7 +53,7 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
             limit,
             format,
         } => {
-            let rows = label::list(&catalog, status.as_deref(), limit.max(1))?;
+            let rows = label::list(&catalog, status.as_deref(), limit.max(1), true)?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {

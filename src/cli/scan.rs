@@ -63,7 +63,7 @@ fn rescan_all(
 ) -> anyhow::Result<ExitCode> {
     let registered = {
         let catalog = super::commands::open_catalog(config)?;
-        inventory::report::build(&catalog)?.sources
+        inventory::report::build(&catalog, true)?.sources
     };
     // Configured sources first (they carry the URLs with credentials), then registered ones
     // not among them.
@@ -123,6 +123,12 @@ fn scan_one(
         progress: args.format == "text",
         ner: ner.clone(),
         known: None,
+        min_top_count: Some(config.access.min_top_count),
+        // The store directory (keys, configuration) is never read as a source.
+        confine: Some(crate::inventory::Confinement::new(
+            None,
+            std::slice::from_ref(&config.data),
+        )),
     };
     let (report, scan_iri, events, deliveries) = if args.no_catalog {
         (
@@ -234,7 +240,7 @@ pub struct ReportArgs {
 /// `stocktake report`.
 pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let catalog = super::commands::open_catalog(config)?;
-    let r = inventory::report::build(&catalog)?;
+    let r = inventory::report::build(&catalog, true)?;
     let text = if args.format == "json" {
         serde_json::to_string_pretty(&r)? + "\n"
     } else {

@@ -38,6 +38,12 @@ pub enum ApiError {
     /// 413: request body too large.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 422: well-formed, but past a bound of this server (e.g. strings a query builds).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 421: this server does not answer (anonymously) for the requested host.
+    #[error("{0}")]
+    MisdirectedRequest(String),
     /// 415: request body media type not supported.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -65,6 +71,8 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,18 +109,32 @@ impl IntoResponse for ApiError {
 
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
+        Self::from_catalog(&e)
+    }
+}
+
+impl ApiError {
+    /// The answer for a catalog error (borrowed, so a worker can audit the outcome and still
+    /// hand the error back).
+    pub fn from_catalog(e: &CatalogError) -> Self {
         match e {
             CatalogError::Syntax(m) | CatalogError::BadRequest(m) | CatalogError::RdfSyntax(m) => {
-                Self::BadRequest(m)
+                Self::BadRequest(m.clone())
             }
             CatalogError::InvalidIri(_) => Self::BadRequest(e.to_string()),
-            CatalogError::Evaluation(m) => Self::BadRequest(m),
+            CatalogError::Evaluation(m) => Self::BadRequest(m.clone()),
             CatalogError::UnsupportedFormat(_) => Self::UnsupportedMediaType(e.to_string()),
             CatalogError::Timeout(_) => Self::Unavailable(e.to_string()),
-            CatalogError::Forbidden(m) => Self::Forbidden(m),
-            CatalogError::NotFound(m) => Self::NotFound(m),
+            CatalogError::ResourceLimit(m) => Self::Unprocessable(m.clone()),
+            CatalogError::Forbidden(m) => Self::Forbidden(m.clone()),
+            CatalogError::NotFound(m) => Self::NotFound(m.clone()),
             CatalogError::Storage(_) | CatalogError::Io { .. } => Self::Internal(e.to_string()),
         }
+    }
+
+    /// How the audit log records this outcome: the status and the message.
+    pub fn audit_outcome(&self) -> String {
+        format!("{} {self}", self.status().as_u16())
     }
 }
 

@@ -60,6 +60,34 @@ pub(crate) struct Job {
     error: Option<String>,
 }
 
+impl Job {
+    /// The job as `who` may see it: anonymous callers (anonymous reads on) get no server paths,
+    /// token names or error texts, only the file's name and the outcome.
+    fn view(&self, who: &crate::privacy::Principal) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if *who == crate::privacy::Principal::Anonymous {
+            let name = std::path::Path::new(&self.asset)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            v["asset"] = serde_json::Value::String(name);
+            v["by"] = serde_json::Value::Null;
+            if self.error.is_some() {
+                v["error"] = "the run failed; ask a user with a token for the reason".into();
+            }
+            if let Some(report) = v.get_mut("report").and_then(|r| r.as_object_mut()) {
+                report.retain(|k, _| {
+                    matches!(
+                        k.as_str(),
+                        "records_in" | "accepted" | "quarantined" | "skipped_unchanged"
+                    )
+                });
+            }
+        }
+        v
+    }
+}
+
 /// Recent jobs, newest last.
 #[derive(Default)]
 pub(crate) struct Jobs {
@@ -256,14 +284,14 @@ pub(super) async fn status(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "reading ingest jobs")?;
+    let who = state.authorize(&headers, Role::Read, "reading ingest jobs")?;
     let jobs = state.inner.jobs.lock();
-    let job = jobs.iter().find(|j| j.id == id).cloned().ok_or_else(|| {
+    let job = jobs.iter().find(|j| j.id == id).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no ingest job {id:?} (jobs are kept until the server restarts)"
         ))
     })?;
-    Ok(Json(job).into_response())
+    Ok(Json(job.view(&who)).into_response())
 }
 
 /// `GET /api/v1/ingest`: recent jobs, newest first, without their full reports.
@@ -271,7 +299,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "reading ingest jobs")?;
+    let who = state.authorize(&headers, Role::Read, "reading ingest jobs")?;
     let jobs: Vec<serde_json::Value> = state
         .inner
         .jobs
@@ -279,11 +307,12 @@ pub(super) async fn list(
         .iter()
         .rev()
         .map(|j| {
+            let v = j.view(&who);
             serde_json::json!({
-                "job": j.id, "asset": j.asset, "by": j.by, "status": j.status,
+                "job": j.id, "asset": v["asset"], "by": v["by"], "status": j.status,
                 "started": j.started, "ended": j.ended, "href": href(&j.id),
                 "records_in": j.report.as_ref().map(|r| r.records_in),
-                "error": j.error,
+                "error": v["error"],
             })
         })
         .collect();

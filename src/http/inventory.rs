@@ -34,6 +34,7 @@ impl From<InventoryError> for ApiError {
             InventoryError::BadSource(_) => ApiError::BadRequest(e.to_string()),
             InventoryError::Io { .. } => ApiError::NotFound(e.to_string()),
             InventoryError::Database { .. } => ApiError::BadGateway(e.to_string()),
+            InventoryError::Refused(_) => ApiError::Forbidden(e.to_string()),
         }
     }
 }
@@ -62,9 +63,14 @@ fn wants_json(headers: &HeaderMap, format: Option<&str>) -> Result<bool, ApiErro
     Ok(accept.contains("application/json") && !accept.contains("text/html"))
 }
 
-async fn build(state: &AppState) -> Result<report::InventoryReport, ApiError> {
+/// The report as `who` may see it (nothing from restricted graphs for non-admins).
+async fn build(
+    state: &AppState,
+    who: &crate::privacy::Principal,
+) -> Result<report::InventoryReport, ApiError> {
     let catalog = std::sync::Arc::clone(state.catalog());
-    tokio::task::spawn_blocking(move || report::build(&catalog))
+    let admin = who.is_admin();
+    tokio::task::spawn_blocking(move || report::build(&catalog, admin))
         .await
         .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?
         .map_err(ApiError::from)
@@ -77,9 +83,9 @@ pub(super) async fn get_report(
     params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    state.authorize(&headers, Role::Read, "the inventory report")?;
+    let who = state.authorize(&headers, Role::Read, "the inventory report")?;
     let json = wants_json(&headers, p.format.as_deref())?;
-    let r = build(&state).await?;
+    let r = build(&state, &who).await?;
     Ok(if json {
         Json(r).into_response()
     } else {
@@ -96,8 +102,8 @@ pub(super) async fn api_report(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "the inventory report")?;
-    Ok(Json(build(&state).await?).into_response())
+    let who = state.authorize(&headers, Role::Read, "the inventory report")?;
+    Ok(Json(build(&state, &who).await?).into_response())
 }
 
 /// `GET /api/v1/sources`: sources scanned so far, with their latest scan.
@@ -105,8 +111,8 @@ pub(super) async fn list_sources(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "the list of sources")?;
-    Ok(Json(build(&state).await?.sources).into_response())
+    let who = state.authorize(&headers, Role::Read, "the list of sources")?;
+    Ok(Json(build(&state, &who).await?.sources).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,12 +136,18 @@ pub(super) async fn post_source(
     let who = state.authorize(&headers, Role::Write, "scanning a source")?;
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let source = Source::parse(&req.source)?;
-    if let Source::Files(path) | Source::Sqlite(path) = &source {
-        state.may_read(&who, path)?;
-    }
+    let confine = match &source {
+        Source::Files(path) | Source::Sqlite(path) => Some(state.may_read(&who, path)?),
+        Source::Postgres(url) | Source::Mysql(url) => {
+            state.may_connect(&who, url)?;
+            None
+        }
+    };
     let shown = source.display();
     let catalog = std::sync::Arc::clone(state.catalog());
     let mut options = ScanOptions {
+        confine,
+        min_top_count: Some(state.config().access.min_top_count),
         encoding: req.encoding,
         db_sample_rows: req.sample_rows.unwrap_or(100_000),
         progress: false,
@@ -144,20 +156,22 @@ pub(super) async fn post_source(
     };
     let worker_state = state.clone();
     let full = req.full;
+    let auditor = who.clone();
+    // Audited by the worker when the scan ends, so a scan whose client hung up is audited too.
     let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         options.ner = worker_state.name_tagger();
         let monitor = &worker_state.config().monitor;
-        Ok(monitor::scan_and_record(
-            &catalog, &source, options, monitor, full,
-        )?)
+        let result = monitor::scan_and_record(&catalog, &source, options, monitor, full)
+            .map_err(ApiError::from);
+        let outcome = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.audit_outcome(),
+        };
+        worker_state.audit(&auditor, "scan", &shown, &outcome, 0);
+        result
     })
     .await
     .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?;
-    let outcome = match &result {
-        Ok(_) => "ok".to_string(),
-        Err(e) => format!("error: {e}"),
-    };
-    state.audit(&who, "scan", &shown, &outcome, 0);
     let outcome = result?;
     let report = &outcome.report;
     let body = serde_json::json!({

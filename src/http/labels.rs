@@ -27,12 +27,13 @@ pub(super) async fn list(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "reading labels")?;
+    let who = state.authorize(&headers, Role::Read, "reading labels")?;
+    let admin = who.is_admin();
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let catalog = std::sync::Arc::clone(state.catalog());
     let labels = state
         .run_blocking(None, move || {
-            label::list(&catalog, q.status.as_deref(), limit)
+            label::list(&catalog, q.status.as_deref(), limit, admin)
         })
         .await?;
     Ok(Json(serde_json::json!({ "labels": labels })).into_response())
@@ -58,17 +59,16 @@ pub(super) async fn decide(
     let name = who.name().to_string();
     let target = id.clone();
     let found = state
-        .run_blocking(None, move || {
-            label::decide(&catalog, &target, verdict, &name)
-        })
-        .await;
-    let outcome = match &found {
-        Ok(true) => "ok".to_string(),
-        Ok(false) => "not found".to_string(),
-        Err(e) => format!("error: {e}"),
-    };
-    state.audit(&who, &format!("label-{decision}"), &id, &outcome, 0);
-    if !found? {
+        .run_audited(
+            &who,
+            &format!("label-{decision}"),
+            &id,
+            0,
+            None,
+            move || label::decide(&catalog, &target, verdict, &name),
+        )
+        .await?;
+    if !found {
         return Err(ApiError::NotFound(format!("no label {id:?}")));
     }
     Ok((

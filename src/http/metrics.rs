@@ -66,7 +66,8 @@ pub(super) async fn get_metrics(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.authorize(&headers, Role::Read, "the metrics")?;
+    let who = state.authorize(&headers, Role::Read, "the metrics")?;
+    let admin = who.is_admin();
     let catalog = Arc::clone(state.catalog());
     let data = state.config().data.clone();
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
@@ -85,17 +86,34 @@ pub(super) async fn get_metrics(
             .map(|(n, iri)| (*n, iri.as_str().to_string()))
             .collect();
         let restricted = catalog.restricted_graphs()?;
+        let mut hidden = vec!["other-restricted".to_string()];
         for (iri, n) in cached.as_ref().map(|c| c.2.as_slice()).unwrap_or_default() {
             // Known graphs by their short name; other restricted graphs are not named.
+            let is_restricted = restricted.iter().any(|g| g.as_str() == iri);
             let label = match names.iter().find(|(_, i)| i == iri) {
                 Some((name, _)) => (*name).to_string(),
-                None if restricted.iter().any(|g| g.as_str() == iri) => "other-restricted".into(),
+                None if is_restricted => "other-restricted".into(),
                 None => iri.clone(),
             };
+            if is_restricted {
+                hidden.push(label.clone());
+            }
             metrics::gauge!("stocktake_store_triples", "graph" => label).set(*n as f64);
         }
         metrics::gauge!("stocktake_store_size_bytes").set(dir_size(&data) as f64);
-        Ok(crate::telemetry::render())
+        let text = crate::telemetry::render();
+        if admin {
+            return Ok(text);
+        }
+        // Non-admins do not learn how much a restricted graph holds.
+        let hidden: Vec<String> = hidden.iter().map(|l| format!("graph=\"{l}\"")).collect();
+        Ok(text
+            .lines()
+            .filter(|l| {
+                !(l.starts_with("stocktake_store_triples") && hidden.iter().any(|h| l.contains(h)))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect())
     })
     .await
     .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;

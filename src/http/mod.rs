@@ -9,6 +9,7 @@
 mod changes;
 mod deadline;
 mod error;
+mod guard;
 mod ingest;
 mod inventory;
 mod labels;
@@ -24,8 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::Semaphore;
@@ -36,7 +37,7 @@ pub use error::ApiError;
 use crate::audit::AuditLog;
 use crate::catalog::{Catalog, CatalogError, NamedQuery};
 use crate::config::Config;
-use crate::privacy::{AccessError, Principal, Role, TokenTable};
+use crate::privacy::{Principal, TokenTable};
 
 type LabelerCell = std::sync::OnceLock<Option<Arc<crate::ingest::label::Labeler>>>;
 
@@ -49,7 +50,8 @@ pub struct AppState {
 struct Inner {
     catalog: Arc<Catalog>,
     config: Config,
-    tokens: TokenTable,
+    /// Replaced when the configuration file's tokens change (see `follow_tokens`).
+    tokens: std::sync::RwLock<Arc<TokenTable>>,
     queries: BTreeMap<String, NamedQuery>,
     permits: Arc<Semaphore>,
     audit: AuditLog,
@@ -70,7 +72,7 @@ impl AppState {
         queries: Vec<NamedQuery>,
         audit: AuditLog,
     ) -> Self {
-        let tokens = TokenTable::new(&config.tokens);
+        let tokens = std::sync::RwLock::new(Arc::new(TokenTable::new(&config.tokens)));
         let permits = Arc::new(Semaphore::new(config.server.max_concurrent_queries));
         Self {
             inner: Arc::new(Inner {
@@ -140,83 +142,19 @@ impl AppState {
         &self.inner.config
     }
 
+    /// The per-request limits of SPARQL evaluation.
+    fn limits(&self) -> crate::catalog::Limits {
+        let server = &self.inner.config.server;
+        crate::catalog::Limits {
+            max_rows: server.max_result_rows,
+            timeout_secs: server.query_timeout_secs,
+            max_string_bytes: server.max_string_bytes,
+            string_budget_bytes: server.string_budget_bytes,
+        }
+    }
+
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.inner.config.server.query_timeout_secs)
-    }
-
-    /// Resolves the caller from the `Authorization` header.
-    ///
-    /// A present but malformed or unknown token is always a 401, even where anonymous access is
-    /// allowed: silently downgrading a bad token to anonymous hides configuration mistakes.
-    fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Ok(Principal::Anonymous);
-        };
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("Authorization header is not ASCII".into()))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized("Authorization must be 'Bearer <token>'".into())
-            })?;
-        Ok(self.inner.tokens.authenticate(token.trim())?)
-    }
-
-    /// The caller, who must hold at least `role` (reads are open to anonymous callers only
-    /// when `anonymous_read` is on).
-    fn authorize(
-        &self,
-        headers: &HeaderMap,
-        role: Role,
-        what: &str,
-    ) -> Result<Principal, ApiError> {
-        let p = self.principal(headers)?;
-        if p == Principal::Anonymous && (role > Role::Read || !self.config().server.anonymous_read)
-        {
-            return Err(AccessError::Unauthenticated.into());
-        }
-        p.require(role, what)?;
-        Ok(p)
-    }
-
-    /// Whether `who` may have the server read `path` (a file to scan or ingest): admins any
-    /// path, writers only under `[server] file_roots` (after resolving `..` and links, so a
-    /// path cannot climb out). Keeps a writer from reading the server's own files — the
-    /// store, its keys, its configuration — into the graph.
-    fn may_read(&self, who: &Principal, path: &std::path::Path) -> Result<(), ApiError> {
-        if who.role() >= Role::Admin {
-            return Ok(());
-        }
-        let resolved = path.canonicalize().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                ApiError::NotFound(format!("no such file or folder: {}", path.display()))
-            }
-            _ => ApiError::BadRequest(format!("cannot read {}: {e}", path.display())),
-        })?;
-        let roots = &self.config().server.file_roots;
-        if roots
-            .iter()
-            .filter_map(|r| r.canonicalize().ok())
-            .any(|r| resolved.starts_with(r))
-        {
-            return Ok(());
-        }
-        Err(ApiError::Forbidden(format!(
-            "{} is outside the folders writers may have the server read ([server] file_roots: {}); \
-             an admin may name any path",
-            path.display(),
-            if roots.is_empty() {
-                "none configured".to_string()
-            } else {
-                roots
-                    .iter()
-                    .map(|r| r.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        )))
     }
 
     /// Runs blocking catalog work on the blocking pool, bounded by the concurrency limit and the
@@ -289,6 +227,32 @@ impl AppState {
                 )))
             }
         }
+    }
+
+    /// Like [`AppState::run_blocking`] for a write: the worker writes the audit entry when the
+    /// work ends, so a write whose client hung up (the handler dropped at its `await`) is
+    /// audited all the same, with its real outcome.
+    async fn run_audited<T: Send + 'static>(
+        &self,
+        who: &Principal,
+        op: &str,
+        target: &str,
+        size: usize,
+        cancel: Option<crate::catalog::CancelToken>,
+        work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (state, who) = (self.clone(), who.clone());
+        let (op, target) = (op.to_owned(), target.to_owned());
+        self.run_blocking(cancel, move || {
+            let result = work();
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => ApiError::from_catalog(e).audit_outcome(),
+            };
+            state.audit(&who, &op, &target, &outcome, size);
+            result
+        })
+        .await
     }
 
     /// One of the `max_concurrent_queries` evaluation slots, waiting at most `timeout`.
@@ -364,18 +328,39 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::host_guard,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /healthz`: liveness and a store check. Without a valid token it says only healthy or
+/// unhealthy (load balancers need no more); with one, the store's size or error too.
+async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let detailed = matches!(state.principal(&headers), Ok(p) if p != Principal::Anonymous);
     let catalog = Arc::clone(state.catalog());
-    match tokio::task::spawn_blocking(move || catalog.len()).await {
-        Ok(Ok(n)) => axum::Json(serde_json::json!({"status": "ok", "quads": n})).into_response(),
-        Ok(Err(e)) => ApiError::Unavailable(format!("store unavailable: {e}")).into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    let outcome = tokio::task::spawn_blocking(move || catalog.len())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match (outcome, detailed) {
+        (Ok(n), true) => {
+            axum::Json(serde_json::json!({"status": "ok", "quads": n})).into_response()
+        }
+        (Ok(_), false) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
+        (Err(e), true) => ApiError::Unavailable(format!("store unavailable: {e}")).into_response(),
+        (Err(e), false) => {
+            tracing::error!("health check failed: {e}");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unhealthy"})),
+            )
+                .into_response()
+        }
     }
 }
 
@@ -441,6 +426,9 @@ pub async fn serve_listener(
     let catalog = Arc::clone(state.catalog());
     if let Some(service) = state.inner.recommend.clone() {
         tokio::spawn(follow_model(service));
+    }
+    if let Some(path) = state.config().loaded_from.clone() {
+        tokio::spawn(guard::follow_tokens(state.clone(), path));
     }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)

@@ -127,4 +127,18 @@ mod tests {
             Err(ApiError::NotAcceptable(_))
         ));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Fuzz target: any `Accept` header picks a candidate or says 406, never panics.
+        #[test]
+        fn any_accept_header_is_answered(accept in ".{0,200}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..120)) {
+            for a in [accept, String::from_utf8_lossy(&bytes).into_owned()] {
+                match negotiate(Some(&a), C) {
+                    Ok(i) => proptest::prop_assert!(i <= 2),
+                    Err(e) => proptest::prop_assert!(matches!(e, ApiError::NotAcceptable(_) | ApiError::BadRequest(_)), "{e:?}"),
+                }
+            }
+        }
+    }
 }

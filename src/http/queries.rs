@@ -77,7 +77,8 @@ async fn execute(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let admin = principal.is_admin();
     let union = state.config().catalog.union_default_graph;
-    answer(state, accept, move |catalog, token| {
+    let what = format!("/queries/{name}");
+    answer(state, &principal, &what, accept, move |catalog, token| {
         catalog.prepare_named(&query, &args, admin, union, token)
     })
     .await

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use super::negotiate::negotiate;
 use super::{ApiError, AppState};
 use crate::catalog::{
-    CancelToken, Catalog, CatalogError, DatasetRequest, GraphFormat, Limits, OutputFormat,
-    PreparedQuery, ResultsFormat, Serialized,
+    CancelToken, Catalog, CatalogError, DatasetRequest, GraphFormat, OutputFormat, PreparedQuery,
+    ResultsFormat, Serialized,
 };
 use crate::privacy::{Principal, Role};
 
@@ -274,44 +274,74 @@ async fn run_query(
     dataset: DatasetRequest,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let max = state.config().server.max_query_bytes;
+    if query.len() > max {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the query is {} bytes; this server accepts queries of at most {max} bytes \
+             ([server] max_query_bytes)",
+            query.len()
+        )));
+    }
     let admin = principal.is_admin();
     let union = state.config().catalog.union_default_graph;
     // Relative IRIs in queries resolve against the configured base.
     let base = state.config().catalog.base_iri.clone();
-    answer(state, accept, move |catalog, token| {
-        catalog.prepare_query(&query, Some(&base), &dataset, admin, union, token)
-    })
+    answer(
+        state,
+        principal,
+        "/sparql",
+        accept,
+        move |catalog, token| {
+            catalog.prepare_query(&query, Some(&base), &dataset, admin, union, token)
+        },
+    )
     .await
 }
 
 /// Prepares a query on the blocking pool, picks the response format for its form, evaluates it
 /// under the limits and wraps the bytes in a response. Shared by `/sparql` and `/queries`.
+///
+/// Admins read restricted graphs and PII evidence, so each of their queries is audited (op
+/// `admin-read`, by the evaluating thread, with its outcome).
 pub(super) async fn answer(
     state: &AppState,
+    principal: &Principal,
+    what: &str,
     accept: Option<&str>,
     prepare: impl FnOnce(&Catalog, &CancelToken) -> Result<PreparedQuery, CatalogError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let results = negotiate(accept, &results_candidates());
     let graph = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES));
-    let limits = Limits {
-        max_rows: state.config().server.max_result_rows,
-        timeout_secs: state.config().server.query_timeout_secs,
-    };
+    let limits = state.limits();
     let catalog = std::sync::Arc::clone(state.catalog());
     let cancel = CancelToken::new();
     let token = cancel.clone();
+    let audit = principal
+        .is_admin()
+        .then(|| (state.clone(), principal.clone(), what.to_owned()));
     let outcome = state
         .evaluate(cancel, move || {
-            let prepared = prepare(&catalog, &token)?;
-            let format = if prepared.form().returns_graph() {
-                graph.map(OutputFormat::Graph)
-            } else {
-                results.map(OutputFormat::Results)
-            };
-            match format {
-                Ok(f) => catalog.execute_query(prepared, f, limits).map(Ok),
-                Err(e) => Ok(Err(e)),
+            let result = (|| {
+                let prepared = prepare(&catalog, &token)?;
+                let format = if prepared.form().returns_graph() {
+                    graph.map(OutputFormat::Graph)
+                } else {
+                    results.map(OutputFormat::Results)
+                };
+                match format {
+                    Ok(f) => catalog.execute_query(prepared, f, limits).map(Ok),
+                    Err(e) => Ok(Err(e)),
+                }
+            })();
+            if let Some((state, who, what)) = audit {
+                let outcome = match &result {
+                    Ok(Ok(s)) => format!("ok {} rows", s.rows),
+                    Ok(Err(e)) => e.audit_outcome(),
+                    Err(e) => ApiError::from_catalog(e).audit_outcome(),
+                };
+                state.audit(&who, "admin-read", &what, &outcome, 0);
             }
+            result
         })
         .await?;
     Ok(respond(outcome?))
@@ -326,23 +356,26 @@ async fn run_update(
     let principal = state.authorize(headers, Role::Write, "SPARQL update")?;
     let admin = principal.is_admin();
     let catalog = std::sync::Arc::clone(state.catalog());
-    let timeout = state.config().server.query_timeout_secs;
+    let limits = state.limits();
     let cancel = CancelToken::new();
     let token = cancel.clone();
     let size = update.len();
     let base = state.config().catalog.base_iri.clone();
-    let result = state
-        .run_blocking(Some(cancel), move || {
-            let prepared = catalog.prepare_update(&update, Some(&base), &using, admin, &token)?;
-            catalog.execute_update(prepared, timeout)
-        })
-        .await;
-    let outcome = match &result {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => format!("{} {e}", e.status().as_u16()),
-    };
-    state.audit(&principal, "sparql-update", "/sparql", &outcome, size);
-    result.map(|()| StatusCode::NO_CONTENT.into_response())
+    state
+        .run_audited(
+            &principal,
+            "sparql-update",
+            "/sparql",
+            size,
+            Some(cancel),
+            move || {
+                let prepared =
+                    catalog.prepare_update(&update, Some(&base), &using, admin, &token)?;
+                catalog.execute_update(prepared, limits)
+            },
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn service_description(

@@ -17,7 +17,7 @@ use super::negotiate::negotiate;
 use super::sparql::{body_or_413, content_type, graph_candidates, respond};
 use super::{ApiError, AppState};
 use crate::catalog::{GraphFormat, GraphTarget, Serialized};
-use crate::privacy::{Principal, Role};
+use crate::privacy::Role;
 
 /// The request's graph: from the path under `/store/` (direct) or from the query (indirect).
 fn target(headers: &HeaderMap, uri: &Uri) -> Result<Option<GraphTarget>, ApiError> {
@@ -85,14 +85,37 @@ async fn read(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Respon
     let s: Serialized = match target {
         Some(t) => {
             let format = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES))?;
-            state
-                .run_blocking(None, move || catalog.read_graph(&t, format, admin))
-                .await?
+            let mut limits = state.limits();
+            if admin {
+                // Admins read whole graphs (backups); the timeout still applies.
+                limits.max_rows = usize::MAX;
+            }
+            let cancel = crate::catalog::CancelToken::new();
+            let token = cancel.clone();
+            let what = label(&Some(t.clone()));
+            let work = move || catalog.read_graph(&t, format, admin, limits, &token);
+            if admin {
+                // Admins read restricted graphs: audited.
+                state
+                    .run_audited(&principal, "admin-read", &what, 0, Some(cancel), work)
+                    .await?
+            } else {
+                state.run_blocking(Some(cancel), work).await?
+            }
         }
         None => {
+            // The whole dataset is built in memory: a backup, not a read. Others read one graph
+            // (capped at max_result_rows) or query.
+            if !admin {
+                return Err(ApiError::Forbidden(
+                    "a dump of the whole dataset needs the admin role; read one graph with \
+                     ?graph=IRI or query /sparql"
+                        .into(),
+                ));
+            }
             let format = negotiate(accept, &graph_candidates(&GraphFormat::DATASET_CANDIDATES))?;
             state
-                .run_blocking(None, move || {
+                .run_audited(&principal, "admin-dump", "dataset", 0, None, move || {
                     let mut body = Vec::new();
                     let rows = catalog.dump(None, format, admin, &mut body)?;
                     Ok(Serialized {
@@ -208,41 +231,42 @@ async fn write(
     let admin = principal.is_admin();
     let catalog = std::sync::Arc::clone(state.catalog());
     let what = label(&target);
-    let result = match target {
+    let op = if replace { "gsp-put" } else { "gsp-post" };
+    let created = match target {
         Some(t) => {
             state
-                .run_blocking(None, move || {
+                .run_audited(&principal, op, &what, size, None, move || {
                     catalog.write_graph(&t, &documents, None, admin, replace)
                 })
-                .await
+                .await?
         }
-        None if replace => Err(ApiError::BadRequest(
-            "PUT needs a target: ?default, ?graph=IRI or a graph URL under /store/".into(),
-        )),
+        None if replace => {
+            return Err(ApiError::BadRequest(
+                "PUT needs a target: ?default, ?graph=IRI or a graph URL under /store/".into(),
+            ))
+        }
         None if documents.len() == 1 && documents[0].1.supports_datasets() => {
             state
-                .run_blocking(None, move || {
+                .run_audited(&principal, op, &what, size, None, move || {
                     let (body, format) = &documents[0];
                     catalog
                         .add_dataset(body, *format, None, admin)
                         .map(|_| false)
                 })
-                .await
+                .await?
         }
         None => {
             // POST of a graph to the store itself: a new graph, named by us (GSP §5.5).
-            let created = state
-                .run_blocking(None, move || catalog.create_graph(&documents, None))
-                .await;
-            audit(
-                state,
-                &principal,
-                "gsp-post-create",
-                "new graph",
-                &created,
-                size,
-            );
-            let iri = created?;
+            let iri = state
+                .run_audited(
+                    &principal,
+                    "gsp-post-create",
+                    "new graph",
+                    size,
+                    None,
+                    move || catalog.create_graph(&documents, None),
+                )
+                .await?;
             let mut r = StatusCode::CREATED.into_response();
             if let Ok(v) = axum::http::HeaderValue::from_str(&iri) {
                 r.headers_mut().insert(axum::http::header::LOCATION, v);
@@ -250,33 +274,10 @@ async fn write(
             return Ok(r);
         }
     };
-    audit(
-        state,
-        &principal,
-        if replace { "gsp-put" } else { "gsp-post" },
-        &what,
-        &result,
-        size,
-    );
-    Ok(match result? {
+    Ok(match created {
         true => StatusCode::CREATED.into_response(),
         false => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-fn audit<T>(
-    state: &AppState,
-    who: &Principal,
-    op: &str,
-    target: &str,
-    result: &Result<T, ApiError>,
-    size: usize,
-) {
-    let outcome = match result {
-        Ok(_) => "ok".to_owned(),
-        Err(e) => format!("{} {e}", e.status().as_u16()),
-    };
-    state.audit(who, op, target, &outcome, size);
 }
 
 pub(super) async fn put_store(
@@ -308,9 +309,10 @@ pub(super) async fn delete_store(
     let admin = principal.is_admin();
     let catalog = std::sync::Arc::clone(state.catalog());
     let what = label(&Some(target.clone()));
-    let result = state
-        .run_blocking(None, move || catalog.delete_graph(&target, admin))
-        .await;
-    audit(&state, &principal, "gsp-delete", &what, &result, 0);
-    result.map(|()| StatusCode::NO_CONTENT.into_response())
+    state
+        .run_audited(&principal, "gsp-delete", &what, 0, None, move || {
+            catalog.delete_graph(&target, admin)
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -99,14 +99,22 @@ impl Minter {
         format!("{}id/category/{}", self.base, segment(&name.to_lowercase()))
     }
 
-    /// A user's pseudonymous IRI: keyed SHA-256 of namespace and id, 128 bits.
-    pub fn user(&self, namespace: &str, key: &str) -> String {
+    /// A user's pseudonym: keyed SHA-256 of namespace and id, 128 bits in hex. Everything
+    /// derived from a user id (the user's IRI, the keys of their interactions and reviews, a
+    /// quarantine entry) is derived from this, never from the raw id, so nobody without the
+    /// secret can recompute it from a guessed id.
+    pub fn pseudonym(&self, namespace: &str, key: &str) -> String {
         let mut h = Sha256::new();
         h.update(&self.secret);
         h.update(namespace.as_bytes());
         h.update([0]);
         h.update(key.as_bytes());
-        format!("{}id/user/{}", self.base, hex::encode(&h.finalize()[..16]))
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// A user's pseudonymous IRI (see [`Minter::pseudonym`]).
+    pub fn user(&self, namespace: &str, key: &str) -> String {
+        format!("{}id/user/{}", self.base, self.pseudonym(namespace, key))
     }
 
     /// A quarantined record, stable per asset and record (key, or line when there is none).
@@ -310,8 +318,10 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
                 get("time").map(|t| clean::timestamp(&t, ctx.now)),
                 &mut reasons,
             );
-            let text = get("text");
+            // Review bodies are published: phones, e-mails and ids written into them are masked.
+            let text = get("text").map(|t| crate::privacy::pii::scrub_text(&t).into_owned());
             let user = get("user");
+            let pseudonym = user.as_deref().map(|u| ctx.minter.pseudonym("users", u));
             let Some(product) = product else {
                 return Err(reasons);
             };
@@ -321,7 +331,7 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             let key = get("id").unwrap_or_else(|| {
                 content_key(&[
                     &product,
-                    user.as_deref().unwrap_or(""),
+                    pseudonym.as_deref().unwrap_or(""),
                     &get("time").unwrap_or_default(),
                     text.as_deref().unwrap_or(""),
                 ])
@@ -386,7 +396,14 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
             let p = ctx.minter.entity("product", product_ns, &product);
             references.push((product.clone(), p.clone()));
             let when = time.as_ref().map(|t| rfc3339(*t));
-            let key = content_key(&[&user, &product, kind, when.as_deref().unwrap_or("")]);
+            // Keyed by the pseudonym, never the raw id: an unkeyed hash of the raw id would let
+            // anyone who can guess ids link interactions back to users.
+            let key = content_key(&[
+                &ctx.minter.pseudonym("users", &user),
+                &product,
+                kind,
+                when.as_deref().unwrap_or(""),
+            ]);
             let i = ctx.minter.entity("interaction", ctx.namespace, &key);
             add(&u, rdf_type(), Object::iri(st("User")));
             add(&u, st(kind), Object::iri(&p));

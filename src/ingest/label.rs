@@ -161,6 +161,7 @@ pub fn list(
     catalog: &Catalog,
     status: Option<&str>,
     limit: usize,
+    admin: bool,
 ) -> Result<Vec<LabelRow>, CatalogError> {
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -174,12 +175,15 @@ pub fn list(
     let filter = status
         .map(|s| format!("FILTER(?status = \"{s}\")"))
         .unwrap_or_default();
-    let rows = catalog.select(&format!(
-        "SELECT ?l ?product ?type ?value ?confidence ?model ?status WHERE {{ GRAPH <{g}> {{ \
+    let rows = catalog.select_as(
+        &format!(
+            "SELECT ?l ?product ?type ?value ?confidence ?model ?status WHERE {{ GRAPH <{g}> {{ \
          ?l a <{ST}Label> ; <{ST}labelOf> ?product ; <{ST}entityType> ?type ; <{ST}value> ?value ; \
          <{ST}confidence> ?confidence ; <{ST}model> ?model ; <{ST}status> ?status {filter} }} }} \
          ORDER BY ?confidence ?l LIMIT {limit}"
-    ))?;
+        ),
+        admin,
+    )?;
     let prefix = label_iri(catalog.layout().base(), "");
     Ok(rows
         .into_iter()

@@ -99,6 +99,61 @@ pub fn pseudonym_secret(data: &Path) -> Result<Vec<u8>, IngestError> {
     }
 }
 
+/// How user-derived keys are minted: 2 = every key derived from a user id comes from the
+/// keyed pseudonym (stores written before had interaction and review keys hashed from the raw
+/// id, which anyone could recompute by enumerating ids). Part of each run's identity, so assets
+/// ingested under the old scheme are not taken as done.
+pub const KEY_SCHEME: &str = "2";
+
+/// One-off migration of a store written before [`KEY_SCHEME`] 2: removes from the product graph
+/// every interaction node, and every review keyed by a content hash (no id column) with its
+/// rating node and labels — their IRIs were hashes of raw user ids — then marks the store as
+/// migrated in the catalog graph. Re-ingesting those assets writes them back under keyed IRIs
+/// (their runs no longer count as done). Returns the subjects removed; a no-op once marked.
+pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
+    let layout = catalog.layout();
+    let (products, marker) = (
+        layout.products.as_str().to_owned(),
+        format!("{ST}keyScheme"),
+    );
+    if catalog.objects(&layout.catalog, &products, &marker)? == [KEY_SCHEME] {
+        return Ok(0);
+    }
+    let schema = "http://schema.org/";
+    let rows = catalog.select(&format!(
+        "SELECT DISTINCT ?x WHERE {{ GRAPH <{products}> {{ \
+           {{ ?x a <{ST}Interaction> }} \
+           UNION {{ ?r a <{schema}Review> FILTER(REGEX(STR(?r), \"/[0-9a-f]{{24}}$\")) \
+                    {{ BIND(?r AS ?x) }} UNION {{ ?r <{schema}reviewRating> ?x }} \
+                    UNION {{ ?x <{ST}labelOf> ?r }} }} }} }}"
+    ))?;
+    let subjects: Vec<String> = rows
+        .into_iter()
+        .filter_map(|r| r.get("x").cloned())
+        .collect();
+    for chunk in subjects.chunks(10_000) {
+        catalog.replace_subjects(&layout.products, chunk, &[])?;
+    }
+    catalog.replace_properties(
+        &layout.catalog,
+        std::slice::from_ref(&products),
+        std::slice::from_ref(&marker),
+        &[Statement::new(
+            &products,
+            &marker,
+            Object::string(KEY_SCHEME),
+        )],
+    )?;
+    if !subjects.is_empty() {
+        tracing::warn!(
+            removed = subjects.len(),
+            "user-derived keys: removed interaction and content-keyed review nodes minted from raw \
+             user ids by an earlier release; re-ingest the interaction and review assets"
+        );
+    }
+    Ok(subjects.len())
+}
+
 /// SKOS labels and notations of the ontology's concepts, lower-cased → concept IRI.
 fn category_labels(catalog: &Catalog) -> Result<HashMap<String, String>, CatalogError> {
     let g = catalog.layout().ontology.as_str().to_owned();
@@ -266,7 +321,13 @@ pub fn ingest_committing_every(
                             .and_then(|b| references.check(b, &product_ns));
                         match checked {
                             Ok(mut b) => {
-                                b.record_key = record_key(id_field, Some(cells.as_slice()), line);
+                                b.record_key = record_key(
+                                    ctx.minter,
+                                    mapping.entity,
+                                    id_field,
+                                    Some(cells.as_slice()),
+                                    line,
+                                );
                                 accepted.push(b)
                             }
                             Err(reasons) => rejected.push((line, Some(cells), reasons)),

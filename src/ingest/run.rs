@@ -109,6 +109,7 @@ pub(super) fn run_iri(
             &file_hash(path)?,
             mapping_text,
             labeler.map_or("", |l| l.model_iri()),
+            super::KEY_SCHEME,
         ])
     ))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::clean;
 use super::graph::{Built, Minter};
-use super::mapping::Mapping;
+use super::mapping::{Entity, Mapping};
 use super::{lap, IngestError};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
 use crate::catalog::{Appender, Catalog, CatalogError, Object, Statement};
@@ -15,8 +15,11 @@ use crate::catalog::{Appender, Catalog, CatalogError, Object, Statement};
 /// Longest cell kept in a quarantined record's raw copy.
 const MAX_RAW_CHARS: usize = 2000;
 
-/// A record's key within its asset: its id column when it has one, else its line.
+/// A record's key within its asset: its id column when it has one, else its line. A user
+/// record's id is personal: its key is the user's pseudonym.
 pub(super) fn record_key(
+    minter: &Minter,
+    entity: Entity,
     id_field: Option<usize>,
     cells: Option<&[Option<String>]>,
     line: u64,
@@ -25,7 +28,40 @@ pub(super) fn record_key(
         .and_then(|c| c.get(id_field?).cloned().flatten())
         .map(|k| clean::text(&k))
         .filter(|k| !k.is_empty())
+        .map(|k| match entity {
+            Entity::User => format!("user-{}", minter.pseudonym("users", &k)),
+            _ => k,
+        })
         .unwrap_or_else(|| format!("line-{line}"))
+}
+
+/// A quarantined record's copy of its cells, for the steward who fixes it: only the mapped
+/// columns (an unmapped column may hold anything), user ids as their pseudonyms, and phones,
+/// e-mails and ids found in any other value masked.
+fn quarantine_copy(
+    minter: &Minter,
+    mapping: &Mapping,
+    columns: &[String],
+    cells: &[Option<String>],
+) -> serde_json::Map<String, serde_json::Value> {
+    let personal_id =
+        |field: &str| field == "user" || (mapping.entity == Entity::User && field == "id");
+    mapping
+        .columns
+        .iter()
+        .filter_map(|(field, column)| {
+            let i = columns.iter().position(|c| c == column)?;
+            let v = cells.get(i).cloned().flatten().map(|v| {
+                let v = if personal_id(field) {
+                    format!("pseudonym:{}", minter.pseudonym("users", &clean::text(&v)))
+                } else {
+                    crate::privacy::pii::scrub_text(&v).into_owned()
+                };
+                serde_json::Value::String(v.chars().take(MAX_RAW_CHARS).collect())
+            });
+            Some((column.clone(), v.unwrap_or(serde_json::Value::Null)))
+        })
+        .collect()
 }
 
 /// The namespace whose products reviews and interactions point at.
@@ -171,7 +207,13 @@ impl Writer<'_> {
             let mut subjects = Vec::new();
             let mut statements = Vec::new();
             for (line, cells, reasons) in rejected.iter() {
-                let key = record_key(self.id_field, cells.as_deref(), *line);
+                let key = record_key(
+                    self.minter,
+                    self.mapping.entity,
+                    self.id_field,
+                    cells.as_deref(),
+                    *line,
+                );
                 let q = self
                     .minter
                     .quarantined(self.namespace, self.mapping.entity, &key);
@@ -194,18 +236,7 @@ impl Writer<'_> {
                     }
                 }
                 if let Some(cells) = cells {
-                    let raw: serde_json::Map<String, serde_json::Value> = self
-                        .columns
-                        .iter()
-                        .zip(cells)
-                        .map(|(c, v)| {
-                            let v = v.as_deref().map(|v| {
-                                let cut: String = v.chars().take(MAX_RAW_CHARS).collect();
-                                serde_json::Value::String(cut)
-                            });
-                            (c.clone(), v.unwrap_or(serde_json::Value::Null))
-                        })
-                        .collect();
+                    let raw = quarantine_copy(self.minter, self.mapping, self.columns, cells);
                     add(
                         format!("{ST}rawRecord"),
                         Object::string(serde_json::Value::Object(raw).to_string()),

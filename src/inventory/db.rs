@@ -105,6 +105,54 @@ fn skip_unchanged(
     })
 }
 
+/// The TCP endpoints (`host`, `port`) a database URL makes the driver connect to, read by the
+/// driver's own parser — query parameters such as `host=`, `port=`, `hostaddr=` or `socket=`
+/// included, every fallback host too — so an allowlist of `host:port` judges what will really
+/// be connected to. A Unix socket or an address override is an error: no `host:port` entry can
+/// vouch for it.
+pub fn endpoints(url: &str) -> Result<Vec<(String, u16)>, String> {
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "postgres" | "postgresql" => {
+            let config: postgres::Config = url
+                .parse()
+                .map_err(|e| format!("not a PostgreSQL URL the driver accepts: {e}"))?;
+            if !config.get_hostaddrs().is_empty() {
+                return Err("hostaddr= overrides the host; name the host instead".into());
+            }
+            let ports = config.get_ports();
+            let mut out = Vec::new();
+            for (i, host) in config.get_hosts().iter().enumerate() {
+                let postgres::config::Host::Tcp(h) = host else {
+                    return Err("a Unix socket is not a host:port".into());
+                };
+                let port = match ports.len() {
+                    0 => 5432,
+                    1 => ports[0],
+                    _ => *ports.get(i).ok_or("more hosts than ports")?,
+                };
+                out.push((h.to_ascii_lowercase(), port));
+            }
+            if out.is_empty() {
+                return Err("no host: the driver would use a local socket".into());
+            }
+            Ok(out)
+        }
+        "mysql" | "mariadb" => {
+            let opts = mysql::Opts::from_url(&url.replacen("mariadb://", "mysql://", 1))
+                .map_err(|e| format!("not a MySQL URL the driver accepts: {e}"))?;
+            if opts.get_socket().is_some() {
+                return Err("socket= is not a host:port".into());
+            }
+            Ok(vec![(
+                opts.get_ip_or_hostname().to_ascii_lowercase(),
+                opts.get_tcp_port(),
+            )])
+        }
+        _ => Err("not a database URL".into()),
+    }
+}
+
 fn db_err(url: &str, e: impl std::fmt::Display) -> InventoryError {
     InventoryError::Database {
         url: redact_url(url),
@@ -147,7 +195,7 @@ fn profile_rows(
         .iter()
         .map(|c| (c.name.clone(), c.keys.clone(), c.comment.clone()))
         .collect();
-    asset.finish(&keys, options.ner.as_deref());
+    asset.finish(&keys, options);
 }
 
 /// Appends `column` to the last table of `list`, starting a new one (`table()`) when the

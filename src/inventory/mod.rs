@@ -52,6 +52,9 @@ pub enum InventoryError {
     /// The database refused the connection or the catalog queries.
     #[error("database {url}: {message}")]
     Database { url: String, message: String },
+    /// A file resolves outside the folders the caller may have the server read.
+    #[error("not scanned: {0}")]
+    Refused(String),
 }
 
 /// A source to scan. Its `Debug` form is credential-free like [`Source::display`], so logging a
@@ -119,22 +122,30 @@ impl std::fmt::Debug for Source {
     }
 }
 
-/// Removes the password (and user) from a URL: `postgres://u:pw@h/db` → `postgres://h/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let host = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    // Query strings can carry passwords too (`?password=`).
-    let path = path.split('?').next().unwrap_or("");
-    format!("{scheme}://{host}{path}")
+/// Removes user, password, query and fragment from a URL (`postgres://u:pw@h/db?password=x` →
+/// `postgres://h/db`), parsed as a URL so that passwords holding `/`, `@` or `?` cannot leave
+/// a piece behind. A URL that does not parse is not echoed at all.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => {
+            let scheme = raw
+                .split_once("://")
+                .map(|(s, _)| s)
+                .filter(|s| {
+                    s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                })
+                .unwrap_or("unknown");
+            format!("{scheme}://(URL that does not parse; not shown)")
+        }
+    }
 }
 
 /// A malformed row kept as an example.
@@ -276,8 +287,10 @@ impl AssetScan {
     pub fn finish(
         &mut self,
         keys: &[(String, Vec<String>, Option<String>)],
-        ner: Option<&ner::NameTagger>,
+        options: &ScanOptions,
     ) {
+        let ner = options.ner.as_deref();
+        let min_top = options.min_top_count.unwrap_or(MIN_TOP_COUNT);
         let columns = std::mem::take(&mut self.columns);
         let verdicts = ner.map(|t| t.verdicts(&columns));
         self.scanned_columns = columns
@@ -295,7 +308,7 @@ impl AssetScan {
                     keys: k,
                     comment: c,
                 };
-                scrub(&mut col);
+                scrub(&mut col, min_top);
                 col
             })
             .collect();
@@ -309,10 +322,35 @@ impl AssetScan {
     }
 }
 
-/// Removes raw values from a PII column's profile; non-PII columns lose only their sample (it
-/// served typing and is not published).
-fn scrub(c: &mut ColumnScan) {
+/// Fewest occurrences a value needs before a profile publishes it as a top value, unless
+/// `[access] min_top_count` says otherwise: rarer values single people out (a free-text column's
+/// one-off phone number, a user's id).
+pub const MIN_TOP_COUNT: u64 = 5;
+
+/// Removes raw values from the profiles before they are published: every column loses its
+/// sample (it served typing) and top values seen fewer than `min_top` times or that
+/// are personal data by the validators; identifier columns lose min/max (they show the format
+/// of user and order ids); PII columns keep only masked min/max and no statistics.
+fn scrub(c: &mut ColumnScan, min_top: u64) {
     c.profile.sample.clear();
+    c.profile
+        .top
+        .retain(|(v, n)| *n >= min_top && !crate::privacy::pii::contains_personal(v));
+    // Min/max of text are two records' raw values (a phone in a notes column, a user's id):
+    // only numbers and dates keep them.
+    if c.profile.physical == profile::Physical::Text {
+        c.profile.min = None;
+        c.profile.max = None;
+    }
+    if c.semantic.kind == semantic::SemanticType::Id || names_a_person(&c.profile.name) {
+        // Ids show their format in min/max; a person's key (user, customer, member) is personal
+        // however often it occurs.
+        c.profile.min = None;
+        c.profile.max = None;
+        if names_a_person(&c.profile.name) {
+            c.profile.top.clear();
+        }
+    }
     if c.semantic.kind.pii().is_some() {
         c.profile.top.clear();
         c.profile.min = c.profile.min.as_deref().map(mask);
@@ -323,6 +361,40 @@ fn scrub(c: &mut ColumnScan) {
         c.profile.mean = None;
         c.profile.stddev = None;
     }
+}
+
+/// Whether a column's name says it holds a key of a person: a word of it (split at `_`, `-`,
+/// `.`, spaces and camelCase) names one (`user_id`, `customerId`, `buyer`, `uid`), or it holds
+/// a Chinese word for one (`用户ID`, `会员号`). `guid`, `fluid` or `account_type` do not.
+fn names_a_person(name: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "user",
+        "users",
+        "uid",
+        "userid",
+        "customer",
+        "customerid",
+        "member",
+        "memberid",
+        "buyer",
+        "reviewer",
+    ];
+    const ZH: [&str; 5] = ["用户", "会员", "买家", "客户", "账号"];
+    if ZH.iter().any(|w| name.contains(w)) {
+        return true;
+    }
+    let mut spaced = String::with_capacity(name.len() + 4);
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            spaced.push(' ');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        spaced.push(c.to_ascii_lowercase());
+    }
+    spaced
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| WORDS.contains(&w))
 }
 
 /// A part of the source that could not be scanned, and why.
@@ -362,9 +434,58 @@ impl ScanReport {
     }
 }
 
+/// Where a scan or an ingest may read files: every file is checked after resolving `..` and
+/// symbolic links, so a link inside an allowed folder cannot bring in a file from outside it.
+#[derive(Debug, Clone, Default)]
+pub struct Confinement {
+    /// Folders the files must lie in (canonical); `None`: anywhere (admins).
+    pub roots: Option<Vec<PathBuf>>,
+    /// Folders never read, whoever asks (the store directory: keys, configuration, RocksDB).
+    pub deny: Vec<PathBuf>,
+}
+
+impl Confinement {
+    /// Reads confined to `roots`, never inside `deny` (both canonicalised; missing folders are
+    /// dropped, so they confine to nothing rather than to anything).
+    pub fn new(roots: Option<&[PathBuf]>, deny: &[PathBuf]) -> Self {
+        let canon = |ps: &[PathBuf]| -> Vec<PathBuf> {
+            ps.iter().filter_map(|p| p.canonicalize().ok()).collect()
+        };
+        Self {
+            roots: roots.map(canon),
+            deny: canon(deny),
+        }
+    }
+
+    /// The resolved path of `path` when it may be read, else why not.
+    pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
+        let resolved = path
+            .canonicalize()
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if self.deny.iter().any(|d| resolved.starts_with(d)) {
+            return Err(format!(
+                "{} is inside the server's store directory, which is never read as a source",
+                path.display()
+            ));
+        }
+        match &self.roots {
+            Some(roots) if !roots.iter().any(|r| resolved.starts_with(r)) => Err(format!(
+                "{} resolves to {}, outside the folders this caller may have the server read",
+                path.display(),
+                resolved.display()
+            )),
+            _ => Ok(resolved),
+        }
+    }
+}
+
 /// Options of a scan.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
+    /// Where files may be read from (checked per file, after resolving links); `None`: anywhere.
+    pub confine: Option<Confinement>,
+    /// Fewest occurrences of a published top value (`None`: [`MIN_TOP_COUNT`]).
+    pub min_top_count: Option<u64>,
     /// Force a text encoding for CSV/JSONL (WHATWG label, e.g. `gbk`); detected when `None`.
     pub encoding: Option<String>,
     /// Rows sampled per table from databases (0: every row).
@@ -403,7 +524,7 @@ pub fn scan(source: &Source, options: &ScanOptions) -> Result<ScanReport, Invent
     for a in &mut assets {
         // Assets that failed before their rows were read have not been typed yet.
         if a.classification.is_none() && !a.unchanged {
-            a.finish(&[], options.ner.as_deref());
+            a.finish(&[], options);
         }
     }
     Ok(ScanReport {
@@ -422,12 +543,27 @@ fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, Inve
         path: root.display().to_string(),
         source: e,
     })?;
-    let (base, paths) = if meta.is_file() {
+    let (base, mut paths) = if meta.is_file() {
         let base = root.parent().unwrap_or(Path::new(".")).to_path_buf();
         (base, vec![root.to_path_buf()])
     } else {
         (root.to_path_buf(), files::walk(root)?)
     };
+    // A file that resolves outside the allowed folders (a symbolic link) is not opened; the
+    // scan says so instead of dropping it silently.
+    let mut refused = Vec::new();
+    if let Some(c) = &options.confine {
+        paths.retain(|p| match c.check(p) {
+            Ok(_) => true,
+            Err(why) => {
+                refused.push(why);
+                false
+            }
+        });
+    }
+    if !refused.is_empty() {
+        return Err(InventoryError::Refused(refused.join("; ")));
+    }
     let bar = progress_bar(
         options.progress,
         paths.len() as u64,
@@ -447,7 +583,7 @@ fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, Inve
                 None => files::scan_file(&base, p, options.encoding.as_deref()),
             };
             if !a.unchanged {
-                a.finish(&[], options.ner.as_deref());
+                a.finish(&[], options);
             }
             bar.inc(1);
             a
@@ -475,6 +611,82 @@ pub fn progress_bar(show: bool, len: u64, what: &str) -> indicatif::ProgressBar 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redaction_parses_urls_so_no_part_of_a_password_survives() {
+        for (raw, shown) in [
+            ("postgres://u:pa/ss@db.internal:5433/shop", None),
+            (
+                "postgres://u:p%2Fw@db.internal/shop",
+                Some("postgres://db.internal/shop"),
+            ),
+            (
+                "mysql://root:a@b@10.0.0.5/test",
+                Some("mysql://10.0.0.5/test"),
+            ),
+            (
+                "postgres://db/shop?user=u&password=hunter2",
+                Some("postgres://db/shop"),
+            ),
+            ("mysql://h/test#pw=hunter2", Some("mysql://h/test")),
+            (
+                "postgres://u:hunter2@[::1]:5432/x",
+                Some("postgres://[::1]:5432/x"),
+            ),
+        ] {
+            let r = redact_url(raw);
+            for secret in ["pa/ss", "ss@", "p%2Fw", "a@b", "hunter2", "u:"] {
+                assert!(!r.contains(secret), "{raw} -> {r}");
+            }
+            if let Some(shown) = shown {
+                assert_eq!(r, shown, "{raw}");
+            }
+        }
+        let ep = |u: &str| db::endpoints(u);
+        assert_eq!(
+            ep("postgres://u:p@DB.internal/shop").unwrap(),
+            [("db.internal".into(), 5432)]
+        );
+        assert_eq!(ep("mysql://h:3307/x").unwrap(), [("h".into(), 3307)]);
+        // What the driver connects to, not what a URL parser would say.
+        let both = ep("postgres://127.0.0.1:5432/db?host=evil&port=5432,22").unwrap();
+        assert!(both.iter().any(|(h, _)| h == "evil"), "{both:?}");
+        let at = ep("postgres://127.0.0.1:5432/db?application_name=a@evil:22");
+        assert!(
+            at.is_err() || at.as_ref().unwrap().iter().any(|(h, _)| h.contains("evil")),
+            "{at:?}"
+        );
+        assert!(ep("postgres://127.0.0.1:5432/db?hostaddr=10.0.0.5").is_err());
+        assert!(ep("postgres://127.0.0.1:5432/db?host=/run/postgresql").is_err());
+        assert!(ep("mysql://root@127.0.0.1:3306/test?socket=/tmp/x.sock").is_err());
+    }
+
+    #[test]
+    fn person_keys_are_recognised_by_whole_words() {
+        for yes in [
+            "user_id",
+            "userId",
+            "UserID",
+            "uid",
+            "customer",
+            "buyer-id",
+            "会员号",
+            "用户ID",
+            "reviewer",
+        ] {
+            assert!(names_a_person(yes), "{yes}");
+        }
+        for no in [
+            "guid",
+            "fluid",
+            "account_type",
+            "username_policy_version",
+            "product_id",
+            "status",
+        ] {
+            assert!(!names_a_person(no), "{no}");
+        }
+    }
 
     #[test]
     fn sources_parse_and_never_show_credentials() {

@@ -148,17 +148,18 @@ impl Compiled<'_> {
     }
 }
 
-/// `scheme://host[:port]` of a URL: what may be recorded of a webhook.
-pub fn redact_webhook(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "(invalid URL)".into();
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    format!("{scheme}://{host}")
+/// `scheme://host[:port]` of a URL: what may be recorded of a webhook (parsed as a URL, so
+/// credentials in the user part, path or query never survive; a URL that does not parse is not
+/// echoed).
+pub fn redact_webhook(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => format!("{}://", u.scheme()),
+        },
+        Err(_) => "(invalid URL)".into(),
+    }
 }
 
 fn now() -> String {

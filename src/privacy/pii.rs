@@ -337,10 +337,147 @@ pub fn mask(s: &str) -> String {
     }
 }
 
+/// Whether one value (a cell, a top value) is personal data by the validators.
+pub fn is_personal(s: &str) -> bool {
+    let t = s.trim();
+    [
+        is_phone,
+        is_email,
+        is_resident_id,
+        is_bank_card,
+        is_uscc,
+        is_ip,
+        is_cn_passport,
+    ]
+    .iter()
+    .any(|v| v(t))
+}
+
+/// Candidate spans of free text: runs of ASCII letters, digits and the punctuation phones,
+/// e-mails and ids are written with, and inside each run its digit runs (a phone glued to
+/// Chinese text or to `tel:`).
+fn candidate_spans(text: &str) -> Vec<(usize, usize)> {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || "@._%+-()".contains(c);
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (
+            start,
+            is_part(c) || (c == ' ' && start.is_some() && i < text.len()),
+        ) {
+            (None, true) if c != ' ' => start = Some(i),
+            (Some(b), false) => {
+                spans.push((b, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (b, e) in spans {
+        // Trailing separators are not part of a value.
+        let run = text[b..e].trim_end_matches([' ', '.', '-', ')', '(']);
+        let e = b + run.len();
+        out.push((b, e));
+        let mut d = None;
+        for (i, c) in run.char_indices().chain(std::iter::once((run.len(), ' '))) {
+            match (d, c.is_ascii_digit() || c == 'X' || c == 'x') {
+                (None, true) => d = Some(i),
+                (Some(s0), false) => {
+                    out.push((b + s0, b + i));
+                    d = None;
+                }
+                _ => {}
+            }
+        }
+        // Windows of up to five words split at spaces, for runs that joined a value with its
+        // neighbours (`call +1 (415) 555-2671 now`).
+        let mut words = Vec::new();
+        let mut off = 0;
+        for w in run.split(' ') {
+            if !w.is_empty() {
+                words.push((b + off, b + off + w.len()));
+            }
+            off += w.len() + 1;
+        }
+        for i in 0..words.len() {
+            for j in i..words.len().min(i + 5) {
+                out.push((words[i].0, words[j].1));
+            }
+        }
+    }
+    out
+}
+
+/// Whether free text contains a phone number, e-mail address, id card, bank card, USCC, IP
+/// address or passport number anywhere in it.
+pub fn contains_personal(text: &str) -> bool {
+    candidate_spans(text)
+        .into_iter()
+        .any(|(b, e)| is_personal(&text[b..e]))
+}
+
+/// Masks ([`mask`]) every span of free text the validators call personal data (phones, e-mails,
+/// id and bank cards, USCC, IP addresses, passports); the rest of the text is kept. Names and
+/// addresses in running text need a model and are not found here.
+pub fn scrub_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut hits: Vec<(usize, usize)> = candidate_spans(text)
+        .into_iter()
+        .filter(|&(b, e)| e > b && is_personal(&text[b..e]))
+        .collect();
+    if hits.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // Longest first, then drop spans inside one already taken.
+    hits.sort_by_key(|&(b, e)| (b, std::cmp::Reverse(e)));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (b, e) in hits {
+        if b < at {
+            continue;
+        }
+        out.push_str(&text[at..b]);
+        out.push_str(&mask(&text[b..e]));
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn personal_spans_in_free_text_are_masked_and_the_rest_kept() {
+        let t =
+            "质量很好，有问题联系13812345678或者 li.lei@example.com，身份证11010519491231002X。";
+        assert!(contains_personal(t));
+        let s = scrub_text(t);
+        assert!(!s.contains("13812345678"), "{s}");
+        assert!(!s.contains("li.lei@example.com"), "{s}");
+        assert!(!s.contains("11010519491231002X"), "{s}");
+        assert!(s.starts_with("质量很好，有问题联系1*********8"), "{s}");
+        assert!(s.contains("或者"), "{s}");
+        let call = "call me at +1 (415) 555-2671 tomorrow";
+        assert!(
+            !scrub_text(call).contains("555-2671"),
+            "{}",
+            scrub_text(call)
+        );
+        for clean in [
+            "iPhone 15 Pro Max 256GB",
+            "好评！物流很快，5星",
+            "order 2024-11-11",
+        ] {
+            assert!(!contains_personal(clean), "{clean}");
+            assert_eq!(scrub_text(clean), clean);
+        }
+    }
 
     #[test]
     fn resident_ids_need_the_check_character_and_a_real_date() {
