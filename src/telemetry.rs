@@ -63,10 +63,6 @@ fn describe() {
         "SPARQL query and update evaluation time (with serialisation)"
     );
     describe_gauge!(
-        "stocktake_store_triples",
-        "Triples (quads) per named graph, read when scraped"
-    );
-    describe_gauge!(
         "stocktake_store_size_bytes",
         Unit::Bytes,
         "Bytes on disk of the store directory, read when scraped"

@@ -411,8 +411,12 @@ fn sources_api_report_page_and_cli() {
     );
     assert_eq!(status, 400);
     assert!(!err.to_string().contains("pw"), "credentials echoed: {err}");
-    let (status, _) = post(WRITE, serde_json::json!({ "source": "/no/such/dir" }));
+    // A missing path is a 404 for an admin; a writer gets the same 403 for any path outside
+    // the roots, missing or not (nothing to learn about the server's files).
+    let (status, _) = post(ADMIN, serde_json::json!({ "source": "/no/such/dir" }));
     assert_eq!(status, 404);
+    let (status, _) = post(WRITE, serde_json::json!({ "source": "/no/such/dir" }));
+    assert_eq!(status, 403);
     // A writer may have the server read only under [server] file_roots; an admin anywhere.
     let outside = crate::util::repo().join("tests/fixtures/pii");
     let (status, err) = post(WRITE, serde_json::json!({ "source": outside }));
@@ -423,8 +427,15 @@ fn sources_api_report_page_and_cli() {
         serde_json::json!({ "source": dir.join("..").join("pii") }),
     );
     assert_eq!(status, 403, "no climbing out with ..");
+    // Database sources are admin-only (no [server] database_hosts here): a writer cannot make
+    // the server connect anywhere; an admin's unreachable database is a 502.
     let (status, err) = post(
         WRITE,
+        serde_json::json!({ "source": "postgres://nobody@127.0.0.1:1/none" }),
+    );
+    assert_eq!(status, 403, "{err}");
+    let (status, err) = post(
+        ADMIN,
         serde_json::json!({ "source": "postgres://nobody@127.0.0.1:1/none" }),
     );
     assert_eq!(status, 502, "{err}");

@@ -85,8 +85,9 @@ impl Catalog {
         }
     }
 
-    /// Serializes one graph (GSP GET), at most `limits.max_rows` triples (the rest is cut and
-    /// flagged, as for queries); stops with a timeout once `cancel` fires.
+    /// Serializes one graph (GSP GET); a graph of more than `limits.max_rows` triples is
+    /// refused rather than cut (a client that writes back what it read would lose the rest);
+    /// stops with a timeout once `cancel` fires.
     pub fn read_graph(
         &self,
         target: &GraphTarget,
@@ -101,14 +102,16 @@ impl Catalog {
         let g = self.graph_name(target)?;
         let mut writer = serializer(format)?.for_writer(Vec::new());
         let mut rows = 0;
-        let mut truncated = false;
         for quad in self
             .store
             .quads_for_pattern(None, None, None, Some(g.as_ref()))
         {
             if rows == limits.max_rows {
-                truncated = true;
-                break;
+                return Err(CatalogError::ResourceLimit(format!(
+                    "graph {g} holds more than {rows} triples, the most one graph read returns \
+                     ([server] max_result_rows); query it with SPARQL (LIMIT/OFFSET) or ask an \
+                     admin for a dump"
+                )));
             }
             if rows % 4096 == 0 && cancel.is_cancelled() {
                 return Err(CatalogError::Timeout(limits.timeout_secs));
@@ -125,7 +128,7 @@ impl Catalog {
                 .map_err(|e| CatalogError::Evaluation(e.to_string()))?,
             media_type: format.media_type(),
             rows,
-            truncated,
+            truncated: false,
         })
     }
 

@@ -85,7 +85,7 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("USER").ok())
         .map(|u| format!("local:{u}"))
         .unwrap_or_else(|| "local".into());
-    let found = label::decide(&catalog, &id, verdict, &who)?;
+    let found = label::decide(&catalog, &id, verdict, &who, true)?;
     let audit = AuditLog::open(&config.audit_log_path()).with_context(|| {
         format!(
             "cannot open audit log {}",

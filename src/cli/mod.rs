@@ -252,11 +252,6 @@ impl Cli {
         }
         config.apply(o);
         config.validate()?;
-        // The server follows the token file even when it does not exist yet (`token add`
-        // creates it).
-        if config.loaded_from.is_none() {
-            config.loaded_from = Some(self.config_path());
-        }
         Ok(config)
     }
 

@@ -75,22 +75,20 @@ impl AppState {
         let confine = self.confinement(who);
         match confine.check(path) {
             Ok(_) => Ok(confine),
-            Err(why) => {
-                let inside_roots = confine.roots.as_ref().is_none_or(|roots| {
-                    std::path::absolute(path)
-                        .map(|p| roots.iter().any(|r| p.starts_with(r)))
-                        .unwrap_or(false)
-                });
-                if !path.exists() && inside_roots {
-                    return Err(ApiError::NotFound(format!(
-                        "no such file or folder: {}",
-                        path.display()
-                    )));
-                }
+            // Missing, and would be readable if it existed: a plain 404.
+            Err(_) if !path.exists() && confine.would_contain(path) => Err(ApiError::NotFound(
+                format!("no such file or folder: {}", path.display()),
+            )),
+            // Admins may learn why; writers get the same answer for a path outside the roots
+            // whether it exists or not.
+            Err(why) if who.role() >= Role::Admin => Err(ApiError::Forbidden(why)),
+            Err(_) => {
                 let roots = &self.config().server.file_roots;
                 Err(ApiError::Forbidden(format!(
-                    "{why}. Writers may name paths under [server] file_roots ({}); admins any \
-                     path outside the store directory",
+                    "{} is outside the folders writers may have the server read ([server] \
+                     file_roots: {}), after resolving links (missing and existing paths there \
+                     read the same)",
+                    path.display(),
                     if roots.is_empty() {
                         "none configured".to_string()
                     } else {
@@ -144,7 +142,11 @@ pub(super) async fn host_guard(
     next: axum::middleware::Next,
 ) -> Response {
     let server = &state.config().server;
-    if server.anonymous_read && !request.headers().contains_key(header::AUTHORIZATION) {
+    // Health checks say only ok/unhealthy to anonymous callers, whatever the name.
+    if server.anonymous_read
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && request.uri().path() != "/healthz"
+    {
         let host = request
             .headers()
             .get(header::HOST)
@@ -162,24 +164,51 @@ pub(super) async fn host_guard(
     next.run(request).await
 }
 
-/// Whether `host` (a `Host` header: name or IP, with or without port) may be served anonymously.
-fn host_allowed(host: &str, allowed: &[String]) -> bool {
+/// The name in a `Host` header or an `allowed_hosts` entry: without port, brackets or a
+/// trailing dot, lower-cased.
+fn host_name(host: &str) -> String {
+    let host = host.trim();
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
         host.rsplit_once(':')
-            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .filter(|(name, port)| !name.contains(':') && port.chars().all(|c| c.is_ascii_digit()))
             .map_or(host, |(name, _)| name)
     };
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    name.parse::<std::net::IpAddr>().is_ok()
-        || name == "localhost"
-        || allowed.iter().any(|a| a.eq_ignore_ascii_case(&name))
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// Re-reads the tokens of the configuration file when it changes (checked every second) or on
-/// SIGHUP, so that `stocktake token add` and `token revoke` take effect without a restart. A
-/// file that does not parse keeps the tokens in force (and says so in the log).
+/// Whether `host` (a `Host` header: name or IP, with or without port) may be served anonymously.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = host_name(host);
+    !name.is_empty()
+        && (name.parse::<std::net::IpAddr>().is_ok()
+            || name == "localhost"
+            || allowed.iter().any(|a| host_name(a) == name))
+}
+
+/// Whether the token file may be believed: not writable by group or others (whoever could
+/// write it could give themselves any role).
+fn trusted(path: &std::path::Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o022 != 0 {
+            return Err(format!(
+                "{} is writable by group or others (mode {:o}); chmod go-w it",
+                path.display(),
+                mode & 0o777
+            ));
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
 pub(super) async fn follow_tokens(state: AppState, path: std::path::PathBuf) {
     let stamp = |p: &std::path::Path| {
         std::fs::metadata(p)
@@ -209,7 +238,16 @@ pub(super) async fn follow_tokens(state: AppState, path: std::path::PathBuf) {
         if !forced && now == seen {
             continue;
         }
+        // Let a write in progress finish: read only once the file has stopped changing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if stamp(&path) != now {
+            continue;
+        }
         seen = now;
+        if let Err(why) = trusted(&path) {
+            tracing::error!("tokens not reloaded, the previous ones stay in force: {why}");
+            continue;
+        }
         let p = path.clone();
         match tokio::task::spawn_blocking(move || Config::tokens_from(&p)).await {
             Ok(Ok(tokens)) => {
@@ -235,7 +273,7 @@ mod tests {
 
     #[test]
     fn anonymous_hosts_are_ip_literals_localhost_or_listed_names() {
-        let listed = ["kg.example.com".to_string()];
+        let listed = ["KG.example.com.:443".to_string(), " [fd00::1] ".to_string()];
         for ok in [
             "127.0.0.1:7878",
             "127.0.0.1",
@@ -245,6 +283,8 @@ mod tests {
             "10.1.2.3:80",
             "kg.example.com",
             "KG.example.com:443",
+            "[fd00::1]:80",
+            "::1",
         ] {
             assert!(host_allowed(ok, &listed), "{ok}");
         }

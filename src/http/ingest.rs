@@ -134,12 +134,8 @@ pub(super) async fn start(
     let who = state.authorize(&headers, Role::Write, "ingesting")?;
     let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let mapping = Mapping::parse(&req.mapping).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if !req.asset.exists() {
-        return Err(ApiError::NotFound(format!(
-            "no such file on the server: {}",
-            req.asset.display()
-        )));
-    }
+    // Checked before anything else touches the path: a writer learns nothing about paths
+    // outside the roots (missing or present read the same).
     state.may_read(&who, &req.asset)?;
     let asset = req.asset.clone();
     let checked = mapping.clone();
@@ -184,6 +180,12 @@ pub(super) async fn start(
     tokio::task::spawn_blocking(move || {
         // A panic must not leave the job "running" for ever (it would block every later run).
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // Checked again where the run starts (the request may have waited): a path swapped
+            // for a link since is refused.
+            worker
+                .confinement(&who)
+                .check(&req.asset)
+                .map_err(|why| format!("not ingested: {why}"))?;
             run(&worker, &req, &mapping).map_err(|e| format!("{e:#}"))
         }))
         .unwrap_or_else(|_| Err("the run failed unexpectedly; see the server log".into()));

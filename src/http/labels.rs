@@ -11,6 +11,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppState};
+use crate::catalog::CatalogError;
 use crate::ingest::label::{self, Verdict};
 use crate::privacy::Role;
 
@@ -58,19 +59,21 @@ pub(super) async fn decide(
     let catalog = std::sync::Arc::clone(state.catalog());
     let name = who.name().to_string();
     let target = id.clone();
-    let found = state
+    let admin = who.is_admin();
+    // A missing label is an error inside the work, so the audit records the 404.
+    state
         .run_audited(
             &who,
             &format!("label-{decision}"),
             &id,
             0,
             None,
-            move || label::decide(&catalog, &target, verdict, &name),
+            move || match label::decide(&catalog, &target, verdict, &name, admin)? {
+                true => Ok(()),
+                false => Err(CatalogError::NotFound(format!("no label {target:?}"))),
+            },
         )
         .await?;
-    if !found {
-        return Err(ApiError::NotFound(format!("no label {id:?}")));
-    }
     Ok((
         StatusCode::OK,
         Json(serde_json::json!({"label": id, "decision": verdict.as_str(), "by": who.name()})),

@@ -86,34 +86,29 @@ pub(super) async fn get_metrics(
             .map(|(n, iri)| (*n, iri.as_str().to_string()))
             .collect();
         let restricted = catalog.restricted_graphs()?;
-        let mut hidden = vec!["other-restricted".to_string()];
+        // Triples per graph are written here, from the current list and for this caller, not
+        // kept in the process-wide recorder: a gauge there would outlive the graph (or its
+        // becoming restricted) and reach every later caller. Non-admins do not learn how much
+        // a restricted graph holds.
+        let mut per_graph = String::from(
+            "# HELP stocktake_store_triples Triples (quads) per named graph the caller may see, read when scraped\n\
+             # TYPE stocktake_store_triples gauge\n",
+        );
         for (iri, n) in cached.as_ref().map(|c| c.2.as_slice()).unwrap_or_default() {
-            // Known graphs by their short name; other restricted graphs are not named.
             let is_restricted = restricted.iter().any(|g| g.as_str() == iri);
+            if is_restricted && !admin {
+                continue;
+            }
+            // Known graphs by their short name; other restricted graphs are not named.
             let label = match names.iter().find(|(_, i)| i == iri) {
                 Some((name, _)) => (*name).to_string(),
                 None if is_restricted => "other-restricted".into(),
-                None => iri.clone(),
+                None => iri.replace('\\', "\\\\").replace('"', "\\\""),
             };
-            if is_restricted {
-                hidden.push(label.clone());
-            }
-            metrics::gauge!("stocktake_store_triples", "graph" => label).set(*n as f64);
+            per_graph.push_str(&format!("stocktake_store_triples{{graph=\"{label}\"}} {n}\n"));
         }
         metrics::gauge!("stocktake_store_size_bytes").set(dir_size(&data) as f64);
-        let text = crate::telemetry::render();
-        if admin {
-            return Ok(text);
-        }
-        // Non-admins do not learn how much a restricted graph holds.
-        let hidden: Vec<String> = hidden.iter().map(|l| format!("graph=\"{l}\"")).collect();
-        Ok(text
-            .lines()
-            .filter(|l| {
-                !(l.starts_with("stocktake_store_triples") && hidden.iter().any(|h| l.contains(h)))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect())
+        Ok(crate::telemetry::render() + &per_graph)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;

@@ -205,11 +205,14 @@ pub fn list(
 }
 
 /// Records a person's decision on label `id`; errors when there is no such label.
+///
+/// A non-admin (`admin` false) finds only labels in graphs they may see.
 pub fn decide(
     catalog: &Catalog,
     id: &str,
     verdict: Verdict,
     who: &str,
+    admin: bool,
 ) -> Result<bool, CatalogError> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(false);
@@ -217,9 +220,12 @@ pub fn decide(
     let base = catalog.layout().base().to_owned();
     let label = label_iri(&base, id);
     let g = catalog.layout().products.as_str().to_owned();
-    let found = catalog.select(&format!(
-        "SELECT ?p WHERE {{ GRAPH <{g}> {{ <{label}> a <{ST}Label> ; <{ST}labelOf> ?p }} }}"
-    ))?;
+    let found = catalog.select_as(
+        &format!(
+            "SELECT ?p WHERE {{ GRAPH <{g}> {{ <{label}> a <{ST}Label> ; <{ST}labelOf> ?p }} }}"
+        ),
+        admin,
+    )?;
     if found.is_empty() {
         return Ok(false);
     }

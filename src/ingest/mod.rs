@@ -105,11 +105,15 @@ pub fn pseudonym_secret(data: &Path) -> Result<Vec<u8>, IngestError> {
 /// ingested under the old scheme are not taken as done.
 pub const KEY_SCHEME: &str = "2";
 
-/// One-off migration of a store written before [`KEY_SCHEME`] 2: removes from the product graph
-/// every interaction node, and every review keyed by a content hash (no id column) with its
-/// rating node and labels — their IRIs were hashes of raw user ids — then marks the store as
-/// migrated in the catalog graph. Re-ingesting those assets writes them back under keyed IRIs
-/// (their runs no longer count as done). Returns the subjects removed; a no-op once marked.
+/// One-off migration of a store written before [`KEY_SCHEME`] 2, run when a store is opened
+/// by the CLI or the server and before any ingest: removes from the product graph every
+/// interaction node and every review (with its rating node and labels) — their IRIs, or for
+/// reviews possibly their IRIs, were hashes of raw user ids, and an earlier review body may
+/// hold unmasked phone numbers — and from the quarantine the entries of interaction, review
+/// and user records (their raw copies held raw user ids); then marks the store as migrated in
+/// the catalog graph. Re-ingesting those assets writes them back under keyed IRIs (their runs
+/// no longer count as done, since the key scheme is part of a run's identity). Returns the
+/// subjects removed; a no-op once marked.
 pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
     let layout = catalog.layout();
     let (products, marker) = (
@@ -120,19 +124,29 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
         return Ok(0);
     }
     let schema = "http://schema.org/";
-    let rows = catalog.select(&format!(
+    let quarantine = layout.quarantine.as_str().to_owned();
+    let select = |q: String| -> Result<Vec<String>, IngestError> {
+        Ok(catalog
+            .select(&q)?
+            .into_iter()
+            .filter_map(|r| r.get("x").cloned())
+            .collect())
+    };
+    let in_products = select(format!(
         "SELECT DISTINCT ?x WHERE {{ GRAPH <{products}> {{ \
-           {{ ?x a <{ST}Interaction> }} \
-           UNION {{ ?r a <{schema}Review> FILTER(REGEX(STR(?r), \"/[0-9a-f]{{24}}$\")) \
-                    {{ BIND(?r AS ?x) }} UNION {{ ?r <{schema}reviewRating> ?x }} \
-                    UNION {{ ?x <{ST}labelOf> ?r }} }} }} }}"
+           {{ ?x a <{ST}Interaction> }} UNION {{ ?x a <{schema}Review> }} \
+           UNION {{ ?r a <{schema}Review> ; <{schema}reviewRating> ?x }} \
+           UNION {{ ?r a <{schema}Review> . ?x <{ST}labelOf> ?r }} }} }}"
     ))?;
-    let subjects: Vec<String> = rows
-        .into_iter()
-        .filter_map(|r| r.get("x").cloned())
-        .collect();
-    for chunk in subjects.chunks(10_000) {
+    let in_quarantine = select(format!(
+        "SELECT DISTINCT ?x WHERE {{ GRAPH <{quarantine}> {{ ?x <{ST}entityType> ?t \
+           FILTER(?t IN (\"interaction\", \"review\", \"user\")) }} }}"
+    ))?;
+    for chunk in in_products.chunks(10_000) {
         catalog.replace_subjects(&layout.products, chunk, &[])?;
+    }
+    for chunk in in_quarantine.chunks(10_000) {
+        catalog.replace_subjects(&layout.quarantine, chunk, &[])?;
     }
     catalog.replace_properties(
         &layout.catalog,
@@ -144,14 +158,16 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
             Object::string(KEY_SCHEME),
         )],
     )?;
-    if !subjects.is_empty() {
+    let removed = in_products.len() + in_quarantine.len();
+    if removed > 0 {
         tracing::warn!(
-            removed = subjects.len(),
-            "user-derived keys: removed interaction and content-keyed review nodes minted from raw \
-             user ids by an earlier release; re-ingest the interaction and review assets"
+            removed,
+            "user-derived keys: removed interaction and review nodes (and quarantined user \
+             records) written by an earlier release from raw user ids; re-ingest the \
+             interaction and review assets"
         );
     }
-    Ok(subjects.len())
+    Ok(removed)
 }
 
 /// SKOS labels and notations of the ontology's concepts, lower-cased → concept IRI.
@@ -236,6 +252,9 @@ pub fn ingest_committing_every(
     labeler: Option<&Labeler>,
     commit_every: usize,
 ) -> Result<RunReport, IngestError> {
+    // A store written by an earlier release is migrated before new keys are written beside
+    // its old ones (a no-op once marked).
+    migrate_user_keys(catalog)?;
     let started = now();
     let namespace = mapping
         .namespace

@@ -172,6 +172,17 @@ pub fn unchanged(root: &Path, path: &Path, known: &super::Known) -> Option<Asset
 
 /// Profiles one file. `encoding` forces a text encoding (WHATWG label such as `gbk`).
 pub fn scan_file(root: &Path, path: &Path, encoding: Option<&str>) -> AssetScan {
+    scan_file_confined(root, path, encoding, None)
+}
+
+/// Like [`scan_file`]; with `confine`, the file actually opened must pass it (a path swapped
+/// for a link after the walk checked it is refused, not read).
+pub fn scan_file_confined(
+    root: &Path,
+    path: &Path,
+    encoding: Option<&str>,
+    confine: Option<&super::Confinement>,
+) -> AssetScan {
     let location = location_of(root, path);
     let (format, gz) = format_of(path).unwrap_or((Format::Csv, false));
     let meta = std::fs::metadata(path).ok();
@@ -179,10 +190,6 @@ pub fn scan_file(root: &Path, path: &Path, encoding: Option<&str>) -> AssetScan 
     asset.compressed = gz.then(|| "gzip".to_string());
     asset.size_bytes = meta.as_ref().map(|m| m.len());
     asset.modified = meta.as_ref().and_then(modified);
-    if format == Format::Parquet {
-        super::parquet::scan(path, &mut asset);
-        return asset;
-    }
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -190,6 +197,23 @@ pub fn scan_file(root: &Path, path: &Path, encoding: Option<&str>) -> AssetScan 
             return asset;
         }
     };
+    if let Some(Err(why)) = confine.map(|c| c.check_open(&file)) {
+        asset.error = Some(format!("not read: {why}"));
+        return asset;
+    }
+    if format == Format::Parquet {
+        // Read through the handle just checked (the same open file, not the path again).
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            super::parquet::scan(&fd, &mut asset);
+        }
+        #[cfg(not(target_os = "linux"))]
+        super::parquet::scan(path, &mut asset);
+        drop(file);
+        return asset;
+    }
     let hashing = std::rc::Rc::new(std::cell::RefCell::new(Hashing {
         inner: file,
         hash: Sha256::new(),

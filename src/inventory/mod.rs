@@ -457,6 +457,58 @@ impl Confinement {
         }
     }
 
+    /// Whether `path`, which need not exist, would lie inside the allowed folders: its nearest
+    /// existing ancestor resolved, the rest taken as written (a `..` in the rest says no).
+    pub fn would_contain(&self, path: &Path) -> bool {
+        let Ok(abs) = std::path::absolute(path) else {
+            return false;
+        };
+        let mut base = abs.as_path();
+        let mut rest = Vec::new();
+        let resolved = loop {
+            if let Ok(r) = base.canonicalize() {
+                break r;
+            }
+            let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
+                return false;
+            };
+            rest.push(name.to_owned());
+            base = parent;
+        };
+        if abs
+            .components()
+            .skip(base.components().count())
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return false;
+        }
+        let mut full = resolved;
+        full.extend(rest.iter().rev());
+        !self.deny.iter().any(|d| full.starts_with(d))
+            && self
+                .roots
+                .as_ref()
+                .is_none_or(|roots| roots.iter().any(|r| full.starts_with(r)))
+    }
+
+    /// Checks the file behind an open handle (Linux: `/proc/self/fd`), so that a path swapped
+    /// for a link between [`Confinement::check`] and the open is caught: what was opened is
+    /// what is judged.
+    pub fn check_open(&self, file: &std::fs::File) -> Result<(), String> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                .map_err(|e| format!("cannot tell which file was opened: {e}"))?;
+            self.check(&opened).map(|_| ())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = file;
+            Ok(())
+        }
+    }
+
     /// The resolved path of `path` when it may be read, else why not.
     pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
         let resolved = path
@@ -580,7 +632,12 @@ fn scan_files(root: &Path, options: &ScanOptions) -> Result<Vec<AssetScan>, Inve
             let known = options.known.as_deref();
             let mut a = match known.and_then(|k| files::unchanged(&base, p, k)) {
                 Some(a) => a,
-                None => files::scan_file(&base, p, options.encoding.as_deref()),
+                None => files::scan_file_confined(
+                    &base,
+                    p,
+                    options.encoding.as_deref(),
+                    options.confine.as_ref(),
+                ),
             };
             if !a.unchanged {
                 a.finish(&[], options);
