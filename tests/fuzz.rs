@@ -69,7 +69,7 @@ proptest! {
             for p in &q.params {
                 args.insert(p.name.clone(), value.clone());
             }
-            match catalog.prepare_named(&q, &args, false, false, &CancelToken::new()) {
+            match catalog.prepare_named(q, &args, false, false, &CancelToken::new()) {
                 Ok(_) => {}
                 Err(e) => prop_assert!(
                     matches!(e, stocktake::catalog::CatalogError::BadRequest(_) | stocktake::catalog::CatalogError::InvalidIri(_)),
@@ -78,7 +78,7 @@ proptest! {
             }
             let mut unknown = BTreeMap::new();
             unknown.insert(format!("zz{name}"), value.clone());
-            prop_assert!(catalog.prepare_named(&q, &unknown, false, false, &CancelToken::new()).is_err());
+            prop_assert!(catalog.prepare_named(q, &unknown, false, false, &CancelToken::new()).is_err());
         }
     }
 
