@@ -99,7 +99,7 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
             &catalog,
             &Source::Files(demo.join("data")),
             ScanOptions {
-                ner,
+                ner: ner.clone(),
                 ..ScanOptions::default()
             },
             &config.monitor,
@@ -153,7 +153,18 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
             };
             let r = match ingest::finished_run(&catalog, &file, &text, labels)? {
                 Some(done) => done,
-                None => ingest::ingest(&catalog, &file, &mapping, &text, &secret, labels)?,
+                None => {
+                    // The demo's reviews get their people masked like anyone's.
+                    let options = ingest::RunOptions {
+                        labeler: labels,
+                        commit_every: config.ingest.commit_every,
+                        confine: None,
+                        names: (mapping.entity == Entity::Review)
+                            .then_some(ner.as_deref())
+                            .flatten(),
+                    };
+                    ingest::ingest_with(&catalog, &file, &mapping, &text, &secret, &options)?
+                }
             };
             let mut line = format!(
                 "  {:<10} {:>6} in, {:>6} accepted, {:>3} quarantined",

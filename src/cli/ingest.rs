@@ -75,15 +75,19 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let report = ingest::ingest_committing_every(
-        &catalog,
-        &args.asset,
-        &mapping,
-        &text,
-        &secret,
-        labeler.as_ref(),
-        config.ingest.commit_every,
-    )?;
+    // Review texts are published: the name/address model masks people in them; the store
+    // directory is never read as an input.
+    let names = (mapping.entity == Entity::Review)
+        .then(|| inventory::ner::load_for_scan(&config.infer))
+        .flatten();
+    let confine = inventory::Confinement::new(None, std::slice::from_ref(&config.data));
+    let options = ingest::RunOptions {
+        labeler: labeler.as_ref(),
+        commit_every: config.ingest.commit_every,
+        confine: Some(&confine),
+        names: names.as_ref(),
+    };
+    let report = ingest::ingest_with(&catalog, &args.asset, &mapping, &text, &secret, &options)?;
     catalog.flush()?;
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -180,13 +180,10 @@ pub(super) async fn start(
     tokio::task::spawn_blocking(move || {
         // A panic must not leave the job "running" for ever (it would block every later run).
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // Checked again where the run starts (the request may have waited): a path swapped
-            // for a link since is refused.
-            worker
-                .confinement(&who)
-                .check(&req.asset)
-                .map_err(|why| format!("not ingested: {why}"))?;
-            run(&worker, &req, &mapping).map_err(|e| format!("{e:#}"))
+            // Checked again on the file the run opens (the request may have waited): a path
+            // swapped for a link since is refused, not read.
+            let confine = worker.confinement(&who);
+            run(&worker, &confine, &req, &mapping).map_err(|e| format!("{e:#}"))
         }))
         .unwrap_or_else(|_| Err("the run failed unexpectedly; see the server log".into()));
         let outcome = match &result {
@@ -251,7 +248,12 @@ fn keep_embeddings_up(state: &AppState) {
 }
 
 /// The run itself (blocking).
-fn run(state: &AppState, req: &IngestRequest, mapping: &Mapping) -> anyhow::Result<RunReport> {
+fn run(
+    state: &AppState,
+    confine: &crate::inventory::Confinement,
+    req: &IngestRequest,
+    mapping: &Mapping,
+) -> anyhow::Result<RunReport> {
     let catalog = state.catalog();
     let config = state.config();
     let labeler: Option<Arc<Labeler>> = if req.label {
@@ -267,14 +269,23 @@ fn run(state: &AppState, req: &IngestRequest, mapping: &Mapping) -> anyhow::Resu
         }
     }
     let secret = ingest::pseudonym_secret(&config.data)?;
-    let report = ingest::ingest_committing_every(
+    // Review texts are published: the name/address model masks people in them.
+    let names = (mapping.entity == crate::ingest::mapping::Entity::Review)
+        .then(|| state.name_tagger())
+        .flatten();
+    let options = ingest::RunOptions {
+        labeler: labeler.as_deref(),
+        commit_every: config.ingest.commit_every,
+        confine: Some(confine),
+        names: names.as_deref(),
+    };
+    let report = ingest::ingest_with(
         catalog,
         &req.asset,
         mapping,
         &req.mapping,
         &secret,
-        labeler.as_deref(),
-        config.ingest.commit_every,
+        &options,
     )?;
     catalog.flush()?;
     Ok(report)

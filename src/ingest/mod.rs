@@ -211,7 +211,7 @@ fn default_namespace(path: &Path) -> String {
 pub fn check(path: &Path, mapping: &Mapping) -> Result<(), IngestError> {
     let keys: Vec<String> = mapping.columns.values().cloned().collect();
     let records =
-        read::open(path, mapping.encoding.as_deref(), &keys).map_err(IngestError::Input)?;
+        read::open(path, mapping.encoding.as_deref(), &keys, None).map_err(IngestError::Input)?;
     mapping.resolve(&records.columns)?;
     Ok(())
 }
@@ -252,6 +252,40 @@ pub fn ingest_committing_every(
     labeler: Option<&Labeler>,
     commit_every: usize,
 ) -> Result<RunReport, IngestError> {
+    let options = RunOptions {
+        labeler,
+        commit_every,
+        confine: None,
+        names: None,
+    };
+    ingest_with(catalog, path, mapping, mapping_text, secret, &options)
+}
+
+/// What a run does besides reading its file through its mapping.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Labels product titles or review texts (see [`Labeler`]).
+    pub labeler: Option<&'a Labeler>,
+    /// New records' triples per bulk-load commit (`[ingest] commit_every`).
+    pub commit_every: usize,
+    /// Where the file may lie: the file actually opened is checked (a path swapped for a link
+    /// after the request was checked is refused, not read).
+    pub confine: Option<&'a crate::inventory::Confinement>,
+    /// Masks Chinese personal names and street addresses in review texts before they are
+    /// written (the validators mask phones, e-mails and ids in any case).
+    pub names: Option<&'a crate::inventory::ner::NameTagger>,
+}
+
+/// [`ingest`] with every option of a run.
+pub fn ingest_with(
+    catalog: &Catalog,
+    path: &Path,
+    mapping: &Mapping,
+    mapping_text: &str,
+    secret: &[u8],
+    options: &RunOptions<'_>,
+) -> Result<RunReport, IngestError> {
+    let (labeler, commit_every) = (options.labeler, options.commit_every);
     // A store written by an earlier release is migrated before new keys are written beside
     // its old ones (a no-op once marked).
     migrate_user_keys(catalog)?;
@@ -261,8 +295,8 @@ pub fn ingest_committing_every(
         .clone()
         .unwrap_or_else(|| default_namespace(path));
     let keys: Vec<String> = mapping.columns.values().cloned().collect();
-    let records =
-        read::open(path, mapping.encoding.as_deref(), &keys).map_err(IngestError::Input)?;
+    let records = read::open(path, mapping.encoding.as_deref(), &keys, options.confine)
+        .map_err(IngestError::Input)?;
     let fields: HashMap<String, usize> = mapping.resolve(&records.columns)?.into_iter().collect();
     let base = catalog.layout().base().to_owned();
     let minter = Minter::new(&base, secret).with_brand_aliases(brand_aliases(catalog)?);
@@ -359,6 +393,11 @@ pub fn ingest_committing_every(
                 }
                 let last = rows.peek().is_none();
                 if accepted.len() + rejected.len() >= BATCH || last {
+                    if let (Some(tagger), mapping::Entity::Review) = (options.names, mapping.entity)
+                    {
+                        mask_review_people(tagger, &mut accepted);
+                        lap(&mut report.seconds, "mask names", &mut t);
+                    }
                     report.unchanged += skip_unchanged(catalog, &mut accepted, labeler)?;
                     lap(&mut report.seconds, "read+clean+build", &mut t);
                     if let (Some(l), Some(stats)) = (labeler, report.labels.as_mut()) {
@@ -467,6 +506,27 @@ fn check_and_build(
             reasons.extend(more);
             Err(reasons)
         }
+    }
+}
+
+/// Masks personal names and street addresses in the review texts of a batch, in the text
+/// given to the labeller and in the `schema:reviewBody` written.
+fn mask_review_people(tagger: &crate::inventory::ner::NameTagger, batch: &mut [Built]) {
+    let texts: Vec<&str> = batch.iter().filter_map(|b| b.text.as_deref()).collect();
+    if texts.is_empty() {
+        return;
+    }
+    let mut masked = tagger.mask_people(&texts).into_iter();
+    let body = format!("{}reviewBody", crate::catalog::vocab::SCHEMA);
+    for b in batch.iter_mut().filter(|b| b.text.is_some()) {
+        let Some(m) = masked.next() else { break };
+        if b.text.as_deref() == Some(m.as_str()) {
+            continue;
+        }
+        for s in b.statements.iter_mut().filter(|s| s.predicate == body) {
+            s.object = Object::string(m.clone());
+        }
+        b.text = Some(m);
     }
 }
 

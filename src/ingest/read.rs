@@ -32,7 +32,15 @@ impl Iterator for Records {
 
 /// Opens `path`. `keys` names the JSONL keys to extract (CSV files name their own columns).
 /// Errors: unreadable file, unknown encoding, unsupported format, CSV without a header row.
-pub fn open(path: &Path, encoding: Option<&str>, keys: &[String]) -> Result<Records, String> {
+///
+/// With `confine`, the file actually opened must lie where it allows (checked on the open
+/// handle, after resolving links).
+pub fn open(
+    path: &Path,
+    encoding: Option<&str>,
+    keys: &[String],
+    confine: Option<&crate::inventory::Confinement>,
+) -> Result<Records, String> {
     let (format, gz) = files::format_of(path).ok_or_else(|| {
         format!(
             "{}: not a CSV, TSV or JSONL file (by its extension, .gz allowed)",
@@ -46,6 +54,10 @@ pub fn open(path: &Path, encoding: Option<&str>, keys: &[String]) -> Result<Reco
         ));
     }
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if let Some(c) = confine {
+        c.check_open(&file)
+            .map_err(|why| format!("not ingested: {why}"))?;
+    }
     let raw: Box<dyn Read> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))
     } else {

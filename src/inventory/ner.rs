@@ -112,6 +112,97 @@ impl NameTagger {
     }
 }
 
+impl NameTagger {
+    /// Masks Chinese personal names and street-level address parts (a road with its number, a
+    /// room, a compound) in free texts such as review bodies, keeping the rest: "张伟说…送到上海市
+    /// 浦东新区张江路88号" keeps the city and district and masks the name and the street. Texts
+    /// without Han characters come back as they are (LAC is Chinese-only; the validators in
+    /// `privacy::pii` mask phones, e-mails and ids in any script). A model failure is logged
+    /// and the texts come back unmasked by it.
+    pub fn mask_people(&self, texts: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = texts.iter().map(|t| (*t).to_owned()).collect();
+        // Long texts are read in pieces the model takes whole, cut after punctuation.
+        let mut pieces: Vec<(usize, usize, &str)> = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            if !t.chars().any(is_han) {
+                continue;
+            }
+            let mut start = 0;
+            let mut count = 0;
+            let mut cut = None;
+            for (at, c) in t.char_indices() {
+                count += 1;
+                if "，。！？；,.!?; \n".contains(c) {
+                    cut = Some(at + c.len_utf8());
+                }
+                if count >= MAX_CHARS {
+                    let end = cut.filter(|&e| e > start).unwrap_or(at + c.len_utf8());
+                    pieces.push((i, start, &t[start..end]));
+                    start = end;
+                    count = t[start..at + c.len_utf8()].chars().count();
+                    cut = None;
+                }
+            }
+            if start < t.len() {
+                pieces.push((i, start, &t[start..]));
+            }
+        }
+        if pieces.is_empty() {
+            return out;
+        }
+        let inputs: Vec<&str> = pieces.iter().map(|p| p.2).collect();
+        match self.model.predict(&inputs) {
+            Ok(preds) => {
+                // Pieces of one text in order: rebuild each text from its masked pieces.
+                let mut rebuilt: Vec<Option<String>> = vec![None; texts.len()];
+                for ((i, _, piece), p) in pieces.iter().zip(preds) {
+                    rebuilt[*i]
+                        .get_or_insert_with(String::new)
+                        .push_str(&mask_entities(piece, &p.entities));
+                }
+                for (i, r) in rebuilt.into_iter().enumerate() {
+                    if let Some(r) = r {
+                        // Text before the first piece (none: pieces start at 0) is kept as is.
+                        out[i] = r;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                model = %self.id, error = %e,
+                "names and addresses in free text not masked: the tagger failed"
+            ),
+        }
+        out
+    }
+}
+
+/// `text` with its person spans, and its street-level place spans with the house number or
+/// room after them, masked.
+fn mask_entities(text: &str, entities: &[Entity]) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let n = chars.len();
+    for e in entities {
+        let (s, mut end) = (e.start.min(n), e.end.min(n));
+        let span: String = chars[s..end].iter().collect();
+        let street = e.label == "LOC" && STREET_LEVEL.iter().any(|w| span.contains(w));
+        if e.label != "PER" && !street {
+            continue;
+        }
+        if street {
+            while end < n && (chars[end].is_numeric() || "号室栋楼单元弄-#".contains(chars[end]))
+            {
+                end += 1;
+            }
+        }
+        for c in &mut chars[s..end] {
+            if !c.is_whitespace() {
+                *c = '*';
+            }
+        }
+    }
+    chars.into_iter().collect()
+}
+
 /// Loads the configured tagger (`[infer] pii_model`) for a scan, or explains why scans use rules
 /// only; an empty name means rules only by choice.
 pub fn load_for_scan(config: &InferConfig) -> Option<NameTagger> {
