@@ -9,6 +9,7 @@
 //! profiles themselves can leak personal data.
 
 pub mod classify;
+mod confine;
 pub mod db;
 pub mod files;
 mod lexicon;
@@ -18,15 +19,18 @@ pub mod pii_eval;
 pub mod profile;
 pub mod record;
 pub mod report;
+mod scrub;
 pub mod semantic;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::privacy::pii::mask;
 use classify::Classification;
+pub use confine::Confinement;
 use profile::ColumnProfile;
+use scrub::scrub;
+pub use scrub::MIN_TOP_COUNT;
 use semantic::Semantic;
 
 /// Most columns profiled per asset (wider tables are cut, and say so).
@@ -322,81 +326,6 @@ impl AssetScan {
     }
 }
 
-/// Fewest occurrences a value needs before a profile publishes it as a top value, unless
-/// `[access] min_top_count` says otherwise: rarer values single people out (a free-text column's
-/// one-off phone number, a user's id).
-pub const MIN_TOP_COUNT: u64 = 5;
-
-/// Removes raw values from the profiles before they are published: every column loses its
-/// sample (it served typing) and top values seen fewer than `min_top` times or that
-/// are personal data by the validators; identifier columns lose min/max (they show the format
-/// of user and order ids); PII columns keep only masked min/max and no statistics.
-fn scrub(c: &mut ColumnScan, min_top: u64) {
-    c.profile.sample.clear();
-    c.profile
-        .top
-        .retain(|(v, n)| *n >= min_top && !crate::privacy::pii::contains_personal(v));
-    // Min/max of text are two records' raw values (a phone in a notes column, a user's id):
-    // only numbers and dates keep them.
-    if c.profile.physical == profile::Physical::Text {
-        c.profile.min = None;
-        c.profile.max = None;
-    }
-    if c.semantic.kind == semantic::SemanticType::Id || names_a_person(&c.profile.name) {
-        // Ids show their format in min/max; a person's key (user, customer, member) is personal
-        // however often it occurs.
-        c.profile.min = None;
-        c.profile.max = None;
-        if names_a_person(&c.profile.name) {
-            c.profile.top.clear();
-        }
-    }
-    if c.semantic.kind.pii().is_some() {
-        c.profile.top.clear();
-        c.profile.min = c.profile.min.as_deref().map(mask);
-        c.profile.max = c.profile.max.as_deref().map(mask);
-        c.profile.quantiles = None;
-        c.profile.time_quantiles = None;
-        c.profile.time_mean = None;
-        c.profile.mean = None;
-        c.profile.stddev = None;
-    }
-}
-
-/// Whether a column's name says it holds a key of a person: a word of it (split at `_`, `-`,
-/// `.`, spaces and camelCase) names one (`user_id`, `customerId`, `buyer`, `uid`), or it holds
-/// a Chinese word for one (`用户ID`, `会员号`). `guid`, `fluid` or `account_type` do not.
-fn names_a_person(name: &str) -> bool {
-    const WORDS: [&str; 10] = [
-        "user",
-        "users",
-        "uid",
-        "userid",
-        "customer",
-        "customerid",
-        "member",
-        "memberid",
-        "buyer",
-        "reviewer",
-    ];
-    const ZH: [&str; 5] = ["用户", "会员", "买家", "客户", "账号"];
-    if ZH.iter().any(|w| name.contains(w)) {
-        return true;
-    }
-    let mut spaced = String::with_capacity(name.len() + 4);
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if c.is_ascii_uppercase() && prev_lower {
-            spaced.push(' ');
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        spaced.push(c.to_ascii_lowercase());
-    }
-    spaced
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| WORDS.contains(&w))
-}
-
 /// A part of the source that could not be scanned, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedPart {
@@ -431,103 +360,6 @@ impl ScanReport {
     /// Assets found unchanged and not profiled again.
     pub fn unchanged(&self) -> usize {
         self.assets.iter().filter(|a| a.unchanged).count()
-    }
-}
-
-/// Where a scan or an ingest may read files: every file is checked after resolving `..` and
-/// symbolic links, so a link inside an allowed folder cannot bring in a file from outside it.
-#[derive(Debug, Clone, Default)]
-pub struct Confinement {
-    /// Folders the files must lie in (canonical); `None`: anywhere (admins).
-    pub roots: Option<Vec<PathBuf>>,
-    /// Folders never read, whoever asks (the store directory: keys, configuration, RocksDB).
-    pub deny: Vec<PathBuf>,
-}
-
-impl Confinement {
-    /// Reads confined to `roots`, never inside `deny` (both canonicalised; missing folders are
-    /// dropped, so they confine to nothing rather than to anything).
-    pub fn new(roots: Option<&[PathBuf]>, deny: &[PathBuf]) -> Self {
-        let canon = |ps: &[PathBuf]| -> Vec<PathBuf> {
-            ps.iter().filter_map(|p| p.canonicalize().ok()).collect()
-        };
-        Self {
-            roots: roots.map(canon),
-            deny: canon(deny),
-        }
-    }
-
-    /// Whether `path`, which need not exist, would lie inside the allowed folders: its nearest
-    /// existing ancestor resolved, the rest taken as written (a `..` in the rest says no).
-    pub fn would_contain(&self, path: &Path) -> bool {
-        let Ok(abs) = std::path::absolute(path) else {
-            return false;
-        };
-        let mut base = abs.as_path();
-        let mut rest = Vec::new();
-        let resolved = loop {
-            if let Ok(r) = base.canonicalize() {
-                break r;
-            }
-            let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
-                return false;
-            };
-            rest.push(name.to_owned());
-            base = parent;
-        };
-        if abs
-            .components()
-            .skip(base.components().count())
-            .any(|c| c == std::path::Component::ParentDir)
-        {
-            return false;
-        }
-        let mut full = resolved;
-        full.extend(rest.iter().rev());
-        !self.deny.iter().any(|d| full.starts_with(d))
-            && self
-                .roots
-                .as_ref()
-                .is_none_or(|roots| roots.iter().any(|r| full.starts_with(r)))
-    }
-
-    /// Checks the file behind an open handle (Linux: `/proc/self/fd`), so that a path swapped
-    /// for a link between [`Confinement::check`] and the open is caught: what was opened is
-    /// what is judged.
-    pub fn check_open(&self, file: &std::fs::File) -> Result<(), String> {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-                .map_err(|e| format!("cannot tell which file was opened: {e}"))?;
-            self.check(&opened).map(|_| ())
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = file;
-            Ok(())
-        }
-    }
-
-    /// The resolved path of `path` when it may be read, else why not.
-    pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
-        let resolved = path
-            .canonicalize()
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if self.deny.iter().any(|d| resolved.starts_with(d)) {
-            return Err(format!(
-                "{} is inside the server's store directory, which is never read as a source",
-                path.display()
-            ));
-        }
-        match &self.roots {
-            Some(roots) if !roots.iter().any(|r| resolved.starts_with(r)) => Err(format!(
-                "{} resolves to {}, outside the folders this caller may have the server read",
-                path.display(),
-                resolved.display()
-            )),
-            _ => Ok(resolved),
-        }
     }
 }
 
@@ -716,33 +548,6 @@ mod tests {
         assert!(ep("postgres://127.0.0.1:5432/db?hostaddr=10.0.0.5").is_err());
         assert!(ep("postgres://127.0.0.1:5432/db?host=/run/postgresql").is_err());
         assert!(ep("mysql://root@127.0.0.1:3306/test?socket=/tmp/x.sock").is_err());
-    }
-
-    #[test]
-    fn person_keys_are_recognised_by_whole_words() {
-        for yes in [
-            "user_id",
-            "userId",
-            "UserID",
-            "uid",
-            "customer",
-            "buyer-id",
-            "会员号",
-            "用户ID",
-            "reviewer",
-        ] {
-            assert!(names_a_person(yes), "{yes}");
-        }
-        for no in [
-            "guid",
-            "fluid",
-            "account_type",
-            "username_policy_version",
-            "product_id",
-            "status",
-        ] {
-            assert!(!names_a_person(no), "{no}");
-        }
     }
 
     #[test]
