@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::privacy::{Role, TokenEntry};
 
+pub use crate::infer::InferConfig;
+pub use crate::ingest::IngestConfig;
+pub use crate::inventory::InventoryConfig;
+pub use crate::recommend::{EmbedConfig, SearchMode};
+
 /// Errors reading or writing the configuration file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +48,8 @@ pub struct Config {
     pub infer: InferConfig,
     pub embed: EmbedConfig,
     pub ingest: IngestConfig,
+    /// Scan settings (`[inventory]`).
+    pub inventory: InventoryConfig,
     /// Change detection thresholds, watched sources, alert rules (`[monitor]`).
     pub monitor: crate::monitor::MonitorConfig,
     /// Bearer tokens (hashes only).
@@ -115,132 +122,6 @@ pub struct AccessConfig {
     pub min_top_count: u64,
 }
 
-/// Model packages and the ONNX Runtime that runs them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InferConfig {
-    /// Folder of model packages (`<name>/model.onnx`, `tokenizer.json`, `config.json`).
-    pub models_dir: PathBuf,
-    /// `libonnxruntime.so` to load; discovered when unset (see `scripts/install-ort`).
-    pub ort_lib: Option<PathBuf>,
-    /// CPU threads per inference call (0: one per core), spent on up to 4 one-thread ONNX
-    /// Runtime sessions that run a call's batches side by side (`infer::Options::threads`).
-    pub threads: usize,
-    /// Most texts per inference run.
-    pub batch_size: usize,
-    /// Model package that judges Chinese personal names and addresses during scans (installed
-    /// by `scripts/install-lac`); empty: rules only.
-    pub pii_model: String,
-}
-
-/// Ingestion into the product graph.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IngestConfig {
-    /// Token-classification package that labels product titles (brand, product type, model);
-    /// empty: no labelling.
-    pub title_model: String,
-    /// Sequence-classification package that labels review texts (heads `category` and
-    /// `sentiment`); empty: no labelling. A missing package is a warning, not an error.
-    pub review_model: String,
-    /// Confidence at which a machine label becomes a fact of the graph; below it the label
-    /// waits for review.
-    pub label_threshold: f32,
-    /// New records' triples written in one bulk load at most: the commit points of a long run
-    /// (a run killed after one keeps what it committed; larger is faster, see BENCHMARKS.md).
-    pub commit_every: usize,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            title_model: "product-ner".into(),
-            review_model: "review-classifier".into(),
-            label_threshold: 0.8,
-            commit_every: crate::ingest::COMMIT_EVERY,
-        }
-    }
-}
-
-/// Link prediction served from a trained TransE model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmbedConfig {
-    /// Model file to serve (and the default `--out` of `stocktake train`); default
-    /// `<data>/embeddings/transe.stk`.
-    pub model: Option<PathBuf>,
-    /// Relation IRI `/api/v1/recommend` follows from a user to items.
-    pub recommend_relation: String,
-    /// Top-k search: `exact` (every entity scored), `sq8` (8-bit quantised scan with exact
-    /// re-ranking), `pq4` (4-bit product-quantised fast scan with exact re-ranking; see
-    /// BENCHMARKS.md for the recall of both) or `auto` (pq4 for models with at least 100,000
-    /// entities, exact otherwise).
-    pub search: SearchMode,
-    /// Retrain (warm-started) after an ingest over HTTP when at least this share of the product
-    /// graph's training triples is new to the served model; 0 turns it off.
-    pub retrain_fraction: f64,
-    /// Epochs of such a retrain.
-    pub retrain_epochs: usize,
-}
-
-/// How link prediction searches the entity table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchMode {
-    Exact,
-    Sq8,
-    Pq4,
-    Auto,
-}
-
-impl std::str::FromStr for SearchMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "exact" => Ok(SearchMode::Exact),
-            "sq8" => Ok(SearchMode::Sq8),
-            "pq4" => Ok(SearchMode::Pq4),
-            "auto" => Ok(SearchMode::Auto),
-            other => Err(format!(
-                "unknown search mode {other:?}: use exact, sq8, pq4 or auto"
-            )),
-        }
-    }
-}
-
-impl Default for EmbedConfig {
-    fn default() -> Self {
-        Self {
-            model: None,
-            recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
-            search: SearchMode::Auto,
-            retrain_fraction: 0.1,
-            retrain_epochs: 30,
-        }
-    }
-}
-
-impl EmbedConfig {
-    /// The model file, resolved against the data directory.
-    pub fn model_path(&self, data: &Path) -> PathBuf {
-        self.model
-            .clone()
-            .unwrap_or_else(|| data.join("embeddings").join("transe.stk"))
-    }
-}
-
-impl Default for InferConfig {
-    fn default() -> Self {
-        Self {
-            models_dir: PathBuf::from("models"),
-            ort_lib: None,
-            threads: 0,
-            batch_size: 32,
-            pii_model: "lac".into(),
-        }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -251,6 +132,7 @@ impl Default for Config {
             infer: InferConfig::default(),
             embed: EmbedConfig::default(),
             ingest: IngestConfig::default(),
+            inventory: InventoryConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
             tokens: Vec::new(),
             loaded_from: None,
@@ -470,7 +352,7 @@ mod tests {
     fn commit_every_is_read_and_checked() {
         assert_eq!(
             Config::default().ingest.commit_every,
-            crate::ingest::COMMIT_EVERY
+            IngestConfig::default().commit_every
         );
         let c = Config::from_toml("[ingest]\ncommit_every = 20000\n").unwrap();
         assert_eq!(c.ingest.commit_every, 20_000);

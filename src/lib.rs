@@ -7,43 +7,54 @@
 //! downwards:
 //!
 //! ```text
-//! cli, config      argument parsing, layered configuration (no logic); audit (write log);
-//!                  telemetry (the Prometheus recorder every layer writes to, rendered by http)
-//!   ├─ http        axum only: router, SPARQL protocol, graph store, named queries, ApiError;
-//!   │              the guard (tokens re-read on change, files and databases a caller may have
-//!   │              the server read, the Host check against DNS rebinding)
-//!   │    ├─ privacy  roles, bearer tokens, per-graph visibility policy, PII validators and the
-//!   │    │           masking of PII spans in free text (pure)
-//!   │    └─ catalog  oxigraph only: store, graph layout, vocabulary, ontology, SPARQL (limits:
-//!   │                the evaluator is carried patched in vendor/spareval), named queries, model
-//!   │                cards in the models graph, SHACL validation over SPARQL; system graphs
-//!   │                only admins write
-//!   ├─ ingest      records → product graph: mappings (and suggestions from the inventory),
-//!   │              cleaning, stable IRIs from business keys, quarantine with reasons, labels
-//!   │              with provenance, duplicates and outliers, the run's PROV counts;
-//!   │              incremental per record (content hashes)
-//!   ├─ inventory   scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
-//!   │              PostgreSQL, MySQL): streaming column profiles, semantic types and PII (LAC
-//!   │              through `infer` for Chinese names and addresses), business kinds of assets —
-//!   │              plain data the catalog records
-//!   ├─ monitor     rescans that skip unchanged assets (size/time/hash, table statistics),
-//!   │              diffs of two scans (schema, row counts, null rates, distinct counts, PSI/KS
-//!   │              drift, new PII) as events in the changes graph, alert rules and webhooks
-//!   ├─ recommend   link prediction as a service: a trained embedding joined with the catalog
-//!   │              (known links, restricted entities, range classes, labels), hot-swapped,
-//!   │              retrained warm when the product graph has grown
-//!   ├─ infer       ort + tokenizers only: model packages, the one ONNX Runtime environment,
-//!   │              batched classification and NER, decoding (CRF), the Rust evaluator
-//!   └─ embed       ndarray + rayon (+ pulp SIMD) only: TransE (optionally with reciprocal
-//!        │         relations), sparse optimizers, the deterministic parallel trainer, the
-//!        │         filtered evaluator, exact, SQ8- and PQ4-indexed top-k search, DGL-KE and
-//!        │         PyTorch-BigGraph (HDF5) formats
-//!        └─ kg     pure data: id maps, triples and splits, filter index, checkpoint format
+//! faces      cli           clap → app call → printed text (no logic of its own)
+//!            http          axum only → app call → response: router, SPARQL protocol, graph
+//!                          store, named queries; the guard (tokens re-read on change, files and
+//!                          databases a caller may have the server read, the Host check); ApiError
+//!                          and the one table mapping every domain error to a status
+//! ─────────────────────────────────────────────────────────────────────────────────────────────
+//! use cases  app           every use case once: open the store (migrated) with ontology and
+//!                          model cards, scan, ingest (labellers, name model, pseudonym key,
+//!                          commit size), label decisions, train and the retrain after an
+//!                          ingest, report, rescans beside the server; AppError keeps domain
+//!                          errors whole as causes
+//!            config        layered configuration (defaults → file → env → flags); it gathers
+//!                          the option structs the modules below own and imports them, never
+//!                          the reverse; audit (the write log); telemetry (Prometheus recorder)
+//! ─────────────────────────────────────────────────────────────────────────────────────────────
+//! domain     ingest        records → product graph: mappings (and suggestions from the
+//!                          inventory), cleaning, stable IRIs from business keys, quarantine with
+//!                          reasons, labels with provenance, duplicates and outliers, the run's
+//!                          PROV counts; incremental per record (content hashes)
+//!            inventory     scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
+//!                          PostgreSQL, MySQL): streaming column profiles, semantic types and PII
+//!                          (LAC through `infer` for Chinese names and addresses), business kinds
+//!            monitor       rescans that skip unchanged assets, diffs of two scans (schema, rows,
+//!                          nulls, distincts, PSI/KS drift, new PII) as change events, alerts
+//!            recommend     link prediction as a service: a trained embedding joined with the
+//!                          catalog (known links, restricted entities, range classes, labels),
+//!                          hot-swapped, retrained warm when the product graph has grown
+//!            privacy       roles, bearer tokens, per-graph visibility policy, PII validators and
+//!                          the masking of PII spans in free text (pure)
+//! ─────────────────────────────────────────────────────────────────────────────────────────────
+//! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology, SPARQL
+//!                          (limits; the evaluator is carried patched in vendor/spareval), named
+//!                          queries, model cards, SHACL over SPARQL; system graphs admins write
+//!            infer         ort + tokenizers only: model packages, the one ONNX Runtime
+//!                          environment, batched classification and NER, CRF decoding, evaluator
+//!            embed         ndarray + rayon (+ pulp SIMD) only: TransE (optionally reciprocal),
+//!                          sparse optimizers, the deterministic parallel trainer, the filtered
+//!                          evaluator, exact, SQ8 and PQ4 top-k search, DGL-KE and PBG formats
+//!            kg            pure data: id maps, triples and splits, filter index, checkpoints
 //! ```
 //!
 //! `infer` and `catalog` do not know each other: `ingest::label::model_record` turns a model
-//! package into a `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or ONNX Runtime.
+//! package into a `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or
+//! ONNX Runtime. No module below `app` imports `config`: each owns its options struct and default
+//! (`infer::InferConfig`, `ingest::IngestConfig`, `inventory::InventoryConfig`,
+//! `monitor::MonitorConfig`, `recommend::EmbedConfig`), and `config` gathers them.
 
+pub mod app;
 pub mod audit;
 pub mod catalog;
 pub mod cli;

@@ -178,6 +178,8 @@ fn timeout_cancels_and_answers_503() {
         .send()
         .unwrap();
     let status = r.status().as_u16();
+    // The same query would run out of time again: no promise of when to retry.
+    assert!(r.headers().get("retry-after").is_none());
     let body = r.text().unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("time limit"), "{body}");
@@ -525,4 +527,50 @@ proptest! {
 fn shared_server() -> &'static TestServer {
     static SERVER: std::sync::OnceLock<TestServer> = std::sync::OnceLock::new();
     SERVER.get_or_init(TestServer::start)
+}
+
+/// Bodies and query strings the extractors refuse answer in the same JSON error shape as every
+/// other error, with the status their cause deserves.
+#[test]
+fn rejected_bodies_are_json_errors() {
+    let server = TestServer::start();
+    let post = |path: &str, ctype: &str, body: &str| {
+        let r = client()
+            .post(server.url(path))
+            .bearer_auth(WRITE)
+            .header("content-type", ctype)
+            .body(body.to_owned())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().expect("a JSON error body");
+        (status, v)
+    };
+    for path in ["/api/v1/sources", "/api/v1/ingest", "/api/v1/recommend"] {
+        let (s, v) = post(path, "application/json", "{not json");
+        assert_eq!(s, 400, "{path}: {v}");
+        assert_eq!(v["status"], 400, "{v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        let (s, v) = post(path, "text/plain", "{}");
+        assert_eq!(s, 415, "{path}: {v}");
+        assert_eq!(v["status"], 415, "{v}");
+        let (s, v) = post(path, "application/json", r#"{"unknown_field": 1}"#);
+        assert_eq!(s, 400, "{path}: {v}");
+    }
+    let r = client()
+        .get(server.url("/api/v1/changes?limit=many"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["status"], 400, "{v}");
+    let r = client()
+        .get(server.url("/api/v1/labels?limit=-1"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: serde_json::Value = r.json().unwrap();
+    assert_eq!(v["status"], 400, "{v}");
 }

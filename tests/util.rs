@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use stocktake::audit::AuditLog;
-use stocktake::catalog::{Catalog, GraphLayout, NamedQuery};
+use stocktake::app::App;
+use stocktake::catalog::{Catalog, GraphLayout};
 use stocktake::config::Config;
 use stocktake::http::{serve_listener, AppState};
 use stocktake::privacy::{hash_token, Role, TokenEntry};
@@ -124,16 +124,8 @@ impl TestServer {
         if config.catalog.ontology_dir.is_dir() {
             catalog.load_ontology(&config.catalog.ontology_dir).unwrap();
         }
-        let queries = NamedQuery::load_dir(&config.catalog.queries_dir).unwrap();
-        let audit = AuditLog::open(&config.audit_log_path()).unwrap();
-        let links = stocktake::recommend::Service::new(
-            config.embed.model_path(&config.data),
-            Arc::clone(&catalog),
-            config.embed.recommend_relation.clone(),
-        )
-        .with_search(config.embed.search);
-        let state = AppState::new(Arc::clone(&catalog), config, queries, audit)
-            .with_link_prediction(Arc::new(links));
+        let app = App::with_catalog(Arc::clone(&catalog), config).with_link_prediction();
+        let state = AppState::new(Arc::new(app)).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use super::{Cli, Command, TokenAction};
-use crate::audit::AuditLog;
+use crate::app::App;
 use crate::catalog::{
-    CancelToken, Catalog, DatasetRequest, GraphFormat, GraphLayout, GraphTarget, Limits,
-    NamedQuery, OutputFormat, ResultsFormat,
+    CancelToken, DatasetRequest, GraphFormat, GraphTarget, Limits, OutputFormat, ResultsFormat,
 };
 use crate::config::{self, Config};
 use crate::http::{self, AppState};
@@ -58,54 +57,19 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the on-disk catalog with the configured layout and restricted graphs.
-pub fn open_catalog(config: &Config) -> anyhow::Result<Catalog> {
-    let layout = GraphLayout::new(&config.catalog.base_iri)?;
-    let catalog = Catalog::open(&config.data, layout)
-        .with_context(|| format!("cannot open store in {}", config.data.display()))?
-        .with_restricted_graphs(&config.access.restricted_graphs)?;
-    crate::ingest::migrate_user_keys(&catalog)
-        .context("cannot migrate user-derived keys (see README, release notes)")?;
-    Ok(catalog)
-}
-
-pub(super) fn load_ontology(catalog: &Catalog, config: &Config) -> anyhow::Result<()> {
-    let dir = &config.catalog.ontology_dir;
-    if !dir.is_dir() {
-        tracing::warn!(dir = %dir.display(), "ontology directory not found; ontology graph not loaded");
-        return Ok(());
-    }
-    let report = catalog.load_ontology(dir)?;
-    tracing::info!(
-        files = report.files.len(),
-        triples = report.triples,
-        reloaded = report.reloaded,
-        "ontology"
-    );
-    Ok(())
-}
-
 fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let catalog = open_catalog(&config)?;
-    load_ontology(&catalog, &config)?;
-    let models = super::models::register_all(&catalog, &config)?;
-    tracing::info!(models, "model packages described in the models graph");
-    serve_catalog(catalog, config)
+    let (app, started) = App::start(config)?;
+    tracing::info!(
+        models = started.models,
+        "model packages described in the models graph"
+    );
+    serve_app(app)
 }
 
-pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<ExitCode> {
-    let queries = if config.catalog.queries_dir.is_dir() {
-        NamedQuery::load_dir(&config.catalog.queries_dir)?
-    } else {
-        tracing::warn!(dir = %config.catalog.queries_dir.display(), "queries directory not found");
-        Vec::new()
-    };
-    let audit = AuditLog::open(&config.audit_log_path()).with_context(|| {
-        format!(
-            "cannot open audit log {}",
-            config.audit_log_path().display()
-        )
-    })?;
+/// Serves `app` (with link prediction and the configured rescans) until SIGTERM or Ctrl-C.
+pub(super) fn serve_app(app: App) -> anyhow::Result<ExitCode> {
+    let app = Arc::new(app.with_link_prediction());
+    let config = app.config();
     if config.tokens.is_empty() {
         tracing::warn!(
             "no tokens configured: only anonymous reads (if enabled) will work; \
@@ -113,35 +77,9 @@ pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<
         );
     }
     let bind = config.server.bind.clone();
-    let catalog = Arc::new(catalog);
-    let links = crate::recommend::Service::new(
-        config.embed.model_path(&config.data),
-        Arc::clone(&catalog),
-        config.embed.recommend_relation.clone(),
-    )
-    .with_search(config.embed.search);
     // Scheduled and watched rescans run beside the server and stop with it.
-    let _rescans = (!config.monitor.sources.is_empty()).then(|| {
-        let infer = config.infer.clone();
-        let deny = vec![config.data.clone()];
-        let min_top = config.access.min_top_count;
-        let ner = Arc::new(std::sync::OnceLock::new());
-        crate::monitor::schedule::start(
-            Arc::clone(&catalog),
-            config.monitor.clone(),
-            Arc::new(move || crate::inventory::ScanOptions {
-                ner: ner
-                    .get_or_init(|| crate::inventory::ner::load_for_scan(&infer).map(Arc::new))
-                    .clone(),
-                db_sample_rows: 100_000,
-                confine: Some(crate::inventory::Confinement::new(None, &deny)),
-                min_top_count: Some(min_top),
-                ..Default::default()
-            }),
-        )
-    });
-    let state =
-        AppState::new(catalog, config, queries, audit).with_link_prediction(Arc::new(links));
+    let _rescans = app.start_rescans();
+    let state = AppState::new(Arc::clone(&app))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -153,7 +91,7 @@ pub(super) fn serve_catalog(catalog: Catalog, config: Config) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sample named queries the demo runs and prints, with their arguments.
+/// A data file to load, decompressed when it ends in `.gz`.
 fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = BufReader::with_capacity(1 << 20, file);
@@ -171,8 +109,9 @@ fn load(
     format: Option<&str>,
     base: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let catalog = open_catalog(config)?;
-    let audit = AuditLog::open(&config.audit_log_path())?;
+    let app = App::open(config.clone())?;
+    let catalog = app.catalog();
+    let audit = app.audit()?;
     let target = graph
         .map(|g| {
             catalog
@@ -227,7 +166,8 @@ fn query_cmd(config: &Config, query: &str, format: Option<&str>) -> anyhow::Resu
             .with_context(|| format!("cannot read query file {path}"))?,
         None => query.to_owned(),
     };
-    let catalog = open_catalog(config)?;
+    let app = App::open(config.clone())?;
+    let catalog = app.catalog();
     let prepared = catalog.prepare_query(
         &text,
         None,
@@ -264,7 +204,8 @@ fn dump(
     format: Option<&str>,
     out: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let catalog = open_catalog(config)?;
+    let app = App::open(config.clone())?;
+    let catalog = app.catalog();
     let target = graph
         .map(|g| {
             catalog

@@ -9,18 +9,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Parser;
 
-use crate::catalog::{CancelToken, Limits, NamedQuery, OutputFormat, ResultsFormat};
+use crate::app::{App, IngestJob, ScanJob, TrainData, TrainJob};
+use crate::catalog::{CancelToken, Limits, OutputFormat, ResultsFormat};
 use crate::config::Config;
-use crate::ingest::{
-    self,
-    mapping::{Entity, Mapping},
-};
-use crate::inventory::{self, ScanOptions, Source};
+use crate::embed::TrainConfig;
+use crate::ingest::mapping::{Entity, Mapping};
+use crate::ingest::RunReport;
+use crate::inventory::Source;
+use crate::kg::UnseenPolicy;
 
 /// Files ingested, in dependency order (sellers and products before what points at them).
 const FILES: [&str; 5] = ["sellers", "products", "users", "behaviour", "reviews"];
@@ -54,12 +53,6 @@ const NOT_LEARNT: [&str; 11] = [
     "http://schema.org/reviewRating",
 ];
 
-#[derive(Parser)]
-struct TrainWrapper {
-    #[command(flatten)]
-    args: super::kge::TrainArgs,
-}
-
 /// `stocktake demo`.
 pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
     let demo = PathBuf::from("demo");
@@ -69,177 +62,19 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
         );
     }
     let user = {
-        let catalog = super::commands::open_catalog(&config)?;
-        let report = catalog
-            .load_ontology(&config.catalog.ontology_dir)
-            .with_context(|| {
-                format!(
-                    "loading the ontology from {} (run the demo from the repository root)",
-                    config.catalog.ontology_dir.display()
-                )
-            })?;
-        println!(
-            "ontology: {} files, {} triples ({})",
-            report.files.len(),
-            report.triples,
-            if report.reloaded {
-                "loaded"
-            } else {
-                "unchanged"
-            }
-        );
-        let models = super::models::register_all(&catalog, &config)?;
-        println!("models: {models} packages described in the models graph");
-
+        let app = start(&config)?;
         println!("\n== scan demo/data ==");
-        let ner = inventory::ner::load_for_scan(&config.infer).map(Arc::new);
-        // Through the monitor, like every scan: a second demo run skips the unchanged files
-        // and records what changed in between.
-        let outcome = crate::monitor::scan_and_record(
-            &catalog,
-            &Source::Files(demo.join("data")),
-            ScanOptions {
-                ner: ner.clone(),
-                ..ScanOptions::default()
-            },
-            &config.monitor,
-            false,
-        )?;
-        let scan = outcome.report;
-        for a in &scan.assets {
-            let kind = a
-                .classification
-                .as_ref()
-                .map(|c| format!("{:?}", c.kind))
-                .unwrap_or_default();
-            println!(
-                "  {:<16} {:>6} rows  {:<18} PII columns: {}",
-                a.name,
-                a.rows,
-                kind,
-                a.scanned_columns
-                    .iter()
-                    .filter_map(|c| c.semantic.kind.pii().map(|p| format!(
-                        "{} ({})",
-                        c.profile.name,
-                        p.name()
-                    )))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-
+        scan(&app, &demo.join("data"))?;
         println!("\n== ingest ==");
-        let secret = ingest::pseudonym_secret(&config.data)?;
-        let titles = match super::ingest::labeler(&config, &catalog, Entity::Product) {
-            Ok(l) => l,
-            Err(e) => {
-                println!("  (titles not labelled: {e:#})");
-                None
-            }
-        };
-        let reviews = super::ingest::labeler(&config, &catalog, Entity::Review)?;
-        let mut validation = None;
-        for name in FILES {
-            let map_path = demo.join("mappings").join(format!("{name}.toml"));
-            let text = std::fs::read_to_string(&map_path)
-                .with_context(|| format!("cannot read {}", map_path.display()))?;
-            let mapping = Mapping::parse(&text).with_context(|| map_path.display().to_string())?;
-            let file = demo.join("data").join(format!("{name}.csv"));
-            let labels = match name {
-                "products" => titles.as_ref(),
-                "reviews" => reviews.as_ref(),
-                _ => None,
-            };
-            let r = match ingest::finished_run(&catalog, &file, &text, labels)? {
-                Some(done) => done,
-                None => {
-                    // The demo's reviews get their people masked like anyone's.
-                    let options = ingest::RunOptions {
-                        labeler: labels,
-                        commit_every: config.ingest.commit_every,
-                        confine: None,
-                        names: (mapping.entity == Entity::Review)
-                            .then_some(ner.as_deref())
-                            .flatten(),
-                    };
-                    ingest::ingest_with(&catalog, &file, &mapping, &text, &secret, &options)?
-                }
-            };
-            let mut line = format!(
-                "  {:<10} {:>6} in, {:>6} accepted, {:>3} quarantined",
-                name, r.records_in, r.accepted, r.quarantined
-            );
-            if r.skipped {
-                line.push_str(" (ingested before: unchanged)");
-            }
-            if let Some(l) = &r.labels {
-                line.push_str(&format!(
-                    "; {} labels ({} accepted, {} for review)",
-                    l.labels, l.accepted, l.review
-                ));
-            }
-            if let Some(f) = &r.findings {
-                line.push_str(&format!(
-                    "; {} duplicates, {} near duplicates, {} price anomalies",
-                    f.exact_duplicates, f.near_duplicates, f.price_anomalies
-                ));
-            }
-            println!("{line}");
-            if r.validation.is_some() {
-                validation = r.validation;
-            }
-        }
-        if let Some(v) = validation {
-            if v.conforms {
-                println!(
-                    "  SHACL: the product graph conforms to the {} shapes of ontology/shapes.ttl",
-                    v.shapes
-                );
-            } else {
-                println!(
-                    "  SHACL: {} violations against ontology/shapes.ttl, e.g.:",
-                    v.violations
-                );
-                for r in v.results.iter().take(3) {
-                    println!("    {}: {}", r.focus, r.message);
-                }
-            }
-        }
-        catalog.flush()?;
-        // A user with purchases, for the recommendation example.
-        catalog
-            .select(&format!(
-                "SELECT ?u WHERE {{ GRAPH <{}> {{ ?u <https://w3id.org/stocktake/ns#purchased> ?p }} }} ORDER BY ?u LIMIT 1",
-                catalog.layout().products.as_str()
-            ))?
-            .into_iter()
-            .next()
-            .and_then(|r| r.get("u").cloned())
+        ingest_all(&app, &demo)?;
+        buyer(&app)?
     }; // the store is closed here: training opens it itself
 
     println!("\n== train TransE on the product graph ==");
-    let mut argv = vec![
-        "train".to_string(),
-        "--from-catalog".into(),
-        "--dim".into(),
-        "50".into(),
-        "--epochs".into(),
-        "40".into(),
-        "--eval-every".into(),
-        "20".into(),
-        "--negatives".into(),
-        "4".into(),
-    ];
-    for p in NOT_LEARNT {
-        argv.push("--exclude-predicate".into());
-        argv.push(p.into());
-    }
-    let train = TrainWrapper::try_parse_from(argv)?;
-    super::kge::train(&config, train.args)?;
+    train(&config)?;
 
-    let catalog = super::commands::open_catalog(&config)?;
-    answer_queries(&catalog, &config)?;
+    let app = App::open(config.clone())?;
+    answer_queries(&app)?;
     let bind = config.server.bind.clone();
     let rec = user
         .map(|u| {
@@ -252,17 +87,204 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
     if no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    drop(app);
     // The demo serves read-only without a token so the links below work in a browser;
     // restricted graphs (quarantine, PII) stay hidden and writes still need a token.
     config.server.anonymous_read = true;
     println!(
-        "\nTry:\n  http://{bind}/                                  the web UI\n  http://{bind}/report                            the inventory report (盘点报告)\n  http://{bind}/queries                           named queries\n  {rec}\n                                                  items for a user (TransE)\n  http://{bind}/api/v1/labels?status=review       machine labels waiting for review\nAnonymous read is on for the demo; for writes create a token: stocktake token add me --role write\n"
+        "\nTry:\n  http://{bind}/                                  the service index (JSON)\n  http://{bind}/report                            the inventory report (盘点报告)\n  http://{bind}/queries                           named queries\n  {rec}\n                                                  items for a user (TransE)\n  http://{bind}/api/v1/labels?status=review       machine labels waiting for review\nAnonymous read is on for the demo; for writes create a token: stocktake token add me --role write\n"
     );
-    super::commands::serve_catalog(catalog, config)
+    super::commands::serve_app(App::open(config)?)
 }
 
-fn answer_queries(catalog: &crate::catalog::Catalog, config: &Config) -> anyhow::Result<()> {
-    let queries = NamedQuery::load_dir(Path::new(&config.catalog.queries_dir))?;
+/// The store opened with the ontology and the model cards loaded, said on the way.
+fn start(config: &Config) -> anyhow::Result<App> {
+    let (app, started) = App::start(config.clone())?;
+    let report = started.ontology.with_context(|| {
+        format!(
+            "no ontology in {} (run the demo from the repository root)",
+            config.catalog.ontology_dir.display()
+        )
+    })?;
+    println!(
+        "ontology: {} files, {} triples ({})",
+        report.files.len(),
+        report.triples,
+        if report.reloaded {
+            "loaded"
+        } else {
+            "unchanged"
+        }
+    );
+    println!(
+        "models: {} packages described in the models graph",
+        started.models
+    );
+    Ok(app)
+}
+
+/// Scans the sample through the monitor, like every scan: a second demo run skips the
+/// unchanged files and records what changed in between.
+fn scan(app: &App, data: &Path) -> anyhow::Result<()> {
+    let job = ScanJob {
+        record: true,
+        ..ScanJob::default()
+    };
+    let scanned = app.scan(&Source::Files(data.to_path_buf()), &job)?;
+    for a in &scanned.report.assets {
+        let kind = a
+            .classification
+            .as_ref()
+            .map(|c| format!("{:?}", c.kind))
+            .unwrap_or_default();
+        let pii: Vec<String> = a
+            .scanned_columns
+            .iter()
+            .filter_map(|c| {
+                let p = c.semantic.kind.pii()?;
+                Some(format!("{} ({})", c.profile.name, p.name()))
+            })
+            .collect();
+        println!(
+            "  {:<16} {:>6} rows  {:<18} PII columns: {}",
+            a.name,
+            a.rows,
+            kind,
+            pii.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Ingests every sample file through its mapping and prints what each run did, then the SHACL
+/// verdict on the product graph.
+fn ingest_all(app: &App, demo: &Path) -> anyhow::Result<()> {
+    // Without the title model the demo still runs, its products unlabelled.
+    let label_titles = match app.labeler(Entity::Product) {
+        Ok(_) => true,
+        Err(e) => {
+            println!("  (titles not labelled: {e})");
+            false
+        }
+    };
+    let mut validation = None;
+    for name in FILES {
+        let map_path = demo.join("mappings").join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&map_path)
+            .with_context(|| format!("cannot read {}", map_path.display()))?;
+        let mapping = Mapping::parse(&text).with_context(|| map_path.display().to_string())?;
+        let file = demo.join("data").join(format!("{name}.csv"));
+        let job = IngestJob {
+            asset: &file,
+            mapping: &mapping,
+            mapping_text: &text,
+            label: mapping.entity != Entity::Product || label_titles,
+            force: false,
+            confine: None,
+        };
+        let r = app.ingest(&job)?.report;
+        println!("{}", run_line(name, &r));
+        if r.validation.is_some() {
+            validation = r.validation;
+        }
+    }
+    if let Some(v) = validation {
+        if v.conforms {
+            println!(
+                "  SHACL: the product graph conforms to the {} shapes of ontology/shapes.ttl",
+                v.shapes
+            );
+        } else {
+            println!(
+                "  SHACL: {} violations against ontology/shapes.ttl, e.g.:",
+                v.violations
+            );
+            for r in v.results.iter().take(3) {
+                println!("    {}: {}", r.focus, r.message);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line per ingest run: counts, labels and findings.
+fn run_line(name: &str, r: &RunReport) -> String {
+    let mut line = format!(
+        "  {:<10} {:>6} in, {:>6} accepted, {:>3} quarantined",
+        name, r.records_in, r.accepted, r.quarantined
+    );
+    if r.skipped {
+        line.push_str(" (ingested before: unchanged)");
+    }
+    if let Some(l) = &r.labels {
+        line.push_str(&format!(
+            "; {} labels ({} accepted, {} for review)",
+            l.labels, l.accepted, l.review
+        ));
+    }
+    if let Some(f) = &r.findings {
+        line.push_str(&format!(
+            "; {} duplicates, {} near duplicates, {} price anomalies",
+            f.exact_duplicates, f.near_duplicates, f.price_anomalies
+        ));
+    }
+    line
+}
+
+/// A user with purchases, for the recommendation example.
+fn buyer(app: &App) -> anyhow::Result<Option<String>> {
+    let catalog = app.catalog();
+    Ok(catalog
+        .select(&format!(
+            "SELECT ?u WHERE {{ GRAPH <{}> {{ ?u <https://w3id.org/stocktake/ns#purchased> ?p }} }} ORDER BY ?u LIMIT 1",
+            catalog.layout().products.as_str()
+        ))?
+        .into_iter()
+        .next()
+        .and_then(|r| r.get("u").cloned()))
+}
+
+/// TransE on the product graph's entity links, small enough for a laptop.
+fn train(config: &Config) -> anyhow::Result<()> {
+    let job = TrainJob {
+        data: TrainData::Catalog {
+            graph: "products".into(),
+            exclude: NOT_LEARNT.iter().map(|p| (*p).to_owned()).collect(),
+        },
+        unseen: UnseenPolicy::Keep,
+        hyper: TrainConfig {
+            dim: 50,
+            epochs: 40,
+            eval_every: 20,
+            negatives: 4,
+            ..TrainConfig::default()
+        },
+        out: None,
+        checkpoint: None,
+        resume: None,
+        test: false,
+        threads: 0,
+        describe_as: Some("transe".into()),
+    };
+    let trained = crate::app::train(config, &job, &mut |_| {})?;
+    let info = &trained.embedding.info;
+    println!(
+        "trained {} epochs in {:.1}s (best epoch {}); model written to {}",
+        info.epochs,
+        info.seconds,
+        info.best_epoch.map_or("-".to_string(), |e| e.to_string()),
+        trained.model.display()
+    );
+    for (k, v) in &info.metrics {
+        println!("  {k:<16} {v:.4}");
+    }
+    Ok(())
+}
+
+/// Answers the sample named queries and prints their first rows.
+fn answer_queries(app: &App) -> anyhow::Result<()> {
+    let catalog = app.catalog();
+    let queries = app.named_queries()?;
     for (name, args) in QUERIES {
         let q = queries
             .iter()

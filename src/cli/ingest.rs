@@ -7,13 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::app::{App, IngestJob};
 use crate::config::Config;
-use crate::ingest::{
-    self,
-    label::{LabelError, Labeler},
-    mapping::{Entity, Mapping},
-};
-use crate::inventory;
+use crate::ingest::mapping::Mapping;
 
 /// Options of `stocktake ingest`.
 #[derive(Debug, Clone, Args)]
@@ -48,47 +44,31 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read the mapping {}", mapping_path.display()))?;
     let mapping =
         Mapping::parse(&text).with_context(|| format!("in {}", mapping_path.display()))?;
-    let catalog = super::commands::open_catalog(config)?;
-    super::commands::load_ontology(&catalog, config)?;
-    let secret = ingest::pseudonym_secret(&config.data)?;
-    let labeler = if args.no_label {
-        None
-    } else {
-        labeler(config, &catalog, mapping.entity)?
+    let app = App::open(config.clone())?;
+    app.load_ontology()?;
+    let job = IngestJob {
+        asset: &args.asset,
+        mapping: &mapping,
+        mapping_text: &text,
+        label: !args.no_label,
+        force: args.force,
+        confine: None,
     };
-    if !args.force {
-        if let Some(done) = ingest::finished_run(&catalog, &args.asset, &text, labeler.as_ref())? {
-            if args.format == "json" {
-                println!("{}", serde_json::to_string_pretty(&done)?);
-            } else {
-                println!(
-                    "{} was already ingested with this mapping (run {}, ended {}): {} records in, \
-                     {} accepted, {} quarantined; nothing to do (--force runs it again)",
-                    done.asset,
-                    done.run,
-                    done.ended,
-                    done.records_in,
-                    done.accepted,
-                    done.quarantined
-                );
-            }
-            return Ok(ExitCode::SUCCESS);
+    let done = app.ingest(&job)?;
+    if done.already {
+        let done = &done.report;
+        if args.format == "json" {
+            println!("{}", serde_json::to_string_pretty(done)?);
+        } else {
+            println!(
+                "{} was already ingested with this mapping (run {}, ended {}): {} records in, \
+                 {} accepted, {} quarantined; nothing to do (--force runs it again)",
+                done.asset, done.run, done.ended, done.records_in, done.accepted, done.quarantined
+            );
         }
+        return Ok(ExitCode::SUCCESS);
     }
-    // Review texts are published: the name/address model masks people in them; the store
-    // directory is never read as an input.
-    let names = (mapping.entity == Entity::Review)
-        .then(|| inventory::ner::load_for_scan(&config.infer))
-        .flatten();
-    let confine = inventory::Confinement::new(None, std::slice::from_ref(&config.data));
-    let options = ingest::RunOptions {
-        labeler: labeler.as_ref(),
-        commit_every: config.ingest.commit_every,
-        confine: Some(&confine),
-        names: names.as_ref(),
-    };
-    let report = ingest::ingest_with(&catalog, &args.asset, &mapping, &text, &secret, &options)?;
-    catalog.flush()?;
+    let report = done.report;
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -136,21 +116,7 @@ pub fn run(config: &Config, args: IngestArgs) -> anyhow::Result<ExitCode> {
 /// `stocktake ingest --suggest ASSET`: scans the one file (rules only, nothing written) and
 /// prints the proposed mapping.
 fn suggest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
-    if !args.asset.is_file() {
-        anyhow::bail!("{} is not a file", args.asset.display());
-    }
-    let source = inventory::Source::Files(args.asset.clone());
-    let report = inventory::scan(&source, &inventory::ScanOptions::default())?;
-    let asset = report.assets.first().with_context(|| {
-        format!(
-            "{} is not a CSV, TSV, JSONL or Parquet file",
-            args.asset.display()
-        )
-    })?;
-    if let Some(e) = &asset.error {
-        anyhow::bail!("cannot read {}: {e}", args.asset.display());
-    }
-    match ingest::suggest::suggest(asset) {
+    match App::suggest_mapping(&args.asset)? {
         Ok(s) if args.format == "json" => println!("{}", serde_json::to_string_pretty(&s.mapping)?),
         Ok(s) => print!("{}", s.toml),
         Err(e) => {
@@ -159,32 +125,4 @@ fn suggest(args: &IngestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The labeller the configuration names for `entity`: `[ingest] title_model` for products (a
-/// missing package is an error: `--no-label` skips it), `review_model` for reviews (optional:
-/// a missing package is reported and the reviews are ingested unlabelled).
-pub fn labeler(
-    config: &Config,
-    catalog: &crate::catalog::Catalog,
-    entity: Entity,
-) -> anyhow::Result<Option<Labeler>> {
-    match Labeler::for_entity(config, catalog, entity) {
-        Ok(l) => Ok(l),
-        Err(e) if entity == Entity::Review => {
-            let why = match e {
-                LabelError::Model(inner) => inner.to_string(),
-                other => other.to_string(),
-            };
-            eprintln!(
-                "warning: review texts are not labelled ([ingest] review_model {:?}): {why}",
-                config.ingest.review_model
-            );
-            Ok(None)
-        }
-        Err(e) => Err(anyhow::Error::new(e).context(format!(
-            "title model {:?} ([ingest] title_model; --no-label skips labelling)",
-            config.ingest.title_model
-        ))),
-    }
 }

@@ -4,20 +4,19 @@
 //! checkpoints and the final model, describes the model in the catalog's models graph, and prints
 //! evaluation and predictions as text or JSON. The work itself is in `kg` and `embed`.
 
-use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::app::{self, TrainData, TrainEvent, TrainJob};
 use crate::config::Config;
-use crate::embed::checkpoint::{resume, training_checkpoint, ModelInfo};
 use crate::embed::predict::{predict, Direction};
+use crate::embed::TrainConfig;
 use crate::embed::{self, Embedding, Evaluation, Loss, Norm, Optimizer, Sampler, Schedule};
-use crate::embed::{TrainConfig, Trainer, Validation};
 use crate::kg::{Checkpoint, Dataset, KnownTriples, UnseenPolicy};
 
 /// Hyperparameters of `stocktake train`; unset ones keep the defaults shown.
@@ -159,58 +158,24 @@ pub struct TrainArgs {
 
 /// `stocktake train`.
 pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
-    let data = match &args.tsv {
-        Some(path) => Dataset::load(path, args.unseen)?,
-        None => catalog_dataset(config, &args)?,
+    let job = TrainJob {
+        data: match &args.tsv {
+            Some(path) => TrainData::Tsv(path.clone()),
+            None => TrainData::Catalog {
+                graph: args.graph.clone().unwrap_or_else(|| "products".into()),
+                exclude: args.exclude_predicate.clone(),
+            },
+        },
+        unseen: args.unseen,
+        hyper: args.hyper.config(),
+        out: args.out.clone(),
+        checkpoint: args.checkpoint.clone(),
+        resume: args.resume.clone(),
+        test: args.test,
+        threads: args.threads,
+        describe_as: (!args.no_catalog).then(|| args.name.clone()),
     };
-    for r in &data.reports {
-        tracing::info!(split = %r.split, read = r.read, kept = r.kept, unseen = r.unseen, dropped = r.dropped, "triples");
-    }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| config.embed.model_path(&config.data));
-    let mut info = ModelInfo {
-        source: data.source.clone(),
-        snapshot: data.fingerprint.clone(),
-        unseen_policy: args.unseen.to_string(),
-        ..Default::default()
-    };
-    let mut trainer = match &args.resume {
-        Some(path) => {
-            let ckpt = Checkpoint::load(path)?;
-            let (trainer, ids, saved, train) = resume(&ckpt)?;
-            if saved.snapshot != data.fingerprint || ids != data.ids || train != data.train {
-                bail!(
-                    "{} was trained on other data (snapshot {}), not on {} (snapshot {})",
-                    path.display(),
-                    &saved.snapshot[..16.min(saved.snapshot.len())],
-                    data.source,
-                    &data.fingerprint[..16]
-                );
-            }
-            info.seconds = saved.seconds;
-            eprintln!(
-                "resuming {} at epoch {}/{}",
-                path.display(),
-                trainer.epoch,
-                trainer.config.epochs
-            );
-            trainer
-        }
-        None => Trainer::new(
-            args.hyper.config(),
-            &data.train,
-            data.num_entities(),
-            data.num_relations(),
-        )?,
-    };
-    let validation = (!data.valid.is_empty()).then(|| Validation {
-        triples: data.valid.clone(),
-        known: KnownTriples::new([&data.train[..], &data.valid[..]]),
-    });
-    let bar = indicatif::ProgressBar::new(trainer.config.epochs as u64);
+    let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{elapsed_precise} [{bar:30}] epoch {pos}/{len} {msg}",
@@ -218,13 +183,24 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_position(trainer.epoch as u64);
-    let base_seconds = info.seconds;
-    let mut save_error = None;
-    let run = embed::with_threads(args.threads, || {
-        trainer.run(&data.train, validation.as_ref(), |t, rec| {
+    let mut triples = 0;
+    let trained = app::train(config, &job, &mut |event| match event {
+        TrainEvent::Start {
+            epoch,
+            epochs,
+            triples: n,
+            resumed,
+        } => {
+            triples = n;
+            if let Some(path) = resumed {
+                bar.suspend(|| eprintln!("resuming {} at epoch {epoch}/{epochs}", path.display()));
+            }
+            bar.set_length(epochs as u64);
+            bar.set_position(epoch as u64);
+        }
+        TrainEvent::Epoch(rec) => {
             bar.set_position(rec.epoch as u64);
-            let per_s = data.train.len() as f64 / rec.seconds.max(1e-9);
+            let per_s = triples as f64 / rec.seconds.max(1e-9);
             let mut msg = format!("loss {:.4} {:.0} triples/s", rec.loss, per_s);
             if let Some(m) = rec.valid_mrr {
                 msg.push_str(&format!(" valid MRR {m:.4}"));
@@ -242,67 +218,19 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 });
             }
             bar.set_message(msg);
-            if let (Some(path), true) = (&args.checkpoint, rec.valid_mrr.is_some() || t.finished())
-            {
-                let mut info = info.clone();
-                info.seconds = base_seconds + started.elapsed().as_secs_f64();
-                if let Err(e) = training_checkpoint(t, &data.ids, &info, &data.train).save(path) {
-                    save_error = Some(e);
-                    return ControlFlow::Break(());
-                }
-            }
-            ControlFlow::Continue(())
-        });
-    });
-    run?;
-    bar.finish_and_clear();
-    if let Some(e) = save_error {
-        return Err(e).context("cannot write the training checkpoint");
-    }
-    info.seconds = base_seconds + started.elapsed().as_secs_f64();
-    info.epochs = trainer.epoch;
-    info.best_epoch = trainer.best.as_ref().map(|b| b.1);
-    info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let model = trainer.best_model().clone();
-    if let Some((mrr, _, _)) = &trainer.best {
-        info.metrics.insert("valid.mrr".into(), *mrr);
-    }
-    let mut test_eval = None;
-    if args.test && !data.test.is_empty() {
-        let known = KnownTriples::new([&data.train[..], &data.valid[..], &data.test[..]]);
-        let ev = embed::with_threads(args.threads, || embed::evaluate(&model, &data.test, &known))?;
-        for (k, v) in metric_pairs(&ev) {
-            info.metrics.insert(format!("test.{k}"), v);
         }
-        test_eval = Some(ev);
-    }
-    let embedding = Embedding::new(
-        model,
-        data.ids.clone(),
-        trainer.config.clone(),
-        info,
-        data.train.clone(),
-    )?;
-    embedding.to_checkpoint().save(&out)?;
-    let mut catalog_iri = None;
-    if !args.no_catalog {
-        let catalog = super::commands::open_catalog(config)?;
-        catalog_iri = Some(catalog.describe_model(&record(&args.name, &embedding, &out)?)?);
-    }
-    let summary = json!({
-        "model": out.display().to_string(),
-        "model_id": embedding.model_id(),
-        "catalog_iri": catalog_iri.map(|i| i.as_str().to_string()),
-        "epochs": embedding.info.epochs,
-        "best_epoch": embedding.info.best_epoch,
-        "stopped_early": trainer.stopped_early,
-        "seconds": embedding.info.seconds,
-        "triples_per_second": trainer.history.iter().map(|h| data.train.len() as f64 / h.seconds.max(1e-9)).sum::<f64>() / trainer.history.len().max(1) as f64,
-        "splits": data.reports,
-        "metrics": embedding.info.metrics,
-        "test": test_eval.as_ref().map(eval_json),
     });
+    bar.finish_and_clear();
+    let trained = trained?;
+    let embedding = &trained.embedding;
     if args.format == "json" {
+        let mut summary = serde_json::to_value(&trained)?;
+        summary["model"] = json!(trained.model.display().to_string());
+        summary["epochs"] = json!(embedding.info.epochs);
+        summary["best_epoch"] = json!(embedding.info.best_epoch);
+        summary["seconds"] = json!(embedding.info.seconds);
+        summary["metrics"] = json!(embedding.info.metrics);
+        summary["test"] = trained.test.as_ref().map(eval_json).unwrap_or(Value::Null);
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
@@ -313,35 +241,13 @@ pub fn train(config: &Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
                 .info
                 .best_epoch
                 .map_or("-".to_string(), |e| e.to_string()),
-            out.display()
+            trained.model.display()
         );
         for (k, v) in &embedding.info.metrics {
             println!("  {k:<16} {v:.4}");
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The entity–entity triples of a catalog graph, split by triple hash.
-fn catalog_dataset(config: &Config, args: &TrainArgs) -> anyhow::Result<Dataset> {
-    let catalog = super::commands::open_catalog(config)?;
-    Ok(crate::recommend::retrain::catalog_dataset(
-        &catalog,
-        args.graph.as_deref().unwrap_or("products"),
-        &args.exclude_predicate,
-        args.unseen,
-    )?)
-}
-
-fn metric_pairs(ev: &Evaluation) -> Vec<(&'static str, f64)> {
-    let m = &ev.both;
-    vec![
-        ("mrr", m.mrr),
-        ("mr", m.mr),
-        ("hits@1", m.hits_at_1),
-        ("hits@3", m.hits_at_3),
-        ("hits@10", m.hits_at_10),
-    ]
 }
 
 /// The evaluation JSON of the interface contract, plus directions.
@@ -351,45 +257,6 @@ fn eval_json(ev: &Evaluation) -> Value {
         "mrr": m.mrr, "mr": m.mr, "hits@1": m.hits_at_1, "hits@3": m.hits_at_3,
         "hits@10": m.hits_at_10, "triples": ev.triples,
         "head": ev.head, "tail": ev.tail,
-    })
-}
-
-/// The catalog record of a trained embedding.
-fn record(name: &str, e: &Embedding, path: &Path) -> anyhow::Result<crate::catalog::ModelRecord> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    use sha2::{Digest, Sha256};
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let mut hyper: Vec<(String, String)> = Vec::new();
-    if let Value::Object(map) = serde_json::to_value(&e.config)? {
-        for (k, v) in map {
-            hyper.push((k, v.to_string().trim_matches('"').to_string()));
-        }
-    }
-    Ok(crate::catalog::ModelRecord {
-        name: name.into(),
-        version: Some(e.model_id()),
-        sha256: sha,
-        task: "link-prediction".into(),
-        heads: Vec::new(),
-        training_data: vec![e.info.source.clone()],
-        licence: None,
-        method: Some(format!(
-            "TransE ({:?}, dim {}), {} entities, {} relations, {} training triples",
-            e.config.norm,
-            e.config.dim,
-            e.ids.entities.len(),
-            e.ids.relations.len(),
-            e.train.len()
-        )),
-        metrics: e
-            .info
-            .metrics
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
-        hyperparameters: hyper,
-        snapshot: Some(e.info.snapshot.clone()),
-        created: Some(e.info.trained_at.clone()),
     })
 }
 

@@ -7,10 +7,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
-use crate::audit::AuditLog;
+use crate::app::App;
 use crate::config::Config;
 use crate::ingest::label::{self, Verdict};
 
@@ -46,14 +45,14 @@ pub enum LabelsAction {
 
 /// `stocktake labels`.
 pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
-    let catalog = super::commands::open_catalog(config)?;
+    let app = App::open(config.clone())?;
     let (id, by, verdict) = match action {
         LabelsAction::List {
             status,
             limit,
             format,
         } => {
-            let rows = label::list(&catalog, status.as_deref(), limit.max(1), true)?;
+            let rows = label::list(app.catalog(), status.as_deref(), limit.max(1), true)?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
@@ -85,13 +84,8 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("USER").ok())
         .map(|u| format!("local:{u}"))
         .unwrap_or_else(|| "local".into());
-    let found = label::decide(&catalog, &id, verdict, &who, true)?;
-    let audit = AuditLog::open(&config.audit_log_path()).with_context(|| {
-        format!(
-            "cannot open audit log {}",
-            config.audit_log_path().display()
-        )
-    })?;
+    let found = app.decide_label(&id, verdict, &who, true)?;
+    let audit = app.audit()?;
     let op = match verdict {
         Verdict::Accept => "label-accept",
         Verdict::Reject => "label-reject",
@@ -104,7 +98,6 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
         if found { "ok" } else { "not found" },
         0,
     );
-    catalog.flush()?;
     if !found {
         eprintln!("error: no label {id:?} (see `stocktake labels list`)");
         return Ok(ExitCode::from(2));

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::ModelsAction;
 use crate::config::Config;
 use crate::infer::eval::{evaluate, Split};
-use crate::infer::{self, package, Model, Options, Package, Prediction, Task};
+use crate::infer::{package, Model, Package, Prediction, Task};
 
 pub(super) fn run(config: &Config, action: ModelsAction) -> anyhow::Result<ExitCode> {
     match action {
@@ -44,13 +44,8 @@ pub(super) fn run(config: &Config, action: ModelsAction) -> anyhow::Result<ExitC
     }
 }
 
-pub fn options(config: &Config) -> Options {
-    Options::from_config(&config.infer)
-}
-
 fn load(config: &Config, name: &str) -> anyhow::Result<Model> {
-    let dir = infer::find_package(&config.infer.models_dir, name)?;
-    Ok(Model::load(&dir, &options(config))?)
+    Ok(crate::app::load_model(&config.infer, name)?)
 }
 
 fn list(config: &Config, format: &str) -> anyhow::Result<ExitCode> {
@@ -243,28 +238,4 @@ fn run_stdin(model: &Model, batch: usize, top_k: Option<usize>) -> anyhow::Resul
         out.flush()?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Describes every valid package of the models folder in the models graph; invalid ones are
-/// reported and skipped (the server still starts). Returns how many were described.
-pub fn register_all(catalog: &crate::catalog::Catalog, config: &Config) -> anyhow::Result<usize> {
-    let root = &config.infer.models_dir;
-    if !root.is_dir() {
-        tracing::warn!(dir = %root.display(), "models directory not found; no models described");
-        return Ok(0);
-    }
-    let mut n = 0;
-    for dir in package::list(root)? {
-        match Package::open(&dir) {
-            Ok(p) => {
-                let iri = catalog.describe_model(&crate::ingest::label::model_record(&p))?;
-                tracing::debug!(model = %p.config.name, %iri, "model described in the catalog");
-                n += 1;
-            }
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "invalid model package skipped")
-            }
-        }
-    }
-    Ok(n)
 }

@@ -2,14 +2,12 @@
 //! `stocktake report` (the 盘点报告 from the catalog, HTML or JSON).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 
+use crate::app::{App, ScanJob, Scanned};
 use crate::config::Config;
-use crate::inventory::ner::NameTagger;
-use crate::inventory::{self, ScanOptions, Source};
-use crate::monitor;
+use crate::inventory::{self, Source};
 
 /// Options of `stocktake scan`.
 #[derive(Debug, Clone, Args)]
@@ -35,9 +33,10 @@ pub struct ScanArgs {
     /// Text encoding of CSV/JSONL files (e.g. gbk, gb18030, utf-8) [default: detected per file].
     #[arg(long, env = "STOCKTAKE_SCAN_ENCODING")]
     pub encoding: Option<String>,
-    /// Rows profiled per database table; 0 reads every row.
-    #[arg(long, env = "STOCKTAKE_SCAN_SAMPLE_ROWS", default_value_t = 100_000)]
-    pub sample_rows: u64,
+    /// Rows profiled per database table; 0 reads every row [default: `[inventory] sample_rows`,
+    /// 100000].
+    #[arg(long, env = "STOCKTAKE_SCAN_SAMPLE_ROWS")]
+    pub sample_rows: Option<u64>,
     /// Print the scan as JSON instead of a summary.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -48,54 +47,31 @@ pub struct ScanArgs {
 
 /// `stocktake scan`.
 pub fn run(config: &Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let ner = inventory::ner::load_for_scan(&config.infer).map(Arc::new);
-    let Some(given) = args.source.clone() else {
-        return rescan_all(config, &args, &ner);
+    // Reading without recording leaves the store closed (a running server may hold it).
+    let app = if args.no_catalog {
+        App::detached(config.clone())?
+    } else {
+        App::open(config.clone())?
     };
-    scan_one(config, &args, &given, &ner)
+    let Some(given) = args.source.clone() else {
+        return rescan_all(&app, &args);
+    };
+    scan_one(&app, &args, &given)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `stocktake scan --all`: every registered source that can be reached without credentials.
-fn rescan_all(
-    config: &Config,
-    args: &ScanArgs,
-    ner: &Option<Arc<NameTagger>>,
-) -> anyhow::Result<ExitCode> {
-    let registered = {
-        let catalog = super::commands::open_catalog(config)?;
-        inventory::report::build(&catalog, true)?.sources
-    };
-    // Configured sources first (they carry the URLs with credentials), then registered ones
-    // not among them.
-    let mut todo: Vec<String> = config
-        .monitor
-        .sources
-        .iter()
-        .map(|s| s.source.clone())
-        .collect();
-    let shown: Vec<String> = todo
-        .iter()
-        .filter_map(|s| Source::parse(s).ok().map(|s| s.display()))
-        .collect();
-    for s in registered {
-        if shown.contains(&s.title) {
-            continue;
-        }
-        if !matches!(s.kind.as_str(), "files" | "sqlite") {
-            eprintln!(
-                "skipping {} ({}): list it under [[monitor.sources]] in the config, credentials are not stored in the catalog",
-                s.title, s.kind
-            );
-            continue;
-        }
-        todo.push(s.title);
+fn rescan_all(app: &App, args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let (todo, unreachable) = app.rescan_targets()?;
+    for s in unreachable {
+        eprintln!("skipping {s}");
     }
     if todo.is_empty() {
         anyhow::bail!("no sources are registered yet: scan one with `stocktake scan SOURCE`");
     }
     let mut failed = 0;
     for s in todo {
-        if let Err(e) = scan_one(config, args, &s, ner) {
+        if let Err(e) = scan_one(app, args, &s) {
             eprintln!(
                 "rescan of {} failed: {e:#}",
                 Source::parse(&s).map(|s| s.display()).unwrap_or(s)
@@ -110,39 +86,22 @@ fn rescan_all(
     })
 }
 
-fn scan_one(
-    config: &Config,
-    args: &ScanArgs,
-    given: &str,
-    ner: &Option<Arc<NameTagger>>,
-) -> anyhow::Result<ExitCode> {
+fn scan_one(app: &App, args: &ScanArgs, given: &str) -> anyhow::Result<()> {
     let source = Source::parse(given)?;
-    let options = ScanOptions {
+    let job = ScanJob {
         encoding: args.encoding.clone(),
-        db_sample_rows: args.sample_rows,
+        sample_rows: args.sample_rows,
         progress: args.format == "text",
-        ner: ner.clone(),
-        known: None,
-        min_top_count: Some(config.access.min_top_count),
-        // The store directory (keys, configuration) is never read as a source.
-        confine: Some(crate::inventory::Confinement::new(
-            None,
-            std::slice::from_ref(&config.data),
-        )),
+        full: args.full,
+        record: !args.no_catalog,
+        confine: None,
     };
-    let (report, scan_iri, events, deliveries) = if args.no_catalog {
-        (
-            inventory::scan(&source, &options)?,
-            None,
-            Vec::new(),
-            Vec::new(),
-        )
-    } else {
-        let catalog = super::commands::open_catalog(config)?;
-        let o = monitor::scan_and_record(&catalog, &source, options, &config.monitor, args.full)?;
-        catalog.flush()?;
-        (o.report, Some(o.scan), o.events, o.deliveries)
-    };
+    let Scanned {
+        report,
+        scan: scan_iri,
+        events,
+        deliveries,
+    } = app.scan(&source, &job)?;
     if args.format == "json" {
         let mut v = serde_json::to_value(&report)?;
         if let Some(iri) = &scan_iri {
@@ -177,7 +136,7 @@ fn scan_one(
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn print_summary(report: &inventory::ScanReport, scan: Option<&str>) {
@@ -239,8 +198,7 @@ pub struct ReportArgs {
 
 /// `stocktake report`.
 pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let catalog = super::commands::open_catalog(config)?;
-    let r = inventory::report::build(&catalog, true)?;
+    let r = App::open(config.clone())?.report(true)?;
     let text = if args.format == "json" {
         serde_json::to_string_pretty(&r)? + "\n"
     } else {

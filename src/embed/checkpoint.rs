@@ -99,6 +99,31 @@ fn kind_of(ckpt: &Checkpoint) -> &str {
 }
 
 impl Embedding {
+    /// The model a finished `trainer` keeps (its best validated tables), with `info` completed
+    /// from the run: epochs run, the best epoch, when training ended, and the best validation
+    /// MRR as `valid.mrr`. Training and warm retraining both end here, so their models are
+    /// described alike.
+    pub fn from_trainer(
+        trainer: &crate::embed::Trainer,
+        ids: IdMaps,
+        mut info: ModelInfo,
+        train: Vec<Triple>,
+    ) -> Result<Self, EmbedError> {
+        info.epochs = trainer.epoch;
+        info.best_epoch = trainer.best.as_ref().map(|b| b.1);
+        info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some((mrr, _, _)) = &trainer.best {
+            info.metrics.insert("valid.mrr".into(), *mrr);
+        }
+        Self::new(
+            trainer.best_model().clone(),
+            ids,
+            trainer.config.clone(),
+            info,
+            train,
+        )
+    }
+
     /// Checks that the tables and the id maps describe the same rows.
     pub fn new(
         model: TransE,

@@ -5,13 +5,13 @@
 //! `since` must be an RFC 3339 time, `type` known event types; `asset` (an asset IRI or its
 //! location) is compared, never spliced into a query.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppQuery, AppState};
 use crate::monitor::events::{self, Filter};
 use crate::monitor::EventKind;
 use crate::privacy::Role;
@@ -31,9 +31,9 @@ pub(super) struct ChangesQuery {
 pub(super) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    q: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<AppQuery<ChangesQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let AppQuery(q) = q?;
     let who = state.authorize(&headers, Role::Read, "reading the change history")?;
     let since = q
         .since

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
-use crate::ingest::{self, label::Labeler, mapping::Mapping, RunReport};
+use super::{ApiError, AppJson, AppState};
+use crate::app::{App, IngestJob};
+use crate::ingest::RunReport;
 use crate::privacy::Role;
 
 /// Jobs remembered for `GET /api/v1/ingest`.
@@ -129,20 +130,19 @@ fn href(id: &str) -> String {
 pub(super) async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<IngestRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<AppJson<IngestRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Write, "ingesting")?;
-    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mapping = Mapping::parse(&req.mapping).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let AppJson(req) = body?;
+    let mapping = App::parse_mapping(&req.mapping)?;
     // Checked before anything else touches the path: a writer learns nothing about paths
     // outside the roots (missing or present read the same).
     state.may_read(&who, &req.asset)?;
     let asset = req.asset.clone();
     let checked = mapping.clone();
-    tokio::task::spawn_blocking(move || ingest::check(&asset, &checked))
+    tokio::task::spawn_blocking(move || App::check_mapping(&asset, &checked))
         .await
-        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;
     let id = hex::encode(rand::random::<[u8; 8]>());
     {
         let mut jobs = state.inner.jobs.lock();
@@ -183,7 +183,19 @@ pub(super) async fn start(
             // Checked again on the file the run opens (the request may have waited): a path
             // swapped for a link since is refused, not read.
             let confine = worker.confinement(&who);
-            run(&worker, &confine, &req, &mapping).map_err(|e| format!("{e:#}"))
+            let job = IngestJob {
+                asset: &req.asset,
+                mapping: &mapping,
+                mapping_text: &req.mapping,
+                label: req.label,
+                force: req.force,
+                confine: Some(&confine),
+            };
+            worker
+                .app()
+                .ingest(&job)
+                .map(|done| done.report)
+                .map_err(|e| e.to_string())
         }))
         .unwrap_or_else(|_| Err("the run failed unexpectedly; see the server log".into()));
         let outcome = match &result {
@@ -203,7 +215,7 @@ pub(super) async fn start(
         let changed = matches!(&result, Ok(r) if !r.skipped && r.triples_written > 0);
         worker.inner.jobs.finish(&job, result);
         if changed {
-            keep_embeddings_up(&worker);
+            worker.app().keep_embeddings_up();
         }
     });
     Ok((
@@ -212,83 +224,6 @@ pub(super) async fn start(
         Json(serde_json::json!({ "job": id, "status": "running", "href": href(&id) })),
     )
         .into_response())
-}
-
-/// After an ingest that wrote triples: retrain the served embedding (warm) when the product
-/// graph moved far enough from it, then let the service swap the new model in. The old model
-/// serves meanwhile, and keeps serving when retraining fails. Blocking.
-fn keep_embeddings_up(state: &AppState) {
-    let embed = &state.config().embed;
-    if embed.retrain_fraction <= 0.0 {
-        return;
-    }
-    let path = embed.model_path(&state.config().data);
-    let outcome = crate::recommend::retrain::maybe_retrain(
-        state.catalog(),
-        &path,
-        embed.retrain_fraction,
-        embed.retrain_epochs,
-    );
-    match outcome {
-        Ok(Ok(r)) => {
-            tracing::info!(
-                model = %r.model_id, previous = %r.previous_model_id, snapshot = %r.snapshot,
-                changed = r.changed_fraction, new_entities = r.new_entities, epochs = r.epochs,
-                seconds = r.seconds, "embeddings retrained after ingest"
-            );
-            if let Some(links) = &state.inner.recommend {
-                if let Err(e) = links.refresh() {
-                    tracing::error!("the retrained model cannot be loaded: {e}");
-                }
-            }
-        }
-        Ok(Err(skipped)) => tracing::debug!(?skipped, "embeddings not retrained"),
-        Err(e) => tracing::error!("retraining failed; the previous model keeps serving: {e}"),
-    }
-}
-
-/// The run itself (blocking).
-fn run(
-    state: &AppState,
-    confine: &crate::inventory::Confinement,
-    req: &IngestRequest,
-    mapping: &Mapping,
-) -> anyhow::Result<RunReport> {
-    let catalog = state.catalog();
-    let config = state.config();
-    let labeler: Option<Arc<Labeler>> = if req.label {
-        state.labeler(mapping.entity)
-    } else {
-        None
-    };
-    if !req.force {
-        if let Some(done) =
-            ingest::finished_run(catalog, &req.asset, &req.mapping, labeler.as_deref())?
-        {
-            return Ok(done);
-        }
-    }
-    let secret = ingest::pseudonym_secret(&config.data)?;
-    // Review texts are published: the name/address model masks people in them.
-    let names = (mapping.entity == crate::ingest::mapping::Entity::Review)
-        .then(|| state.name_tagger())
-        .flatten();
-    let options = ingest::RunOptions {
-        labeler: labeler.as_deref(),
-        commit_every: config.ingest.commit_every,
-        confine: Some(confine),
-        names: names.as_deref(),
-    };
-    let report = ingest::ingest_with(
-        catalog,
-        &req.asset,
-        mapping,
-        &req.mapping,
-        &secret,
-        &options,
-    )?;
-    catalog.flush()?;
-    Ok(report)
 }
 
 /// `GET /api/v1/ingest/{job}`.

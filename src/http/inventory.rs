@@ -7,37 +7,16 @@
 //! Posting the same source again rescans it: its assets keep their IRIs and gain a new snapshot
 //! of measurements.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
-use crate::inventory::{report, InventoryError, ScanOptions, Source};
-use crate::monitor::{self, MonitorError};
+use super::{ApiError, AppJson, AppQuery, AppState};
+use crate::app::ScanJob;
+use crate::inventory::{report, Source};
 use crate::privacy::Role;
-
-impl From<MonitorError> for ApiError {
-    fn from(e: MonitorError) -> Self {
-        match e {
-            MonitorError::Inventory(e) => e.into(),
-            MonitorError::Catalog(e) => e.into(),
-            MonitorError::Config(m) => ApiError::Internal(m),
-        }
-    }
-}
-
-impl From<InventoryError> for ApiError {
-    fn from(e: InventoryError) -> Self {
-        match e {
-            InventoryError::BadSource(_) => ApiError::BadRequest(e.to_string()),
-            InventoryError::Io { .. } => ApiError::NotFound(e.to_string()),
-            InventoryError::Database { .. } => ApiError::BadGateway(e.to_string()),
-            InventoryError::Refused(_) => ApiError::Forbidden(e.to_string()),
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,21 +47,20 @@ async fn build(
     state: &AppState,
     who: &crate::privacy::Principal,
 ) -> Result<report::InventoryReport, ApiError> {
-    let catalog = std::sync::Arc::clone(state.catalog());
+    let app = std::sync::Arc::clone(state.app());
     let admin = who.is_admin();
-    tokio::task::spawn_blocking(move || report::build(&catalog, admin))
+    Ok(tokio::task::spawn_blocking(move || app.report(admin))
         .await
-        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?
-        .map_err(ApiError::from)
+        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??)
 }
 
 /// `GET /report`: the inventory report, HTML unless JSON is asked for.
 pub(super) async fn get_report(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<AppQuery<ReportParams>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let AppQuery(p) = params?;
     let who = state.authorize(&headers, Role::Read, "the inventory report")?;
     let json = wants_json(&headers, p.format.as_deref())?;
     let r = build(&state, &who).await?;
@@ -131,10 +109,10 @@ pub(super) struct ScanRequest {
 pub(super) async fn post_source(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Json<ScanRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<AppJson<ScanRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Write, "scanning a source")?;
-    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let AppJson(req) = body?;
     let source = Source::parse(&req.source)?;
     let confine = match &source {
         Source::Files(path) | Source::Sqlite(path) => Some(state.may_read(&who, path)?),
@@ -144,24 +122,21 @@ pub(super) async fn post_source(
         }
     };
     let shown = source.display();
-    let catalog = std::sync::Arc::clone(state.catalog());
-    let mut options = ScanOptions {
-        confine,
-        min_top_count: Some(state.config().access.min_top_count),
+    let job = ScanJob {
         encoding: req.encoding,
-        db_sample_rows: req.sample_rows.unwrap_or(100_000),
+        sample_rows: req.sample_rows,
         progress: false,
-        ner: None,
-        known: None,
+        full: req.full,
+        record: true,
+        confine,
     };
     let worker_state = state.clone();
-    let full = req.full;
     let auditor = who.clone();
     // Audited by the worker when the scan ends, so a scan whose client hung up is audited too.
     let result = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        options.ner = worker_state.name_tagger();
-        let monitor = &worker_state.config().monitor;
-        let result = monitor::scan_and_record(&catalog, &source, options, monitor, full)
+        let result = worker_state
+            .app()
+            .scan(&source, &job)
             .map_err(ApiError::from);
         let outcome = match &result {
             Ok(_) => "ok".to_string(),
@@ -175,7 +150,7 @@ pub(super) async fn post_source(
     let outcome = result?;
     let report = &outcome.report;
     let body = serde_json::json!({
-        "scan": outcome.scan,
+        "scan": outcome.scan.unwrap_or_default(),
         "source": report.source,
         "assets": report.assets.len(),
         "unchanged": report.unchanged(),

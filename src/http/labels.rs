@@ -4,13 +4,13 @@
 //! /api/v1/labels/{id}/accept|reject` records a decision (write role, audited). A decision is
 //! kept on its own node and wins over the model at every later ingest (see `ingest::label`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppQuery, AppState};
 use crate::catalog::CatalogError;
 use crate::ingest::label::{self, Verdict};
 use crate::privacy::Role;
@@ -26,8 +26,9 @@ pub(super) struct ListQuery {
 pub(super) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    q: Result<AppQuery<ListQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let AppQuery(q) = q?;
     let who = state.authorize(&headers, Role::Read, "reading labels")?;
     let admin = who.is_admin();
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
@@ -56,7 +57,7 @@ pub(super) async fn decide(
             )))
         }
     };
-    let catalog = std::sync::Arc::clone(state.catalog());
+    let app = std::sync::Arc::clone(state.app());
     let name = who.name().to_string();
     let target = id.clone();
     let admin = who.is_admin();
@@ -68,7 +69,7 @@ pub(super) async fn decide(
             &id,
             0,
             None,
-            move || match label::decide(&catalog, &target, verdict, &name, admin)? {
+            move || match app.decide_label(&target, verdict, &name, admin)? {
                 true => Ok(()),
                 false => Err(CatalogError::NotFound(format!("no label {target:?}"))),
             },

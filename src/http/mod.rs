@@ -33,13 +33,12 @@ use tokio::sync::Semaphore;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+use error::{AppJson, AppQuery};
 
-use crate::audit::AuditLog;
+use crate::app::{App, AppError};
 use crate::catalog::{Catalog, CatalogError, NamedQuery};
 use crate::config::Config;
 use crate::privacy::{Principal, TokenTable};
-
-type LabelerCell = std::sync::OnceLock<Option<Arc<crate::ingest::label::Labeler>>>;
 
 /// Shared state of all handlers.
 #[derive(Clone)]
@@ -48,113 +47,54 @@ pub struct AppState {
 }
 
 struct Inner {
-    catalog: Arc<Catalog>,
-    config: Config,
+    /// The use cases; handlers turn requests into calls on it.
+    app: Arc<App>,
     /// Replaced when the configuration file's tokens change (see `follow_tokens`).
     tokens: std::sync::RwLock<Arc<TokenTable>>,
     queries: BTreeMap<String, NamedQuery>,
     permits: Arc<Semaphore>,
-    audit: AuditLog,
-    recommend: Option<Arc<crate::recommend::Service>>,
-    /// Name/address model for scans, loaded by the first scan (blocking; see `name_tagger`).
-    ner: std::sync::OnceLock<Option<Arc<crate::inventory::ner::NameTagger>>>,
-    /// Title and review labellers for ingest runs, loaded by the first one (see `labeler`).
-    labelers: (LabelerCell, LabelerCell),
     /// Ingest runs started over HTTP.
     jobs: ingest::Jobs,
 }
 
 impl AppState {
-    /// Builds the state from an open catalog and the layered configuration.
-    pub fn new(
-        catalog: Arc<Catalog>,
-        config: Config,
-        queries: Vec<NamedQuery>,
-        audit: AuditLog,
-    ) -> Self {
+    /// The state of a server answering for `app`: its named queries loaded, its audit log open.
+    pub fn new(app: Arc<App>) -> Result<Self, AppError> {
+        let config = app.config();
         let tokens = std::sync::RwLock::new(Arc::new(TokenTable::new(&config.tokens)));
         let permits = Arc::new(Semaphore::new(config.server.max_concurrent_queries));
-        Self {
+        let queries = app.named_queries()?;
+        app.audit()?;
+        Ok(Self {
             inner: Arc::new(Inner {
-                catalog,
                 tokens,
                 queries: queries.into_iter().map(|q| (q.name.clone(), q)).collect(),
                 permits,
-                audit,
-                config,
-                recommend: None,
-                ner: std::sync::OnceLock::new(),
-                labelers: Default::default(),
+                app,
                 jobs: ingest::Jobs::default(),
             }),
-        }
-    }
-
-    /// Serves link prediction from `service` (refreshed in the background while serving).
-    pub fn with_link_prediction(mut self, service: Arc<crate::recommend::Service>) -> Self {
-        Arc::get_mut(&mut self.inner)
-            .expect("configure the state before cloning it")
-            .recommend = Some(service);
-        self
-    }
-
-    /// The scans' name/address model, loaded once. Blocking: call from a blocking thread.
-    fn name_tagger(&self) -> Option<Arc<crate::inventory::ner::NameTagger>> {
-        self.inner
-            .ner
-            .get_or_init(|| {
-                crate::inventory::ner::load_for_scan(&self.inner.config.infer).map(Arc::new)
-            })
-            .clone()
-    }
-
-    /// The labeller for `entity` (`[ingest] title_model` or `review_model`), loaded once;
-    /// `None` (logged) when none is configured or it cannot be loaded. Blocking: call from a
-    /// blocking thread.
-    fn labeler(
-        &self,
-        entity: crate::ingest::mapping::Entity,
-    ) -> Option<Arc<crate::ingest::label::Labeler>> {
-        use crate::ingest::mapping::Entity;
-        let cell = match entity {
-            Entity::Product => &self.inner.labelers.0,
-            Entity::Review => &self.inner.labelers.1,
-            _ => return None,
-        };
-        cell.get_or_init(|| {
-            let config = &self.inner.config;
-            match crate::ingest::label::Labeler::for_entity(config, &self.inner.catalog, entity) {
-                Ok(l) => l.map(Arc::new),
-                Err(e) => {
-                    tracing::warn!("{} records will not be labelled: {e}", entity.as_str());
-                    None
-                }
-            }
         })
-        .clone()
+    }
+
+    fn app(&self) -> &Arc<App> {
+        &self.inner.app
     }
 
     fn catalog(&self) -> &Arc<Catalog> {
-        &self.inner.catalog
+        self.inner.app.catalog()
     }
 
     fn config(&self) -> &Config {
-        &self.inner.config
+        self.inner.app.config()
     }
 
     /// The per-request limits of SPARQL evaluation.
     fn limits(&self) -> crate::catalog::Limits {
-        let server = &self.inner.config.server;
-        crate::catalog::Limits {
-            max_rows: server.max_result_rows,
-            timeout_secs: server.query_timeout_secs,
-            max_string_bytes: server.max_string_bytes,
-            string_budget_bytes: server.string_budget_bytes,
-        }
+        self.inner.app.limits()
     }
 
     fn timeout(&self) -> Duration {
-        Duration::from_secs(self.inner.config.server.query_timeout_secs)
+        Duration::from_secs(self.config().server.query_timeout_secs)
     }
 
     /// Runs blocking catalog work on the blocking pool, bounded by the concurrency limit and the
@@ -263,19 +203,25 @@ impl AppState {
         tokio::time::timeout(timeout, Arc::clone(&self.inner.permits).acquire_owned())
             .await
             .map_err(|_| {
-                ApiError::Unavailable(format!(
-                    "server busy: {} queries running and none finished within {} s; retry later",
-                    self.config().server.max_concurrent_queries,
-                    timeout.as_secs()
-                ))
+                // A running query holds its slot until its own timeout at the most.
+                ApiError::Unavailable {
+                    message: format!(
+                        "server busy: {} queries running and none finished within {} s; retry later",
+                        self.config().server.max_concurrent_queries,
+                        timeout.as_secs()
+                    ),
+                    retry_after: Some(timeout.as_secs()),
+                }
             })?
-            .map_err(|_| ApiError::Unavailable("server is shutting down".into()))
+            .map_err(|_| ApiError::unavailable("server is shutting down"))
     }
 
     fn audit(&self, who: &Principal, op: &str, target: &str, outcome: &str, size: usize) {
-        self.inner
-            .audit
-            .record(who.name(), who.role().as_str(), op, target, outcome, size);
+        match self.inner.app.audit() {
+            Ok(log) => log.record(who.name(), who.role().as_str(), op, target, outcome, size),
+            // Opened when the state was built: this cannot fail after.
+            Err(e) => tracing::error!("audit log unavailable: {e}"),
+        }
     }
 }
 
@@ -352,7 +298,7 @@ async fn healthz(State(state): State<AppState>, headers: HeaderMap) -> Response 
             axum::Json(serde_json::json!({"status": "ok", "quads": n})).into_response()
         }
         (Ok(_), false) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
-        (Err(e), true) => ApiError::Unavailable(format!("store unavailable: {e}")).into_response(),
+        (Err(e), true) => ApiError::unavailable(format!("store unavailable: {e}")).into_response(),
         (Err(e), false) => {
             tracing::error!("health check failed: {e}");
             (
@@ -424,7 +370,7 @@ pub async fn serve_listener(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let catalog = Arc::clone(state.catalog());
-    if let Some(service) = state.inner.recommend.clone() {
+    if let Some(service) = state.app().link_prediction().cloned() {
         tokio::spawn(follow_model(service));
     }
     if let Some(path) = state.config().loaded_from.clone() {

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppJson, AppQuery, AppState};
 use crate::privacy::Role;
 use crate::recommend::{Answer, RecommendError, Service};
 
@@ -37,16 +37,13 @@ pub(super) struct Params {
     constrain: bool,
 }
 
-impl From<RecommendError> for ApiError {
-    fn from(e: RecommendError) -> Self {
-        match e {
-            RecommendError::NoModel(_) => ApiError::Unavailable(e.to_string()),
-            RecommendError::Unknown { .. } => ApiError::NotFound(e.to_string()),
-            RecommendError::BadRequest(m) => ApiError::BadRequest(m),
-            RecommendError::Catalog(c) => c.into(),
-            RecommendError::Embed(_) | RecommendError::Kg(_) => ApiError::Internal(e.to_string()),
-        }
-    }
+/// The link-prediction service, or why there is none.
+fn service(state: &AppState) -> Result<Arc<Service>, ApiError> {
+    state
+        .app()
+        .link_prediction()
+        .cloned()
+        .ok_or_else(|| ApiError::unavailable("link prediction is not configured on this server"))
 }
 
 fn need<'a>(v: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
@@ -70,9 +67,7 @@ async fn run(
     p: Params,
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Read, "link prediction")?;
-    let service: Arc<Service> = state.inner.recommend.clone().ok_or_else(|| {
-        ApiError::Unavailable("link prediction is not configured on this server".into())
-    })?;
+    let service = service(&state)?;
     let admin = who.is_admin();
     // Validate before queueing work.
     match route {
@@ -110,18 +105,18 @@ macro_rules! handlers {
         pub(super) async fn $get(
             State(state): State<AppState>,
             headers: HeaderMap,
-            params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+            params: Result<AppQuery<Params>, ApiError>,
         ) -> Result<Response, ApiError> {
-            let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            let AppQuery(p) = params?;
             run(state, headers, $route, p).await
         }
 
         pub(super) async fn $post(
             State(state): State<AppState>,
             headers: HeaderMap,
-            body: Result<Json<Params>, axum::extract::rejection::JsonRejection>,
+            body: Result<AppJson<Params>, ApiError>,
         ) -> Result<Response, ApiError> {
-            let Json(p) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            let AppJson(p) = body?;
             run(state, headers, $route, p).await
         }
     };
@@ -138,11 +133,9 @@ pub(super) async fn model(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read, "link prediction")?;
-    let service = state.inner.recommend.clone().ok_or_else(|| {
-        ApiError::Unavailable("link prediction is not configured on this server".into())
-    })?;
-    let info = service.model_info().ok_or_else(|| {
-        ApiError::Unavailable(RecommendError::NoModel(service.path().to_path_buf()).to_string())
-    })?;
+    let service = service(&state)?;
+    let info = service
+        .model_info()
+        .ok_or_else(|| RecommendError::NoModel(service.path().to_path_buf()))?;
     Ok(Json(info).into_response())
 }

@@ -15,8 +15,40 @@ pub mod runtime;
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 pub use model::{Entity, Model, Options, Prediction, Scored};
 pub use package::{Package, Task};
+
+/// Model packages and the ONNX Runtime that runs them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferConfig {
+    /// Folder of model packages (`<name>/model.onnx`, `tokenizer.json`, `config.json`).
+    pub models_dir: PathBuf,
+    /// `libonnxruntime.so` to load; discovered when unset (see `scripts/install-ort`).
+    pub ort_lib: Option<PathBuf>,
+    /// CPU threads per inference call (0: one per core), spent on up to 4 one-thread ONNX
+    /// Runtime sessions that run a call's batches side by side (`infer::Options::threads`).
+    pub threads: usize,
+    /// Most texts per inference run.
+    pub batch_size: usize,
+    /// Model package that judges Chinese personal names and addresses during scans (installed
+    /// by `scripts/install-lac`); empty: rules only.
+    pub pii_model: String,
+}
+
+impl Default for InferConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models"),
+            ort_lib: None,
+            threads: 0,
+            batch_size: 32,
+            pii_model: "lac".into(),
+        }
+    }
+}
 
 /// Everything that can go wrong loading or running a model, each with what to do about it.
 #[derive(Debug, thiserror::Error)]

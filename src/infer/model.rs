@@ -40,7 +40,7 @@ pub struct Options {
 
 impl Options {
     /// The settings of the `[infer]` configuration section.
-    pub fn from_config(c: &crate::config::InferConfig) -> Options {
+    pub fn from_config(c: &super::InferConfig) -> Options {
         Options {
             threads: c.threads,
             batch_size: c.batch_size,

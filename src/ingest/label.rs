@@ -269,37 +269,35 @@ impl Labeler {
     /// for reviews; `label_threshold`), loaded and described in the models graph so labels can
     /// point at it. `Ok(None)` when none is configured for the entity. Blocking.
     pub fn for_entity(
-        config: &crate::config::Config,
+        infer: &crate::infer::InferConfig,
+        ingest: &super::IngestConfig,
         catalog: &Catalog,
         entity: super::mapping::Entity,
     ) -> Result<Option<Labeler>, LabelError> {
         let name = match entity {
-            super::mapping::Entity::Product => &config.ingest.title_model,
-            super::mapping::Entity::Review => &config.ingest.review_model,
+            super::mapping::Entity::Product => &ingest.title_model,
+            super::mapping::Entity::Review => &ingest.review_model,
             _ => return Ok(None),
         };
         if name.is_empty() {
             return Ok(None);
         }
-        Self::load(config, catalog, name).map(Some)
+        Self::load(infer, catalog, name, ingest.label_threshold).map(Some)
     }
 
     /// The package `name` as a labeller (see [`Labeler::for_entity`]). Blocking.
     pub fn load(
-        config: &crate::config::Config,
+        infer: &crate::infer::InferConfig,
         catalog: &Catalog,
         name: &str,
+        threshold: f32,
     ) -> Result<Labeler, LabelError> {
-        let dir = crate::infer::find_package(&config.infer.models_dir, name)?;
+        let dir = crate::infer::find_package(&infer.models_dir, name)?;
         // The labeller runs beside the store writer: its threads must not spin on idle cores.
-        let opts = crate::infer::Options::from_config(&config.infer).sharing_cores();
+        let opts = crate::infer::Options::from_config(infer).sharing_cores();
         let model = Model::load(&dir, &opts)?;
         let iri = catalog.describe_model(&model_record(&model.package))?;
-        Ok(Labeler::new(
-            model,
-            iri.as_str().to_string(),
-            config.ingest.label_threshold,
-        ))
+        Ok(Labeler::new(model, iri.as_str().to_string(), threshold))
     }
 
     /// The labelling model's IRI in the models graph.

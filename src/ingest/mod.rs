@@ -33,7 +33,7 @@ use crate::catalog::{Catalog, CatalogError, Object, Statement};
 use graph::{Built, Context, Minter};
 use label::{LabelError, LabelStats, Labeler};
 use mapping::{Mapping, MappingError};
-pub use run::{finished_run, RunReport};
+pub use run::{finished_run, IngestConfig, RunReport};
 use run::{lap, now, record_run, run_iri, REPORTED_RESULTS};
 use write::{namespace_of_products, record_key, References, Rejected, Totals, Writer};
 

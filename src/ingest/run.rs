@@ -5,12 +5,41 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::label::{LabelStats, Labeler};
 use super::{graph, quality, IngestError};
 use crate::catalog::vocab::{PROV, RDF, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement, ValidationReport};
+
+/// Ingestion into the product graph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Token-classification package that labels product titles (brand, product type, model);
+    /// empty: no labelling.
+    pub title_model: String,
+    /// Sequence-classification package that labels review texts (heads `category` and
+    /// `sentiment`); empty: no labelling. A missing package is a warning, not an error.
+    pub review_model: String,
+    /// Confidence at which a machine label becomes a fact of the graph; below it the label
+    /// waits for review.
+    pub label_threshold: f32,
+    /// New records' triples written in one bulk load at most: the commit points of a long run
+    /// (a run killed after one keeps what it committed; larger is faster, see BENCHMARKS.md).
+    pub commit_every: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            title_model: "product-ner".into(),
+            review_model: "review-classifier".into(),
+            label_threshold: 0.8,
+            commit_every: super::COMMIT_EVERY,
+        }
+    }
+}
 
 /// The outcome of one run, as recorded in the catalog.
 #[derive(Debug, Clone, Serialize)]

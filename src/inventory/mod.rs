@@ -383,6 +383,23 @@ pub struct ScanOptions {
     pub known: Option<std::sync::Arc<Known>>,
 }
 
+/// Scan settings of `[inventory]`, the same for every face and for scheduled rescans.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InventoryConfig {
+    /// Rows profiled per database table (0: every row); `scan --sample-rows` and the API's
+    /// `sample_rows` override it per scan.
+    pub sample_rows: u64,
+}
+
+impl Default for InventoryConfig {
+    fn default() -> Self {
+        Self {
+            sample_rows: 100_000,
+        }
+    }
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

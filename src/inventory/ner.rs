@@ -14,7 +14,6 @@ use std::path::Path;
 
 use super::lexicon::is_han;
 use super::profile::ColumnProfile;
-use crate::config::InferConfig;
 use crate::infer::{self, Entity, InferError, Model, Options};
 
 /// Most characters of one value given to the model (names and addresses are short).
@@ -201,25 +200,6 @@ fn mask_entities(text: &str, entities: &[Entity]) -> String {
         }
     }
     chars.into_iter().collect()
-}
-
-/// Loads the configured tagger (`[infer] pii_model`) for a scan, or explains why scans use rules
-/// only; an empty name means rules only by choice.
-pub fn load_for_scan(config: &InferConfig) -> Option<NameTagger> {
-    let name = config.pii_model.as_str();
-    if name.is_empty() {
-        return None;
-    }
-    match NameTagger::load(&config.models_dir, name, &Options::from_config(config)) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            tracing::warn!(
-                "model {name:?} for Chinese names and addresses is unavailable ({e}); run \
-                 scripts/install-lac to install it. Until then these are recognised by rules only"
-            );
-            None
-        }
-    }
 }
 
 /// Entity spans → verdict. Offsets count chars, like the spans.

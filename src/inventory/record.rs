@@ -11,7 +11,7 @@
 use sha2::{Digest, Sha256};
 
 use super::classify::AssetKind;
-use super::{AssetScan, ScanReport};
+use super::{AssetScan, ColumnScan, ScanReport};
 use crate::catalog::vocab::{CSVW, DCAT, DCTERMS, DQV, PROV, RDF, RDFS, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement};
 
@@ -97,9 +97,8 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
     let iris = Iris::new(base, report);
     let mut out = Vec::new();
     let o = &mut out;
-    let a_type = format!("{RDF}type");
     let src = iris.source.as_str();
-    add(o, src, a_type.clone(), Object::iri(st("DataSource")));
+    add(o, src, rdf_type(), Object::iri(st("DataSource")));
     add(
         o,
         src,
@@ -113,7 +112,35 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
         Object::string(&report.source_kind),
     );
     add(o, src, st("lastScan"), Object::iri(&iris.scan));
+    scan_statements(o, &iris, report);
 
+    // Assets, their columns and distributions live under the source's IRI: replacing the source
+    // replaces them all (and drops assets that disappeared), while measurements, named by scan,
+    // stay.
+    let mut described = Vec::new();
+    for a in &report.assets {
+        let asset = iris.asset(a);
+        add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
+        if a.unchanged {
+            continue;
+        }
+        asset_statements(o, &iris, &asset, a);
+        for (i, c) in a.scanned_columns.iter().enumerate() {
+            column_statements(o, &iris.scan, &asset, i, c);
+        }
+        described.push(asset);
+    }
+    (out, described, iris)
+}
+
+fn rdf_type() -> String {
+    format!("{RDF}type")
+}
+
+/// The scan as a `prov:Activity`: times, counts, failed parts.
+fn scan_statements(o: &mut Vec<Statement>, iris: &Iris, report: &ScanReport) {
+    let src = iris.source.as_str();
+    let a_type = rdf_type();
     let scan = iris.scan.as_str();
     add(o, scan, a_type.clone(), Object::iri(st("Scan")));
     add(o, scan, format!("{PROV}used"), Object::iri(src));
@@ -165,221 +192,207 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
         add(o, &n, st("location"), Object::string(&f.location));
         add(o, &n, st("reason"), Object::string(&f.reason));
     }
+}
 
-    // Assets, their columns and distributions live under the source's IRI: replacing the source
-    // replaces them all (and drops assets that disappeared), while measurements, named by scan,
-    // stay.
-    let mut described = Vec::new();
-    for a in &report.assets {
-        let asset = iris.asset(a);
-        let dist = format!("{asset}/distribution");
-        add(o, src, format!("{DCAT}dataset"), Object::iri(&asset));
-        if a.unchanged {
-            continue;
-        }
-        add(o, scan, st("found"), Object::iri(&asset));
-        described.push(asset.clone());
-        add(o, &asset, a_type.clone(), Object::iri(st("Asset")));
-        add(
-            o,
-            &asset,
-            format!("{DCTERMS}title"),
-            Object::string(&a.name),
-        );
-        add(o, &asset, st("source"), Object::iri(src));
-        add(o, &asset, st("location"), Object::string(&a.location));
-        add(o, &asset, st("rowCount"), Object::integer(a.rows));
-        add(o, &asset, st("fullScan"), Object::boolean(a.full_scan));
-        add(o, &asset, st("lastScan"), Object::iri(scan));
-        if let Some(c) = &a.comment {
-            add(
-                o,
-                &asset,
-                format!("{DCTERMS}description"),
-                Object::string(c),
-            );
-        }
-        if let Some(e) = a.rows_estimate {
-            add(o, &asset, st("rowEstimate"), Object::integer(e));
-        }
-        if let Some(e) = &a.error {
-            add(o, &asset, st("scanError"), Object::string(e));
-        }
-        add(
-            o,
-            &asset,
-            st("malformedRows"),
-            Object::integer(a.malformed_rows),
-        );
-        for (i, m) in a.malformed_samples.iter().enumerate() {
-            let n = format!("{asset}/malformed/{i}");
-            add(o, &asset, st("malformedExample"), Object::iri(&n));
-            add(o, &n, st("line"), Object::integer(m.line));
-            add(o, &n, st("reason"), Object::string(&m.reason));
-        }
-        if let Some(c) = &a.classification {
-            add(o, &asset, st("assetKind"), Object::iri(kind_iri(c.kind)));
-            add(o, &asset, st("kindName"), Object::string(c.kind.name()));
-            add(o, &asset, st("confidence"), Object::decimal(c.confidence));
-            for r in &c.reasons {
-                add(o, &asset, st("reason"), Object::string(r));
-            }
-        }
-        add(
-            o,
-            &asset,
-            st("containsPersonalData"),
-            Object::boolean(a.pii_columns() > 0),
-        );
-        add(o, &asset, format!("{DCAT}distribution"), Object::iri(&dist));
-        add(
-            o,
-            &dist,
-            a_type.clone(),
-            Object::iri(format!("{DCAT}Distribution")),
-        );
-        add(
-            o,
-            &dist,
-            format!("{DCTERMS}format"),
-            Object::string(&a.format),
-        );
-        if let Some(b) = a.size_bytes {
-            add(o, &dist, format!("{DCAT}byteSize"), Object::integer(b));
-        }
-        if let Some(m) = &a.modified {
-            add(o, &dist, format!("{DCTERMS}modified"), Object::datetime(m));
-        }
-        if let Some(h) = &a.content_hash {
-            add(o, &dist, st("contentHash"), Object::string(h));
-        }
-        for (p, v) in [
-            ("encoding", &a.encoding),
-            ("delimiter", &a.delimiter),
-            ("compression", &a.compressed),
-        ] {
-            if let Some(v) = v {
-                add(o, &dist, st(p), Object::string(v));
-            }
-        }
-        // Measurements of the asset, named by this scan.
-        measure(o, scan, &asset, "", "RowCount", Object::integer(a.rows));
-        measure(
-            o,
-            scan,
-            &asset,
-            "",
-            "MalformedRows",
-            Object::integer(a.malformed_rows),
-        );
-        for (i, c) in a.scanned_columns.iter().enumerate() {
-            let col = format!("{asset}/column/{}", segment(i, &c.profile.name));
-            let p = &c.profile;
-            add(o, &asset, format!("{CSVW}column"), Object::iri(&col));
-            add(o, &col, a_type.clone(), Object::iri(st("Column")));
-            add(o, &col, format!("{CSVW}name"), Object::string(&p.name));
-            add(o, &col, st("columnIndex"), Object::integer(i as u64));
-            add(
-                o,
-                &col,
-                st("physicalType"),
-                Object::string(p.physical.name()),
-            );
-            if let Some(d) = &p.declared {
-                add(o, &col, st("declaredType"), Object::string(d));
-            }
-            for k in &c.keys {
-                add(o, &col, st("keyRole"), Object::string(k));
-            }
-            if let Some(cm) = &c.comment {
-                add(o, &col, format!("{DCTERMS}description"), Object::string(cm));
-            }
-            let sem = c.semantic.kind;
-            add(
-                o,
-                &col,
-                st("semanticType"),
-                Object::iri(format!("{SEMANTIC_TYPE_BASE}{}", sem.name())),
-            );
-            add(o, &col, st("semanticTypeName"), Object::string(sem.name()));
-            add(
-                o,
-                &col,
-                st("confidence"),
-                Object::decimal(c.semantic.confidence),
-            );
-            for e in &c.semantic.evidence {
-                add(o, &col, st("evidence"), Object::string(e));
-            }
-            add(
-                o,
-                &col,
-                st("containsPersonalData"),
-                Object::boolean(sem.pii().is_some()),
-            );
-            if let Some(t) = sem.pii() {
-                add(o, &col, st("piiType"), Object::string(t.name()));
-            }
-            add(o, &col, st("nullRate"), Object::decimal(p.null_rate()));
-            add(o, &col, st("distinctCount"), Object::integer(p.distinct));
-            for (j, (v, n)) in p.top.iter().enumerate() {
-                let t = format!("{col}/top/{j}");
-                add(o, &col, st("topValue"), Object::iri(&t));
-                add(o, &t, st("value"), Object::string(v));
-                add(o, &t, st("count"), Object::integer(*n));
-            }
-            let key = p.name.as_str();
-            measure(
-                o,
-                scan,
-                &col,
-                key,
-                "NullRate",
-                Object::decimal(p.null_rate()),
-            );
-            measure(
-                o,
-                scan,
-                &col,
-                key,
-                "DistinctCount",
-                Object::integer(p.distinct),
-            );
-            measure(o, scan, &col, key, "RowCount", Object::integer(p.rows));
-            if let Some(v) = &p.min {
-                measure(o, scan, &col, key, "MinValue", Object::string(v));
-            }
-            if let Some(v) = &p.max {
-                measure(o, scan, &col, key, "MaxValue", Object::string(v));
-            }
-            if let Some(v) = p.mean {
-                measure(o, scan, &col, key, "Mean", Object::double(v));
-            }
-            if let Some(v) = p.stddev {
-                measure(o, scan, &col, key, "StdDev", Object::double(v));
-            }
-            if let Some(q) = p.quantiles {
-                for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
-                    measure(o, scan, &col, key, name, Object::double(v));
-                }
-            }
-            if let Some(v) = &p.time_mean {
-                measure(o, scan, &col, key, "Mean", Object::string(v));
-            }
-            if let Some(q) = &p.time_quantiles {
-                for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
-                    measure(o, scan, &col, key, name, Object::string(v));
-                }
-            }
-            if let Some(v) = p.mean_length {
-                measure(o, scan, &col, key, "MeanLength", Object::double(v));
-            }
-            if let Some(v) = p.max_length {
-                measure(o, scan, &col, key, "MaxLength", Object::integer(v));
-            }
+/// An asset profiled in this scan: its description, kind, distribution and asset-level
+/// measurements.
+fn asset_statements(o: &mut Vec<Statement>, iris: &Iris, asset: &str, a: &AssetScan) {
+    let (src, scan) = (iris.source.as_str(), iris.scan.as_str());
+    let a_type = rdf_type();
+    let dist = format!("{asset}/distribution");
+    add(o, scan, st("found"), Object::iri(asset));
+    add(o, asset, a_type.clone(), Object::iri(st("Asset")));
+    add(o, asset, format!("{DCTERMS}title"), Object::string(&a.name));
+    add(o, asset, st("source"), Object::iri(src));
+    add(o, asset, st("location"), Object::string(&a.location));
+    add(o, asset, st("rowCount"), Object::integer(a.rows));
+    add(o, asset, st("fullScan"), Object::boolean(a.full_scan));
+    add(o, asset, st("lastScan"), Object::iri(scan));
+    if let Some(c) = &a.comment {
+        add(o, asset, format!("{DCTERMS}description"), Object::string(c));
+    }
+    if let Some(e) = a.rows_estimate {
+        add(o, asset, st("rowEstimate"), Object::integer(e));
+    }
+    if let Some(e) = &a.error {
+        add(o, asset, st("scanError"), Object::string(e));
+    }
+    add(
+        o,
+        asset,
+        st("malformedRows"),
+        Object::integer(a.malformed_rows),
+    );
+    for (i, m) in a.malformed_samples.iter().enumerate() {
+        let n = format!("{asset}/malformed/{i}");
+        add(o, asset, st("malformedExample"), Object::iri(&n));
+        add(o, &n, st("line"), Object::integer(m.line));
+        add(o, &n, st("reason"), Object::string(&m.reason));
+    }
+    if let Some(c) = &a.classification {
+        add(o, asset, st("assetKind"), Object::iri(kind_iri(c.kind)));
+        add(o, asset, st("kindName"), Object::string(c.kind.name()));
+        add(o, asset, st("confidence"), Object::decimal(c.confidence));
+        for r in &c.reasons {
+            add(o, asset, st("reason"), Object::string(r));
         }
     }
-    (out, described, iris)
+    add(
+        o,
+        asset,
+        st("containsPersonalData"),
+        Object::boolean(a.pii_columns() > 0),
+    );
+    add(o, asset, format!("{DCAT}distribution"), Object::iri(&dist));
+    add(
+        o,
+        &dist,
+        a_type.clone(),
+        Object::iri(format!("{DCAT}Distribution")),
+    );
+    add(
+        o,
+        &dist,
+        format!("{DCTERMS}format"),
+        Object::string(&a.format),
+    );
+    if let Some(b) = a.size_bytes {
+        add(o, &dist, format!("{DCAT}byteSize"), Object::integer(b));
+    }
+    if let Some(m) = &a.modified {
+        add(o, &dist, format!("{DCTERMS}modified"), Object::datetime(m));
+    }
+    if let Some(h) = &a.content_hash {
+        add(o, &dist, st("contentHash"), Object::string(h));
+    }
+    for (p, v) in [
+        ("encoding", &a.encoding),
+        ("delimiter", &a.delimiter),
+        ("compression", &a.compressed),
+    ] {
+        if let Some(v) = v {
+            add(o, &dist, st(p), Object::string(v));
+        }
+    }
+    // Measurements of the asset, named by this scan.
+    measure(o, scan, asset, "", "RowCount", Object::integer(a.rows));
+    measure(
+        o,
+        scan,
+        asset,
+        "",
+        "MalformedRows",
+        Object::integer(a.malformed_rows),
+    );
+}
+
+/// One column: physical and semantic type, PII, profile, and its measurements in this scan.
+fn column_statements(o: &mut Vec<Statement>, scan: &str, asset: &str, i: usize, c: &ColumnScan) {
+    let a_type = rdf_type();
+    let col = format!("{asset}/column/{}", segment(i, &c.profile.name));
+    let p = &c.profile;
+    add(o, asset, format!("{CSVW}column"), Object::iri(&col));
+    add(o, &col, a_type.clone(), Object::iri(st("Column")));
+    add(o, &col, format!("{CSVW}name"), Object::string(&p.name));
+    add(o, &col, st("columnIndex"), Object::integer(i as u64));
+    add(
+        o,
+        &col,
+        st("physicalType"),
+        Object::string(p.physical.name()),
+    );
+    if let Some(d) = &p.declared {
+        add(o, &col, st("declaredType"), Object::string(d));
+    }
+    for k in &c.keys {
+        add(o, &col, st("keyRole"), Object::string(k));
+    }
+    if let Some(cm) = &c.comment {
+        add(o, &col, format!("{DCTERMS}description"), Object::string(cm));
+    }
+    let sem = c.semantic.kind;
+    add(
+        o,
+        &col,
+        st("semanticType"),
+        Object::iri(format!("{SEMANTIC_TYPE_BASE}{}", sem.name())),
+    );
+    add(o, &col, st("semanticTypeName"), Object::string(sem.name()));
+    add(
+        o,
+        &col,
+        st("confidence"),
+        Object::decimal(c.semantic.confidence),
+    );
+    for e in &c.semantic.evidence {
+        add(o, &col, st("evidence"), Object::string(e));
+    }
+    add(
+        o,
+        &col,
+        st("containsPersonalData"),
+        Object::boolean(sem.pii().is_some()),
+    );
+    if let Some(t) = sem.pii() {
+        add(o, &col, st("piiType"), Object::string(t.name()));
+    }
+    add(o, &col, st("nullRate"), Object::decimal(p.null_rate()));
+    add(o, &col, st("distinctCount"), Object::integer(p.distinct));
+    for (j, (v, n)) in p.top.iter().enumerate() {
+        let t = format!("{col}/top/{j}");
+        add(o, &col, st("topValue"), Object::iri(&t));
+        add(o, &t, st("value"), Object::string(v));
+        add(o, &t, st("count"), Object::integer(*n));
+    }
+    let key = p.name.as_str();
+    measure(
+        o,
+        scan,
+        &col,
+        key,
+        "NullRate",
+        Object::decimal(p.null_rate()),
+    );
+    measure(
+        o,
+        scan,
+        &col,
+        key,
+        "DistinctCount",
+        Object::integer(p.distinct),
+    );
+    measure(o, scan, &col, key, "RowCount", Object::integer(p.rows));
+    if let Some(v) = &p.min {
+        measure(o, scan, &col, key, "MinValue", Object::string(v));
+    }
+    if let Some(v) = &p.max {
+        measure(o, scan, &col, key, "MaxValue", Object::string(v));
+    }
+    if let Some(v) = p.mean {
+        measure(o, scan, &col, key, "Mean", Object::double(v));
+    }
+    if let Some(v) = p.stddev {
+        measure(o, scan, &col, key, "StdDev", Object::double(v));
+    }
+    if let Some(q) = p.quantiles {
+        for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
+            measure(o, scan, &col, key, name, Object::double(v));
+        }
+    }
+    if let Some(v) = &p.time_mean {
+        measure(o, scan, &col, key, "Mean", Object::string(v));
+    }
+    if let Some(q) = &p.time_quantiles {
+        for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
+            measure(o, scan, &col, key, name, Object::string(v));
+        }
+    }
+    if let Some(v) = p.mean_length {
+        measure(o, scan, &col, key, "MeanLength", Object::double(v));
+    }
+    if let Some(v) = p.max_length {
+        measure(o, scan, &col, key, "MaxLength", Object::integer(v));
+    }
 }
 
 fn st(local: &str) -> String {

@@ -11,12 +11,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::catalog::vocab::sparql_prologue;
 use crate::catalog::{Catalog, CatalogError};
-
-const PREFIXES: &str = "PREFIX st: <https://w3id.org/stocktake/ns#>\n\
-PREFIX dcterms: <http://purl.org/dc/terms/>\nPREFIX dcat: <http://www.w3.org/ns/dcat#>\n\
-PREFIX csvw: <http://www.w3.org/ns/csvw#>\nPREFIX dqv: <http://www.w3.org/ns/dqv#>\n\
-PREFIX prov: <http://www.w3.org/ns/prov#>\n";
 
 /// Columns above this null rate are reported as a quality issue.
 pub const NULL_RATE_ISSUE: f64 = 0.5;
@@ -108,7 +104,7 @@ fn text(m: &HashMap<String, String>, k: &str) -> String {
 /// Reads the report from the catalog.
 pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogError> {
     // Read as the caller: a non-admin's report has nothing from restricted graphs.
-    let q = |body: &str| catalog.select_as(&format!("{PREFIXES}{body}"), admin);
+    let q = |body: &str| catalog.select_as(&format!("{}{body}", sparql_prologue()), admin);
     let sources: Vec<SourceSummary> = q("SELECT ?s ?title ?kind ?scan ?ended ?assets ?failed WHERE { GRAPH ?g {
             ?s a st:DataSource ; dcterms:title ?title ; st:sourceKind ?kind ; st:lastScan ?scan .
             ?scan prov:endedAtTime ?ended ; st:assetCount ?assets ; st:failedCount ?failed } } ORDER BY ?title")?

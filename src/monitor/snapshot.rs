@@ -8,13 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::catalog::vocab::sparql_prologue;
 use crate::catalog::{Catalog, CatalogError};
 use crate::inventory::{AssetScan, Fingerprint, Known, ScanReport};
-
-const PREFIXES: &str = "PREFIX st: <https://w3id.org/stocktake/ns#>\n\
-PREFIX dcterms: <http://purl.org/dc/terms/>\nPREFIX dcat: <http://www.w3.org/ns/dcat#>\n\
-PREFIX csvw: <http://www.w3.org/ns/csvw#>\nPREFIX dqv: <http://www.w3.org/ns/dqv#>\n\
-PREFIX prov: <http://www.w3.org/ns/prov#>\n";
 
 /// One column as change detection sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -166,7 +162,8 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     let graph = catalog.layout().catalog.as_str().to_string();
     let q = |body: String| {
         catalog.select(&format!(
-            "{PREFIXES}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}"
+            "{}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}",
+            sparql_prologue()
         ))
     };
     let mut state = SourceState::default();
@@ -210,7 +207,8 @@ pub fn load_columns(
     let graph = catalog.layout().catalog.as_str().to_string();
     let q = |body: String| {
         catalog.select(&format!(
-            "{PREFIXES}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}"
+            "{}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}",
+            sparql_prologue()
         ))
     };
     let wanted: Vec<(String, String)> = locations

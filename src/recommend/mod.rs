@@ -17,15 +17,81 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use rustc_hash::FxHashSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CatalogError};
-use crate::config::SearchMode;
 use crate::embed::index::{Ann, Filter, Sq8Index};
 use crate::embed::pq::{self, Pq4Index};
 use crate::embed::predict::{top_k, Candidate, Direction};
 use crate::embed::{EmbedError, Embedding};
 use crate::kg::{Checkpoint, KgError, KnownTriples};
+
+/// Link prediction served from a trained TransE model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedConfig {
+    /// Model file to serve (and the default `--out` of `stocktake train`); default
+    /// `<data>/embeddings/transe.stk`.
+    pub model: Option<PathBuf>,
+    /// Relation IRI `/api/v1/recommend` follows from a user to items.
+    pub recommend_relation: String,
+    /// Top-k search: `exact` (every entity scored), `sq8` (8-bit quantised scan with exact
+    /// re-ranking), `pq4` (4-bit product-quantised fast scan with exact re-ranking; see
+    /// BENCHMARKS.md for the recall of both) or `auto` (pq4 for models with at least 100,000
+    /// entities, exact otherwise).
+    pub search: SearchMode,
+    /// Retrain (warm-started) after an ingest over HTTP when at least this share of the product
+    /// graph's training triples is new to the served model; 0 turns it off.
+    pub retrain_fraction: f64,
+    /// Epochs of such a retrain.
+    pub retrain_epochs: usize,
+}
+
+/// How link prediction searches the entity table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Exact,
+    Sq8,
+    Pq4,
+    Auto,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exact" => Ok(SearchMode::Exact),
+            "sq8" => Ok(SearchMode::Sq8),
+            "pq4" => Ok(SearchMode::Pq4),
+            "auto" => Ok(SearchMode::Auto),
+            other => Err(format!(
+                "unknown search mode {other:?}: use exact, sq8, pq4 or auto"
+            )),
+        }
+    }
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
+            search: SearchMode::Auto,
+            retrain_fraction: 0.1,
+            retrain_epochs: 30,
+        }
+    }
+}
+
+impl EmbedConfig {
+    /// The model file, resolved against the data directory.
+    pub fn model_path(&self, data: &Path) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(|| data.join("embeddings").join("transe.stk"))
+    }
+}
 
 /// What can go wrong answering a link-prediction request.
 #[derive(Debug, thiserror::Error)]

@@ -188,31 +188,20 @@ pub fn maybe_retrain(
     trainer.run(&data.train, validation.as_ref(), |_, _| {
         std::ops::ControlFlow::Continue(())
     });
-    let model = trainer.best_model().clone();
     let after = (!shared.is_empty()).then(|| {
         let test: Vec<_> = shared.iter().map(|p| p.0).collect();
-        embed::evaluate(&model, &test, &known_new).both.mrr
+        embed::evaluate(trainer.best_model(), &test, &known_new)
+            .both
+            .mrr
     });
     let mut info = old.info.clone();
     info.source = data.source.clone();
     info.snapshot = data.fingerprint.clone();
-    info.epochs = trainer.epoch;
-    info.best_epoch = trainer.best.as_ref().map(|b| b.1);
     info.seconds = started.elapsed().as_secs_f64();
-    info.trained_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     info.metrics.clear();
-    if let Some((mrr, _, _)) = &trainer.best {
-        info.metrics.insert("valid.mrr".into(), *mrr);
-    }
     info.metrics
         .insert("warm_start.changed_fraction".into(), changed);
-    let embedding = Embedding::new(
-        model,
-        data.ids.clone(),
-        trainer.config.clone(),
-        info,
-        data.train.clone(),
-    )?;
+    let embedding = Embedding::from_trainer(&trainer, data.ids.clone(), info, data.train.clone())?;
     embedding.to_checkpoint().save(path)?;
     Ok(Ok(Retrained {
         model: path.to_path_buf(),
