@@ -1,4 +1,5 @@
-//! Conformance of the project's own files: every `queries/*.rq` parses (spargebra) and runs;
+//! Conformance of the project's own files: every `queries/*.rq` and every module's own
+//! `src/*/queries/*.rq` parses (spargebra) and runs;
 //! every `ontology/*.ttl` parses; the shapes are well-formed SHACL; the taxonomy covers the
 //! required categories in Chinese and English; the ontology reloads on change, never duplicated.
 
@@ -98,6 +99,68 @@ fn every_named_query_parses_and_runs() {
             )
             .unwrap();
         assert!(s.rows > 0, "{name} returned nothing");
+    }
+}
+
+/// The `.rq` files the modules read the graph with (`src/*/queries/`), found wherever they are.
+fn internal_queries(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            internal_queries(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rq") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_internal_query_parses_and_runs() {
+    let mut files = Vec::new();
+    internal_queries(&repo().join("src"), &mut files);
+    assert!(
+        files.len() >= 6,
+        "the modules' queries live in .rq files: {files:?}"
+    );
+    let (_dir, catalog) = loaded();
+    for path in &files {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let q =
+            NamedQuery::parse(name, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            !q.description.is_empty(),
+            "{} needs a description",
+            path.display()
+        );
+        spargebra::SparqlParser::new()
+            .parse_query(&q.text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let args: BTreeMap<String, String> = q
+            .params
+            .iter()
+            .filter(|p| p.default.is_none())
+            .map(|p| {
+                let v = if p.kind == "iri" {
+                    "https://example.org/none"
+                } else {
+                    "1"
+                };
+                (p.name.clone(), v.to_owned())
+            })
+            .collect();
+        for admin in [true, false] {
+            let p = catalog
+                .prepare_named(&q, &args, admin, false, &CancelToken::new())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            catalog
+                .execute_query(
+                    p,
+                    OutputFormat::Results(ResultsFormat::Csv),
+                    Limits::unbounded(),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use spargebra::Query;
 
 /// Replaces `var` by `term` throughout the query.
 pub(super) fn substitute(query: &mut Query, var: &Variable, term: &Term) {
+    let mut v = Substitute { var, term };
     let pattern = match query {
         Query::Select { pattern, .. }
         | Query::Ask { pattern, .. }
@@ -23,12 +24,12 @@ pub(super) fn substitute(query: &mut Query, var: &Variable, term: &Term) {
             template, pattern, ..
         } => {
             for t in template.iter_mut() {
-                triple(t, var, term);
+                triple(t, &mut v);
             }
             pattern
         }
     };
-    graph_pattern(pattern, var, term);
+    graph_pattern(pattern, &mut v);
 }
 
 /// Whether the top-level projection of a SELECT lists `var`.
@@ -51,6 +52,9 @@ pub(super) fn is_projected(query: &Query, var: &Variable) -> bool {
 /// Whether evaluating the query can read a named graph: it has a `GRAPH` pattern anywhere
 /// (including inside `EXISTS` and subqueries). Without one, and with the default dataset, only the
 /// store's default graph is read — which is never restricted.
+///
+/// The walk is the one substitution uses (on a copy: the query is a few hundred bytes), so the
+/// two can never disagree about where patterns hide.
 pub(super) fn reads_named_graphs(query: &Query) -> bool {
     let pattern = match query {
         Query::Select { pattern, .. }
@@ -58,196 +62,160 @@ pub(super) fn reads_named_graphs(query: &Query) -> bool {
         | Query::Describe { pattern, .. }
         | Query::Construct { pattern, .. } => pattern,
     };
-    pattern_reads_graphs(pattern)
+    let mut finder = FindGraphs(false);
+    graph_pattern(&mut pattern.clone(), &mut finder);
+    finder.0
 }
 
-fn pattern_reads_graphs(p: &GraphPattern) -> bool {
-    match p {
-        GraphPattern::Graph { .. } | GraphPattern::Service { .. } => true,
-        GraphPattern::Bgp { .. } | GraphPattern::Path { .. } | GraphPattern::Values { .. } => false,
-        GraphPattern::Join { left, right }
-        | GraphPattern::Lateral { left, right }
-        | GraphPattern::Union { left, right }
-        | GraphPattern::Minus { left, right } => {
-            pattern_reads_graphs(left) || pattern_reads_graphs(right)
+/// What a walk over the algebra does at its leaves.
+trait Visit {
+    /// A subject or object position (triple patterns, paths).
+    fn term(&mut self, _t: &mut TermPattern) {}
+    /// A predicate, or the name of a `GRAPH` or `SERVICE` pattern (`graph` true).
+    fn name(&mut self, _n: &mut NamedNodePattern, _graph: bool) {}
+    /// An expression, before its operands are walked; `true` when it was replaced (its
+    /// operands are then not walked).
+    fn expr(&mut self, _e: &mut Expression) -> bool {
+        false
+    }
+}
+
+/// Binds one variable to one term.
+struct Substitute<'a> {
+    var: &'a Variable,
+    term: &'a Term,
+}
+
+impl Visit for Substitute<'_> {
+    fn term(&mut self, t: &mut TermPattern) {
+        if matches!(t, TermPattern::Variable(v) if v == self.var) {
+            *t = match self.term {
+                Term::NamedNode(n) => TermPattern::NamedNode(n.clone()),
+                Term::BlankNode(b) => TermPattern::BlankNode(b.clone()),
+                Term::Literal(l) => TermPattern::Literal(l.clone()),
+            };
         }
-        GraphPattern::LeftJoin {
-            left,
-            right,
-            expression,
-        } => {
-            pattern_reads_graphs(left)
-                || pattern_reads_graphs(right)
-                || expression.as_ref().is_some_and(expr_reads_graphs)
+    }
+
+    fn name(&mut self, n: &mut NamedNodePattern, _graph: bool) {
+        if let (NamedNodePattern::Variable(v), Term::NamedNode(iri)) = (&*n, self.term) {
+            if v == self.var {
+                *n = NamedNodePattern::NamedNode(iri.clone());
+            }
         }
-        GraphPattern::Filter { expr, inner } => {
-            expr_reads_graphs(expr) || pattern_reads_graphs(inner)
-        }
-        GraphPattern::Extend {
-            inner, expression, ..
-        } => pattern_reads_graphs(inner) || expr_reads_graphs(expression),
-        GraphPattern::OrderBy { inner, expression } => {
-            pattern_reads_graphs(inner)
-                || expression.iter().any(|o| match o {
-                    OrderExpression::Asc(e) | OrderExpression::Desc(e) => expr_reads_graphs(e),
-                })
-        }
-        GraphPattern::Project { inner, .. }
-        | GraphPattern::Distinct { inner }
-        | GraphPattern::Reduced { inner }
-        | GraphPattern::Slice { inner, .. } => pattern_reads_graphs(inner),
-        GraphPattern::Group {
-            inner, aggregates, ..
-        } => {
-            pattern_reads_graphs(inner)
-                || aggregates.iter().any(|(_, a)| match a {
-                    AggregateExpression::FunctionCall { expr, .. } => expr_reads_graphs(expr),
-                    AggregateExpression::CountSolutions { .. } => false,
-                })
+    }
+
+    fn expr(&mut self, e: &mut Expression) -> bool {
+        match e {
+            Expression::Variable(v) if v == self.var => {
+                match self.term {
+                    Term::NamedNode(n) => *e = Expression::NamedNode(n.clone()),
+                    Term::Literal(l) => *e = Expression::Literal(l.clone()),
+                    // A blank node cannot appear in an expression; leave the variable unbound.
+                    Term::BlankNode(_) => {}
+                }
+                true
+            }
+            Expression::Bound(v) if v == self.var => {
+                *e = Expression::Literal(oxigraph::model::Literal::from(true));
+                true
+            }
+            _ => false,
         }
     }
 }
 
-fn expr_reads_graphs(e: &Expression) -> bool {
-    match e {
-        Expression::Exists(p) => pattern_reads_graphs(p),
-        Expression::NamedNode(_)
-        | Expression::Literal(_)
-        | Expression::Variable(_)
-        | Expression::Bound(_) => false,
-        Expression::Or(a, b)
-        | Expression::And(a, b)
-        | Expression::Equal(a, b)
-        | Expression::SameTerm(a, b)
-        | Expression::Greater(a, b)
-        | Expression::GreaterOrEqual(a, b)
-        | Expression::Less(a, b)
-        | Expression::LessOrEqual(a, b)
-        | Expression::Add(a, b)
-        | Expression::Subtract(a, b)
-        | Expression::Multiply(a, b)
-        | Expression::Divide(a, b) => expr_reads_graphs(a) || expr_reads_graphs(b),
-        Expression::In(a, list) => expr_reads_graphs(a) || list.iter().any(expr_reads_graphs),
-        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => {
-            expr_reads_graphs(a)
-        }
-        Expression::If(a, b, c) => {
-            expr_reads_graphs(a) || expr_reads_graphs(b) || expr_reads_graphs(c)
-        }
-        Expression::Coalesce(list) | Expression::FunctionCall(_, list) => {
-            list.iter().any(expr_reads_graphs)
-        }
+/// Notes whether any `GRAPH` or `SERVICE` pattern is met.
+struct FindGraphs(bool);
+
+impl Visit for FindGraphs {
+    fn name(&mut self, _n: &mut NamedNodePattern, graph: bool) {
+        self.0 |= graph;
     }
 }
 
-fn term_pattern(t: &mut TermPattern, var: &Variable, term: &Term) {
-    if matches!(t, TermPattern::Variable(v) if v == var) {
-        *t = match term {
-            Term::NamedNode(n) => TermPattern::NamedNode(n.clone()),
-            Term::BlankNode(b) => TermPattern::BlankNode(b.clone()),
-            Term::Literal(l) => TermPattern::Literal(l.clone()),
-        };
-    }
+fn triple(t: &mut TriplePattern, v: &mut impl Visit) {
+    v.term(&mut t.subject);
+    v.name(&mut t.predicate, false);
+    v.term(&mut t.object);
 }
 
-fn named_node_pattern(n: &mut NamedNodePattern, var: &Variable, term: &Term) {
-    if let (NamedNodePattern::Variable(v), Term::NamedNode(iri)) = (&*n, term) {
-        if v == var {
-            *n = NamedNodePattern::NamedNode(iri.clone());
-        }
-    }
-}
-
-fn triple(t: &mut TriplePattern, var: &Variable, term: &Term) {
-    term_pattern(&mut t.subject, var, term);
-    named_node_pattern(&mut t.predicate, var, term);
-    term_pattern(&mut t.object, var, term);
-}
-
-fn graph_pattern(p: &mut GraphPattern, var: &Variable, term: &Term) {
+fn graph_pattern(p: &mut GraphPattern, v: &mut impl Visit) {
     match p {
         GraphPattern::Bgp { patterns } => {
             for t in patterns {
-                triple(t, var, term);
+                triple(t, v);
             }
         }
         GraphPattern::Path {
             subject, object, ..
         } => {
-            term_pattern(subject, var, term);
-            term_pattern(object, var, term);
+            v.term(subject);
+            v.term(object);
         }
         GraphPattern::Join { left, right }
         | GraphPattern::Lateral { left, right }
         | GraphPattern::Union { left, right }
         | GraphPattern::Minus { left, right } => {
-            graph_pattern(left, var, term);
-            graph_pattern(right, var, term);
+            graph_pattern(left, v);
+            graph_pattern(right, v);
         }
         GraphPattern::LeftJoin {
             left,
             right,
             expression,
         } => {
-            graph_pattern(left, var, term);
-            graph_pattern(right, var, term);
+            graph_pattern(left, v);
+            graph_pattern(right, v);
             if let Some(e) = expression {
-                expr(e, var, term);
+                expr(e, v);
             }
         }
         GraphPattern::Filter { expr: e, inner } => {
-            expr(e, var, term);
-            graph_pattern(inner, var, term);
+            expr(e, v);
+            graph_pattern(inner, v);
         }
         GraphPattern::Graph { name, inner } | GraphPattern::Service { name, inner, .. } => {
-            named_node_pattern(name, var, term);
-            graph_pattern(inner, var, term);
+            v.name(name, true);
+            graph_pattern(inner, v);
         }
         GraphPattern::Extend {
             inner, expression, ..
         } => {
-            graph_pattern(inner, var, term);
-            expr(expression, var, term);
+            graph_pattern(inner, v);
+            expr(expression, v);
         }
         GraphPattern::Values { .. } => {}
         GraphPattern::OrderBy { inner, expression } => {
-            graph_pattern(inner, var, term);
+            graph_pattern(inner, v);
             for o in expression {
                 match o {
-                    OrderExpression::Asc(e) | OrderExpression::Desc(e) => expr(e, var, term),
+                    OrderExpression::Asc(e) | OrderExpression::Desc(e) => expr(e, v),
                 }
             }
         }
         GraphPattern::Project { inner, .. }
         | GraphPattern::Distinct { inner }
         | GraphPattern::Reduced { inner }
-        | GraphPattern::Slice { inner, .. } => graph_pattern(inner, var, term),
+        | GraphPattern::Slice { inner, .. } => graph_pattern(inner, v),
         GraphPattern::Group {
             inner, aggregates, ..
         } => {
-            graph_pattern(inner, var, term);
+            graph_pattern(inner, v);
             for (_, a) in aggregates {
                 if let AggregateExpression::FunctionCall { expr: e, .. } = a {
-                    expr(e, var, term);
+                    expr(e, v);
                 }
             }
         }
     }
 }
 
-fn expr(e: &mut Expression, var: &Variable, term: &Term) {
+fn expr(e: &mut Expression, v: &mut impl Visit) {
+    if v.expr(e) {
+        return;
+    }
     match e {
-        Expression::Variable(v) if v == var => {
-            *e = match term {
-                Term::NamedNode(n) => Expression::NamedNode(n.clone()),
-                Term::Literal(l) => Expression::Literal(l.clone()),
-                // A blank node cannot appear in an expression; leave the variable unbound.
-                Term::BlankNode(_) => return,
-            };
-        }
-        Expression::Bound(v) if v == var => {
-            *e = Expression::Literal(oxigraph::model::Literal::from(true));
-        }
         Expression::NamedNode(_)
         | Expression::Literal(_)
         | Expression::Variable(_)
@@ -264,27 +232,25 @@ fn expr(e: &mut Expression, var: &Variable, term: &Term) {
         | Expression::Subtract(a, b)
         | Expression::Multiply(a, b)
         | Expression::Divide(a, b) => {
-            expr(a, var, term);
-            expr(b, var, term);
+            expr(a, v);
+            expr(b, v);
         }
         Expression::In(a, list) => {
-            expr(a, var, term);
+            expr(a, v);
             for x in list {
-                expr(x, var, term);
+                expr(x, v);
             }
         }
-        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => {
-            expr(a, var, term)
-        }
-        Expression::Exists(p) => graph_pattern(p, var, term),
+        Expression::UnaryPlus(a) | Expression::UnaryMinus(a) | Expression::Not(a) => expr(a, v),
+        Expression::Exists(p) => graph_pattern(p, v),
         Expression::If(a, b, c) => {
-            expr(a, var, term);
-            expr(b, var, term);
-            expr(c, var, term);
+            expr(a, v);
+            expr(b, v);
+            expr(c, v);
         }
         Expression::Coalesce(list) | Expression::FunctionCall(_, list) => {
             for x in list {
-                expr(x, var, term);
+                expr(x, v);
             }
         }
     }

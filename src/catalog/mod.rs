@@ -14,6 +14,7 @@ mod links;
 mod models;
 mod named;
 mod ontology;
+mod rows;
 mod shacl;
 mod sparql;
 pub mod vocab;

@@ -124,6 +124,18 @@ pub struct PreparedQuery {
 }
 
 impl PreparedQuery {
+    /// A SELECT the catalog's own readers prepared (see `rows`).
+    pub(super) fn trusted(inner: PreparedSparqlQuery) -> Self {
+        PreparedQuery {
+            form: QueryForm::Select,
+            inner,
+        }
+    }
+
+    pub(super) fn into_inner(self) -> PreparedSparqlQuery {
+        self.inner
+    }
+
     /// The query form.
     pub fn form(&self) -> QueryForm {
         self.form
@@ -329,16 +341,9 @@ impl Catalog {
                         solutions.variables().to_vec(),
                     )
                     .map_err(io)?;
-                let (mut rows, mut truncated) = (0, false);
-                for solution in solutions {
-                    let solution = solution.map_err(eval_err)?;
-                    if rows == limits.max_rows {
-                        truncated = true;
-                        break;
-                    }
-                    writer.serialize(&solution).map_err(io)?;
-                    rows += 1;
-                }
+                let (rows, truncated) = capped(solutions, limits.max_rows, eval_err, |s| {
+                    writer.serialize(&s).map_err(io)
+                })?;
                 Ok(Serialized {
                     body: writer.finish().map_err(io)?,
                     media_type: f.media_type(),
@@ -356,16 +361,9 @@ impl Catalog {
                     }
                 }
                 let mut writer = serializer.for_writer(Vec::with_capacity(4096));
-                let (mut rows, mut truncated) = (0, false);
-                for triple in triples {
-                    let triple = triple.map_err(eval_err)?;
-                    if rows == limits.max_rows {
-                        truncated = true;
-                        break;
-                    }
-                    writer.serialize_triple(&triple).map_err(io)?;
-                    rows += 1;
-                }
+                let (rows, truncated) = capped(triples, limits.max_rows, eval_err, |t| {
+                    writer.serialize_triple(&t).map_err(io)
+                })?;
                 Ok(Serialized {
                     body: writer.finish().map_err(io)?,
                     media_type: f.media_type(),
@@ -536,4 +534,24 @@ fn check_update_targets(
         }
     }
     Ok(Ok(()))
+}
+
+/// Writes up to `max` items of an evaluation's output through `write`: how many were written,
+/// and whether more were left (the response says it was cut).
+fn capped<T>(
+    items: impl Iterator<Item = Result<T, QueryEvaluationError>>,
+    max: usize,
+    failed: impl Fn(QueryEvaluationError) -> CatalogError,
+    mut write: impl FnMut(T) -> Result<(), CatalogError>,
+) -> Result<(usize, bool), CatalogError> {
+    let mut rows = 0;
+    for item in items {
+        let item = item.map_err(&failed)?;
+        if rows == max {
+            return Ok((rows, true));
+        }
+        write(item)?;
+        rows += 1;
+    }
+    Ok((rows, false))
 }

@@ -12,8 +12,6 @@ use std::collections::{HashMap, HashSet};
 use oxigraph::model::{
     GraphNameRef, Literal, NamedNode, NamedOrBlankNode, Quad, QuadRef, Term as OxTerm,
 };
-use oxigraph::sparql::{QueryResults, SparqlEvaluator};
-use spargebra::SparqlParser;
 
 use super::vocab::XSD;
 use super::{Catalog, CatalogError};
@@ -459,55 +457,6 @@ impl Catalog {
         Ok(self
             .store
             .contains(QuadRef::new(&s, &rdf_type, &c, graph))?)
-    }
-
-    /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
-    /// for user input) and returns each solution as variable → lexical value.
-    pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {
-        self.select_as(query, true)
-    }
-
-    /// Like [`Catalog::select`], seen by a caller who is an admin or not: for non-admins the
-    /// restricted graphs do not exist (the views the server builds for a caller — report,
-    /// sources, labels — read through this).
-    pub fn select_as(
-        &self,
-        query: &str,
-        admin: bool,
-    ) -> Result<Vec<HashMap<String, String>>, CatalogError> {
-        let q = SparqlParser::new()
-            .parse_query(query)
-            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
-        let mut prepared = SparqlEvaluator::new().for_query(q);
-        if !admin {
-            self.restrict_dataset(prepared.dataset_mut())?;
-        }
-        let results = prepared
-            .on_store(&self.store)
-            .execute()
-            .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
-        let QueryResults::Solutions(solutions) = results else {
-            return Err(CatalogError::BadRequest(
-                "select() needs a SELECT query".into(),
-            ));
-        };
-        let mut out = Vec::new();
-        for s in solutions {
-            let s = s.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
-            out.push(
-                s.iter()
-                    .map(|(v, t)| {
-                        let value = match t {
-                            OxTerm::NamedNode(n) => n.as_str().to_owned(),
-                            OxTerm::Literal(l) => l.value().to_owned(),
-                            other => other.to_string(),
-                        };
-                        (v.as_str().to_owned(), value)
-                    })
-                    .collect(),
-            );
-        }
-        Ok(out)
     }
 }
 

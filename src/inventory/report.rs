@@ -6,13 +6,12 @@
 //! The report is built from the catalog, not from a scan in memory, so it covers every source
 //! ever scanned and shows exactly what SPARQL users see.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::catalog::vocab::sparql_prologue;
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, NamedQuery};
 
 /// Columns above this null rate are reported as a quality issue.
 pub const NULL_RATE_ISSUE: f64 = 0.5;
@@ -90,139 +89,163 @@ pub struct Totals {
     pub failed_parts: u64,
 }
 
-fn num(m: &HashMap<String, String>, k: &str) -> u64 {
-    m.get(k)
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|x| x as u64)
-        .unwrap_or(0)
+/// The report's own queries (`src/inventory/queries`), read through the caller's visibility.
+macro_rules! report_query {
+    ($name:literal) => {
+        NamedQuery::parse($name, include_str!(concat!("queries/", $name, ".rq")))
+    };
 }
 
-fn text(m: &HashMap<String, String>, k: &str) -> String {
-    m.get(k).cloned().unwrap_or_default()
+#[derive(Deserialize)]
+struct SourceRow {
+    s: String,
+    title: String,
+    kind: String,
+    scan: String,
+    ended: String,
+    assets: u64,
+    failed: u64,
+}
+
+#[derive(Deserialize)]
+struct ColumnRow {
+    a: String,
+    i: u64,
+    name: String,
+    sem: String,
+    pii: Option<String>,
+    null: f64,
+    distinct: u64,
+}
+
+#[derive(Deserialize)]
+struct RowCountRow {
+    a: String,
+    scan: String,
+    started: String,
+    rows: u64,
+}
+
+#[derive(Deserialize)]
+struct ScanRow {
+    s: String,
+    scan: String,
+    started: String,
+}
+
+#[derive(Deserialize)]
+struct AssetChangeRow {
+    scan: String,
+    a: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+struct AssetRow {
+    a: String,
+    s: String,
+    name: String,
+    loc: String,
+    rows: u64,
+    kind: Option<String>,
+    conf: Option<f64>,
+    format: String,
+    bytes: Option<u64>,
+    malformed: u64,
+    error: Option<String>,
+}
+
+/// What the scans of each source measured and changed, to compare the latest scan of a source
+/// with the one before.
+struct History {
+    /// Sources' scans, oldest first: (start time, scan).
+    scans_of: HashMap<String, Vec<(String, String)>>,
+    /// Row counts per asset: (scan start, scan, rows), oldest first.
+    rows_of: HashMap<String, Vec<(String, String, u64)>>,
+    /// `"{scan} {asset}"` for every asset a scan found new.
+    added: HashSet<String>,
+    /// Assets each scan found gone.
+    removed_by_scan: HashMap<String, Vec<String>>,
+}
+
+impl History {
+    fn read(catalog: &Catalog, admin: bool) -> Result<History, CatalogError> {
+        let mut h = History {
+            scans_of: HashMap::new(),
+            rows_of: HashMap::new(),
+            added: HashSet::new(),
+            removed_by_scan: HashMap::new(),
+        };
+        for r in
+            catalog.query_rows::<RowCountRow>(&report_query!("report-row-history")?, &[], admin)?
+        {
+            h.rows_of
+                .entry(r.a)
+                .or_default()
+                .push((r.started, r.scan, r.rows));
+        }
+        for r in catalog.query_rows::<ScanRow>(&report_query!("report-scans")?, &[], admin)? {
+            h.scans_of.entry(r.s).or_default().push((r.started, r.scan));
+        }
+        h.scans_of.values_mut().for_each(|v| v.sort());
+        h.rows_of.values_mut().for_each(|v| v.sort());
+        for r in catalog.query_rows::<AssetChangeRow>(
+            &report_query!("report-asset-changes")?,
+            &[],
+            admin,
+        )? {
+            if r.kind == "asset-added" {
+                h.added.insert(format!("{} {}", r.scan, r.a));
+            } else {
+                h.removed_by_scan.entry(r.scan).or_default().push(r.a);
+            }
+        }
+        Ok(h)
+    }
+
+    /// The scan of a source before its latest one: (start time, scan).
+    fn previous_scan(&self, source: &str) -> Option<&(String, String)> {
+        let v = self.scans_of.get(source)?;
+        (v.len() >= 2).then(|| &v[v.len() - 2])
+    }
+
+    /// Rows of `asset` as of the previous scan of its source (the last measurement taken by
+    /// then: a rescan that found the asset unchanged takes none), when it existed then.
+    fn previous_rows(&self, asset: &str, source: &str, is_new: bool) -> Option<u64> {
+        let (started, _) = self.previous_scan(source).filter(|_| !is_new)?;
+        self.rows_of
+            .get(asset)?
+            .iter()
+            .rev()
+            .find(|(t, _, _)| t <= started)
+            .map(|(_, _, n)| *n)
+    }
 }
 
 /// Reads the report from the catalog.
 pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogError> {
     // Read as the caller: a non-admin's report has nothing from restricted graphs.
-    let q = |body: &str| catalog.select_as(&format!("{}{body}", sparql_prologue()), admin);
-    let sources: Vec<SourceSummary> = q("SELECT ?s ?title ?kind ?scan ?ended ?assets ?failed WHERE { GRAPH ?g {
-            ?s a st:DataSource ; dcterms:title ?title ; st:sourceKind ?kind ; st:lastScan ?scan .
-            ?scan prov:endedAtTime ?ended ; st:assetCount ?assets ; st:failedCount ?failed } } ORDER BY ?title")?
-    .iter()
-    .map(|r| SourceSummary {
-        iri: text(r, "s"),
-        title: text(r, "title"),
-        kind: text(r, "kind"),
-        last_scan: text(r, "scan"),
-        scanned_at: text(r, "ended"),
-        assets: num(r, "assets"),
-        failed: num(r, "failed"),
-    })
-    .collect();
-    let mut columns: HashMap<String, Vec<(u64, ColumnSummary)>> = HashMap::new();
-    for r in q(
-        "SELECT ?a ?i ?name ?sem ?pii ?null ?distinct WHERE { GRAPH ?g {
-            ?a a st:Asset ; csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
-               st:semanticTypeName ?sem ; st:nullRate ?null ; st:distinctCount ?distinct .
-            OPTIONAL { ?c st:piiType ?pii } } }",
-    )? {
-        columns.entry(text(&r, "a")).or_default().push((
-            num(&r, "i"),
-            ColumnSummary {
-                name: text(&r, "name"),
-                semantic_type: text(&r, "sem"),
-                pii_type: r.get("pii").cloned(),
-                null_rate: r.get("null").and_then(|v| v.parse().ok()).unwrap_or(0.0),
-                distinct: num(&r, "distinct"),
-            },
-        ));
-    }
-    // Row counts per asset per scan, to compare the latest scan of a source with the one before.
-    let mut history: HashMap<String, Vec<(String, String, u64)>> = HashMap::new();
-    for r in q("SELECT ?a ?scan ?started ?rows WHERE { GRAPH ?g {
-            ?m dqv:computedOn ?a ; dqv:isMeasurementOf st:RowCount ; dqv:value ?rows ; prov:wasGeneratedBy ?scan .
-            ?a a st:Asset . ?scan prov:startedAtTime ?started } }")?
-    {
-        history.entry(text(&r, "a")).or_default().push((text(&r, "started"), text(&r, "scan"), num(&r, "rows")));
-    }
-    let mut scans_of: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    for r in q("SELECT ?s ?scan ?started WHERE { GRAPH ?g { ?scan a st:Scan ; prov:used ?s ; prov:startedAtTime ?started } }")? {
-        scans_of.entry(text(&r, "s")).or_default().push((text(&r, "started"), text(&r, "scan")));
-    }
-    for v in scans_of.values_mut() {
-        v.sort();
-    }
-    for v in history.values_mut() {
-        v.sort();
-    }
-    // What the latest scan of each source found new or gone, from the change history.
-    let mut added: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut removed_by_scan: HashMap<String, Vec<String>> = HashMap::new();
-    for r in q("SELECT ?scan ?a ?type WHERE { GRAPH ?g { ?e a st:ChangeEvent ; prov:wasGeneratedBy ?scan ;
-            st:asset ?a ; st:changeType ?type FILTER(?type IN (\"asset-added\", \"asset-removed\")) } }")?
-    {
-        if text(&r, "type") == "asset-added" {
-            added.insert(format!("{} {}", text(&r, "scan"), text(&r, "a")));
-        } else {
-            removed_by_scan.entry(text(&r, "scan")).or_default().push(text(&r, "a"));
-        }
-    }
-    let last_scan_of: HashMap<String, String> = sources
-        .iter()
-        .map(|s| (s.iri.clone(), s.last_scan.clone()))
+    let sources: Vec<SourceSummary> = catalog
+        .query_rows::<SourceRow>(&report_query!("report-sources")?, &[], admin)?
+        .into_iter()
+        .map(|r| SourceSummary {
+            iri: r.s,
+            title: r.title,
+            kind: r.kind,
+            last_scan: r.scan,
+            scanned_at: r.ended,
+            assets: r.assets,
+            failed: r.failed,
+        })
         .collect();
-    // The scan of a source before its latest one, with its start time.
-    let previous_scan = |source: &str| -> Option<(String, String)> {
-        let v = scans_of.get(source)?;
-        (v.len() >= 2).then(|| v[v.len() - 2].clone())
-    };
-    let mut assets = Vec::new();
-    for r in q("SELECT ?a ?s ?name ?loc ?rows ?kind ?conf ?format ?bytes ?malformed ?error WHERE { GRAPH ?g {
-            ?a a st:Asset ; st:source ?s ; dcterms:title ?name ; st:location ?loc ; st:rowCount ?rows ;
-               st:malformedRows ?malformed ; dcat:distribution ?d . ?d dcterms:format ?format .
-            OPTIONAL { ?d dcat:byteSize ?bytes } OPTIONAL { ?a st:kindName ?kind ; st:confidence ?conf }
-            OPTIONAL { ?a st:scanError ?error } } } ORDER BY ?s ?loc")?
-    {
-        let iri = text(&r, "a");
-        let source = text(&r, "s");
-        let mut cols = columns.remove(&iri).unwrap_or_default();
-        cols.sort_by_key(|c| c.0);
-        let prev = previous_scan(&source);
-        let is_new = last_scan_of
-            .get(&source)
-            .is_some_and(|last| added.contains(&format!("{last} {iri}")));
-        let seen_before = prev.is_some() && !is_new;
-        // Rows as of the previous scan: the last measurement taken by then (a rescan that found
-        // the asset unchanged takes none).
-        let previous_rows = prev.as_ref().filter(|_| seen_before).and_then(|(started, _)| {
-            history
-                .get(&iri)?
-                .iter()
-                .rev()
-                .find(|(t, _, _)| t <= started)
-                .map(|(_, _, n)| *n)
-        });
-        assets.push(AssetSummary {
-            new: is_new,
-            previous_rows,
-            iri,
-            source,
-            name: text(&r, "name"),
-            location: text(&r, "loc"),
-            format: text(&r, "format"),
-            rows: num(&r, "rows"),
-            bytes: r.get("bytes").and_then(|v| v.parse().ok()),
-            kind: r.get("kind").cloned().unwrap_or_else(|| "other".into()),
-            kind_confidence: r.get("conf").and_then(|v| v.parse().ok()).unwrap_or(0.0),
-            malformed_rows: num(&r, "malformed"),
-            error: r.get("error").cloned(),
-            columns: cols.into_iter().map(|c| c.1).collect(),
-        });
-    }
+    let history = History::read(catalog, admin)?;
+    let assets = assets(catalog, admin, &sources, &history)?;
     let mut removed: Vec<String> = sources
         .iter()
         .flat_map(|s| {
-            removed_by_scan
+            history
+                .removed_by_scan
                 .get(&s.last_scan)
                 .cloned()
                 .unwrap_or_default()
@@ -283,6 +306,57 @@ pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogE
         issues,
         removed,
     })
+}
+
+/// Every asset with its columns, and whether it is new or grew since the previous scan.
+fn assets(
+    catalog: &Catalog,
+    admin: bool,
+    sources: &[SourceSummary],
+    history: &History,
+) -> Result<Vec<AssetSummary>, CatalogError> {
+    let mut columns: HashMap<String, Vec<(u64, ColumnSummary)>> = HashMap::new();
+    for r in catalog.query_rows::<ColumnRow>(&report_query!("report-columns")?, &[], admin)? {
+        columns.entry(r.a).or_default().push((
+            r.i,
+            ColumnSummary {
+                name: r.name,
+                semantic_type: r.sem,
+                pii_type: r.pii,
+                null_rate: r.null,
+                distinct: r.distinct,
+            },
+        ));
+    }
+    let last_scan_of: HashMap<&str, &str> = sources
+        .iter()
+        .map(|s| (s.iri.as_str(), s.last_scan.as_str()))
+        .collect();
+    let mut assets = Vec::new();
+    for r in catalog.query_rows::<AssetRow>(&report_query!("report-assets")?, &[], admin)? {
+        let mut cols = columns.remove(&r.a).unwrap_or_default();
+        cols.sort_by_key(|c| c.0);
+        let is_new = last_scan_of
+            .get(r.s.as_str())
+            .is_some_and(|last| history.added.contains(&format!("{last} {}", r.a)));
+        assets.push(AssetSummary {
+            new: is_new,
+            previous_rows: history.previous_rows(&r.a, &r.s, is_new),
+            iri: r.a,
+            source: r.s,
+            name: r.name,
+            location: r.loc,
+            format: r.format,
+            rows: r.rows,
+            bytes: r.bytes,
+            kind: r.kind.unwrap_or_else(|| "other".into()),
+            kind_confidence: r.conf.unwrap_or(0.0),
+            malformed_rows: r.malformed,
+            error: r.error,
+            columns: cols.into_iter().map(|c| c.1).collect(),
+        });
+    }
+    Ok(assets)
 }
 
 /// Escapes text for HTML element content and attribute values.
