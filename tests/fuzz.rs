@@ -72,7 +72,7 @@ proptest! {
             match catalog.prepare_named(q, &args, false, false, &CancelToken::new()) {
                 Ok(_) => {}
                 Err(e) => prop_assert!(
-                    matches!(e, stocktake::catalog::CatalogError::BadRequest(_) | stocktake::catalog::CatalogError::InvalidIri(_)),
+                    matches!(e, stocktake::catalog::CatalogError::Invalid(_) | stocktake::catalog::CatalogError::InvalidIri(_)),
                     "{}: {e:?}", q.name
                 ),
             }

@@ -33,7 +33,7 @@ fn loader_err(e: LoaderError) -> CatalogError {
     match e {
         LoaderError::Parsing(p) => CatalogError::RdfSyntax(p.to_string()),
         LoaderError::Storage(s) => CatalogError::Storage(s),
-        other => CatalogError::BadRequest(other.to_string()),
+        other => CatalogError::Invalid(other.to_string()),
     }
 }
 
@@ -59,7 +59,7 @@ impl Catalog {
         let g = self.graph_name(target)?;
         if let (false, GraphName::NamedNode(n)) = (admin, &g) {
             if let Some(why) = self.write_denied(n)? {
-                return Err(CatalogError::Forbidden(why));
+                return Err(CatalogError::NotAllowed(why));
             }
         }
         Ok(g)
@@ -217,7 +217,7 @@ impl Catalog {
             if let GraphName::NamedNode(g) = &quad.graph_name {
                 if !admin && protected.contains(g) {
                     let why = self.write_denied(g)?.unwrap_or_default();
-                    return Err(CatalogError::Forbidden(why));
+                    return Err(CatalogError::NotAllowed(why));
                 }
             }
             tx.insert(quad.as_ref());

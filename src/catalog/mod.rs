@@ -63,10 +63,11 @@ pub enum CatalogError {
     ResourceLimit(String),
     /// The operation touches a graph or uses a form the caller's role does not allow.
     #[error("{0}")]
-    Forbidden(String),
-    /// A request is well-formed but not acceptable (e.g. dataset given twice).
+    NotAllowed(String),
+    /// The input is well-formed but cannot be served as given (e.g. a dataset given twice, a
+    /// parameter a named query does not have).
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
     /// An IRI is malformed.
     #[error("invalid IRI {0}")]
     InvalidIri(String),

@@ -54,7 +54,7 @@ const KINDS: &[&str] = &[
 impl NamedQuery {
     /// Parses a query file's header and checks the query parses.
     pub fn parse(name: &str, text: &str) -> Result<Self, CatalogError> {
-        let bad = |msg: String| CatalogError::BadRequest(format!("queries/{name}.rq: {msg}"));
+        let bad = |msg: String| CatalogError::Invalid(format!("queries/{name}.rq: {msg}"));
         let mut title = None;
         let mut description = String::new();
         let mut params = Vec::new();
@@ -135,7 +135,7 @@ impl NamedQuery {
 
 fn to_term(p: &NamedQueryParam, value: &str) -> Result<Term, CatalogError> {
     let bad = |why: &str| {
-        CatalogError::BadRequest(format!(
+        CatalogError::Invalid(format!(
             "parameter '{}' expects {}: '{value}' {why}",
             p.name, p.kind
         ))
@@ -188,7 +188,7 @@ impl Catalog {
         for key in args.keys() {
             if !query.params.iter().any(|p| &p.name == key) {
                 let known: Vec<&str> = query.params.iter().map(|p| p.name.as_str()).collect();
-                return Err(CatalogError::BadRequest(format!(
+                return Err(CatalogError::Invalid(format!(
                     "query '{}' has no parameter '{key}' (parameters: {})",
                     query.name,
                     if known.is_empty() {
@@ -208,14 +208,14 @@ impl Catalog {
                 (Some(v), _) => v,
                 (None, Some(d)) => d,
                 (None, None) => {
-                    return Err(CatalogError::BadRequest(format!(
+                    return Err(CatalogError::Invalid(format!(
                         "query '{}' needs parameter '{}' ({}: {})",
                         query.name, p.name, p.kind, p.description
                     )))
                 }
             };
             let var = Variable::new(&p.name).map_err(|e| {
-                CatalogError::BadRequest(format!("invalid parameter name '{}': {e}", p.name))
+                CatalogError::Invalid(format!("invalid parameter name '{}': {e}", p.name))
             })?;
             let term = to_term(p, value)?;
             bind::substitute(&mut parsed, &var, &term);

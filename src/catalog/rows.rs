@@ -109,7 +109,7 @@ impl Catalog {
             .execute()
             .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
         let QueryResults::Solutions(solutions) = results else {
-            return Err(CatalogError::BadRequest(
+            return Err(CatalogError::Invalid(
                 "a row reader needs a SELECT query".into(),
             ));
         };

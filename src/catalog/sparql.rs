@@ -145,7 +145,7 @@ impl PreparedQuery {
     /// term object, never spliced into the text.
     pub(crate) fn bind(mut self, name: &str, term: Term) -> Result<Self, CatalogError> {
         let var = Variable::new(name)
-            .map_err(|e| CatalogError::BadRequest(format!("invalid variable ?{name}: {e}")))?;
+            .map_err(|e| CatalogError::Invalid(format!("invalid variable ?{name}: {e}")))?;
         self.inner = self.inner.substitute_variable(var, term);
         Ok(self)
     }
@@ -402,7 +402,7 @@ impl Catalog {
                 )
             });
             if has_own {
-                return Err(CatalogError::BadRequest(
+                return Err(CatalogError::Invalid(
                     "using-graph-uri/using-named-graph-uri cannot be combined with USING, \
                      USING NAMED or WITH in the update (SPARQL 1.1 Protocol §2.2.3)"
                         .into(),
@@ -413,8 +413,8 @@ impl Catalog {
             let protected = self.write_protected_graphs()?;
             check_update_targets(&update, &protected)
                 .map_err(|g| match self.write_denied(&g) {
-                    Ok(Some(why)) => CatalogError::Forbidden(why),
-                    Ok(None) => CatalogError::Forbidden(format!(
+                    Ok(Some(why)) => CatalogError::NotAllowed(why),
+                    Ok(None) => CatalogError::NotAllowed(format!(
                         "only admins may change graph <{}>",
                         g.as_str()
                     )),
@@ -505,7 +505,7 @@ fn check_update_targets(
                     match g {
                         GraphNamePattern::NamedNode(n) => deny(n)?,
                         GraphNamePattern::Variable(v) => {
-                            return Ok(Err(CatalogError::Forbidden(format!(
+                            return Ok(Err(CatalogError::NotAllowed(format!(
                                 "update templates with a variable graph name (GRAPH ?{}) need \
                                  the admin role, because their target graphs are only known \
                                  during evaluation",
@@ -522,7 +522,7 @@ fn check_update_targets(
                 spargebra::algebra::GraphTarget::NamedNode(n) => deny(n)?,
                 spargebra::algebra::GraphTarget::NamedGraphs
                 | spargebra::algebra::GraphTarget::AllGraphs => {
-                    return Ok(Err(CatalogError::Forbidden(
+                    return Ok(Err(CatalogError::NotAllowed(
                         "CLEAR/DROP of ALL or NAMED graphs needs the admin role; name the graphs \
                          instead"
                             .into(),

@@ -130,7 +130,7 @@ impl<'a> Iris<'a> {
                 lang: Some(l),
                 ..
             } => Literal::new_language_tagged_literal(value.clone(), l.clone())
-                .map_err(|e| CatalogError::BadRequest(format!("language tag {l:?}: {e}")))?
+                .map_err(|e| CatalogError::Invalid(format!("language tag {l:?}: {e}")))?
                 .into(),
             Object::Literal {
                 value,

@@ -148,7 +148,7 @@ impl ApiError {
     /// hand the error back).
     pub fn from_catalog(e: &CatalogError) -> Self {
         match e {
-            CatalogError::Syntax(m) | CatalogError::BadRequest(m) | CatalogError::RdfSyntax(m) => {
+            CatalogError::Syntax(m) | CatalogError::Invalid(m) | CatalogError::RdfSyntax(m) => {
                 Self::BadRequest(m.clone())
             }
             CatalogError::InvalidIri(_) => Self::BadRequest(e.to_string()),
@@ -157,7 +157,7 @@ impl ApiError {
             // The same query would run out of time again: no Retry-After.
             CatalogError::Timeout(_) => Self::unavailable(e.to_string()),
             CatalogError::ResourceLimit(m) => Self::Unprocessable(m.clone()),
-            CatalogError::Forbidden(m) => Self::Forbidden(m.clone()),
+            CatalogError::NotAllowed(m) => Self::Forbidden(m.clone()),
             CatalogError::NotFound(m) => Self::NotFound(m.clone()),
             CatalogError::Storage(_) | CatalogError::Io { .. } => Self::Internal(e.to_string()),
         }
@@ -208,7 +208,7 @@ impl From<RecommendError> for ApiError {
             // Someone has to train one first: no time to promise.
             RecommendError::NoModel(_) => Self::unavailable(e.to_string()),
             RecommendError::Unknown { .. } => Self::NotFound(e.to_string()),
-            RecommendError::BadRequest(m) => Self::BadRequest(m),
+            RecommendError::Invalid(m) => Self::BadRequest(m),
             RecommendError::Catalog(c) => c.into(),
             RecommendError::Embed(_) | RecommendError::Kg(_) => Self::Internal(e.to_string()),
         }
@@ -249,6 +249,13 @@ impl From<AppError> for ApiError {
             | AppError::Config(_)
             | AppError::Io { .. } => Self::Internal(e.to_string()),
         }
+    }
+}
+
+/// A blocking task that panicked or was cancelled: a bug or a shutdown, never the client's.
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(format!("worker failed: {e}"))
     }
 }
 

@@ -140,9 +140,7 @@ pub(super) async fn start(
     state.may_read(&who, &req.asset)?;
     let asset = req.asset.clone();
     let checked = mapping.clone();
-    tokio::task::spawn_blocking(move || App::check_mapping(&asset, &checked))
-        .await
-        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;
+    tokio::task::spawn_blocking(move || App::check_mapping(&asset, &checked)).await??;
     let id = hex::encode(rand::random::<[u8; 8]>());
     {
         let mut jobs = state.inner.jobs.lock();

@@ -49,9 +49,7 @@ async fn build(
 ) -> Result<report::InventoryReport, ApiError> {
     let app = std::sync::Arc::clone(state.app());
     let admin = who.is_admin();
-    Ok(tokio::task::spawn_blocking(move || app.report(admin))
-        .await
-        .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??)
+    Ok(tokio::task::spawn_blocking(move || app.report(admin)).await??)
 }
 
 /// `GET /report`: the inventory report, HTML unless JSON is asked for.
@@ -145,8 +143,7 @@ pub(super) async fn post_source(
         worker_state.audit(&auditor, "scan", &shown, &outcome, 0);
         result
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))?;
+    .await?;
     let outcome = result?;
     let report = &outcome.report;
     let body = serde_json::json!({

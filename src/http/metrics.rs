@@ -111,7 +111,7 @@ pub(super) async fn get_metrics(
         Ok(crate::telemetry::render() + &per_graph)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;
+    ??;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -114,7 +114,7 @@ impl AppState {
         let remaining = timeout.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, handle).await {
             Ok(Ok(result)) => result.map_err(ApiError::from),
-            Ok(Err(join)) => Err(ApiError::Internal(format!("worker failed: {join}"))),
+            Ok(Err(join)) => Err(join.into()),
             Err(_) => {
                 if let Some(c) = cancel {
                     c.cancel();

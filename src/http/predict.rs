@@ -95,8 +95,7 @@ async fn run(
             Route::Similar => service.similar(&r(&p.entity), p.k, admin),
         }
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("worker failed: {e}")))??;
+    .await??;
     Ok(Json(answer).into_response())
 }
 

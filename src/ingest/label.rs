@@ -165,7 +165,7 @@ pub fn list(
 ) -> Result<Vec<LabelRow>, CatalogError> {
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::Invalid(format!(
                 "unknown status {s:?}: use one of {}",
                 STATUSES.join(", ")
             )));

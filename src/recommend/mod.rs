@@ -111,7 +111,7 @@ pub enum RecommendError {
     },
     /// A request that cannot be answered as asked.
     #[error("{0}")]
-    BadRequest(String),
+    Invalid(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -497,7 +497,7 @@ fn search(l: &Loaded, point: &[f32], k: usize, exclude: &[u32], allow: &Filter) 
 
 fn check_k(k: usize) -> Result<(), RecommendError> {
     if k == 0 || k > 1000 {
-        return Err(RecommendError::BadRequest(format!(
+        return Err(RecommendError::Invalid(format!(
             "k must be in 1..=1000, got {k}"
         )));
     }

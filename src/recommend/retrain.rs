@@ -67,7 +67,7 @@ pub fn catalog_dataset(
     };
     let triples = catalog.entity_triples(&graph, &exclude)?;
     if triples.is_empty() {
-        return Err(RecommendError::BadRequest(format!(
+        return Err(RecommendError::Invalid(format!(
             "graph {} has no entity-to-entity triples to train on (literals and {} are left out); ingest data first",
             graph.as_str(),
             exclude.join(", ")
