@@ -32,6 +32,32 @@ pub(super) fn substitute(query: &mut Query, var: &Variable, term: &Term) {
     graph_pattern(pattern, &mut v);
 }
 
+/// Keeps at most `n` solutions of a query (its top-level `LIMIT`, added or lowered).
+pub(super) fn limit(query: &mut Query, n: usize) {
+    let pattern = match query {
+        Query::Select { pattern, .. }
+        | Query::Ask { pattern, .. }
+        | Query::Describe { pattern, .. }
+        | Query::Construct { pattern, .. } => pattern,
+    };
+    match pattern {
+        GraphPattern::Slice { length, .. } => *length = Some(length.map_or(n, |l| l.min(n))),
+        other => {
+            let inner = std::mem::replace(
+                other,
+                GraphPattern::Bgp {
+                    patterns: Vec::new(),
+                },
+            );
+            *other = GraphPattern::Slice {
+                inner: Box::new(inner),
+                start: 0,
+                length: Some(n),
+            };
+        }
+    }
+}
+
 /// Whether the top-level projection of a SELECT lists `var`.
 pub(super) fn is_projected(query: &Query, var: &Variable) -> bool {
     fn find(p: &GraphPattern, var: &Variable) -> bool {
@@ -297,5 +323,18 @@ mod tests {
             "value stays one escaped literal: {text}"
         );
         assert!(text.contains("true"), "{text}");
+    }
+
+    #[test]
+    fn limit_is_added_or_lowered_never_raised() {
+        let limited = |text: &str, n: usize| {
+            let mut q = SparqlParser::new().parse_query(text).unwrap();
+            limit(&mut q, n);
+            q.to_string()
+        };
+        assert!(limited("SELECT * { ?s ?p ?o } ORDER BY ?s", 10).contains("LIMIT 10"));
+        assert!(limited("SELECT * { ?s ?p ?o } LIMIT 50", 10).contains("LIMIT 10"));
+        let kept = limited("SELECT * { ?s ?p ?o } OFFSET 2 LIMIT 5", 10);
+        assert!(kept.contains("LIMIT 5") && kept.contains("OFFSET 2"), "{kept}");
     }
 }

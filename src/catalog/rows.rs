@@ -62,11 +62,31 @@ impl Catalog {
         args: &[(&str, &str)],
         admin: bool,
     ) -> Result<Vec<T>, CatalogError> {
+        self.query_rows_limited(query, args, admin, None)
+    }
+
+    /// [`Catalog::query_rows`] with at most `limit` rows (SPARQL cannot take `LIMIT` as a
+    /// parameter; it is set on the parsed query, never spliced into its text).
+    pub fn query_rows_limited<T: DeserializeOwned>(
+        &self,
+        query: &NamedQuery,
+        args: &[(&str, &str)],
+        admin: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<T>, CatalogError> {
         let args: BTreeMap<String, String> = args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        let mut query = query.clone();
+        if let Some(n) = limit {
+            let mut parsed = SparqlParser::new()
+                .parse_query(&query.text)
+                .map_err(|e| CatalogError::Syntax(format!("{}: {e}", query.name)))?;
+            super::bind::limit(&mut parsed, n);
+            query.text = parsed.to_string();
+        }
+        let prepared = self.prepare_named(&query, &args, admin, false, &CancelToken::new())?;
         self.rows(prepared)
     }
 

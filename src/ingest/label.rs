@@ -12,9 +12,11 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
+
 use super::graph::{content_key, Built, Minter};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
 use crate::infer::{InferError, Model, Task};
 
 /// The labeller: a token classifier over titles and where its labels go.
@@ -171,37 +173,47 @@ pub fn list(
             )));
         }
     }
-    let g = catalog.layout().products.as_str().to_owned();
-    let filter = status
-        .map(|s| format!("FILTER(?status = \"{s}\")"))
-        .unwrap_or_default();
-    let rows = catalog.select_as(
-        &format!(
-            "SELECT ?l ?product ?type ?value ?confidence ?model ?status WHERE {{ GRAPH <{g}> {{ \
-         ?l a <{ST}Label> ; <{ST}labelOf> ?product ; <{ST}entityType> ?type ; <{ST}value> ?value ; \
-         <{ST}confidence> ?confidence ; <{ST}model> ?model ; <{ST}status> ?status {filter} }} }} \
-         ORDER BY ?confidence ?l LIMIT {limit}"
-        ),
+    let g = catalog.layout().products.as_str();
+    let query = NamedQuery::parse("labels", include_str!("queries/labels.rq"))?;
+    let rows: Vec<LabelFound> = catalog.query_rows_limited(
+        &query,
+        &[("graph", g), ("wanted", status.unwrap_or("any"))],
         admin,
+        Some(limit),
     )?;
     let prefix = label_iri(catalog.layout().base(), "");
     Ok(rows
         .into_iter()
-        .map(|mut r| {
-            let mut take = |k: &str| r.remove(k).unwrap_or_default();
-            let iri = take("l");
-            LabelRow {
-                id: iri.strip_prefix(&prefix).unwrap_or(&iri).to_owned(),
-                product: take("product"),
-                kind: take("type"),
-                value: take("value"),
-                confidence: take("confidence").parse().ok(),
-                model: take("model"),
-                status: take("status"),
-                iri,
-            }
+        .map(|r| LabelRow {
+            id: r.l.strip_prefix(&prefix).unwrap_or(&r.l).to_owned(),
+            product: r.product,
+            kind: r.kind,
+            value: r.value,
+            confidence: r.confidence,
+            model: r.model,
+            status: r.status,
+            iri: r.l,
         })
         .collect())
+}
+
+/// A row of `queries/labels.rq`.
+#[derive(Deserialize)]
+struct LabelFound {
+    l: String,
+    product: String,
+    #[serde(rename = "type")]
+    kind: String,
+    value: String,
+    confidence: Option<f64>,
+    model: String,
+    status: String,
+}
+
+/// A row of `queries/label-products.rq`.
+#[derive(Deserialize)]
+struct LabelledProduct {
+    p: String,
 }
 
 /// Records a person's decision on label `id`; errors when there is no such label.
@@ -219,11 +231,13 @@ pub fn decide(
     }
     let base = catalog.layout().base().to_owned();
     let label = label_iri(&base, id);
-    let g = catalog.layout().products.as_str().to_owned();
-    let found = catalog.select_as(
-        &format!(
-            "SELECT ?p WHERE {{ GRAPH <{g}> {{ <{label}> a <{ST}Label> ; <{ST}labelOf> ?p }} }}"
-        ),
+    let query = NamedQuery::parse("label-products", include_str!("queries/label-products.rq"))?;
+    let found: Vec<LabelledProduct> = catalog.query_rows(
+        &query,
+        &[
+            ("graph", catalog.layout().products.as_str()),
+            ("label", &label),
+        ],
         admin,
     )?;
     if found.is_empty() {
@@ -232,7 +246,7 @@ pub fn decide(
     // The product must be labelled again at the next ingest even if its record is unchanged:
     // forget the hash that would let the ingest skip it (before the decision is written, so a
     // failure in between costs a re-label, never a lost decision).
-    let products: Vec<String> = found.iter().filter_map(|r| r.get("p").cloned()).collect();
+    let products: Vec<String> = found.into_iter().map(|r| r.p).collect();
     catalog.replace_properties(
         &catalog.layout().products,
         &products,
