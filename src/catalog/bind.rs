@@ -335,6 +335,9 @@ mod tests {
         assert!(limited("SELECT * { ?s ?p ?o } ORDER BY ?s", 10).contains("LIMIT 10"));
         assert!(limited("SELECT * { ?s ?p ?o } LIMIT 50", 10).contains("LIMIT 10"));
         let kept = limited("SELECT * { ?s ?p ?o } OFFSET 2 LIMIT 5", 10);
-        assert!(kept.contains("LIMIT 5") && kept.contains("OFFSET 2"), "{kept}");
+        assert!(
+            kept.contains("LIMIT 5") && kept.contains("OFFSET 2"),
+            "{kept}"
+        );
     }
 }

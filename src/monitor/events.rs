@@ -6,14 +6,12 @@
 //! ever added: history is not rewritten by later scans. Deliveries (`st:AlertDelivery`) link the
 //! events they carried and record the outcome, so "was anyone told?" is a query too.
 
-use std::collections::HashMap;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::alert::Delivery;
 use super::diff::ChangeEvent;
 use crate::catalog::vocab::{PROV, RDF, RDFS, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
 use crate::inventory::record::short_hash;
 
 /// The scan events belong to.
@@ -135,6 +133,26 @@ pub struct EventRecord {
     pub metric_value: Option<f64>,
 }
 
+/// A row of `queries/changes.rq`.
+#[derive(Deserialize)]
+struct EventRow {
+    e: String,
+    #[serde(rename = "type")]
+    kind: String,
+    severity: String,
+    at: String,
+    scan: String,
+    source: String,
+    asset: String,
+    location: String,
+    column: Option<String>,
+    message: String,
+    old: Option<String>,
+    new: Option<String>,
+    metric: Option<String>,
+    value: Option<f64>,
+}
+
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -150,46 +168,30 @@ pub struct Filter {
 
 /// Events matching `filter`, newest first. Blocking.
 pub fn list(catalog: &Catalog, filter: &Filter) -> Result<Vec<EventRecord>, CatalogError> {
-    let graph = catalog.layout().changes.as_str().to_string();
-    // The only value that enters the query text is a re-formatted, parsed time.
-    let since = filter
-        .since
-        .map(|t| {
-            format!(
-                "FILTER(?at >= \"{}\"^^<http://www.w3.org/2001/XMLSchema#dateTime>)",
-                t.to_rfc3339()
-            )
-        })
-        .unwrap_or_default();
-    let rows = catalog.select(&format!(
-        "PREFIX st: <{ST}>\nPREFIX prov: <{PROV}>\nPREFIX rdfs: <{RDFS}>\n\
-         SELECT * WHERE {{ GRAPH <{graph}> {{
-            ?e a st:ChangeEvent ; st:changeType ?type ; st:severity ?severity ; prov:atTime ?at ;
-               prov:wasGeneratedBy ?scan ; st:eventSource ?source ; st:asset ?asset ;
-               st:location ?location ; rdfs:comment ?message .
-            OPTIONAL {{ ?e st:columnName ?column }} OPTIONAL {{ ?e st:oldValue ?old }}
-            OPTIONAL {{ ?e st:newValue ?new }}
-            OPTIONAL {{ ?e st:metricName ?metric ; st:metricValue ?value }}
-            {since} }} }} ORDER BY DESC(?at) ?location ?column ?type"
-    ))?;
-    let get = |r: &HashMap<String, String>, k: &str| r.get(k).cloned().unwrap_or_default();
+    let query = NamedQuery::parse("changes", include_str!("queries/changes.rq"))?;
+    let since = filter.since.map(|t| t.to_rfc3339());
+    let mut args = vec![("graph", catalog.layout().changes.as_str())];
+    if let Some(t) = &since {
+        args.push(("since", t));
+    }
+    let rows: Vec<EventRow> = catalog.query_rows(&query, &args, true)?;
     let mut out = Vec::new();
-    for r in &rows {
+    for r in rows {
         let rec = EventRecord {
-            iri: get(r, "e"),
-            kind: get(r, "type"),
-            severity: get(r, "severity"),
-            at: get(r, "at"),
-            scan: get(r, "scan"),
-            source: get(r, "source"),
-            asset: get(r, "asset"),
-            location: get(r, "location"),
-            column: r.get("column").cloned(),
-            message: get(r, "message"),
-            old: r.get("old").cloned(),
-            new: r.get("new").cloned(),
-            metric: r.get("metric").cloned(),
-            metric_value: r.get("value").and_then(|v| v.parse().ok()),
+            iri: r.e,
+            kind: r.kind,
+            severity: r.severity,
+            at: r.at,
+            scan: r.scan,
+            source: r.source,
+            asset: r.asset,
+            location: r.location,
+            column: r.column,
+            message: r.message,
+            old: r.old,
+            new: r.new,
+            metric: r.metric,
+            metric_value: r.value,
         };
         if let Some(a) = &filter.asset {
             if &rec.asset != a && &rec.location != a {
