@@ -192,274 +192,322 @@ fn checked<T>(value: Option<Result<T, String>>, reasons: &mut Vec<String>) -> Op
     }
 }
 
+/// A record's cells, read by field name and cleaned.
+struct Record<'a> {
+    ctx: &'a Context<'a>,
+    cells: &'a [Option<String>],
+}
+
+impl Record<'_> {
+    fn get(&self, field: &str) -> Option<String> {
+        let i = *self.ctx.fields.get(field)?;
+        let v = clean::text(self.cells.get(i)?.as_deref()?);
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// Where the products that reviews and interactions point at live.
+    fn product_namespace(&self) -> &str {
+        self.ctx
+            .mapping
+            .product_namespace
+            .as_deref()
+            .unwrap_or("products")
+    }
+}
+
+impl Built {
+    fn add(&mut self, s: &str, p: String, o: Object) {
+        self.statements.push(Statement::new(s, p, o));
+    }
+}
+
 /// Builds one record, or returns every reason it cannot be built.
 pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<String>> {
-    let get = |field: &str| -> Option<String> {
-        let i = *ctx.fields.get(field)?;
-        let v = clean::text(cells.get(i)?.as_deref()?);
-        (!v.is_empty()).then_some(v)
+    let rec = Record { ctx, cells };
+    let mut b = Built::default();
+    let subject = match ctx.mapping.entity {
+        Entity::Product => product(&rec, &mut b)?,
+        Entity::Review => review(&rec, &mut b)?,
+        Entity::Interaction => interaction(&rec, &mut b)?,
+        Entity::User => user(&rec, &mut b)?,
+        Entity::Seller => seller(&rec, &mut b)?,
     };
+    b.owned.insert(0, subject.clone());
+    b.subject = subject;
+    Ok(b)
+}
+
+/// A product: id, title, offer (price, currency), measures, brand, category, seller.
+fn product(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
     let mut reasons = Vec::new();
-    let mut statements = Vec::new();
-    let mut owned: Vec<String> = Vec::new();
-    let subject: String;
-    let mut title_out = None;
-    let mut text_out = None;
-    let mut has_brand = false;
-    let mut references = Vec::new();
-    let mut add = |s: &str, p: String, o: Object| statements.push(Statement::new(s, p, o));
-    let product_ns = ctx
+    let id = rec.get("id");
+    let title = rec.get("title");
+    if id.is_none() {
+        reasons.push("product id is empty".to_string());
+    }
+    if title.is_none() && rec.ctx.fields.contains_key("title") {
+        reasons.push("title is empty".to_string());
+    }
+    let price = checked(rec.get("price").map(|p| clean::price(&p)), &mut reasons);
+    let currency_col = checked(
+        rec.get("currency").map(|c| clean::currency(&c)),
+        &mut reasons,
+    );
+    let weight_unit = rec
+        .ctx
         .mapping
-        .product_namespace
+        .defaults
+        .weight_unit
         .as_deref()
-        .unwrap_or("products");
-    match ctx.mapping.entity {
-        Entity::Product => {
-            let id = get("id");
-            let title = get("title");
-            if id.is_none() {
-                reasons.push("product id is empty".to_string());
-            }
-            if title.is_none() && ctx.fields.contains_key("title") {
-                reasons.push("title is empty".to_string());
-            }
-            let price = checked(get("price").map(|p| clean::price(&p)), &mut reasons);
-            let currency_col = checked(get("currency").map(|c| clean::currency(&c)), &mut reasons);
-            let weight_unit = ctx.mapping.defaults.weight_unit.as_deref().unwrap_or("g");
-            let length_unit = ctx.mapping.defaults.length_unit.as_deref().unwrap_or("cm");
-            let mut measures = Vec::new();
-            for (field, what, unit, property) in [
-                ("weight", Measure::Weight, weight_unit, "weight"),
-                ("length", Measure::Length, length_unit, "depth"),
-                ("width", Measure::Length, length_unit, "width"),
-                ("height", Measure::Length, length_unit, "height"),
-            ] {
-                let value = get(field).map(|v| clean::measure(&v, what, unit));
-                if let Some(v) = checked(value, &mut reasons) {
-                    measures.push((property, what, v));
-                }
-            }
-            let Some(id) = id else {
-                return Err(reasons);
-            };
-            if !reasons.is_empty() {
-                return Err(reasons);
-            }
-            let p = ctx.minter.entity("product", ctx.namespace, &id);
-            add(&p, rdf_type(), Object::iri(schema("Product")));
-            add(&p, schema("productID"), Object::string(&id));
-            if let Some(title) = &title {
-                add(&p, schema("name"), Object::string(title));
-            }
-            for (property, what, v) in measures {
-                let node = format!("{p}/{property}");
-                add(&p, schema(property), Object::iri(&node));
-                add(&node, rdf_type(), Object::iri(schema("QuantitativeValue")));
-                add(&node, schema("value"), Object::decimal(v));
-                add(&node, schema("unitCode"), Object::string(what.unit().1));
-                owned.push(node);
-            }
-            if let Some(d) = get("description") {
-                add(&p, schema("description"), Object::string(d));
-            }
-            if let Some(price) = price {
-                let offer = format!("{p}/offer");
-                add(&p, schema("offers"), Object::iri(&offer));
-                add(&offer, rdf_type(), Object::iri(schema("Offer")));
-                add(
-                    &offer,
-                    schema("price"),
-                    Object::decimal_lexical(&price.amount),
-                );
-                let currency = price.currency.or(currency_col).or(ctx
-                    .mapping
-                    .defaults
-                    .currency
-                    .as_deref()
-                    .and_then(|c| clean::currency(c).ok()));
-                if let Some(c) = currency {
-                    add(&offer, schema("priceCurrency"), Object::string(c));
-                }
-                owned.push(offer);
-            }
-            title_out = title.clone();
-            if let Some(brand) = get("brand") {
-                has_brand = true;
-                let iri = ctx.minter.brand(&brand);
-                add(&p, schema("brand"), Object::iri(&iri));
-                add(&iri, rdf_type(), Object::iri(schema("Brand")));
-                add(&iri, schema("name"), Object::string(&brand));
-            }
-            if let Some(cat) = get("category") {
-                let iri = match ctx.categories.get(&cat.to_lowercase()) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let iri = ctx.minter.category(&cat);
-                        add(&iri, rdf_type(), Object::iri(format!("{SKOS}Concept")));
-                        add(&iri, format!("{SKOS}prefLabel"), Object::string(&cat));
-                        iri
-                    }
-                };
-                add(&p, schema("category"), Object::iri(iri));
-            }
-            if let Some(seller) = get("seller") {
-                let s = ctx.minter.entity("seller", "sellers", &seller);
-                add(&p, st("soldBy"), Object::iri(s));
-            }
-            subject = p;
-        }
-        Entity::Review => {
-            let product = get("product");
-            if product.is_none() {
-                reasons.push("the reviewed product is empty".to_string());
-            }
-            let rating = checked(get("rating").map(|r| clean::rating(&r)), &mut reasons);
-            let time = checked(
-                get("time").map(|t| clean::timestamp(&t, ctx.now)),
-                &mut reasons,
-            );
-            // Review bodies are published: phones, e-mails and ids written into them are masked.
-            let raw_text = get("text");
-            let text = raw_text
-                .as_deref()
-                .map(|t| crate::privacy::pii::scrub_text(t).into_owned());
-            let user = get("user");
-            let pseudonym = user.as_deref().map(|u| ctx.minter.pseudonym("users", u));
-            let Some(product) = product else {
-                return Err(reasons);
-            };
-            if !reasons.is_empty() {
-                return Err(reasons);
-            }
-            let key = get("id").unwrap_or_else(|| {
-                // The raw text keeps two reviews apart that differ only in a masked phone; keyed,
-                // so the key is no oracle for guessing what was masked.
-                content_key(&[
-                    &product,
-                    pseudonym.as_deref().unwrap_or(""),
-                    &get("time").unwrap_or_default(),
-                    &ctx.minter
-                        .pseudonym("review-text", raw_text.as_deref().unwrap_or("")),
-                ])
-            });
-            let r = ctx.minter.entity("review", ctx.namespace, &key);
-            add(&r, rdf_type(), Object::iri(schema("Review")));
-            let p = ctx.minter.entity("product", product_ns, &product);
-            references.push((product.clone(), p.clone()));
-            add(&r, schema("itemReviewed"), Object::iri(p));
-            if let Some(u) = user {
-                let u = ctx.minter.user("users", &u);
-                add(&u, rdf_type(), Object::iri(st("User")));
-                add(&r, schema("author"), Object::iri(u));
-            }
-            if let Some(t) = text {
-                add(&r, schema("reviewBody"), Object::string(&t));
-                text_out = Some(t);
-            }
-            if let Some(v) = rating {
-                let node = format!("{r}/rating");
-                add(&r, schema("reviewRating"), Object::iri(&node));
-                add(&node, rdf_type(), Object::iri(schema("Rating")));
-                add(&node, schema("ratingValue"), Object::double(v));
-                owned.push(node);
-            }
-            if let Some(t) = time {
-                add(&r, schema("dateCreated"), Object::datetime(rfc3339(t)));
-            }
-            subject = r;
-        }
-        Entity::Interaction => {
-            let user = get("user");
-            let product = get("product");
-            if user.is_none() {
-                reasons.push("user is empty".to_string());
-            }
-            if product.is_none() {
-                reasons.push("product is empty".to_string());
-            }
-            let kind = match (get("kind"), ctx.mapping.defaults.kind.as_deref()) {
-                (Some(k), _) => interaction_kind(&k),
-                (None, Some(d)) => interaction_kind(d),
-                (None, None) => {
-                    Err("interaction kind is empty and the mapping sets no default".into())
-                }
-            };
-            if let Err(e) = &kind {
-                reasons.push(e.clone());
-            }
-            let time = checked(
-                get("time").map(|t| clean::timestamp(&t, ctx.now)),
-                &mut reasons,
-            );
-            let rating = checked(get("rating").map(|r| clean::rating(&r)), &mut reasons);
-            let (Some(user), Some(product), Ok(kind)) = (user, product, kind) else {
-                return Err(reasons);
-            };
-            if !reasons.is_empty() {
-                return Err(reasons);
-            }
-            let u = ctx.minter.user("users", &user);
-            let p = ctx.minter.entity("product", product_ns, &product);
-            references.push((product.clone(), p.clone()));
-            let when = time.as_ref().map(|t| rfc3339(*t));
-            // Keyed by the pseudonym, never the raw id: an unkeyed hash of the raw id would let
-            // anyone who can guess ids link interactions back to users.
-            let key = content_key(&[
-                &ctx.minter.pseudonym("users", &user),
-                &product,
-                kind,
-                when.as_deref().unwrap_or(""),
-            ]);
-            let i = ctx.minter.entity("interaction", ctx.namespace, &key);
-            add(&u, rdf_type(), Object::iri(st("User")));
-            add(&u, st(kind), Object::iri(&p));
-            add(&i, rdf_type(), Object::iri(st("Interaction")));
-            add(&i, st("user"), Object::iri(&u));
-            add(&i, st("product"), Object::iri(&p));
-            add(&i, st("interactionKind"), Object::iri(st(kind)));
-            if let Some(t) = when {
-                add(&i, format!("{PROV}atTime"), Object::datetime(t));
-            }
-            if let Some(v) = rating {
-                add(&i, schema("ratingValue"), Object::double(v));
-            }
-            subject = i;
-        }
-        Entity::User => {
-            let Some(id) = get("id") else {
-                return Err(vec!["user id is empty".to_string()]);
-            };
-            let u = ctx.minter.user("users", &id);
-            add(&u, rdf_type(), Object::iri(st("User")));
-            subject = u;
-        }
-        Entity::Seller => {
-            let Some(id) = get("id") else {
-                return Err(vec!["seller id is empty".to_string()]);
-            };
-            let s = ctx.minter.entity("seller", "sellers", &id);
-            add(&s, rdf_type(), Object::iri(st("Seller")));
-            add(&s, schema("identifier"), Object::string(&id));
-            if let Some(n) = get("name") {
-                add(&s, schema("name"), Object::string(n));
-            }
-            if let Some(c) = get("city") {
-                add(&s, st("city"), Object::string(c));
-            }
-            subject = s;
+        .unwrap_or("g");
+    let length_unit = rec
+        .ctx
+        .mapping
+        .defaults
+        .length_unit
+        .as_deref()
+        .unwrap_or("cm");
+    let mut measures = Vec::new();
+    for (field, what, unit, property) in [
+        ("weight", Measure::Weight, weight_unit, "weight"),
+        ("length", Measure::Length, length_unit, "depth"),
+        ("width", Measure::Length, length_unit, "width"),
+        ("height", Measure::Length, length_unit, "height"),
+    ] {
+        let value = rec.get(field).map(|v| clean::measure(&v, what, unit));
+        if let Some(v) = checked(value, &mut reasons) {
+            measures.push((property, what, v));
         }
     }
-    owned.insert(0, subject.clone());
-    Ok(Built {
-        subject,
-        owned,
-        statements,
-        title: title_out,
-        text: text_out,
-        has_brand,
-        references,
-        record_key: String::new(),
-    })
+    let Some(id) = id else {
+        return Err(reasons);
+    };
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    let p = rec.ctx.minter.entity("product", rec.ctx.namespace, &id);
+    b.add(&p, rdf_type(), Object::iri(schema("Product")));
+    b.add(&p, schema("productID"), Object::string(&id));
+    if let Some(title) = &title {
+        b.add(&p, schema("name"), Object::string(title));
+    }
+    for (property, what, v) in measures {
+        let node = format!("{p}/{property}");
+        b.add(&p, schema(property), Object::iri(&node));
+        b.add(&node, rdf_type(), Object::iri(schema("QuantitativeValue")));
+        b.add(&node, schema("value"), Object::decimal(v));
+        b.add(&node, schema("unitCode"), Object::string(what.unit().1));
+        b.owned.push(node);
+    }
+    if let Some(d) = rec.get("description") {
+        b.add(&p, schema("description"), Object::string(d));
+    }
+    if let Some(price) = price {
+        let offer = format!("{p}/offer");
+        b.add(&p, schema("offers"), Object::iri(&offer));
+        b.add(&offer, rdf_type(), Object::iri(schema("Offer")));
+        b.add(
+            &offer,
+            schema("price"),
+            Object::decimal_lexical(&price.amount),
+        );
+        let currency = price.currency.or(currency_col).or(rec
+            .ctx
+            .mapping
+            .defaults
+            .currency
+            .as_deref()
+            .and_then(|c| clean::currency(c).ok()));
+        if let Some(c) = currency {
+            b.add(&offer, schema("priceCurrency"), Object::string(c));
+        }
+        b.owned.push(offer);
+    }
+    b.title = title.clone();
+    if let Some(brand) = rec.get("brand") {
+        b.has_brand = true;
+        let iri = rec.ctx.minter.brand(&brand);
+        b.add(&p, schema("brand"), Object::iri(&iri));
+        b.add(&iri, rdf_type(), Object::iri(schema("Brand")));
+        b.add(&iri, schema("name"), Object::string(&brand));
+    }
+    if let Some(cat) = rec.get("category") {
+        let iri = match rec.ctx.categories.get(&cat.to_lowercase()) {
+            Some(c) => c.clone(),
+            None => {
+                let iri = rec.ctx.minter.category(&cat);
+                b.add(&iri, rdf_type(), Object::iri(format!("{SKOS}Concept")));
+                b.add(&iri, format!("{SKOS}prefLabel"), Object::string(&cat));
+                iri
+            }
+        };
+        b.add(&p, schema("category"), Object::iri(iri));
+    }
+    if let Some(seller) = rec.get("seller") {
+        let s = rec.ctx.minter.entity("seller", "sellers", &seller);
+        b.add(&p, st("soldBy"), Object::iri(s));
+    }
+    Ok(p)
+}
+
+/// A review of a product: author (pseudonym), body with personal data masked, rating, time.
+fn review(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
+    let mut reasons = Vec::new();
+    let product = rec.get("product");
+    if product.is_none() {
+        reasons.push("the reviewed product is empty".to_string());
+    }
+    let rating = checked(rec.get("rating").map(|r| clean::rating(&r)), &mut reasons);
+    let time = checked(
+        rec.get("time").map(|t| clean::timestamp(&t, rec.ctx.now)),
+        &mut reasons,
+    );
+    // Review bodies are published: phones, e-mails and ids written into them are masked.
+    let raw_text = rec.get("text");
+    let text = raw_text
+        .as_deref()
+        .map(|t| crate::privacy::pii::scrub_text(t).into_owned());
+    let user = rec.get("user");
+    let pseudonym = user
+        .as_deref()
+        .map(|u| rec.ctx.minter.pseudonym("users", u));
+    let Some(product) = product else {
+        return Err(reasons);
+    };
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    let key = rec.get("id").unwrap_or_else(|| {
+        // The raw text keeps two reviews apart that differ only in a masked phone; keyed,
+        // so the key is no oracle for guessing what was masked.
+        content_key(&[
+            &product,
+            pseudonym.as_deref().unwrap_or(""),
+            &rec.get("time").unwrap_or_default(),
+            &rec.ctx
+                .minter
+                .pseudonym("review-text", raw_text.as_deref().unwrap_or("")),
+        ])
+    });
+    let r = rec.ctx.minter.entity("review", rec.ctx.namespace, &key);
+    b.add(&r, rdf_type(), Object::iri(schema("Review")));
+    let p = rec
+        .ctx
+        .minter
+        .entity("product", rec.product_namespace(), &product);
+    b.references.push((product.clone(), p.clone()));
+    b.add(&r, schema("itemReviewed"), Object::iri(p));
+    if let Some(u) = user {
+        let u = rec.ctx.minter.user("users", &u);
+        b.add(&u, rdf_type(), Object::iri(st("User")));
+        b.add(&r, schema("author"), Object::iri(u));
+    }
+    if let Some(t) = text {
+        b.add(&r, schema("reviewBody"), Object::string(&t));
+        b.text = Some(t);
+    }
+    if let Some(v) = rating {
+        let node = format!("{r}/rating");
+        b.add(&r, schema("reviewRating"), Object::iri(&node));
+        b.add(&node, rdf_type(), Object::iri(schema("Rating")));
+        b.add(&node, schema("ratingValue"), Object::double(v));
+        b.owned.push(node);
+    }
+    if let Some(t) = time {
+        b.add(&r, schema("dateCreated"), Object::datetime(rfc3339(t)));
+    }
+    Ok(r)
+}
+
+/// A user's view, purchase or rating of a product, keyed by the user's pseudonym.
+fn interaction(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
+    let mut reasons = Vec::new();
+    let user = rec.get("user");
+    let product = rec.get("product");
+    if user.is_none() {
+        reasons.push("user is empty".to_string());
+    }
+    if product.is_none() {
+        reasons.push("product is empty".to_string());
+    }
+    let kind = match (rec.get("kind"), rec.ctx.mapping.defaults.kind.as_deref()) {
+        (Some(k), _) => interaction_kind(&k),
+        (None, Some(d)) => interaction_kind(d),
+        (None, None) => Err("interaction kind is empty and the mapping sets no default".into()),
+    };
+    if let Err(e) = &kind {
+        reasons.push(e.clone());
+    }
+    let time = checked(
+        rec.get("time").map(|t| clean::timestamp(&t, rec.ctx.now)),
+        &mut reasons,
+    );
+    let rating = checked(rec.get("rating").map(|r| clean::rating(&r)), &mut reasons);
+    let (Some(user), Some(product), Ok(kind)) = (user, product, kind) else {
+        return Err(reasons);
+    };
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    let u = rec.ctx.minter.user("users", &user);
+    let p = rec
+        .ctx
+        .minter
+        .entity("product", rec.product_namespace(), &product);
+    b.references.push((product.clone(), p.clone()));
+    let when = time.as_ref().map(|t| rfc3339(*t));
+    // Keyed by the pseudonym, never the raw id: an unkeyed hash of the raw id would let
+    // anyone who can guess ids link interactions back to users.
+    let key = content_key(&[
+        &rec.ctx.minter.pseudonym("users", &user),
+        &product,
+        kind,
+        when.as_deref().unwrap_or(""),
+    ]);
+    let i = rec
+        .ctx
+        .minter
+        .entity("interaction", rec.ctx.namespace, &key);
+    b.add(&u, rdf_type(), Object::iri(st("User")));
+    b.add(&u, st(kind), Object::iri(&p));
+    b.add(&i, rdf_type(), Object::iri(st("Interaction")));
+    b.add(&i, st("user"), Object::iri(&u));
+    b.add(&i, st("product"), Object::iri(&p));
+    b.add(&i, st("interactionKind"), Object::iri(st(kind)));
+    if let Some(t) = when {
+        b.add(&i, format!("{PROV}atTime"), Object::datetime(t));
+    }
+    if let Some(v) = rating {
+        b.add(&i, schema("ratingValue"), Object::double(v));
+    }
+    Ok(i)
+}
+
+/// A user: nothing but the keyed pseudonym.
+fn user(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
+    let Some(id) = rec.get("id") else {
+        return Err(vec!["user id is empty".to_string()]);
+    };
+    let u = rec.ctx.minter.user("users", &id);
+    b.add(&u, rdf_type(), Object::iri(st("User")));
+    Ok(u)
+}
+
+/// A seller: identifier, name, city.
+fn seller(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
+    let Some(id) = rec.get("id") else {
+        return Err(vec!["seller id is empty".to_string()]);
+    };
+    let s = rec.ctx.minter.entity("seller", "sellers", &id);
+    b.add(&s, rdf_type(), Object::iri(st("Seller")));
+    b.add(&s, schema("identifier"), Object::string(&id));
+    if let Some(n) = rec.get("name") {
+        b.add(&s, schema("name"), Object::string(n));
+    }
+    if let Some(c) = rec.get("city") {
+        b.add(&s, st("city"), Object::string(c));
+    }
+    Ok(s)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
