@@ -25,13 +25,13 @@ mod run;
 pub mod suggest;
 mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::catalog::vocab::{SKOS, ST};
 use crate::catalog::{Catalog, CatalogError, Object, Statement};
 use graph::{Built, Context, Minter};
-use label::{LabelError, LabelStats, Labeler};
+use label::{LabelError, Labeler};
 use mapping::{Mapping, MappingError};
 pub use run::{finished_run, IngestConfig, RunReport};
 use run::{lap, now, record_run, run_iri, REPORTED_RESULTS};
@@ -310,26 +310,15 @@ pub fn ingest_with(
         categories: &categories,
         now: chrono::Utc::now(),
     };
-    let mut report = RunReport {
-        run: run.clone(),
-        asset: path.display().to_string(),
-        entity: mapping.entity.as_str().to_string(),
-        namespace: namespace.clone(),
-        encoding: records.encoding.clone(),
+    let mut report = RunReport::starting(
+        &run,
+        path,
+        mapping,
+        &namespace,
+        &records.encoding,
         started,
-        ended: String::new(),
-        records_in: 0,
-        accepted: 0,
-        unchanged: 0,
-        quarantined: 0,
-        triples_written: 0,
-        reasons: BTreeMap::new(),
-        labels: labeler.map(|_| LabelStats::default()),
-        findings: None,
-        validation: None,
-        skipped: false,
-        seconds: BTreeMap::new(),
-    };
+        labeler.is_some(),
+    );
     let mut t = std::time::Instant::now();
     let columns = records.columns.clone();
     let asset = report.asset.clone();
@@ -427,27 +416,7 @@ pub fn ingest_with(
     report.triples_written = totals.triples_written;
     report.reasons = totals.reasons;
     report.seconds.extend(totals.seconds);
-    // The two whole-graph passes only read what the batches wrote: they run side by side.
-    let (findings, validation) = std::thread::scope(|scope| {
-        let shacl = scope.spawn(|| {
-            let t = std::time::Instant::now();
-            let v = catalog.validate(&catalog.layout().products);
-            (v, t.elapsed().as_secs_f64())
-        });
-        let findings = (mapping.entity == mapping::Entity::Product).then(|| {
-            let t = std::time::Instant::now();
-            let prefix = minter.entity("product", &namespace, "");
-            let f = quality::analyse(catalog, &prefix, NEAR_DUPLICATE);
-            (f, t.elapsed().as_secs_f64())
-        });
-        let validation = shacl.join().unwrap_or_else(|_| {
-            (
-                Err(CatalogError::Evaluation("SHACL validation panicked".into())),
-                0.0,
-            )
-        });
-        (findings, validation)
-    });
+    let (findings, validation) = whole_graph_passes(catalog, mapping, &minter, &namespace);
     if let Some((f, secs)) = findings {
         report.findings = Some(f?);
         report.seconds.insert("findings".into(), secs);
@@ -462,17 +431,45 @@ pub fn ingest_with(
     catalog.record_validation(&run, &format!("{run}/shacl"), &validation)?;
     validation.results.truncate(REPORTED_RESULTS);
     report.validation = Some(validation);
-    let secs: f64 = report.seconds.values().sum();
-    metrics::histogram!("stocktake_ingest_duration_seconds", "entity" => report.entity.clone())
-        .record(secs);
-    for (outcome, n) in [
-        ("read", report.records_in),
-        ("written", report.accepted),
-        ("quarantined", report.quarantined),
-    ] {
-        metrics::counter!("stocktake_ingest_records_total", "outcome" => outcome).increment(n);
-    }
+    report.count_in_metrics();
     Ok(report)
+}
+
+/// A pass's outcome and its seconds.
+type Timed<T> = (Result<T, CatalogError>, f64);
+
+/// The two whole-graph passes after a run — duplicates and outliers (product runs) and SHACL
+/// validation — with their seconds. They only read what the batches wrote, so they run side by
+/// side.
+fn whole_graph_passes(
+    catalog: &Catalog,
+    mapping: &Mapping,
+    minter: &Minter,
+    namespace: &str,
+) -> (
+    Option<Timed<quality::Findings>>,
+    Timed<crate::catalog::ValidationReport>,
+) {
+    std::thread::scope(|scope| {
+        let shacl = scope.spawn(|| {
+            let t = std::time::Instant::now();
+            let v = catalog.validate(&catalog.layout().products);
+            (v, t.elapsed().as_secs_f64())
+        });
+        let findings = (mapping.entity == mapping::Entity::Product).then(|| {
+            let t = std::time::Instant::now();
+            let prefix = minter.entity("product", namespace, "");
+            let f = quality::analyse(catalog, &prefix, NEAR_DUPLICATE);
+            (f, t.elapsed().as_secs_f64())
+        });
+        let validation = shacl.join().unwrap_or_else(|_| {
+            (
+                Err(CatalogError::Evaluation("SHACL validation panicked".into())),
+                0.0,
+            )
+        });
+        (findings, validation)
+    })
 }
 
 /// Record-level checks that need the raw cells (encoding damage), then the graph builder.

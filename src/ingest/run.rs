@@ -253,3 +253,52 @@ pub(super) fn record_run(
     )?;
     Ok(())
 }
+
+impl RunReport {
+    /// The report of a run that starts now: nothing counted yet.
+    pub(super) fn starting(
+        run: &str,
+        path: &Path,
+        mapping: &super::mapping::Mapping,
+        namespace: &str,
+        encoding: &str,
+        started: String,
+        labelled: bool,
+    ) -> RunReport {
+        RunReport {
+            run: run.to_owned(),
+            asset: path.display().to_string(),
+            entity: mapping.entity.as_str().to_string(),
+            namespace: namespace.to_owned(),
+            encoding: encoding.to_owned(),
+            started,
+            ended: String::new(),
+            records_in: 0,
+            accepted: 0,
+            unchanged: 0,
+            quarantined: 0,
+            triples_written: 0,
+            reasons: BTreeMap::new(),
+            labels: labelled.then(LabelStats::default),
+            findings: None,
+            validation: None,
+            skipped: false,
+            seconds: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the finished run to the Prometheus metrics: its duration and its records by
+    /// outcome.
+    pub(super) fn count_in_metrics(&self) {
+        let secs: f64 = self.seconds.values().sum();
+        metrics::histogram!("stocktake_ingest_duration_seconds", "entity" => self.entity.clone())
+            .record(secs);
+        for (outcome, n) in [
+            ("read", self.records_in),
+            ("written", self.accepted),
+            ("quarantined", self.quarantined),
+        ] {
+            metrics::counter!("stocktake_ingest_records_total", "outcome" => outcome).increment(n);
+        }
+    }
+}
