@@ -230,18 +230,7 @@ impl Catalog {
         if !dataset.is_empty() {
             // Protocol parameters override FROM/FROM NAMED (SPARQL 1.1 Protocol §2.1.4); a dataset
             // given with only one of the two lists has an empty other part.
-            spec.set_default_graph(
-                parse_graph_list(&dataset.default_graphs)?
-                    .into_iter()
-                    .map(GraphName::from)
-                    .collect(),
-            );
-            spec.set_available_named_graphs(
-                parse_graph_list(&dataset.named_graphs)?
-                    .into_iter()
-                    .map(NamedOrBlankNode::from)
-                    .collect(),
-            );
+            set_dataset(spec, dataset)?;
         } else if union_default_graph && spec.is_default_dataset() {
             spec.set_default_graph_as_union();
         }
@@ -427,18 +416,7 @@ impl Catalog {
             .for_update(update);
         for spec in inner.using_datasets_mut() {
             if !using.is_empty() {
-                spec.set_default_graph(
-                    parse_graph_list(&using.default_graphs)?
-                        .into_iter()
-                        .map(GraphName::from)
-                        .collect(),
-                );
-                spec.set_available_named_graphs(
-                    parse_graph_list(&using.named_graphs)?
-                        .into_iter()
-                        .map(NamedOrBlankNode::from)
-                        .collect(),
-                );
+                set_dataset(spec, using)?;
             }
             if !admin {
                 self.restrict_dataset(spec)?;
@@ -554,4 +532,22 @@ fn capped<T>(
         rows += 1;
     }
     Ok((rows, false))
+}
+
+/// The dataset a request names (protocol parameters or `USING`): its default graphs and its
+/// named graphs, each list replacing what the query text said.
+fn set_dataset(spec: &mut QueryDataset, request: &DatasetRequest) -> Result<(), CatalogError> {
+    spec.set_default_graph(
+        parse_graph_list(&request.default_graphs)?
+            .into_iter()
+            .map(GraphName::from)
+            .collect(),
+    );
+    spec.set_available_named_graphs(
+        parse_graph_list(&request.named_graphs)?
+            .into_iter()
+            .map(NamedOrBlankNode::from)
+            .collect(),
+    );
+    Ok(())
 }
