@@ -98,6 +98,17 @@ impl App {
         })
     }
 
+    /// Machine labels with `status` (any when `None`), least confident first, at most `limit`,
+    /// through the caller's visibility. Blocking.
+    pub fn labels(
+        &self,
+        status: Option<&str>,
+        limit: usize,
+        admin: bool,
+    ) -> Result<Vec<crate::ingest::label::LabelRow>, CatalogError> {
+        crate::ingest::label::list(&self.catalog, status, limit, admin)
+    }
+
     /// Records `who`'s decision on the machine label `id` (through the caller's visibility:
     /// `admin` or not) and flushes it; `false` when there is no such label. The decision wins
     /// over the model at every later ingest. Blocking.

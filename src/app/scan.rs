@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use super::{App, AppError};
+use crate::catalog::CatalogError;
 use crate::inventory::{self, report, Confinement, ScanOptions, Source};
 use crate::monitor;
 
@@ -115,6 +116,22 @@ impl App {
             todo.push(s.title);
         }
         Ok((todo, unreachable))
+    }
+
+    /// The change history matching `filter`, newest first. The changes graph is one graph: a
+    /// non-admin is refused it whole when the access policy restricts it. Blocking.
+    pub fn changes(
+        &self,
+        filter: &monitor::events::Filter,
+        admin: bool,
+    ) -> Result<Vec<monitor::events::EventRecord>, CatalogError> {
+        let changes = &self.catalog.layout().changes;
+        if !admin && self.catalog.restricted_graphs()?.contains(changes) {
+            return Err(CatalogError::NotAllowed(
+                "the changes graph is restricted to admins by the access policy".into(),
+            ));
+        }
+        monitor::events::list(&self.catalog, filter)
     }
 
     /// The inventory report (盘点报告) as `admin` or not may see it. Blocking.

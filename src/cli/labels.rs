@@ -11,7 +11,7 @@ use clap::Subcommand;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::ingest::label::{self, Verdict};
+use crate::ingest::label::Verdict;
 
 /// `stocktake labels …`
 #[derive(Debug, Clone, Subcommand)]
@@ -52,7 +52,7 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
             limit,
             format,
         } => {
-            let rows = label::list(app.catalog(), status.as_deref(), limit.max(1), true)?;
+            let rows = app.labels(status.as_deref(), limit.max(1), true)?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {

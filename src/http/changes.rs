@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{ApiError, AppQuery, AppState};
-use crate::monitor::events::{self, Filter};
+use crate::monitor::events::Filter;
 use crate::monitor::EventKind;
 use crate::privacy::Role;
 
@@ -69,15 +69,10 @@ pub(super) async fn list(
         kinds,
         limit: q.limit.unwrap_or(100).clamp(1, 10_000),
     };
-    let catalog = std::sync::Arc::clone(state.catalog());
-    let changes = catalog.layout().changes.clone();
-    if who.role() < Role::Admin && catalog.restricted_graphs()?.contains(&changes) {
-        return Err(ApiError::Forbidden(
-            "the changes graph is restricted to admins by the access policy".into(),
-        ));
-    }
+    let app = std::sync::Arc::clone(state.app());
+    let admin = who.is_admin();
     let list = state
-        .run_blocking(None, move || events::list(&catalog, &filter))
+        .run_blocking(None, move || app.changes(&filter, admin))
         .await?;
     Ok(Json(serde_json::json!({ "changes": list })).into_response())
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{ApiError, AppQuery, AppState};
 use crate::catalog::CatalogError;
-use crate::ingest::label::{self, Verdict};
+use crate::ingest::label::Verdict;
 use crate::privacy::Role;
 
 /// Query of `GET /api/v1/labels`.
@@ -32,11 +32,9 @@ pub(super) async fn list(
     let who = state.authorize(&headers, Role::Read, "reading labels")?;
     let admin = who.is_admin();
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
-    let catalog = std::sync::Arc::clone(state.catalog());
+    let app = std::sync::Arc::clone(state.app());
     let labels = state
-        .run_blocking(None, move || {
-            label::list(&catalog, q.status.as_deref(), limit, admin)
-        })
+        .run_blocking(None, move || app.labels(q.status.as_deref(), limit, admin))
         .await?;
     Ok(Json(serde_json::json!({ "labels": labels })).into_response())
 }
