@@ -28,8 +28,8 @@ mod write;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::catalog::vocab::{SKOS, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::vocab::ST;
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
 use graph::{Built, Context, Minter};
 use label::{LabelError, Labeler};
 use mapping::{Mapping, MappingError};
@@ -123,25 +123,21 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
     if catalog.objects(&layout.catalog, &products, &marker)? == [KEY_SCHEME] {
         return Ok(0);
     }
-    let schema = "http://schema.org/";
-    let quarantine = layout.quarantine.as_str().to_owned();
-    let select = |q: String| -> Result<Vec<String>, IngestError> {
-        Ok(catalog
-            .select(&q)?
-            .into_iter()
-            .filter_map(|r| r.get("x").cloned())
-            .collect())
+    let subjects = |name: &str, text: &str, graph: &str| -> Result<Vec<String>, IngestError> {
+        let rows: Vec<Subject> =
+            catalog.query_rows(&NamedQuery::parse(name, text)?, &[("graph", graph)], true)?;
+        Ok(rows.into_iter().map(|r| r.x).collect())
     };
-    let in_products = select(format!(
-        "SELECT DISTINCT ?x WHERE {{ GRAPH <{products}> {{ \
-           {{ ?x a <{ST}Interaction> }} UNION {{ ?x a <{schema}Review> }} \
-           UNION {{ ?r a <{schema}Review> ; <{schema}reviewRating> ?x }} \
-           UNION {{ ?r a <{schema}Review> . ?x <{ST}labelOf> ?r }} }} }}"
-    ))?;
-    let in_quarantine = select(format!(
-        "SELECT DISTINCT ?x WHERE {{ GRAPH <{quarantine}> {{ ?x <{ST}entityType> ?t \
-           FILTER(?t IN (\"interaction\", \"review\", \"user\")) }} }}"
-    ))?;
+    let in_products = subjects(
+        "user-keyed-nodes",
+        include_str!("queries/user-keyed-nodes.rq"),
+        layout.products.as_str(),
+    )?;
+    let in_quarantine = subjects(
+        "user-quarantine",
+        include_str!("queries/user-quarantine.rq"),
+        layout.quarantine.as_str(),
+    )?;
     for chunk in in_products.chunks(10_000) {
         catalog.replace_subjects(&layout.products, chunk, &[])?;
     }
@@ -170,30 +166,52 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
     Ok(removed)
 }
 
-/// SKOS labels and notations of the ontology's concepts, lower-cased → concept IRI.
-fn category_labels(catalog: &Catalog) -> Result<HashMap<String, String>, CatalogError> {
-    let g = catalog.layout().ontology.as_str().to_owned();
-    let rows = catalog.select(&format!(
-        "SELECT ?c ?l WHERE {{ GRAPH <{g}> {{ ?c a <{SKOS}Concept> . \
-         {{ ?c <{SKOS}prefLabel> ?l }} UNION {{ ?c <{SKOS}altLabel> ?l }} UNION {{ ?c <{SKOS}notation> ?l }} }} }}"
-    ))?;
+/// A row of a query that lists subjects.
+#[derive(serde::Deserialize)]
+struct Subject {
+    x: String,
+}
+
+/// A label (`l`) of an ontology concept or brand (`c`).
+#[derive(serde::Deserialize)]
+struct Labelled {
+    c: String,
+    l: String,
+}
+
+/// The labels an ontology query lists, lower-cased → the IRI they name.
+fn labels_of(
+    catalog: &Catalog,
+    name: &str,
+    text: &str,
+) -> Result<HashMap<String, String>, CatalogError> {
+    let rows: Vec<Labelled> = catalog.query_rows(
+        &NamedQuery::parse(name, text)?,
+        &[("graph", catalog.layout().ontology.as_str())],
+        true,
+    )?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| Some((r.get("l")?.to_lowercase(), r.get("c")?.clone())))
+        .map(|r| (r.l.to_lowercase(), r.c))
         .collect())
+}
+
+/// SKOS labels and notations of the ontology's concepts, lower-cased → concept IRI.
+fn category_labels(catalog: &Catalog) -> Result<HashMap<String, String>, CatalogError> {
+    labels_of(
+        catalog,
+        "category-labels",
+        include_str!("queries/category-labels.rq"),
+    )
 }
 
 /// Brand labels and aliases of the ontology (`ontology/brands.ttl`), lower-cased → brand IRI.
 fn brand_aliases(catalog: &Catalog) -> Result<HashMap<String, String>, CatalogError> {
-    let g = catalog.layout().ontology.as_str().to_owned();
-    let rows = catalog.select(&format!(
-        "SELECT ?b ?l WHERE {{ GRAPH <{g}> {{ ?b a <http://schema.org/Brand> . \
-         {{ ?b <{SKOS}prefLabel> ?l }} UNION {{ ?b <{SKOS}altLabel> ?l }} }} }}"
-    ))?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((r.get("l")?.to_lowercase(), r.get("b")?.clone())))
-        .collect())
+    labels_of(
+        catalog,
+        "brand-aliases",
+        include_str!("queries/brand-aliases.rq"),
+    )
 }
 
 /// The namespace a file's keys live in by default: its name without extensions.

@@ -21,8 +21,8 @@ use gaoya::minhash::{MinHashIndex, MinHasher, MinHasher32};
 use serde::Serialize;
 
 use super::clean;
-use crate::catalog::vocab::{SCHEMA, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::vocab::ST;
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
 
 /// Robust z-score beyond which a price is an outlier (Iglewicz and Hoaglin's 3.5).
 const ROBUST_Z: f64 = 3.5;
@@ -89,24 +89,34 @@ pub fn price_outliers(prices: &[f64]) -> Vec<(usize, f64, f64)> {
         .collect()
 }
 
+/// A row of `queries/product-facts.rq`.
+#[derive(serde::Deserialize)]
+struct ProductFacts {
+    p: String,
+    name: Option<String>,
+    price: Option<f64>,
+    weight: Option<f64>,
+    cat: Option<String>,
+}
+
 /// Analyses the products under `{base}id/product/{namespace}/` and rewrites their findings.
 pub fn analyse(
     catalog: &Catalog,
     product_prefix: &str,
     near_threshold: f64,
 ) -> Result<Findings, CatalogError> {
-    let g = catalog.layout().products.as_str().to_owned();
-    let rows = catalog.select(&format!(
-        "SELECT ?p ?name ?price ?weight ?cat WHERE {{ GRAPH <{g}> {{ ?p a <{SCHEMA}Product> . \
-         FILTER(STRSTARTS(STR(?p), \"{product_prefix}\")) OPTIONAL {{ ?p <{SCHEMA}name> ?name }} \
-         OPTIONAL {{ ?p <{SCHEMA}offers>/<{SCHEMA}price> ?price }} \
-         OPTIONAL {{ ?p <{SCHEMA}weight>/<{SCHEMA}value> ?weight }} \
-         OPTIONAL {{ ?p <{SCHEMA}category> ?cat }} }} }}"
-    ))?;
+    let query = NamedQuery::parse("product-facts", include_str!("queries/product-facts.rq"))?;
+    let mut rows: Vec<ProductFacts> = catalog.query_rows(
+        &query,
+        &[
+            ("graph", catalog.layout().products.as_str()),
+            ("prefix", product_prefix),
+        ],
+        true,
+    )?;
     // By IRI (duplicates point at the first of their group), sorted here: SPARQL's ORDER BY
     // looks both IRIs' text up in the store at every comparison (1.1 of 1.9 s at 30,000).
-    let mut rows = rows;
-    rows.sort_by(|a, b| a.get("p").cmp(&b.get("p")));
+    rows.sort_by(|a, b| a.p.cmp(&b.p));
     let mut f = Findings {
         products: rows.len(),
         ..Findings::default()
@@ -117,11 +127,11 @@ pub fn analyse(
     // Exact duplicates by normalised title.
     let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for r in &rows {
-        if let Some(name) = r.get("name") {
+        if let Some(name) = &r.name {
             groups
                 .entry(normalise(name))
                 .or_default()
-                .push(r["p"].as_str());
+                .push(r.p.as_str());
         }
     }
     let mut canonical: HashMap<&str, &str> = HashMap::new();
@@ -174,11 +184,12 @@ pub fn analyse(
     ] {
         let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
         for r in &rows {
-            if let (Some(c), Some(x)) = (r.get("cat"), r.get(field).and_then(|x| x.parse().ok())) {
+            let x = if field == "price" { r.price } else { r.weight };
+            if let (Some(c), Some(x)) = (&r.cat, x) {
                 by_cat
                     .entry(c.as_str())
                     .or_default()
-                    .push((r["p"].as_str(), x));
+                    .push((r.p.as_str(), x));
             }
         }
         for (cat, items) in &by_cat {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::label::{LabelStats, Labeler};
 use super::{graph, quality, IngestError};
 use crate::catalog::vocab::{PROV, RDF, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement, ValidationReport};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement, ValidationReport};
 
 /// Ingestion into the product graph.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,32 +154,31 @@ pub fn finished_run(
     labeler: Option<&Labeler>,
 ) -> Result<Option<RunReport>, IngestError> {
     let run = run_iri(catalog, path, mapping_text, labeler)?;
-    let g = catalog.layout().catalog.as_str().to_owned();
-    let p = catalog.layout().products.as_str().to_owned();
-    let rows = catalog.select(&format!(
-        "SELECT * WHERE {{ GRAPH <{g}> {{ <{run}> a <{ST}IngestRun> ; <{ST}sourceAsset> ?asset ; \
-         <{ST}entityType> ?entity ; <{ST}namespace> ?ns ; <{ST}recordsIn> ?in ; \
-         <{ST}recordsAccepted> ?ok ; <{ST}recordsQuarantined> ?q ; \
-         <{PROV}startedAtTime> ?started ; <{PROV}endedAtTime> ?ended }} \
-         FILTER NOT EXISTS {{ GRAPH <{p}> {{ ?d a <{ST}Decision> ; <{PROV}generatedAtTime> ?t }} \
-         FILTER(?t > ?ended) }} }}"
-    ))?;
+    let layout = catalog.layout();
+    let rows: Vec<FinishedRun> = catalog.query_rows(
+        &NamedQuery::parse("finished-run", include_str!("queries/finished-run.rq"))?,
+        &[
+            ("catalog", layout.catalog.as_str()),
+            ("products", layout.products.as_str()),
+            ("run", &run),
+        ],
+        true,
+    )?;
     let Some(r) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let n = |k: &str| r.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(Some(RunReport {
         run,
-        asset: r.get("asset").cloned().unwrap_or_default(),
-        entity: r.get("entity").cloned().unwrap_or_default(),
-        namespace: r.get("ns").cloned().unwrap_or_default(),
+        asset: r.asset,
+        entity: r.entity,
+        namespace: r.ns,
         encoding: String::new(),
-        started: r.get("started").cloned().unwrap_or_default(),
-        ended: r.get("ended").cloned().unwrap_or_default(),
-        records_in: n("in"),
-        accepted: n("ok"),
+        started: r.started,
+        ended: r.ended,
+        records_in: r.records_in,
+        accepted: r.ok,
         unchanged: 0,
-        quarantined: n("q"),
+        quarantined: r.q,
         triples_written: 0,
         reasons: BTreeMap::new(),
         labels: None,
@@ -188,6 +187,20 @@ pub fn finished_run(
         skipped: true,
         seconds: BTreeMap::new(),
     }))
+}
+
+/// A row of `queries/finished-run.rq`.
+#[derive(Deserialize)]
+struct FinishedRun {
+    asset: String,
+    entity: String,
+    ns: String,
+    started: String,
+    ended: String,
+    #[serde(rename = "in")]
+    records_in: u64,
+    ok: u64,
+    q: u64,
 }
 
 /// The run's PROV record in the catalog graph.
