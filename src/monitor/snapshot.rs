@@ -8,8 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::Deserialize;
+
 use crate::catalog::vocab::sparql_prologue;
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{Catalog, CatalogError, NamedQuery};
 use crate::inventory::{AssetScan, Fingerprint, Known, ScanReport};
 
 /// One column as change detection sees it.
@@ -159,41 +161,59 @@ fn num(r: &HashMap<String, String>, k: &str) -> u64 {
 /// its assets with their row counts and fingerprints, without columns (see [`load_columns`]).
 /// Blocking.
 pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogError> {
-    let graph = catalog.layout().catalog.as_str().to_string();
-    let q = |body: String| {
-        catalog.select(&format!(
-            "{}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}",
-            sparql_prologue()
-        ))
-    };
+    let args = [
+        ("graph", catalog.layout().catalog.as_str()),
+        ("source", source_iri),
+    ];
     let mut state = SourceState::default();
-    if let Some(r) = q(format!("<{source_iri}> st:lastScan ?scan"))?.first() {
-        state.scan = Some(get(r, "scan").to_string());
-    } else {
+    let scans: Vec<LastScan> = catalog.query_rows(
+        &NamedQuery::parse("source-scan", include_str!("queries/source-scan.rq"))?,
+        &args,
+        true,
+    )?;
+    let Some(last) = scans.into_iter().next() else {
         return Ok(state);
-    }
-    for r in q(format!(
-        "?a st:source <{source_iri}> ; st:location ?loc ; st:rowCount ?rows ; dcat:distribution ?d .
-         OPTIONAL {{ ?a st:lastScan ?scan }} OPTIONAL {{ ?d dcat:byteSize ?size }}
-         OPTIONAL {{ ?d dcterms:modified ?modified }} OPTIONAL {{ ?d st:contentHash ?hash }}"
-    ))? {
-        let loc = get(&r, "loc").to_string();
+    };
+    state.scan = Some(last.scan);
+    let assets: Vec<AssetRow> = catalog.query_rows(
+        &NamedQuery::parse("source-assets", include_str!("queries/source-assets.rq"))?,
+        &args,
+        true,
+    )?;
+    for r in assets {
         state.assets.insert(
-            loc.clone(),
+            r.loc.clone(),
             AssetState {
-                location: loc,
-                rows: num(&r, "rows"),
+                location: r.loc,
+                rows: r.rows,
                 fingerprint: Fingerprint {
-                    size_bytes: r.get("size").and_then(|v| v.parse().ok()),
-                    modified: r.get("modified").cloned(),
-                    content_hash: r.get("hash").cloned(),
+                    size_bytes: r.size,
+                    modified: r.modified,
+                    content_hash: r.hash,
                 },
-                scan: r.get("scan").cloned(),
+                scan: r.scan,
                 columns: Vec::new(),
             },
         );
     }
     Ok(state)
+}
+
+/// A row of `queries/source-scan.rq`.
+#[derive(Deserialize)]
+struct LastScan {
+    scan: String,
+}
+
+/// A row of `queries/source-assets.rq`.
+#[derive(Deserialize)]
+struct AssetRow {
+    loc: String,
+    rows: u64,
+    scan: Option<String>,
+    size: Option<u64>,
+    modified: Option<String>,
+    hash: Option<String>,
 }
 
 /// Adds the column states of the assets at `locations` (those a rescan profiled again: only
