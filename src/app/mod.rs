@@ -182,6 +182,25 @@ impl App {
         Ok(self.audit.get_or_init(|| log))
     }
 
+    /// A user with links along `[embed] recommend_relation` (the first by IRI), to show a
+    /// recommendation with; `None` before any interaction is ingested. Blocking.
+    pub fn sample_user(&self) -> Result<Option<String>, AppError> {
+        #[derive(serde::Deserialize)]
+        struct User {
+            u: String,
+        }
+        let query = NamedQuery::parse("sample-user", include_str!("queries/sample-user.rq"))?;
+        let users: Vec<User> = self.catalog.query_rows(
+            &query,
+            &[
+                ("graph", self.catalog.layout().products.as_str()),
+                ("relation", &self.config.embed.recommend_relation),
+            ],
+            true,
+        )?;
+        Ok(users.into_iter().next().map(|u| u.u))
+    }
+
     /// Writes everything to disk. Blocking.
     pub fn flush(&self) -> Result<(), AppError> {
         Ok(self.catalog.flush()?)

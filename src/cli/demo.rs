@@ -67,7 +67,7 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
         scan(&app, &demo.join("data"))?;
         println!("\n== ingest ==");
         ingest_all(&app, &demo)?;
-        buyer(&app)?
+        app.sample_user()?
     }; // the store is closed here: training opens it itself
 
     println!("\n== train TransE on the product graph ==");
@@ -229,19 +229,6 @@ fn run_line(name: &str, r: &RunReport) -> String {
         ));
     }
     line
-}
-
-/// A user with purchases, for the recommendation example.
-fn buyer(app: &App) -> anyhow::Result<Option<String>> {
-    let catalog = app.catalog();
-    Ok(catalog
-        .select(&format!(
-            "SELECT ?u WHERE {{ GRAPH <{}> {{ ?u <https://w3id.org/stocktake/ns#purchased> ?p }} }} ORDER BY ?u LIMIT 1",
-            catalog.layout().products.as_str()
-        ))?
-        .into_iter()
-        .next()
-        .and_then(|r| r.get("u").cloned()))
 }
 
 /// TransE on the product graph's entity links, small enough for a laptop.
