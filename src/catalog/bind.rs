@@ -58,6 +58,44 @@ pub(super) fn limit(query: &mut Query, n: usize) {
     }
 }
 
+/// Joins a `VALUES ?var { … }` block with the query's pattern, below its projection, order,
+/// distinctness and slice (so `LIMIT` still counts solutions, not inputs).
+pub(super) fn values(query: &mut Query, var: &Variable, terms: &[oxigraph::model::NamedNode]) {
+    let mut pattern = match query {
+        Query::Select { pattern, .. }
+        | Query::Ask { pattern, .. }
+        | Query::Describe { pattern, .. }
+        | Query::Construct { pattern, .. } => pattern,
+    };
+    loop {
+        match pattern {
+            GraphPattern::Slice { inner, .. }
+            | GraphPattern::Distinct { inner }
+            | GraphPattern::Reduced { inner }
+            | GraphPattern::Project { inner, .. }
+            | GraphPattern::OrderBy { inner, .. } => pattern = inner,
+            _ => break,
+        }
+    }
+    let rows = terms
+        .iter()
+        .map(|t| vec![Some(spargebra::term::GroundTerm::NamedNode(t.clone()))])
+        .collect();
+    let inner = std::mem::replace(
+        pattern,
+        GraphPattern::Bgp {
+            patterns: Vec::new(),
+        },
+    );
+    *pattern = GraphPattern::Join {
+        left: Box::new(GraphPattern::Values {
+            variables: vec![var.clone()],
+            bindings: rows,
+        }),
+        right: Box::new(inner),
+    };
+}
+
 /// Whether the top-level projection of a SELECT lists `var`.
 pub(super) fn is_projected(query: &Query, var: &Variable) -> bool {
     fn find(p: &GraphPattern, var: &Variable) -> bool {
@@ -339,5 +377,21 @@ mod tests {
             kept.contains("LIMIT 5") && kept.contains("OFFSET 2"),
             "{kept}"
         );
+    }
+
+    #[test]
+    fn values_join_below_the_slice() {
+        let mut q = SparqlParser::new()
+            .parse_query("SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s LIMIT 3")
+            .unwrap();
+        let s = Variable::new_unchecked("s");
+        values(
+            &mut q,
+            &s,
+            &[oxigraph::model::NamedNode::new_unchecked("http://e/a")],
+        );
+        let text = q.to_string();
+        assert!(text.contains("VALUES ( ?s ) { ( <http://e/a> )"), "{text}");
+        assert!(text.contains("LIMIT 3"), "{text}");
     }
 }

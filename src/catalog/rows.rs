@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use oxigraph::model::{Literal, Term};
+use oxigraph::model::{Literal, NamedNode, Term, Variable};
 use oxigraph::sparql::{QueryResults, QuerySolution, SparqlEvaluator};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
@@ -62,7 +62,12 @@ impl Catalog {
         args: &[(&str, &str)],
         admin: bool,
     ) -> Result<Vec<T>, CatalogError> {
-        self.query_rows_limited(query, args, admin, None)
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        self.rows(prepared)
     }
 
     /// [`Catalog::query_rows`] with at most `limit` rows (SPARQL cannot take `LIMIT` as a
@@ -74,18 +79,53 @@ impl Catalog {
         admin: bool,
         limit: Option<usize>,
     ) -> Result<Vec<T>, CatalogError> {
+        self.query_rows_edited(query, args, admin, |q| {
+            if let Some(n) = limit {
+                super::bind::limit(q, n);
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Catalog::query_rows`] for each of `iris` as `?var` at once (a `VALUES` block added to
+    /// the parsed query: a parameter binds one term, this binds a list).
+    pub fn query_rows_for<T: DeserializeOwned>(
+        &self,
+        query: &NamedQuery,
+        args: &[(&str, &str)],
+        admin: bool,
+        var: &str,
+        iris: &[String],
+    ) -> Result<Vec<T>, CatalogError> {
+        let var = Variable::new(var).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let terms = iris
+            .iter()
+            .map(|i| NamedNode::new(i).map_err(|_| CatalogError::InvalidIri(i.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.query_rows_edited(query, args, admin, |q| {
+            super::bind::values(q, &var, &terms);
+            Ok(())
+        })
+    }
+
+    /// Prepares `query` with `edit` applied to its algebra, then reads its rows.
+    fn query_rows_edited<T: DeserializeOwned>(
+        &self,
+        query: &NamedQuery,
+        args: &[(&str, &str)],
+        admin: bool,
+        edit: impl FnOnce(&mut spargebra::Query) -> Result<(), CatalogError>,
+    ) -> Result<Vec<T>, CatalogError> {
         let args: BTreeMap<String, String> = args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         let mut query = query.clone();
-        if let Some(n) = limit {
-            let mut parsed = SparqlParser::new()
-                .parse_query(&query.text)
-                .map_err(|e| CatalogError::Syntax(format!("{}: {e}", query.name)))?;
-            super::bind::limit(&mut parsed, n);
-            query.text = parsed.to_string();
-        }
+        let mut parsed = SparqlParser::new()
+            .parse_query(&query.text)
+            .map_err(|e| CatalogError::Syntax(format!("{}: {e}", query.name)))?;
+        edit(&mut parsed)?;
+        query.text = parsed.to_string();
         let prepared = self.prepare_named(&query, &args, admin, false, &CancelToken::new())?;
         self.rows(prepared)
     }

@@ -40,18 +40,6 @@ pub const PREFIXES: &[(&str, &str)] = &[
     ("sh", SH),
 ];
 
-/// [`PREFIXES`] as a SPARQL prologue, for the catalog's own queries: one table, so every
-/// internal query spells a prefix the same way the Turtle output and named queries do.
-pub fn sparql_prologue() -> &'static str {
-    static PROLOGUE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    PROLOGUE.get_or_init(|| {
-        PREFIXES
-            .iter()
-            .map(|(p, iri)| format!("PREFIX {p}: <{iri}>\n"))
-            .collect()
-    })
-}
-
 /// A term of our vocabulary, e.g. `st("restricted")`.
 pub fn st(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{ST}{local}"))

@@ -503,23 +503,34 @@ impl Labeler {
         if planned.is_empty() {
             return Ok(HashMap::new());
         }
-        let g = catalog.layout().products.as_str().to_owned();
-        let values: String = planned
+        #[derive(Deserialize)]
+        struct Decided {
+            l: String,
+            v: String,
+        }
+        let labels: Vec<String> = planned
             .iter()
-            .map(|p| format!("<{}> ", label_iri(minter.base(), &p.id)))
+            .map(|p| label_iri(minter.base(), &p.id))
             .collect();
-        let rows = catalog.select(&format!(
-            "SELECT ?l ?v WHERE {{ VALUES ?l {{ {values} }} GRAPH <{g}> {{ ?d <{ST}decisionOn> ?l ; <{ST}verdict> ?v }} }}"
-        ))?;
+        let rows: Vec<Decided> = catalog.query_rows_for(
+            &NamedQuery::parse(
+                "label-decisions",
+                include_str!("queries/label-decisions.rq"),
+            )?,
+            &[("graph", catalog.layout().products.as_str())],
+            true,
+            "l",
+            &labels,
+        )?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
-                let v = match r.get("v")?.as_str() {
+                let v = match r.v.as_str() {
                     "accepted" => Verdict::Accept,
                     "rejected" => Verdict::Reject,
                     _ => return None,
                 };
-                Some((r.get("l")?.clone(), v))
+                Some((r.l, v))
             })
             .collect())
     }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::catalog::vocab::sparql_prologue;
 use crate::catalog::{Catalog, CatalogError, NamedQuery};
 use crate::inventory::{AssetScan, Fingerprint, Known, ScanReport};
 
@@ -146,17 +145,6 @@ pub fn from_asset(a: &AssetScan, scan: &str) -> AssetState {
     }
 }
 
-fn get<'a>(r: &'a HashMap<String, String>, k: &str) -> &'a str {
-    r.get(k).map(String::as_str).unwrap_or("")
-}
-
-fn num(r: &HashMap<String, String>, k: &str) -> u64 {
-    r.get(k)
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|x| x as u64)
-        .unwrap_or(0)
-}
-
 /// Reads the latest recorded state of the source named `source_iri` from the catalog graph:
 /// its assets with their row counts and fingerprints, without columns (see [`load_columns`]).
 /// Blocking.
@@ -224,13 +212,6 @@ pub fn load_columns(
     state: &mut SourceState,
     locations: &[String],
 ) -> Result<(), CatalogError> {
-    let graph = catalog.layout().catalog.as_str().to_string();
-    let q = |body: String| {
-        catalog.select(&format!(
-            "{}SELECT * WHERE {{ GRAPH <{graph}> {{ {body} }} }}",
-            sparql_prologue()
-        ))
-    };
     let wanted: Vec<(String, String)> = locations
         .iter()
         .filter(|l| state.assets.contains_key(*l))
@@ -242,43 +223,78 @@ pub fn load_columns(
         })
         .collect();
     for chunk in wanted.chunks(200) {
-        let values: String = chunk.iter().map(|(a, _)| format!("<{a}> ")).collect();
+        let assets: Vec<String> = chunk.iter().map(|(a, _)| a.clone()).collect();
         let by_iri: HashMap<&str, &str> = chunk
             .iter()
             .map(|(a, l)| (a.as_str(), l.as_str()))
             .collect();
-        load_chunk(&q, &values, &by_iri, state)?;
+        load_chunk(catalog, &assets, &by_iri, state)?;
     }
     Ok(())
 }
 
+/// A row of `queries/asset-columns.rq`.
+#[derive(Deserialize)]
+struct ColumnRow {
+    a: String,
+    c: String,
+    name: String,
+    i: u64,
+    phys: String,
+    null: f64,
+    distinct: u64,
+    sem: String,
+    decl: Option<String>,
+    pii: Option<String>,
+    key: Option<String>,
+}
+
+/// A row of `queries/column-measurements.rq`: values are numbers, or text for text columns'
+/// minimum and maximum.
+#[derive(Deserialize)]
+struct MeasurementRow {
+    c: String,
+    metric: String,
+    v: serde_json::Value,
+}
+
+/// A row of `queries/column-top-values.rq`.
+#[derive(Deserialize)]
+struct TopValueRow {
+    c: String,
+    v: String,
+    n: u64,
+}
+
 fn load_chunk(
-    q: &dyn Fn(String) -> Result<Vec<HashMap<String, String>>, CatalogError>,
-    values: &str,
+    catalog: &Catalog,
+    assets: &[String],
     by_iri: &HashMap<&str, &str>,
     state: &mut SourceState,
 ) -> Result<(), CatalogError> {
+    let graph = [("graph", catalog.layout().catalog.as_str())];
     let mut columns: HashMap<String, (String, u64, ColumnState)> = HashMap::new();
-    for r in q(format!(
-        "VALUES ?a {{ {values} }} ?a csvw:column ?c . ?c csvw:name ?name ; st:columnIndex ?i ;
-            st:physicalType ?phys ; st:nullRate ?null ; st:distinctCount ?distinct ;
-            st:semanticTypeName ?sem .
-         OPTIONAL {{ ?c st:declaredType ?decl }} OPTIONAL {{ ?c st:piiType ?pii }}
-         OPTIONAL {{ ?c st:keyRole ?key }}"
-    ))? {
+    let found: Vec<ColumnRow> = catalog.query_rows_for(
+        &NamedQuery::parse("asset-columns", include_str!("queries/asset-columns.rq"))?,
+        &graph,
+        true,
+        "a",
+        assets,
+    )?;
+    for r in found {
         columns.insert(
-            get(&r, "c").to_string(),
+            r.c,
             (
-                get(&r, "a").to_string(),
-                num(&r, "i"),
+                r.a,
+                r.i,
                 ColumnState {
-                    name: get(&r, "name").to_string(),
-                    declared: r.get("decl").cloned(),
-                    physical: get(&r, "phys").to_string(),
-                    pii: r.get("pii").cloned(),
-                    null_rate: r.get("null").and_then(|v| v.parse().ok()).unwrap_or(0.0),
-                    distinct: num(&r, "distinct"),
-                    identifier: r.contains_key("key") || get(&r, "sem") == "id",
+                    identifier: r.key.is_some() || r.sem == "id",
+                    name: r.name,
+                    declared: r.decl,
+                    physical: r.phys,
+                    pii: r.pii,
+                    null_rate: r.null,
+                    distinct: r.distinct,
                     ..ColumnState::default()
                 },
             ),
@@ -288,33 +304,49 @@ fn load_chunk(
     let metrics = ["P05", "P25", "Median", "P75", "P95"];
     let mut quantiles: HashMap<String, [Option<f64>; 5]> = HashMap::new();
     let mut range: HashMap<String, (Option<f64>, Option<f64>)> = HashMap::new();
-    for r in q(format!(
-        "VALUES ?a {{ {values} }} ?a st:lastScan ?scan ; csvw:column ?c .
-         ?m dqv:computedOn ?c ; prov:wasGeneratedBy ?scan ; dqv:isMeasurementOf ?metric ; dqv:value ?v .
-         FILTER(?metric IN (st:P05, st:P25, st:Median, st:P75, st:P95, st:MinValue, st:MaxValue))"
-    ))? {
-        let col = get(&r, "c").to_string();
-        let metric = get(&r, "metric").rsplit('#').next().unwrap_or("").to_string();
-        let Some(v) = parse_number(r.get("v").map(String::as_str)) else {
+    let measured: Vec<MeasurementRow> = catalog.query_rows_for(
+        &NamedQuery::parse(
+            "column-measurements",
+            include_str!("queries/column-measurements.rq"),
+        )?,
+        &graph,
+        true,
+        "a",
+        assets,
+    )?;
+    for r in measured {
+        let metric = r.metric.rsplit('#').next().unwrap_or("").to_string();
+        let v = match &r.v {
+            serde_json::Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+            serde_json::Value::String(s) => parse_number(Some(s)),
+            _ => None,
+        };
+        let Some(v) = v else {
             continue;
         };
         match metric.as_str() {
-            "MinValue" => range.entry(col).or_default().0 = Some(v),
-            "MaxValue" => range.entry(col).or_default().1 = Some(v),
+            "MinValue" => range.entry(r.c).or_default().0 = Some(v),
+            "MaxValue" => range.entry(r.c).or_default().1 = Some(v),
             m => {
                 if let Some(i) = metrics.iter().position(|x| *x == m) {
-                    quantiles.entry(col).or_default()[i] = Some(v);
+                    quantiles.entry(r.c).or_default()[i] = Some(v);
                 }
             }
         }
     }
     let mut top: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    for r in q(format!(
-        "VALUES ?a {{ {values} }} ?a csvw:column ?c . ?c st:topValue ?t . ?t st:value ?v ; st:count ?n"
-    ))? {
-        top.entry(get(&r, "c").to_string())
-            .or_default()
-            .push((get(&r, "v").to_string(), num(&r, "n")));
+    let tops: Vec<TopValueRow> = catalog.query_rows_for(
+        &NamedQuery::parse(
+            "column-top-values",
+            include_str!("queries/column-top-values.rq"),
+        )?,
+        &graph,
+        true,
+        "a",
+        assets,
+    )?;
+    for r in tops {
+        top.entry(r.c).or_default().push((r.v, r.n));
     }
     let mut ordered: Vec<(String, (String, u64, ColumnState))> = columns.into_iter().collect();
     ordered.sort_by(|a, b| (&a.1 .0, a.1 .1).cmp(&(&b.1 .0, b.1 .1)));
