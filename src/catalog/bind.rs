@@ -67,15 +67,13 @@ pub(super) fn values(query: &mut Query, var: &Variable, terms: &[oxigraph::model
         | Query::Describe { pattern, .. }
         | Query::Construct { pattern, .. } => pattern,
     };
-    loop {
-        match pattern {
-            GraphPattern::Slice { inner, .. }
-            | GraphPattern::Distinct { inner }
-            | GraphPattern::Reduced { inner }
-            | GraphPattern::Project { inner, .. }
-            | GraphPattern::OrderBy { inner, .. } => pattern = inner,
-            _ => break,
-        }
+    while let GraphPattern::Slice { inner, .. }
+    | GraphPattern::Distinct { inner }
+    | GraphPattern::Reduced { inner }
+    | GraphPattern::Project { inner, .. }
+    | GraphPattern::OrderBy { inner, .. } = pattern
+    {
+        pattern = inner;
     }
     let rows = terms
         .iter()
