@@ -156,9 +156,9 @@ fn main() -> anyhow::Result<()> {
             }
             .sharing_cores(),
         )?;
-        let iri =
-            catalog.describe_model(&stocktake::ingest::label::model_record(&model.package))?;
-        let labeler = Labeler::new(model, iri.as_str().to_string(), 0.8);
+        let card = stocktake::registry::from_package(&model.package);
+        let iri = stocktake::registry::describe(&catalog, &card)?;
+        let labeler = Labeler::new(model, iri, 0.8);
         let m = Mapping::parse(MAPPING)?;
         reset_peak();
         let t = Instant::now();

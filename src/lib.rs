@@ -34,12 +34,13 @@
 //!            recommend     link prediction as a service: a trained embedding joined with the
 //!                          catalog (known links, restricted entities, range classes, labels),
 //!                          hot-swapped, retrained warm when the product graph has grown
+//!            registry      the models graph: a card per model package and trained embedding
 //!            privacy       roles, bearer tokens, per-graph visibility policy, PII validators and
 //!                          the masking of PII spans in free text (pure)
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology, SPARQL
 //!                          (limits; the evaluator is carried patched in vendor/spareval), named
-//!                          queries, model cards, SHACL over SPARQL; system graphs admins write
+//!                          queries, typed rows, SHACL over SPARQL; system graphs admins write
 //!            infer         ort + tokenizers only: model packages, the one ONNX Runtime
 //!                          environment, batched classification and NER, CRF decoding, evaluator
 //!            embed         ndarray + rayon (+ pulp SIMD) only: TransE (optionally reciprocal),
@@ -48,8 +49,8 @@
 //!            kg            pure data: id maps, triples and splits, filter index, checkpoints
 //! ```
 //!
-//! `infer` and `catalog` do not know each other: `ingest::label::model_record` turns a model
-//! package into a `catalog::ModelRecord`. `embed` and `kg` never import the store, the server or
+//! `infer` and `catalog` do not know each other: `registry` turns a model package (or an
+//! embedding) into a card for the models graph. `embed` and `kg` never import the store, the server or
 //! ONNX Runtime. No module below `app` imports `config`: each owns its options struct and default
 //! (`infer::InferConfig`, `ingest::IngestConfig`, `inventory::InventoryConfig`,
 //! `monitor::MonitorConfig`, `recommend::EmbedConfig`), and `config` gathers them.
@@ -68,4 +69,5 @@ pub mod kg;
 pub mod monitor;
 pub mod privacy;
 pub mod recommend;
+pub mod registry;
 pub mod telemetry;

@@ -15,10 +15,12 @@ const MAPPING: &str =
 fn labeler(catalog: &Catalog, threshold: f32) -> Labeler {
     let dir = crate::util::repo().join("models/product-ner");
     let model = Model::load(&dir, &Options::default()).unwrap();
-    let iri = catalog
-        .model_iri(&model.package.config.name, &model.package.sha256)
-        .unwrap();
-    Labeler::new(model, iri.as_str().to_string(), threshold)
+    let iri = stocktake::registry::model_iri(
+        catalog.layout().base(),
+        &model.package.config.name,
+        &model.package.sha256,
+    );
+    Labeler::new(model, iri, threshold)
 }
 
 #[test]
@@ -258,10 +260,12 @@ fn reviews_get_category_and_sentiment_labels_from_a_classifier() {
     // positive, 差 → negative, each at 0.95; no cue → a tie, under the threshold.
     let dir = crate::util::repo().join("tests/fixtures/models/tiny-reviews");
     let model = Model::load(&dir, &Options::default()).unwrap();
-    let iri = c
-        .model_iri(&model.package.config.name, &model.package.sha256)
-        .unwrap();
-    let l = Labeler::new(model, iri.as_str().to_string(), 0.8);
+    let iri = stocktake::registry::model_iri(
+        c.layout().base(),
+        &model.package.config.name,
+        &model.package.sha256,
+    );
+    let l = Labeler::new(model, iri, 0.8);
     let r = ingest::ingest(
         &c,
         &reviews,

@@ -29,10 +29,12 @@ struct LabelledIngest {
 
 impl LabelledIngest {
     fn new(c: &Catalog, model: Model, text: &'static str) -> Self {
-        let iri = c
-            .model_iri(&model.package.config.name, &model.package.sha256)
-            .unwrap();
-        let labeler = Labeler::new(model, iri.as_str().to_string(), 0.8);
+        let iri = stocktake::registry::model_iri(
+            c.layout().base(),
+            &model.package.config.name,
+            &model.package.sha256,
+        );
+        let labeler = Labeler::new(model, iri, 0.8);
         let mapping = Mapping::parse(text).unwrap();
         LabelledIngest {
             labeler,

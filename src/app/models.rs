@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::{App, AppError};
 use crate::catalog::Catalog;
 use crate::infer::{self, package, InferConfig, Model, Options, Package};
-use crate::ingest::label::{model_record, Labeler};
+use crate::ingest::label::Labeler;
 use crate::ingest::mapping::Entity;
 use crate::inventory::ner::NameTagger;
 
@@ -28,7 +28,7 @@ pub fn register_models(catalog: &Catalog, root: &Path) -> Result<usize, AppError
     for dir in package::list(root)? {
         match Package::open(&dir) {
             Ok(p) => {
-                let iri = catalog.describe_model(&model_record(&p))?;
+                let iri = crate::registry::describe(catalog, &crate::registry::from_package(&p))?;
                 tracing::debug!(model = %p.config.name, %iri, "model described in the catalog");
                 n += 1;
             }

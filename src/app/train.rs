@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{App, AppError};
-use crate::catalog::ModelRecord;
 use crate::config::Config;
 use crate::embed::checkpoint::{resume, training_checkpoint, ModelInfo};
 use crate::embed::{self, Embedding, EpochRecord, Evaluation, TrainConfig, Trainer, Validation};
@@ -167,10 +165,14 @@ pub fn train(
     let catalog_iri = match &job.describe_as {
         Some(name) => {
             let app = App::open(config.clone())?;
-            let iri = app
-                .catalog
-                .describe_model(&model_record(name, &embedding, &out)?)?;
-            Some(iri.as_str().to_string())
+            let card =
+                crate::registry::from_embedding(name, &embedding, &out).map_err(|source| {
+                    AppError::Io {
+                        what: format!("cannot read {}", out.display()),
+                        source,
+                    }
+                })?;
+            Some(crate::registry::describe(&app.catalog, &card)?)
         }
         None => None,
     };
@@ -219,46 +221,4 @@ pub fn metric_pairs(ev: &Evaluation) -> Vec<(&'static str, f64)> {
         ("hits@3", m.hits_at_3),
         ("hits@10", m.hits_at_10),
     ]
-}
-
-/// The models-graph record of a trained embedding written to `path`.
-fn model_record(name: &str, e: &Embedding, path: &Path) -> Result<ModelRecord, AppError> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(|source| AppError::Io {
-        what: format!("cannot read {}", path.display()),
-        source,
-    })?;
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let mut hyper: Vec<(String, String)> = Vec::new();
-    if let Ok(Value::Object(map)) = serde_json::to_value(&e.config) {
-        for (k, v) in map {
-            hyper.push((k, v.to_string().trim_matches('"').to_string()));
-        }
-    }
-    Ok(ModelRecord {
-        name: name.into(),
-        version: Some(e.model_id()),
-        sha256: sha,
-        task: "link-prediction".into(),
-        heads: Vec::new(),
-        training_data: vec![e.info.source.clone()],
-        licence: None,
-        method: Some(format!(
-            "TransE ({:?}, dim {}), {} entities, {} relations, {} training triples",
-            e.config.norm,
-            e.config.dim,
-            e.ids.entities.len(),
-            e.ids.relations.len(),
-            e.train.len()
-        )),
-        metrics: e
-            .info
-            .metrics
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
-        hyperparameters: hyper,
-        snapshot: Some(e.info.snapshot.clone()),
-        created: Some(e.info.trained_at.clone()),
-    })
 }

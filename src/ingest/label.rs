@@ -85,61 +85,6 @@ pub fn label_iri(base: &str, id: &str) -> String {
     format!("{base}label/{id}")
 }
 
-/// The catalog's view of a model package: flattened numeric metrics, provenance from
-/// config.json. (`infer` and `catalog` do not know each other; the labeller, the CLI and the
-/// server describe models through this.)
-pub fn model_record(p: &crate::infer::Package) -> crate::catalog::ModelRecord {
-    fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, f64)>) {
-        match v {
-            serde_json::Value::Number(n) => {
-                if let Some(x) = n.as_f64() {
-                    out.push((prefix.to_string(), x));
-                }
-            }
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    let path = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    flatten(&path, v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut metrics = Vec::new();
-    flatten("", &p.config.metrics, &mut metrics);
-    let t = &p.config.training;
-    let text = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    crate::catalog::ModelRecord {
-        name: p.config.name.clone(),
-        version: p.config.version.clone(),
-        sha256: p.sha256.clone(),
-        task: p.config.task.as_str().to_string(),
-        heads: p
-            .config
-            .heads
-            .iter()
-            .map(|h| (h.name.clone(), p.label_names(&h.labels)))
-            .collect(),
-        training_data: t
-            .get("data")
-            .and_then(|d| d.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        licence: text("licence"),
-        method: text("method"),
-        metrics,
-        ..Default::default()
-    }
-}
-
 /// Label statuses, in the order a reviewer meets them.
 pub const STATUSES: [&str; 4] = ["accepted", "review", "human-accepted", "human-rejected"];
 
@@ -310,8 +255,9 @@ impl Labeler {
         // The labeller runs beside the store writer: its threads must not spin on idle cores.
         let opts = crate::infer::Options::from_config(infer).sharing_cores();
         let model = Model::load(&dir, &opts)?;
-        let iri = catalog.describe_model(&model_record(&model.package))?;
-        Ok(Labeler::new(model, iri.as_str().to_string(), threshold))
+        let iri =
+            crate::registry::describe(catalog, &crate::registry::from_package(&model.package))?;
+        Ok(Labeler::new(model, iri, threshold))
     }
 
     /// The labelling model's IRI in the models graph.
