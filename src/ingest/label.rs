@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::graph::{content_key, Built, Minter};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
 use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
-use crate::infer::{InferError, Model, Task};
+use crate::infer::{InferError, Model, Prediction, Task};
 
 /// The labeller: a token classifier over titles and where its labels go.
 pub struct Labeler {
@@ -309,43 +309,8 @@ impl Labeler {
         let t = std::time::Instant::now();
         let preds = self.model.predict(&texts)?;
         stats.model_seconds += t.elapsed().as_secs_f64();
-        // Pass 1: mint label IRIs so the decisions on them can be looked up in one query.
-        let mut planned = Vec::new();
-        for (k, (&i, p)) in items.iter().zip(&preds).enumerate() {
-            let subject = &batch[i].subject;
-            let chars: Vec<char> = texts[k].chars().collect();
-            for e in &p.entities {
-                let value: String = chars[e.start.min(chars.len())..e.end.min(chars.len())]
-                    .iter()
-                    .collect();
-                let value = value.trim().to_string();
-                if value.is_empty() {
-                    continue;
-                }
-                let id = content_key(&[subject, &e.label, &e.start.to_string(), &value]);
-                planned.push(Planned {
-                    i,
-                    id,
-                    kind: e.label.clone(),
-                    value,
-                    span: Some((e.start, e.end)),
-                    score: e.score,
-                });
-            }
-            for (head, scored) in &p.heads {
-                let Some(best) = scored.first() else { continue };
-                // One label per head and record: its id does not depend on the answer, so a
-                // person's decision on it survives a retrained model that answers differently.
-                planned.push(Planned {
-                    i,
-                    id: content_key(&[subject, head]),
-                    kind: head.clone(),
-                    value: best.label.clone(),
-                    span: None,
-                    score: best.score,
-                });
-            }
-        }
+        // Label IRIs are minted first so the decisions on them are looked up in one query.
+        let mut planned = plan(batch, &items, &texts, &preds);
         let decisions = self.decisions(catalog, minter, &planned)?;
         let status_of = |id: &str, score: f32| match decisions.get(&label_iri(minter.base(), id)) {
             Some(Verdict::Accept) => "human-accepted",
@@ -363,7 +328,6 @@ impl Labeler {
         });
         for l in planned {
             let iri = label_iri(minter.base(), &l.id);
-            let subject = batch[l.i].subject.clone();
             let status = status_of(&l.id, l.score);
             match status {
                 "human-accepted" => stats.human_accepted += 1,
@@ -372,71 +336,82 @@ impl Labeler {
                 _ => stats.review += 1,
             }
             stats.labels += 1;
-            let b = &mut batch[l.i];
-            let mut add =
-                |s: &str, p: String, o: Object| b.statements.push(Statement::new(s, p, o));
-            add(
-                &iri,
-                format!("{RDF}type"),
-                Object::iri(format!("{ST}Label")),
-            );
-            add(&iri, format!("{ST}labelOf"), Object::iri(&subject));
-            add(&iri, format!("{ST}entityType"), Object::string(&l.kind));
-            add(&iri, format!("{ST}value"), Object::string(&l.value));
-            if let Some((start, end)) = l.span {
-                add(&iri, format!("{ST}start"), Object::integer(start as u64));
-                add(&iri, format!("{ST}end"), Object::integer(end as u64));
-            }
-            add(
-                &iri,
-                format!("{ST}confidence"),
-                Object::decimal((l.score as f64 * 1000.0).round() / 1000.0),
-            );
-            add(&iri, format!("{ST}model"), Object::iri(&self.model_iri));
-            add(&iri, format!("{PROV}wasGeneratedBy"), Object::iri(run));
-            add(&iri, format!("{ST}status"), Object::string(status));
-            let asserted = matches!(status, "accepted" | "human-accepted");
-            if let (Some(pred), true) = (predicate_of(&l.kind), asserted) {
-                match l.kind.as_str() {
-                    "brand" if b.has_brand => {}
-                    "brand" => {
-                        b.has_brand = true;
-                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
-                        let brand = minter.brand(&l.value);
-                        add(&subject, pred, Object::iri(&brand));
-                        add(
-                            &brand,
-                            format!("{RDF}type"),
-                            Object::iri(format!("{SCHEMA}Brand")),
-                        );
-                        add(&brand, format!("{SCHEMA}name"), Object::string(&l.value));
-                    }
-                    "category" => {
-                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
-                        let concept = match categories.get(&l.value.to_lowercase()) {
-                            Some(c) => c.clone(),
-                            None => {
-                                let c = minter.category(&l.value);
-                                add(
-                                    &c,
-                                    format!("{RDF}type"),
-                                    Object::iri(format!("{SKOS}Concept")),
-                                );
-                                add(&c, format!("{SKOS}prefLabel"), Object::string(&l.value));
-                                c
-                            }
-                        };
-                        add(&subject, pred, Object::iri(concept));
-                    }
-                    _ => {
-                        add(&iri, format!("{ST}predicate"), Object::iri(&pred));
-                        add(&subject, pred, Object::string(&l.value));
-                    }
-                }
-            }
-            b.owned.push(iri);
+            let at = Place {
+                minter,
+                run,
+                categories,
+            };
+            self.write(&mut batch[l.i], &l, &iri, status, &at);
         }
         Ok(())
+    }
+
+    /// One label's node, and the fact it asserts when accepted (a product keeps its first
+    /// brand: a mapped one, a person's choice, else the most confident).
+    fn write(&self, b: &mut Built, l: &Planned, iri: &str, status: &str, at: &Place<'_>) {
+        let Place {
+            minter,
+            run,
+            categories,
+        } = at;
+        let subject = b.subject.clone();
+        let mut add = |s: &str, p: String, o: Object| b.statements.push(Statement::new(s, p, o));
+        add(iri, format!("{RDF}type"), Object::iri(format!("{ST}Label")));
+        add(iri, format!("{ST}labelOf"), Object::iri(&subject));
+        add(iri, format!("{ST}entityType"), Object::string(&l.kind));
+        add(iri, format!("{ST}value"), Object::string(&l.value));
+        if let Some((start, end)) = l.span {
+            add(iri, format!("{ST}start"), Object::integer(start as u64));
+            add(iri, format!("{ST}end"), Object::integer(end as u64));
+        }
+        add(
+            iri,
+            format!("{ST}confidence"),
+            Object::decimal((l.score as f64 * 1000.0).round() / 1000.0),
+        );
+        add(iri, format!("{ST}model"), Object::iri(&self.model_iri));
+        add(iri, format!("{PROV}wasGeneratedBy"), Object::iri(*run));
+        add(iri, format!("{ST}status"), Object::string(status));
+        let asserted = matches!(status, "accepted" | "human-accepted");
+        if let (Some(pred), true) = (predicate_of(&l.kind), asserted) {
+            match l.kind.as_str() {
+                "brand" if b.has_brand => {}
+                "brand" => {
+                    b.has_brand = true;
+                    add(iri, format!("{ST}predicate"), Object::iri(&pred));
+                    let brand = minter.brand(&l.value);
+                    add(&subject, pred, Object::iri(&brand));
+                    add(
+                        &brand,
+                        format!("{RDF}type"),
+                        Object::iri(format!("{SCHEMA}Brand")),
+                    );
+                    add(&brand, format!("{SCHEMA}name"), Object::string(&l.value));
+                }
+                "category" => {
+                    add(iri, format!("{ST}predicate"), Object::iri(&pred));
+                    let concept = match categories.get(&l.value.to_lowercase()) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = minter.category(&l.value);
+                            add(
+                                &c,
+                                format!("{RDF}type"),
+                                Object::iri(format!("{SKOS}Concept")),
+                            );
+                            add(&c, format!("{SKOS}prefLabel"), Object::string(&l.value));
+                            c
+                        }
+                    };
+                    add(&subject, pred, Object::iri(concept));
+                }
+                _ => {
+                    add(iri, format!("{ST}predicate"), Object::iri(&pred));
+                    add(&subject, pred, Object::string(&l.value));
+                }
+            }
+        }
+        b.owned.push(iri.to_owned());
     }
 
     /// Human decisions on the planned labels, by label IRI.
@@ -480,6 +455,54 @@ impl Labeler {
             })
             .collect())
     }
+}
+
+/// Where a batch's labels are written: the IRIs' minter, the run that made them, the taxonomy.
+struct Place<'a> {
+    minter: &'a Minter,
+    run: &'a str,
+    categories: &'a HashMap<String, String>,
+}
+
+/// The labels a batch's predictions make, each with its content-keyed id.
+fn plan(batch: &[Built], items: &[usize], texts: &[&str], preds: &[Prediction]) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    for (k, (&i, p)) in items.iter().zip(preds).enumerate() {
+        let subject = &batch[i].subject;
+        let chars: Vec<char> = texts[k].chars().collect();
+        for e in &p.entities {
+            let value: String = chars[e.start.min(chars.len())..e.end.min(chars.len())]
+                .iter()
+                .collect();
+            let value = value.trim().to_string();
+            if value.is_empty() {
+                continue;
+            }
+            let id = content_key(&[subject, &e.label, &e.start.to_string(), &value]);
+            planned.push(Planned {
+                i,
+                id,
+                kind: e.label.clone(),
+                value,
+                span: Some((e.start, e.end)),
+                score: e.score,
+            });
+        }
+        for (head, scored) in &p.heads {
+            let Some(best) = scored.first() else { continue };
+            // One label per head and record: its id does not depend on the answer, so a
+            // person's decision on it survives a retrained model that answers differently.
+            planned.push(Planned {
+                i,
+                id: content_key(&[subject, head]),
+                kind: head.clone(),
+                value: best.label.clone(),
+                span: None,
+                score: best.score,
+            });
+        }
+    }
+    planned
 }
 
 /// Labelling failures (the run stops: a half-labelled batch is not written).
