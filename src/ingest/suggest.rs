@@ -78,6 +78,12 @@ const CITY: &[&str] = &["city", "城市", "所在地"];
 const NAME: &[&str] = &["name", "名称", "名字"];
 const ID: &[&str] = &["id", "key", "code", "no", "编号", "号"];
 
+/// Product titles, but not a shop's name, which reads like one ("杭州手机专营店"): its column
+/// name says whose.
+fn is_title(c: &Col<'_>) -> bool {
+    c.kind == SemanticType::ProductTitle && !named(&c.words, SELLER) && !named(&c.words, USER)
+}
+
 fn is_key(c: &Col<'_>) -> bool {
     matches!(
         c.kind,
@@ -100,118 +106,21 @@ pub fn suggest(asset: &AssetScan) -> Result<Suggestion, String> {
     if cols.is_empty() {
         return Err(format!("{} has no columns to map", asset.location));
     }
-    let mut taken: Vec<&str> = Vec::new();
-    let mut why: BTreeMap<String, String> = BTreeMap::new();
-    let mut columns: BTreeMap<String, String> = BTreeMap::new();
-    // Takes the first free column matching `pick` for `field`.
-    let mut take = |field: &str, reason: &str, pick: &dyn Fn(&Col<'_>) -> bool| {
-        let found = cols
-            .iter()
-            .filter(|c| !taken.contains(&c.name) && !matches!(c.kind, SemanticType::Pii(_)))
-            .find(|c| pick(c))?;
-        taken.push(found.name);
-        columns.insert(field.to_owned(), found.name.to_owned());
-        why.insert(
-            field.to_owned(),
-            format!(
-                "{reason} (inventory: {}, confidence {:.2})",
-                found.kind.name(),
-                found.confidence
-            ),
-        );
-        Some(found.name)
-    };
-    let has_kind = |k: SemanticType| cols.iter().any(|c| c.kind == k);
-    let key_named = |keys: &[&str]| cols.iter().any(|c| is_key(c) && named(&c.words, keys));
-    // A shop's name reads like a product title ("杭州手机专营店"); its column name says whose.
-    let is_title = |c: &Col<'_>| {
-        c.kind == SemanticType::ProductTitle && !named(&c.words, SELLER) && !named(&c.words, USER)
-    };
-    let entity = if cols.iter().any(is_title) && (key_named(PRODUCT) || !key_named(SELLER)) {
-        Entity::Product
-    } else if (has_kind(SemanticType::ReviewText) || key_named(REVIEW)) && key_named(PRODUCT) {
-        Entity::Review
-    } else if key_named(USER) && key_named(PRODUCT) {
-        Entity::Interaction
-    } else if key_named(SELLER) {
-        Entity::Seller
-    } else if key_named(USER) {
-        Entity::User
-    } else {
+    let Some(entity) = entity_of(&cols) else {
         return Err(format!(
             "no entity fits {}: it has no product title, review text, user or product key, or seller key \
              (write the mapping by hand; see demo/mappings for examples)",
             asset.location
         ));
     };
-    let key = |keys: &'static [&'static str]| move |c: &Col<'_>| is_key(c) && named(&c.words, keys);
-    let kind = |k: SemanticType| move |c: &Col<'_>| c.kind == k;
-    match entity {
-        Entity::Product => {
-            take("id", "the product key", &key(PRODUCT))
-                .or_else(|| take("id", "the first key column", &is_key));
-            take("title", "product titles", &is_title);
-            take("price", "prices", &kind(SemanticType::Price)).or_else(|| {
-                // A price column with a few words in it ("面议") reads as text to the
-                // inventory; its name still says what it is, and cleaning quarantines the words.
-                take("price", "named as a price", &|c| {
-                    named(&c.words, PRICE) && !matches!(c.kind, SemanticType::Pii(_))
-                })
-            });
-            take("currency", "currency codes", &kind(SemanticType::Currency));
-            take("brand", "named as a brand", &|c| named(&c.words, BRAND));
-            take("category", "categories", &kind(SemanticType::Category)).or_else(|| {
-                take("category", "named as a category", &|c| {
-                    named(&c.words, CATEGORY)
-                })
-            });
-            take("seller", "the seller key", &key(SELLER));
-            take("description", "free text", &|c| {
-                matches!(c.kind, SemanticType::FreeText | SemanticType::ReviewText)
-            });
-        }
-        Entity::Review => {
-            take("id", "the review key", &key(REVIEW));
-            take("product", "the reviewed product's key", &key(PRODUCT));
-            take(
-                "user",
-                "the reviewer's key (pseudonymised on ingest)",
-                &key(USER),
-            );
-            take("rating", "ratings", &kind(SemanticType::Rating));
-            take("text", "review text", &kind(SemanticType::ReviewText)).or_else(|| {
-                take("text", "free text", &|c| {
-                    matches!(c.kind, SemanticType::FreeText | SemanticType::Text)
-                })
-            });
-            take("time", "times", &|c| {
-                matches!(c.kind, SemanticType::Timestamp | SemanticType::Date)
-            })
-            .or_else(|| take("time", "named as a time", &|c| named(&c.words, TIME)));
-        }
-        Entity::Interaction => {
-            take(
-                "user",
-                "the user's key (pseudonymised on ingest)",
-                &key(USER),
-            );
-            take("product", "the product's key", &key(PRODUCT));
-            take("kind", "named as an action", &|c| named(&c.words, ACTION));
-            take("time", "times", &|c| {
-                matches!(c.kind, SemanticType::Timestamp | SemanticType::Date)
-            })
-            .or_else(|| take("time", "named as a time", &|c| named(&c.words, TIME)));
-            take("rating", "ratings", &kind(SemanticType::Rating));
-        }
-        Entity::Seller => {
-            take("id", "the seller key", &key(SELLER));
-            take("name", "named as a name", &|c| named(&c.words, NAME));
-            take("city", "named as a city", &|c| named(&c.words, CITY));
-        }
-        Entity::User => {
-            take("id", "the user key (pseudonymised on ingest)", &key(USER));
-        }
-    }
+    let mut picker = Picker {
+        cols: &cols,
+        taken: Vec::new(),
+        why: BTreeMap::new(),
+        columns: BTreeMap::new(),
+    };
+    pick(entity, &mut picker);
+    let Picker { why, columns, .. } = picker;
     let missing: Vec<&str> = entity
         .fields()
         .iter()
@@ -240,6 +149,137 @@ pub fn suggest(asset: &AssetScan) -> Result<Suggestion, String> {
     };
     let toml = render(asset, &mapping, &why, &cols);
     Ok(Suggestion { mapping, toml })
+}
+
+/// Takes the columns of `entity`'s fields, each the first free column its rule picks.
+fn pick(entity: Entity, p: &mut Picker<'_>) {
+    let key = |keys: &'static [&'static str]| move |c: &Col<'_>| is_key(c) && named(&c.words, keys);
+    let kind = |k: SemanticType| move |c: &Col<'_>| c.kind == k;
+    match entity {
+        Entity::Product => {
+            p.take("id", "the product key", &key(PRODUCT))
+                .or_else(|| p.take("id", "the first key column", &is_key));
+            p.take("title", "product titles", &is_title);
+            p.take("price", "prices", &kind(SemanticType::Price))
+                .or_else(|| {
+                    // A price column with a few words in it ("面议") reads as text to the
+                    // inventory; its name still says what it is, and cleaning quarantines the words.
+                    p.take("price", "named as a price", &|c| {
+                        named(&c.words, PRICE) && !matches!(c.kind, SemanticType::Pii(_))
+                    })
+                });
+            p.take("currency", "currency codes", &kind(SemanticType::Currency));
+            p.take("brand", "named as a brand", &|c| named(&c.words, BRAND));
+            p.take("category", "categories", &kind(SemanticType::Category))
+                .or_else(|| {
+                    p.take("category", "named as a category", &|c| {
+                        named(&c.words, CATEGORY)
+                    })
+                });
+            p.take("seller", "the seller key", &key(SELLER));
+            p.take("description", "free text", &|c| {
+                matches!(c.kind, SemanticType::FreeText | SemanticType::ReviewText)
+            });
+        }
+        Entity::Review => {
+            p.take("id", "the review key", &key(REVIEW));
+            p.take("product", "the reviewed product's key", &key(PRODUCT));
+            p.take(
+                "user",
+                "the reviewer's key (pseudonymised on ingest)",
+                &key(USER),
+            );
+            p.take("rating", "ratings", &kind(SemanticType::Rating));
+            p.take("text", "review text", &kind(SemanticType::ReviewText))
+                .or_else(|| {
+                    p.take("text", "free text", &|c| {
+                        matches!(c.kind, SemanticType::FreeText | SemanticType::Text)
+                    })
+                });
+            p.take("time", "times", &|c| {
+                matches!(c.kind, SemanticType::Timestamp | SemanticType::Date)
+            })
+            .or_else(|| p.take("time", "named as a time", &|c| named(&c.words, TIME)));
+        }
+        Entity::Interaction => {
+            p.take(
+                "user",
+                "the user's key (pseudonymised on ingest)",
+                &key(USER),
+            );
+            p.take("product", "the product's key", &key(PRODUCT));
+            p.take("kind", "named as an action", &|c| named(&c.words, ACTION));
+            p.take("time", "times", &|c| {
+                matches!(c.kind, SemanticType::Timestamp | SemanticType::Date)
+            })
+            .or_else(|| p.take("time", "named as a time", &|c| named(&c.words, TIME)));
+            p.take("rating", "ratings", &kind(SemanticType::Rating));
+        }
+        Entity::Seller => {
+            p.take("id", "the seller key", &key(SELLER));
+            p.take("name", "named as a name", &|c| named(&c.words, NAME));
+            p.take("city", "named as a city", &|c| named(&c.words, CITY));
+        }
+        Entity::User => {
+            p.take("id", "the user key (pseudonymised on ingest)", &key(USER));
+        }
+    }
+}
+
+/// Which entity a table's columns describe, if any.
+fn entity_of(cols: &[Col<'_>]) -> Option<Entity> {
+    let has_kind = |k: SemanticType| cols.iter().any(|c| c.kind == k);
+    let key_named = |keys: &[&str]| cols.iter().any(|c| is_key(c) && named(&c.words, keys));
+    Some(
+        if cols.iter().any(is_title) && (key_named(PRODUCT) || !key_named(SELLER)) {
+            Entity::Product
+        } else if (has_kind(SemanticType::ReviewText) || key_named(REVIEW)) && key_named(PRODUCT) {
+            Entity::Review
+        } else if key_named(USER) && key_named(PRODUCT) {
+            Entity::Interaction
+        } else if key_named(SELLER) {
+            Entity::Seller
+        } else if key_named(USER) {
+            Entity::User
+        } else {
+            return None;
+        },
+    )
+}
+
+/// The columns taken so far for a mapping, and why each was.
+struct Picker<'a> {
+    cols: &'a [Col<'a>],
+    taken: Vec<&'a str>,
+    why: BTreeMap<String, String>,
+    columns: BTreeMap<String, String>,
+}
+
+impl<'a> Picker<'a> {
+    /// Takes the first free, non-personal column matching `pick` for `field`.
+    fn take(
+        &mut self,
+        field: &str,
+        reason: &str,
+        pick: &dyn Fn(&Col<'_>) -> bool,
+    ) -> Option<&'a str> {
+        let cols = self.cols;
+        let found = cols
+            .iter()
+            .filter(|c| !self.taken.contains(&c.name) && !matches!(c.kind, SemanticType::Pii(_)))
+            .find(|c| pick(c))?;
+        self.taken.push(found.name);
+        self.columns.insert(field.to_owned(), found.name.to_owned());
+        self.why.insert(
+            field.to_owned(),
+            format!(
+                "{reason} (inventory: {}, confidence {:.2})",
+                found.kind.name(),
+                found.confidence
+            ),
+        );
+        Some(found.name)
+    }
 }
 
 fn render(
