@@ -271,108 +271,143 @@ pub fn infer(p: &ColumnProfile, ner: Option<&Verdicts>) -> Semantic {
     other
 }
 
-/// Non-personal semantic types from name and shape.
+/// Non-personal semantic types from name and shape: what the physical type settles, then
+/// identifiers, then numbers by name, then text by name and shape.
 fn business_type(p: &ColumnProfile, words: &str, distinct_ratio: f64) -> Semantic {
-    let s = |kind, confidence: f64, why: String| Semantic {
+    if let Some(found) = by_shape(p).or_else(|| identifier(p, words, distinct_ratio)) {
+        return found;
+    }
+    if matches!(p.physical, Physical::Integer | Physical::Decimal) {
+        return number(p, words);
+    }
+    text_type(p, words, distinct_ratio)
+}
+
+/// A semantic type with one piece of evidence.
+fn s(kind: SemanticType, confidence: f64, why: String) -> Semantic {
+    Semantic {
         kind,
         confidence,
         evidence: vec![why],
-    };
+    }
+}
+
+/// Types the values' shape settles: empty, URLs, booleans, date-times, dates.
+fn by_shape(p: &ColumnProfile) -> Option<Semantic> {
     let sample = &p.sample;
-    let numeric = matches!(p.physical, Physical::Integer | Physical::Decimal);
-    let mean_len = p.mean_length.unwrap_or(0.0);
-    let named = |keys: &[&str]| has(words, keys);
     if p.physical == Physical::Empty {
-        return s(SemanticType::Empty, 1.0, "no non-null values".into());
+        return Some(s(SemanticType::Empty, 1.0, "no non-null values".into()));
     }
     let url = share(sample, |v| {
         v.starts_with("http://") || v.starts_with("https://")
     });
     if url >= 0.9 {
-        return s(
+        return Some(s(
             SemanticType::Url,
             url,
             format!("{} of values are http(s) URLs", pct(url)),
-        );
+        ));
     }
     if p.physical == Physical::Boolean {
-        return s(SemanticType::Boolean, 1.0, "values are true/false".into());
+        return Some(s(
+            SemanticType::Boolean,
+            1.0,
+            "values are true/false".into(),
+        ));
     }
     if p.physical == Physical::Datetime {
-        return s(
+        return Some(s(
             SemanticType::Timestamp,
             1.0,
             "values parse as date-times".into(),
-        );
+        ));
     }
     if p.physical == Physical::Date {
-        return s(SemanticType::Date, 1.0, "values parse as dates".into());
+        return Some(s(SemanticType::Date, 1.0, "values parse as dates".into()));
     }
+    None
+}
+
+/// Identifiers, by name or by unique hexadecimal values.
+fn identifier(p: &ColumnProfile, words: &str, distinct_ratio: f64) -> Option<Semantic> {
+    let sample = &p.sample;
+    let named = |keys: &[&str]| has(words, keys);
     let id_words = ["id", "uuid", "guid", "key", "no", "编号", "单号", "订单号"];
     if named(&id_words) {
-        return s(
+        return Some(s(
             SemanticType::Id,
             0.9,
             format!("column name {:?} names an identifier", p.name),
-        );
+        ));
     }
     let hexish = share(sample, |v| {
         v.len() >= 16 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
     });
     if hexish >= 0.95 && distinct_ratio >= 0.5 {
-        return s(
+        return Some(s(
             SemanticType::Id,
             0.8,
             format!("{} of values are hexadecimal keys", pct(hexish)),
+        ));
+    }
+    None
+}
+
+/// Numbers by their column's name: prices, ratings, quantities, timestamps, else plain numbers.
+fn number(p: &ColumnProfile, words: &str) -> Semantic {
+    let named = |keys: &[&str]| has(words, keys);
+    if named(&[
+        "price", "amount", "cost", "fee", "value", "total", "payment", "revenue", "gmv", "价格",
+        "金额", "售价", "单价", "价", "费",
+    ]) {
+        return s(
+            SemanticType::Price,
+            0.9,
+            format!("numeric column named {:?}", p.name),
         );
     }
-    if numeric {
-        if named(&[
-            "price", "amount", "cost", "fee", "value", "total", "payment", "revenue", "gmv",
-            "价格", "金额", "售价", "单价", "价", "费",
-        ]) {
-            return s(
-                SemanticType::Price,
-                0.9,
-                format!("numeric column named {:?}", p.name),
-            );
-        }
-        if named(&["rating", "score", "stars", "star", "评分", "星级", "打分"]) {
-            return s(
-                SemanticType::Rating,
-                0.9,
-                format!("numeric column named {:?}", p.name),
-            );
-        }
-        if p.physical == Physical::Integer
-            && named(&[
-                "qty",
-                "quantity",
-                "count",
-                "num",
-                "stock",
-                "inventory",
-                "installments",
-                "数量",
-                "库存",
-                "件数",
-            ])
-        {
-            return s(
-                SemanticType::Quantity,
-                0.9,
-                format!("integer column named {:?}", p.name),
-            );
-        }
-        if named(&["time", "timestamp", "ts", "时间", "时间戳"]) {
-            return s(
-                SemanticType::Timestamp,
-                0.7,
-                format!("numeric column named {:?}", p.name),
-            );
-        }
-        return s(SemanticType::Number, 0.6, "numeric values".into());
+    if named(&["rating", "score", "stars", "star", "评分", "星级", "打分"]) {
+        return s(
+            SemanticType::Rating,
+            0.9,
+            format!("numeric column named {:?}", p.name),
+        );
     }
+    if p.physical == Physical::Integer
+        && named(&[
+            "qty",
+            "quantity",
+            "count",
+            "num",
+            "stock",
+            "inventory",
+            "installments",
+            "数量",
+            "库存",
+            "件数",
+        ])
+    {
+        return s(
+            SemanticType::Quantity,
+            0.9,
+            format!("integer column named {:?}", p.name),
+        );
+    }
+    if named(&["time", "timestamp", "ts", "时间", "时间戳"]) {
+        return s(
+            SemanticType::Timestamp,
+            0.7,
+            format!("numeric column named {:?}", p.name),
+        );
+    }
+    s(SemanticType::Number, 0.6, "numeric values".into())
+}
+
+/// Text by name and shape: currencies, review texts, titles, categories, free text, codes.
+fn text_type(p: &ColumnProfile, words: &str, distinct_ratio: f64) -> Semantic {
+    let sample = &p.sample;
+    let mean_len = p.mean_length.unwrap_or(0.0);
+    let named = |keys: &[&str]| has(words, keys);
     let iso = share(sample, |v| {
         v.len() == 3
             && [
