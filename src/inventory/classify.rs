@@ -140,14 +140,77 @@ const NAME_KEYS: [(AssetKind, &[&str]); 7] = [
     ),
 ];
 
-/// Classifies an asset from its name and its columns' names and semantic types.
+/// Classifies an asset from its name and its columns' names and semantic types: each rule
+/// votes for a kind with a weight and a reason; the kind with the most votes wins when it has
+/// enough of them.
 pub fn classify(asset_name: &str, columns: &[(String, Semantic)]) -> Classification {
-    let mut score = [0.0f64; 8];
-    let mut reasons: Vec<Vec<String>> = vec![Vec::new(); 8];
-    let mut add = |k: AssetKind, w: f64, why: String| {
-        score[k as usize] += w;
-        reasons[k as usize].push(why);
+    let mut v = Votes {
+        score: [0.0; 8],
+        reasons: vec![Vec::new(); 8],
     };
+    let c = Columns(columns);
+    by_name(asset_name, &mut v);
+    by_products(&c, &mut v);
+    by_people(&c, &mut v);
+    by_trade(&c, &mut v);
+    v.verdict()
+}
+
+/// The votes of the rules, per kind.
+struct Votes {
+    score: [f64; 8],
+    reasons: Vec<Vec<String>>,
+}
+
+impl Votes {
+    fn add(&mut self, k: AssetKind, w: f64, why: String) {
+        self.score[k as usize] += w;
+        self.reasons[k as usize].push(why);
+    }
+
+    fn verdict(mut self) -> Classification {
+        let total: f64 = self.score.iter().sum();
+        let (best, &top) = self
+            .score
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .expect("eight kinds");
+        if top < 2.0 {
+            return Classification {
+                kind: AssetKind::Other,
+                confidence: 1.0 - top / 4.0,
+                reasons: vec!["no kind has enough evidence".into()],
+            };
+        }
+        Classification {
+            kind: AssetKind::ALL[best],
+            confidence: ((top / total) * 1000.0).round() / 1000.0,
+            reasons: std::mem::take(&mut self.reasons[best]),
+        }
+    }
+}
+
+/// An asset's columns as the rules read them.
+struct Columns<'a>(&'a [(String, Semantic)]);
+
+impl Columns<'_> {
+    /// Columns of semantic type `t`.
+    fn count(&self, t: SemanticType) -> usize {
+        self.0.iter().filter(|(_, s)| s.kind == t).count()
+    }
+
+    /// Columns whose name has one of `keys`.
+    fn named(&self, keys: &[&str]) -> usize {
+        self.0
+            .iter()
+            .filter(|(n, _)| has(&name_words(n), keys))
+            .count()
+    }
+}
+
+/// The asset's own name (its file stem or table name).
+fn by_name(asset_name: &str, v: &mut Votes) {
     let stem = asset_name
         .rsplit(['/', '\\'])
         .next()
@@ -158,48 +221,49 @@ pub fn classify(asset_name: &str, columns: &[(String, Semantic)]) -> Classificat
     let asset_words = name_words(stem);
     for (kind, keys) in NAME_KEYS {
         if has(&asset_words, keys) {
-            add(
+            v.add(
                 kind,
                 2.0,
                 format!("asset name {stem:?} suggests {}", kind.name()),
             );
         }
     }
-    let count = |t: SemanticType| columns.iter().filter(|(_, s)| s.kind == t).count();
-    let named = |keys: &[&str]| {
-        columns
-            .iter()
-            .filter(|(n, _)| has(&name_words(n), keys))
-            .count()
-    };
-    let pii: Vec<PiiType> = columns.iter().filter_map(|(_, s)| s.kind.pii()).collect();
-    if count(SemanticType::ReviewText) > 0 {
-        add(AssetKind::Reviews, 3.0, "has review text".into());
+}
+
+/// Reviews and product catalogues: review texts, ratings, titles, brands, categories, sizes.
+fn by_products(c: &Columns<'_>, v: &mut Votes) {
+    if c.count(SemanticType::ReviewText) > 0 {
+        v.add(AssetKind::Reviews, 3.0, "has review text".into());
     }
-    if count(SemanticType::Rating) > 0 {
-        add(AssetKind::Reviews, 1.0, "has a rating column".into());
+    if c.count(SemanticType::Rating) > 0 {
+        v.add(AssetKind::Reviews, 1.0, "has a rating column".into());
     }
-    if count(SemanticType::ProductTitle) > 0 {
-        add(AssetKind::ProductCatalog, 2.0, "has product titles".into());
+    if c.count(SemanticType::ProductTitle) > 0 {
+        v.add(AssetKind::ProductCatalog, 2.0, "has product titles".into());
     }
-    if named(&["brand", "品牌"]) > 0 {
-        add(AssetKind::ProductCatalog, 1.0, "has a brand column".into());
+    if c.named(&["brand", "品牌"]) > 0 {
+        v.add(AssetKind::ProductCatalog, 1.0, "has a brand column".into());
     }
-    if count(SemanticType::Category) > 0 && named(&["category", "类目", "分类"]) > 0 {
-        add(
+    if c.count(SemanticType::Category) > 0 && c.named(&["category", "类目", "分类"]) > 0 {
+        v.add(
             AssetKind::ProductCatalog,
             1.0,
             "has a product category column".into(),
         );
     }
-    let dims = named(&["weight", "length", "height", "width", "photos", "重量"]);
+    let dims = c.named(&["weight", "length", "height", "width", "photos", "重量"]);
     if dims >= 2 {
-        add(
+        v.add(
             AssetKind::ProductCatalog,
             1.5,
             format!("{dims} product dimension columns"),
         );
     }
+}
+
+/// User profiles (personal data) and behaviour logs (users, items and times).
+fn by_people(c: &Columns<'_>, v: &mut Votes) {
+    let pii: Vec<PiiType> = c.0.iter().filter_map(|(_, s)| s.kind.pii()).collect();
     let people = pii
         .iter()
         .filter(|p| {
@@ -215,25 +279,25 @@ pub fn classify(asset_name: &str, columns: &[(String, Semantic)]) -> Classificat
         })
         .count();
     if people > 0 {
-        add(
+        v.add(
             AssetKind::UserProfiles,
             1.5 + people as f64 * 0.5,
             format!("{people} personal-data columns"),
         );
     }
-    let has_user = named(&[
+    let has_user = c.named(&[
         "user", "customer", "buyer", "member", "用户", "客户", "会员",
     ]) > 0;
-    let has_item = named(&["item", "product", "sku", "goods", "商品"]) > 0;
-    let has_time = count(SemanticType::Timestamp) + count(SemanticType::Date) > 0;
+    let has_item = c.named(&["item", "product", "sku", "goods", "商品"]) > 0;
+    let has_time = c.count(SemanticType::Timestamp) + c.count(SemanticType::Date) > 0;
     if has_user && has_item && has_time {
-        add(
+        v.add(
             AssetKind::UserBehaviourLog,
             2.0,
             "links users to items with a time".into(),
         );
     }
-    if named(&[
+    if c.named(&[
         "behavior",
         "behaviour",
         "action",
@@ -242,56 +306,43 @@ pub fn classify(asset_name: &str, columns: &[(String, Semantic)]) -> Classificat
         "行为",
     ]) > 0
     {
-        add(
+        v.add(
             AssetKind::UserBehaviourLog,
             2.0,
             "has an action/event column".into(),
         );
     }
-    if named(&["order status", "order", "payment", "installments", "订单"]) > 0 {
-        add(
+}
+
+/// Orders, stock and sellers.
+fn by_trade(c: &Columns<'_>, v: &mut Votes) {
+    let has_time = c.count(SemanticType::Timestamp) + c.count(SemanticType::Date) > 0;
+    if c.named(&["order status", "order", "payment", "installments", "订单"]) > 0 {
+        v.add(
             AssetKind::Orders,
             1.5,
             "has order or payment columns".into(),
         );
     }
-    if count(SemanticType::Price) > 0 && has_time {
-        add(AssetKind::Orders, 1.0, "has amounts with a time".into());
+    if c.count(SemanticType::Price) > 0 && has_time {
+        v.add(AssetKind::Orders, 1.0, "has amounts with a time".into());
     }
-    if named(&["stock", "inventory", "warehouse", "库存", "仓库"]) > 0 {
-        add(
+    if c.named(&["stock", "inventory", "warehouse", "库存", "仓库"]) > 0 {
+        v.add(
             AssetKind::Inventory,
             3.0,
             "has stock or warehouse columns".into(),
         );
     }
-    let seller_cols = named(&[
+    let seller_cols = c.named(&[
         "seller", "shop", "merchant", "vendor", "商家", "卖家", "店铺",
     ]);
-    if seller_cols >= 2 || (seller_cols == 1 && columns.len() <= 5) {
-        add(
+    if seller_cols >= 2 || (seller_cols == 1 && c.0.len() <= 5) {
+        v.add(
             AssetKind::Sellers,
             1.5,
             format!("{seller_cols} seller columns"),
         );
-    }
-    let total: f64 = score.iter().sum();
-    let (best, &top) = score
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-        .expect("eight kinds");
-    if top < 2.0 {
-        return Classification {
-            kind: AssetKind::Other,
-            confidence: 1.0 - top / 4.0,
-            reasons: vec!["no kind has enough evidence".into()],
-        };
-    }
-    Classification {
-        kind: AssetKind::ALL[best],
-        confidence: ((top / total) * 1000.0).round() / 1000.0,
-        reasons: std::mem::take(&mut reasons[best]),
     }
 }
 
