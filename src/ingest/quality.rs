@@ -15,7 +15,7 @@
 //! Each run first removes the namespace's earlier findings, so they always describe the graph
 //! as it is now.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use gaoya::minhash::{MinHashIndex, MinHasher, MinHasher32};
 use serde::Serialize;
@@ -99,6 +99,127 @@ struct ProductFacts {
     cat: Option<String>,
 }
 
+/// Products by normalised title, each group's IRIs in order (the first is the one the others
+/// duplicate).
+fn title_groups(rows: &[ProductFacts]) -> BTreeMap<String, Vec<&str>> {
+    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for r in rows {
+        if let Some(name) = &r.name {
+            groups
+                .entry(normalise(name))
+                .or_default()
+                .push(r.p.as_str());
+        }
+    }
+    groups
+}
+
+/// `st:duplicateOf` from every later member of a title group to its first; how many.
+fn exact_duplicates(groups: &BTreeMap<String, Vec<&str>>, out: &mut Vec<Statement>) -> usize {
+    let mut n = 0;
+    for members in groups.values() {
+        for m in &members[1..] {
+            out.push(Statement::new(
+                *m,
+                format!("{ST}duplicateOf"),
+                Object::iri(members[0]),
+            ));
+            n += 1;
+        }
+    }
+    n
+}
+
+/// `st:nearDuplicateOf` between groups whose titles' MinHash Jaccard reaches `threshold`,
+/// from the later group's first IRI to the earlier's; how many.
+fn near_duplicates(
+    groups: &BTreeMap<String, Vec<&str>>,
+    near_threshold: f64,
+    statements: &mut Vec<Statement>,
+) -> usize {
+    let mut n = 0;
+    let hasher = MinHasher32::new(BANDS * ROWS);
+    let firsts: Vec<(&str, &str)> = groups
+        .iter()
+        .map(|(norm, members)| (members[0], norm.as_str()))
+        .collect();
+    let mut index: MinHashIndex<u32, usize> = MinHashIndex::new(BANDS, ROWS, near_threshold);
+    let sigs: Vec<Vec<u32>> = firsts
+        .iter()
+        .map(|(_, norm)| hasher.create_signature(shingles(norm).iter()))
+        .collect();
+    for (i, s) in sigs.iter().enumerate() {
+        index.insert(i, s.clone());
+    }
+    for (i, s) in sigs.iter().enumerate() {
+        for (j, _sim) in index.query_owned_return_similarity(s) {
+            // Each pair once, pointing from the later IRI to the earlier.
+            if j < i {
+                statements.push(Statement::new(
+                    firsts[i].0,
+                    format!("{ST}nearDuplicateOf"),
+                    Object::iri(firsts[j].0),
+                ));
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// `st:priceAnomaly` or `st:weightAnomaly` (by `field`) on values more than the robust z-score
+/// bound from their category's median, with the reason; how many.
+fn outliers(rows: &[ProductFacts], field: &str, statements: &mut Vec<Statement>) -> usize {
+    let (predicate, unit) = if field == "price" {
+        ("priceAnomaly", "")
+    } else {
+        ("weightAnomaly", " g")
+    };
+    let mut n = 0;
+    let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for r in rows {
+        let x = if field == "price" { r.price } else { r.weight };
+        if let (Some(c), Some(x)) = (&r.cat, x) {
+            by_cat
+                .entry(c.as_str())
+                .or_default()
+                .push((r.p.as_str(), x));
+        }
+    }
+    for (cat, items) in &by_cat {
+        let values: Vec<f64> = items.iter().map(|x| x.1).collect();
+        // Weights span orders of magnitude within a category (a phone case and a phone):
+        // they are compared on a log scale, where their spread is roughly symmetric.
+        let scaled: Vec<f64> = if field == "weight" {
+            values
+                .iter()
+                .map(|x| x.max(f64::MIN_POSITIVE).ln())
+                .collect()
+        } else {
+            values.clone()
+        };
+        for (i, z, med) in price_outliers(&scaled) {
+            let med = if field == "weight" {
+                (med.exp() * 10.0).round() / 10.0
+            } else {
+                med
+            };
+            let cat_name = cat.rsplit('/').next().unwrap_or(cat);
+            statements.push(Statement::new(
+                items[i].0,
+                format!("{ST}{predicate}"),
+                Object::string(format!(
+                    "{field} {}{unit} is {z:+.1} robust z-scores from the median {med}{unit} of category {cat_name} ({} products with a {field})",
+                    values[i],
+                    values.len()
+                )),
+            ));
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Analyses the products under `{base}id/product/{namespace}/` and rewrites their findings.
 pub fn analyse(
     catalog: &Catalog,
@@ -122,113 +243,12 @@ pub fn analyse(
         ..Findings::default()
     };
     let mut statements = Vec::new();
+    let groups = title_groups(&rows);
+    f.exact_duplicates = exact_duplicates(&groups, &mut statements);
+    f.near_duplicates = near_duplicates(&groups, near_threshold, &mut statements);
+    f.price_anomalies = outliers(&rows, "price", &mut statements);
+    f.weight_anomalies = outliers(&rows, "weight", &mut statements);
     let st = |l: &str| format!("{ST}{l}");
-
-    // Exact duplicates by normalised title.
-    let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for r in &rows {
-        if let Some(name) = &r.name {
-            groups
-                .entry(normalise(name))
-                .or_default()
-                .push(r.p.as_str());
-        }
-    }
-    let mut canonical: HashMap<&str, &str> = HashMap::new();
-    for members in groups.values() {
-        for m in &members[1..] {
-            statements.push(Statement::new(
-                *m,
-                st("duplicateOf"),
-                Object::iri(members[0]),
-            ));
-            f.exact_duplicates += 1;
-        }
-        for m in members {
-            canonical.insert(m, members[0]);
-        }
-    }
-
-    // Near duplicates among the groups' first members.
-    let hasher = MinHasher32::new(BANDS * ROWS);
-    let firsts: Vec<(&str, &str)> = groups
-        .iter()
-        .map(|(norm, members)| (members[0], norm.as_str()))
-        .collect();
-    let mut index: MinHashIndex<u32, usize> = MinHashIndex::new(BANDS, ROWS, near_threshold);
-    let sigs: Vec<Vec<u32>> = firsts
-        .iter()
-        .map(|(_, norm)| hasher.create_signature(shingles(norm).iter()))
-        .collect();
-    for (i, s) in sigs.iter().enumerate() {
-        index.insert(i, s.clone());
-    }
-    for (i, s) in sigs.iter().enumerate() {
-        for (j, _sim) in index.query_owned_return_similarity(s) {
-            // Each pair once, pointing from the later IRI to the earlier.
-            if j < i {
-                statements.push(Statement::new(
-                    firsts[i].0,
-                    st("nearDuplicateOf"),
-                    Object::iri(firsts[j].0),
-                ));
-                f.near_duplicates += 1;
-            }
-        }
-    }
-
-    // Price and weight outliers per category.
-    for (field, predicate, unit) in [
-        ("price", "priceAnomaly", ""),
-        ("weight", "weightAnomaly", " g"),
-    ] {
-        let mut by_cat: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
-        for r in &rows {
-            let x = if field == "price" { r.price } else { r.weight };
-            if let (Some(c), Some(x)) = (&r.cat, x) {
-                by_cat
-                    .entry(c.as_str())
-                    .or_default()
-                    .push((r.p.as_str(), x));
-            }
-        }
-        for (cat, items) in &by_cat {
-            let values: Vec<f64> = items.iter().map(|x| x.1).collect();
-            // Weights span orders of magnitude within a category (a phone case and a phone):
-            // they are compared on a log scale, where their spread is roughly symmetric.
-            let scaled: Vec<f64> = if field == "weight" {
-                values
-                    .iter()
-                    .map(|x| x.max(f64::MIN_POSITIVE).ln())
-                    .collect()
-            } else {
-                values.clone()
-            };
-            for (i, z, med) in price_outliers(&scaled) {
-                let med = if field == "weight" {
-                    (med.exp() * 10.0).round() / 10.0
-                } else {
-                    med
-                };
-                let cat_name = cat.rsplit('/').next().unwrap_or(cat);
-                statements.push(Statement::new(
-                    items[i].0,
-                    st(predicate),
-                    Object::string(format!(
-                        "{field} {}{unit} is {z:+.1} robust z-scores from the median {med}{unit} of category {cat_name} ({} products with a {field})",
-                        values[i],
-                        values.len()
-                    )),
-                ));
-                if field == "price" {
-                    f.price_anomalies += 1;
-                } else {
-                    f.weight_anomalies += 1;
-                }
-            }
-        }
-    }
-
     let predicates = [
         st("duplicateOf"),
         st("nearDuplicateOf"),
