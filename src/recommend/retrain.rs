@@ -18,8 +18,8 @@ use serde::Serialize;
 use super::RecommendError;
 use crate::catalog::Catalog;
 use crate::embed::{self, Embedding, Trainer, Validation};
-use crate::kg::KnownTriples;
 use crate::kg::{split_by_hash, Checkpoint, Dataset, UnseenPolicy};
+use crate::kg::{KnownTriples, Triple};
 
 /// What a retrain did.
 #[derive(Debug, Clone, Serialize)]
@@ -109,30 +109,7 @@ pub fn maybe_retrain(
     let started = std::time::Instant::now();
     let old = Embedding::from_checkpoint(&Checkpoint::load(path)?)?;
     let data = catalog_dataset(catalog, "products", &[], UnseenPolicy::Keep)?;
-    let name = |ids: &crate::kg::IdMap, i: u32| ids.name(i).unwrap_or_default().to_string();
-    let seen: HashSet<(String, String, String)> = old
-        .train
-        .iter()
-        .map(|t| {
-            (
-                name(&old.ids.entities, t.h),
-                name(&old.ids.relations, t.r),
-                name(&old.ids.entities, t.t),
-            )
-        })
-        .collect();
-    let new_triples = data
-        .train
-        .iter()
-        .filter(|t| {
-            !seen.contains(&(
-                name(&data.ids.entities, t.h),
-                name(&data.ids.relations, t.r),
-                name(&data.ids.entities, t.t),
-            ))
-        })
-        .count();
-    let changed = new_triples as f64 / data.train.len().max(1) as f64;
+    let changed = changed_fraction(&old, &data);
     if changed < fraction {
         return Ok(Err(Skipped::BelowThreshold {
             changed_fraction: changed,
@@ -164,36 +141,12 @@ pub fn maybe_retrain(
         triples: data.valid.clone(),
         known: KnownTriples::new([&data.train[..], &data.valid[..]]),
     });
-    // Both models are ranked on the held-out test triples both can name, filtered by every
-    // triple of the current graph they can name: the same question asked of each.
-    let to_old = |t: &crate::kg::Triple| -> Option<crate::kg::Triple> {
-        Some(crate::kg::Triple::new(
-            old.ids.entities.get(&name(&data.ids.entities, t.h))?,
-            old.ids.relations.get(&name(&data.ids.relations, t.r))?,
-            old.ids.entities.get(&name(&data.ids.entities, t.t))?,
-        ))
-    };
-    let all: Vec<crate::kg::Triple> = [&data.train[..], &data.valid[..], &data.test[..]].concat();
-    let known_new = KnownTriples::new([&all[..]]);
-    let known_old = KnownTriples::new([&all.iter().filter_map(to_old).collect::<Vec<_>>()[..]]);
-    let shared: Vec<(crate::kg::Triple, crate::kg::Triple)> = data
-        .test
-        .iter()
-        .filter_map(|t| to_old(t).map(|o| (*t, o)))
-        .collect();
-    let before = (!shared.is_empty()).then(|| {
-        let test: Vec<_> = shared.iter().map(|p| p.1).collect();
-        embed::evaluate(&old.model, &test, &known_old).both.mrr
-    });
+    let held_out = HeldOut::new(&old, &data);
+    let before = held_out.mrr_old(&old.model);
     trainer.run(&data.train, validation.as_ref(), |_, _| {
         std::ops::ControlFlow::Continue(())
     });
-    let after = (!shared.is_empty()).then(|| {
-        let test: Vec<_> = shared.iter().map(|p| p.0).collect();
-        embed::evaluate(trainer.best_model(), &test, &known_new)
-            .both
-            .mrr
-    });
+    let after = held_out.mrr_new(trainer.best_model());
     let mut info = old.info.clone();
     info.source = data.source.clone();
     info.snapshot = data.fingerprint.clone();
@@ -215,4 +168,84 @@ pub fn maybe_retrain(
         test_mrr_before: before,
         test_mrr_after: after,
     }))
+}
+
+/// Share of `data`'s training triples the model `old` was not trained on.
+fn changed_fraction(old: &Embedding, data: &Dataset) -> f64 {
+    let name = |ids: &crate::kg::IdMap, i: u32| ids.name(i).unwrap_or_default().to_string();
+    let seen: HashSet<(String, String, String)> = old
+        .train
+        .iter()
+        .map(|t| {
+            (
+                name(&old.ids.entities, t.h),
+                name(&old.ids.relations, t.r),
+                name(&old.ids.entities, t.t),
+            )
+        })
+        .collect();
+    let new_triples = data
+        .train
+        .iter()
+        .filter(|t| {
+            !seen.contains(&(
+                name(&data.ids.entities, t.h),
+                name(&data.ids.relations, t.r),
+                name(&data.ids.entities, t.t),
+            ))
+        })
+        .count();
+    new_triples as f64 / data.train.len().max(1) as f64
+}
+
+/// The held-out test triples both the served and the retrained model can name, in each
+/// model's ids, and every triple of the current graph each can name to filter by: the same
+/// question asked of each.
+struct HeldOut {
+    shared: Vec<(Triple, Triple)>,
+    known_new: KnownTriples,
+    known_old: KnownTriples,
+}
+
+impl HeldOut {
+    fn new(old: &Embedding, data: &Dataset) -> HeldOut {
+        let name = |ids: &crate::kg::IdMap, i: u32| ids.name(i).unwrap_or_default().to_string();
+        let to_old = |t: &crate::kg::Triple| -> Option<crate::kg::Triple> {
+            Some(crate::kg::Triple::new(
+                old.ids.entities.get(&name(&data.ids.entities, t.h))?,
+                old.ids.relations.get(&name(&data.ids.relations, t.r))?,
+                old.ids.entities.get(&name(&data.ids.entities, t.t))?,
+            ))
+        };
+        let all: Vec<crate::kg::Triple> =
+            [&data.train[..], &data.valid[..], &data.test[..]].concat();
+        let known_new = KnownTriples::new([&all[..]]);
+        let known_old = KnownTriples::new([&all.iter().filter_map(to_old).collect::<Vec<_>>()[..]]);
+        let shared: Vec<(crate::kg::Triple, crate::kg::Triple)> = data
+            .test
+            .iter()
+            .filter_map(|t| to_old(t).map(|o| (*t, o)))
+            .collect();
+        HeldOut {
+            shared,
+            known_new,
+            known_old,
+        }
+    }
+
+    /// Filtered test MRR of the served model (`None` without shared test triples).
+    fn mrr_old(&self, model: &crate::embed::TransE) -> Option<f64> {
+        (!self.shared.is_empty()).then(|| {
+            let test: Vec<_> = self.shared.iter().map(|p| p.1).collect();
+            embed::evaluate(model, &test, &self.known_old).both.mrr
+        })
+    }
+
+    /// Filtered test MRR of the retrained model.
+    fn mrr_new(&self, model: &crate::embed::TransE) -> Option<f64> {
+        (!self.shared.is_empty()).then(|| {
+            let test: Vec<_> = self.shared.iter().map(|p| p.0).collect();
+            embed::evaluate(model, &test, &self.known_new).both.mrr
+        })
+    }
 }
