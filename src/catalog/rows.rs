@@ -133,12 +133,10 @@ impl Catalog {
     fn rows<T: DeserializeOwned>(&self, query: PreparedQuery) -> Result<Vec<T>, CatalogError> {
         let mut out = Vec::new();
         self.each_solution(query, |s| {
-            let row = typed(s);
-            let parsed = serde_json::from_value(Value::Object(row.clone())).map_err(|e| {
-                CatalogError::Evaluation(format!(
-                    "a solution does not fit its reader ({e}): {}",
-                    Value::Object(row)
-                ))
+            // Read from a borrow: the solution is only kept (in the message) when it misfits.
+            let row = Value::Object(typed(s));
+            let parsed = T::deserialize(&row).map_err(|e| {
+                CatalogError::Evaluation(format!("a solution does not fit its reader ({e}): {row}"))
             })?;
             out.push(parsed);
             Ok(())

@@ -273,13 +273,23 @@ fn load_chunk(
     state: &mut SourceState,
 ) -> Result<(), CatalogError> {
     let graph = [("graph", catalog.layout().catalog.as_str())];
+    // The three reads take the same graph and the same assets as `?a`.
+    fn of_assets<T: serde::de::DeserializeOwned>(
+        catalog: &Catalog,
+        graph: &[(&str, &str)],
+        assets: &[String],
+        name: &str,
+        text: &str,
+    ) -> Result<Vec<T>, CatalogError> {
+        catalog.query_rows_for(&NamedQuery::parse(name, text)?, graph, true, "a", assets)
+    }
     let mut columns: HashMap<String, (String, u64, ColumnState)> = HashMap::new();
-    let found: Vec<ColumnRow> = catalog.query_rows_for(
-        &NamedQuery::parse("asset-columns", include_str!("queries/asset-columns.rq"))?,
+    let found: Vec<ColumnRow> = of_assets(
+        catalog,
         &graph,
-        true,
-        "a",
         assets,
+        "asset-columns",
+        include_str!("queries/asset-columns.rq"),
     )?;
     for r in found {
         columns.insert(
@@ -304,15 +314,12 @@ fn load_chunk(
     let metrics = ["P05", "P25", "Median", "P75", "P95"];
     let mut quantiles: HashMap<String, [Option<f64>; 5]> = HashMap::new();
     let mut range: HashMap<String, (Option<f64>, Option<f64>)> = HashMap::new();
-    let measured: Vec<MeasurementRow> = catalog.query_rows_for(
-        &NamedQuery::parse(
-            "column-measurements",
-            include_str!("queries/column-measurements.rq"),
-        )?,
+    let measured: Vec<MeasurementRow> = of_assets(
+        catalog,
         &graph,
-        true,
-        "a",
         assets,
+        "column-measurements",
+        include_str!("queries/column-measurements.rq"),
     )?;
     for r in measured {
         let metric = r.metric.rsplit('#').next().unwrap_or("").to_string();
@@ -335,15 +342,12 @@ fn load_chunk(
         }
     }
     let mut top: HashMap<String, Vec<(String, u64)>> = HashMap::new();
-    let tops: Vec<TopValueRow> = catalog.query_rows_for(
-        &NamedQuery::parse(
-            "column-top-values",
-            include_str!("queries/column-top-values.rq"),
-        )?,
+    let tops: Vec<TopValueRow> = of_assets(
+        catalog,
         &graph,
-        true,
-        "a",
         assets,
+        "column-top-values",
+        include_str!("queries/column-top-values.rq"),
     )?;
     for r in tops {
         top.entry(r.c).or_default().push((r.v, r.n));
