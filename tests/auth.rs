@@ -453,6 +453,23 @@ fn views_read_through_the_callers_visibility() {
     }
     let (_, body) = get(Who::Admin, "/api/v1/labels");
     assert!(body.contains("LABEL-MARK"), "{body}");
+    // The change history is one graph: every role reads it while it is open; once the catalog
+    // restricts it, only admins do (403 for the others, never a partial list).
+    let changes = server.catalog.layout().changes.as_str().to_owned();
+    for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
+        let (status, body) = get(who, "/api/v1/changes");
+        assert_eq!(status, 200, "{who:?}: {body}");
+    }
+    admin_update(
+        &server,
+        &format!("INSERT DATA {{ GRAPH <{catalog_graph}> {{ <{changes}> <https://w3id.org/stocktake/ns#restricted> true }} }}"),
+    );
+    for who in [Who::Anonymous, Who::Reader, Who::Writer] {
+        let (status, body) = get(who, "/api/v1/changes");
+        assert_eq!(status, 403, "{who:?}: {body}");
+    }
+    let (status, body) = get(Who::Admin, "/api/v1/changes");
+    assert_eq!(status, 200, "{body}");
     // Admins' reads are audited (they see restricted graphs).
     let (_, _) = query(&server, Who::Admin, "SELECT * { ?s ?p ?o } LIMIT 1");
     assert!(
