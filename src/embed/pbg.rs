@@ -171,43 +171,12 @@ pub fn read_pbg(
         .map_err(|_| err("checkpoint_version.txt does not hold a number"))?;
     let config: Value = serde_json::from_slice(&need("config.json")?)
         .map_err(|e| err(format!("config.json: {e}")))?;
-    let entities = config["entities"]
-        .as_object()
-        .ok_or_else(|| err("config.json has no entities"))?;
-    let (ty, ent_cfg) = match entities.iter().collect::<Vec<_>>()[..] {
-        [one] => one,
-        _ => {
-            return Err(err(format!(
-                "{} entity types: only checkpoints with one entity type can be imported",
-                entities.len()
-            )))
-        }
-    };
-    if ent_cfg["num_partitions"].as_u64().unwrap_or(1) != 1 {
-        return Err(err(
-            "entity type is partitioned: only one partition is supported",
-        ));
-    }
-    if config["bias"].as_bool() == Some(true) {
-        return Err(err("models trained with bias=true are not TransE"));
-    }
-    let norm = match config["comparator"].as_str().unwrap_or("cos") {
-        "l2" | "squared_l2" => Norm::L2,
-        other => {
-            return Err(err(format!(
-                "comparator {other:?} is not a distance: only l2 and squared_l2 models are TransE"
-            )))
-        }
-    };
-    let rel_cfgs = config["relations"].as_array().cloned().unwrap_or_default();
-    if rel_cfgs.is_empty()
-        || rel_cfgs
-            .iter()
-            .any(|r| r["operator"].as_str() != Some("translation"))
-    {
-        return Err(err("every relation must use the translation operator"));
-    }
-    let dynamic = config["dynamic_relations"].as_bool().unwrap_or(false);
+    let PbgConfig {
+        ty,
+        norm,
+        relations: rel_cfgs,
+        dynamic,
+    } = PbgConfig::read(&config)?;
 
     let ent_file =
         H5File::from_bytes(need(&format!("embeddings_{ty}_0.v{version}.h5"))?).map_err(err)?;
@@ -232,19 +201,7 @@ pub fn read_pbg(
         };
         (names, Some(side("lhs")?), side("rhs")?)
     } else {
-        // One operator per relation type, right-hand side only: `u ≈ v + t_r`, so `r = −t_r`.
-        let mut rows = Vec::new();
-        let mut names = Vec::new();
-        for (i, rc) in rel_cfgs.iter().enumerate() {
-            let ds = model_file
-                .dataset(&format!("model/relations/{i}/operator/rhs/translation"))
-                .map_err(|e| err(format!("relation {i}: {e}")))?;
-            rows.extend(ds.read_f32().map_err(err)?);
-            names.push(rc["name"].as_str().unwrap_or_default().to_string());
-        }
-        let dim = ents.ncols();
-        let m = Array2::from_shape_vec((names.len(), dim), rows)
-            .map_err(|_| err("relation translations do not match the dimension"))?;
+        let (names, m) = per_relation_translations(&model_file, &rel_cfgs, ents.ncols())?;
         (names, None, m)
     };
     let dim = ents.ncols();
@@ -282,6 +239,85 @@ pub fn read_pbg(
         reciprocal,
     };
     Embedding::new(model, ids, config, info, Vec::<Triple>::new())
+}
+
+/// What the importer needs of a PBG `config.json`, checked to describe a TransE model.
+struct PbgConfig {
+    /// The one entity type.
+    ty: String,
+    norm: Norm,
+    relations: Vec<Value>,
+    /// One operator shared by dynamic relations (`dynamic_rel_names.json`) rather than one per
+    /// relation type.
+    dynamic: bool,
+}
+
+impl PbgConfig {
+    fn read(config: &Value) -> Result<PbgConfig, EmbedError> {
+        let entities = config["entities"]
+            .as_object()
+            .ok_or_else(|| err("config.json has no entities"))?;
+        let (ty, ent_cfg) = match entities.iter().collect::<Vec<_>>()[..] {
+            [one] => one,
+            _ => {
+                return Err(err(format!(
+                    "{} entity types: only checkpoints with one entity type can be imported",
+                    entities.len()
+                )))
+            }
+        };
+        if ent_cfg["num_partitions"].as_u64().unwrap_or(1) != 1 {
+            return Err(err(
+                "entity type is partitioned: only one partition is supported",
+            ));
+        }
+        if config["bias"].as_bool() == Some(true) {
+            return Err(err("models trained with bias=true are not TransE"));
+        }
+        let norm = match config["comparator"].as_str().unwrap_or("cos") {
+            "l2" | "squared_l2" => Norm::L2,
+            other => {
+                return Err(err(format!(
+                "comparator {other:?} is not a distance: only l2 and squared_l2 models are TransE"
+            )))
+            }
+        };
+        let relations = config["relations"].as_array().cloned().unwrap_or_default();
+        if relations.is_empty()
+            || relations
+                .iter()
+                .any(|r| r["operator"].as_str() != Some("translation"))
+        {
+            return Err(err("every relation must use the translation operator"));
+        }
+        Ok(PbgConfig {
+            ty: ty.clone(),
+            norm,
+            relations,
+            dynamic: config["dynamic_relations"].as_bool().unwrap_or(false),
+        })
+    }
+}
+
+/// One operator per relation type, right-hand side only: `u ≈ v + t_r`, so `r = −t_r` (the
+/// caller negates). Returns the relation names and their translations.
+fn per_relation_translations(
+    model_file: &H5File,
+    rel_cfgs: &[Value],
+    dim: usize,
+) -> Result<(Vec<String>, Array2<f32>), EmbedError> {
+    let mut rows = Vec::new();
+    let mut names = Vec::new();
+    for (i, rc) in rel_cfgs.iter().enumerate() {
+        let ds = model_file
+            .dataset(&format!("model/relations/{i}/operator/rhs/translation"))
+            .map_err(|e| err(format!("relation {i}: {e}")))?;
+        rows.extend(ds.read_f32().map_err(err)?);
+        names.push(rc["name"].as_str().unwrap_or_default().to_string());
+    }
+    let m = Array2::from_shape_vec((names.len(), dim), rows)
+        .map_err(|_| err("relation translations do not match the dimension"))?;
+    Ok((names, m))
 }
 
 fn read_matrix(file: &H5File, path: &str) -> Result<Array2<f32>, EmbedError> {

@@ -1,5 +1,5 @@
 //! `models eval`: labelled data in, the metrics a model card reports out, computed here in Rust
-//! so the numbers do not depend on the training script's own code.
+//! so the numbers do not depend on the training script's own code (`labelled` reads the data).
 //!
 //! NER: entity-level exact span match, micro P/R/F1, per-type P/R/F1 and macro F1, over the
 //! types the data annotates (or `--types`). Data: CoNLL one-character-per-line files (BIO or
@@ -10,27 +10,14 @@
 //! an optional split file selecting rows (`{"test": [row, …]}`, rows counted without the header).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::labelled::data_err;
+pub use super::labelled::{load_cls, load_ner, ClsExample, NerExample, Split};
 use super::{InferError, Model, Prediction, Task};
-
-/// One labelled NER example; spans in Unicode scalar values, end exclusive.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NerExample {
-    pub text: String,
-    pub entities: Vec<(usize, usize, String)>,
-}
-
-/// One labelled classification example.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClsExample {
-    pub text: String,
-    pub labels: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct Prf {
@@ -162,280 +149,10 @@ pub fn head_metrics(gold: &[&str], pred: &[&str]) -> HeadMetrics {
     }
 }
 
-fn data_err(path: &Path, line: usize, message: impl Into<String>) -> InferError {
-    InferError::Data {
-        path: path.to_path_buf(),
-        line,
-        message: message.into(),
-    }
-}
-
-fn read_text(path: &Path) -> Result<String, InferError> {
-    std::fs::read_to_string(path).map_err(|e| InferError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })
-}
-
-/// Non-blank JSONL lines parsed as `T`, with their 1-based line numbers for error messages.
-fn jsonl<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    text: &str,
-) -> Result<Vec<(usize, T)>, InferError> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map(|row| (i + 1, row))
-                .map_err(|e| data_err(path, i + 1, e.to_string()))
-        })
-        .collect()
-}
-
-fn alias(aliases: &BTreeMap<String, String>, name: &str) -> String {
-    aliases
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| name.to_string())
-}
-
-/// Reads NER data: JSONL when the file starts with `{`, else CoNLL.
-pub fn load_ner(
-    path: &Path,
-    aliases: &BTreeMap<String, String>,
-) -> Result<Vec<NerExample>, InferError> {
-    let text = read_text(path)?;
-    if text.trim_start().starts_with('{') {
-        #[derive(serde::Deserialize)]
-        struct Ent {
-            start: usize,
-            end: usize,
-            label: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct Row {
-            text: String,
-            #[serde(default)]
-            entities: Vec<Ent>,
-        }
-        let mut out = Vec::new();
-        for (line, row) in jsonl::<Row>(path, &text)? {
-            let n = row.text.chars().count();
-            let mut entities = Vec::new();
-            for e in row.entities {
-                if e.start >= e.end || e.end > n {
-                    return Err(data_err(
-                        path,
-                        line,
-                        format!(
-                            "entity {}..{} is outside the {n}-character text",
-                            e.start, e.end
-                        ),
-                    ));
-                }
-                entities.push((e.start, e.end, alias(aliases, &e.label)));
-            }
-            out.push(NerExample {
-                text: row.text,
-                entities,
-            });
-        }
-        return Ok(out);
-    }
-    let mut out = Vec::new();
-    let (mut chars, mut tags): (Vec<char>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
-    let mut flush =
-        |chars: &mut Vec<char>, tags: &mut Vec<(usize, String)>| -> Result<(), InferError> {
-            if chars.is_empty() {
-                return Ok(());
-            }
-            let mut parsed = Vec::with_capacity(tags.len());
-            for (line, t) in tags.iter() {
-                let mut tag = super::decode::Tag::parse(t).map_err(|m| data_err(path, *line, m))?;
-                tag.kind = tag.kind.map(|k| alias(aliases, &k));
-                parsed.push(tag);
-            }
-            let entities = super::decode::spans(&parsed)
-                .into_iter()
-                .map(|s| (s.start, s.end, s.kind))
-                .collect();
-            out.push(NerExample {
-                text: chars.iter().collect(),
-                entities,
-            });
-            chars.clear();
-            tags.clear();
-            Ok(())
-        };
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            flush(&mut chars, &mut tags)?;
-            continue;
-        }
-        // The tag is the last field; the token before it is one character (possibly a space).
-        let (tok, tag) = line.rsplit_once(['\t', ' ']).ok_or_else(|| {
-            data_err(
-                path,
-                i + 1,
-                format!("expected \"<char> <tag>\", got {line:?}"),
-            )
-        })?;
-        let mut cs = tok.chars();
-        let c = cs.next().unwrap_or(' ');
-        if cs.next().is_some() {
-            return Err(data_err(
-                path,
-                i + 1,
-                format!("expected one character per line, got {tok:?}"),
-            ));
-        }
-        chars.push(c);
-        tags.push((i + 1, tag.trim().to_string()));
-    }
-    flush(&mut chars, &mut tags)?;
-    Ok(out)
-}
-
-/// Which rows of a CSV to use: `FILE` with a JSON object of row-index arrays, and the key.
-pub struct Split<'a> {
-    pub file: &'a Path,
-    pub name: &'a str,
-}
-
-/// Reads classification data: JSONL, CSV, or the first CSV inside a `.zip`.
-pub fn load_cls(
-    path: &Path,
-    columns: &BTreeMap<String, String>,
-    aliases: &BTreeMap<String, String>,
-    split: Option<Split<'_>>,
-) -> Result<Vec<ClsExample>, InferError> {
-    let is_zip = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    let text = if is_zip {
-        let f = std::fs::File::open(path).map_err(|e| InferError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let mut z = zip::ZipArchive::new(f).map_err(|e| data_err(path, 0, e.to_string()))?;
-        let name = z
-            .file_names()
-            .find(|n| n.ends_with(".csv"))
-            .map(str::to_string)
-            .ok_or_else(|| data_err(path, 0, "the archive holds no .csv file"))?;
-        let mut s = String::new();
-        z.by_name(&name)
-            .map_err(|e| data_err(path, 0, e.to_string()))?
-            .read_to_string(&mut s)
-            .map_err(|e| data_err(path, 0, e.to_string()))?;
-        s
-    } else {
-        read_text(path)?
-    };
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut rows: Vec<ClsExample> = if text.trim_start().starts_with('{') {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            text: String,
-            labels: BTreeMap<String, String>,
-        }
-        jsonl::<Row>(path, text)?
-            .into_iter()
-            .map(|(_, r)| ClsExample {
-                text: r.text,
-                labels: r
-                    .labels
-                    .into_iter()
-                    .map(|(h, v)| (h, alias(aliases, &v)))
-                    .collect(),
-            })
-            .collect()
-    } else {
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let header: Vec<String> = rdr
-            .headers()
-            .map_err(|e| data_err(path, 1, e.to_string()))?
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_string())
-            .collect();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let text_col = columns
-            .get("text")
-            .and_then(|c| col(c))
-            .or_else(|| {
-                ["text", "review", "content", "sentence"]
-                    .iter()
-                    .find_map(|c| col(c))
-            })
-            .ok_or_else(|| data_err(path, 1, format!("no text column among {header:?}")))?;
-        // Every other column is a head, named by `eval_columns` when it maps one to it.
-        let head_of = |column: &str| {
-            columns
-                .iter()
-                .find(|(h, c)| h.as_str() != "text" && c.as_str() == column)
-                .map_or_else(|| column.to_string(), |(h, _)| h.clone())
-        };
-        let heads: Vec<(String, usize)> = header
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != text_col)
-            .map(|(i, h)| (head_of(h), i))
-            .collect();
-        let mut rows = Vec::new();
-        for (i, rec) in rdr.records().enumerate() {
-            let rec = rec.map_err(|e| data_err(path, i + 2, e.to_string()))?;
-            let labels = heads
-                .iter()
-                .filter_map(|(h, c)| rec.get(*c).map(|v| (h.clone(), alias(aliases, v))))
-                .collect();
-            rows.push(ClsExample {
-                text: rec.get(text_col).unwrap_or("").to_string(),
-                labels,
-            });
-        }
-        rows
-    };
-    if let Some(split) = split {
-        let v: serde_json::Value = serde_json::from_str(&read_text(split.file)?)
-            .map_err(|e| data_err(split.file, 0, e.to_string()))?;
-        let idx = v
-            .get(split.name)
-            .and_then(|a| a.as_array())
-            .ok_or_else(|| {
-                data_err(
-                    split.file,
-                    0,
-                    format!("no array {:?} in the split file", split.name),
-                )
-            })?;
-        let mut picked = Vec::with_capacity(idx.len());
-        for i in idx {
-            let i = i
-                .as_u64()
-                .ok_or_else(|| data_err(split.file, 0, "row indices must be integers"))?
-                as usize;
-            let row = rows.get(i).ok_or_else(|| {
-                data_err(
-                    split.file,
-                    0,
-                    format!("row {i} is beyond the {} rows of the data", rows.len()),
-                )
-            })?;
-            picked.push(row.clone());
-        }
-        rows = picked;
-    }
-    Ok(rows)
-}
-
 /// Runs the model over labelled data and returns the metrics as JSON.
 pub fn evaluate(
     model: &Model,
-    data: &std::path::Path,
+    data: &Path,
     split: Option<Split<'_>>,
     types: &[String],
     head: Option<&str>,

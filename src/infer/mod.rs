@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod eval;
+mod labelled;
 pub mod model;
 pub mod package;
 pub mod runtime;

@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod quality;
 pub mod read;
 mod run;
+mod stage;
 pub mod suggest;
 mod write;
 
@@ -30,12 +31,12 @@ use std::path::Path;
 
 use crate::catalog::vocab::ST;
 use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
-use graph::{Built, Context, Minter};
+use graph::{Context, Minter};
 use label::{LabelError, Labeler};
 use mapping::{Mapping, MappingError};
 pub use run::{finished_run, IngestConfig, RunReport};
 use run::{lap, now, record_run, run_iri, REPORTED_RESULTS};
-use write::{namespace_of_products, record_key, References, Rejected, Totals, Writer};
+use write::Writer;
 
 /// Records per batch: labelled together, then handed to the writer. Measured at 30,000
 /// labelled product records on 2 cores: 1,000 -> 55.1 s, 2,500 -> 51.6 s, 5,000 -> 49.1 s end to
@@ -337,7 +338,6 @@ pub fn ingest_with(
         started,
         labeler.is_some(),
     );
-    let mut t = std::time::Instant::now();
     let columns = records.columns.clone();
     let asset = report.asset.clone();
     let id_field = fields.get("id").copied();
@@ -351,89 +351,28 @@ pub fn ingest_with(
         columns: &columns,
         id_field,
     };
+    let reader = stage::Reader {
+        catalog,
+        ctx: &ctx,
+        columns: &columns,
+        id_field,
+        run: &run,
+        options,
+    };
     // Two stages overlap: this thread reads, cleans, builds and labels batch k+1 while a writer
     // thread commits batch k (the model and the store each keep a core busy). Batches are
     // written in order, each commit atomic, so a killed run is completed by a rerun.
-    let (to_writer, batches) = std::sync::mpsc::sync_channel::<(Vec<Built>, Vec<Rejected>)>(1);
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<stage::Batch>(1);
     let (read, totals) = std::thread::scope(|scope| {
-        let handle = scope.spawn(move || -> Result<Totals, IngestError> {
-            let mut totals = Totals::default();
-            let mut products = catalog.appender(&catalog.layout().products, commit_every);
-            for (accepted, rejected) in batches {
-                writer.write(&mut products, accepted, rejected, &mut totals)?;
-            }
-            let mut t = std::time::Instant::now();
-            products.commit()?;
-            lap(&mut totals.seconds, "write", &mut t);
-            Ok(totals)
-        });
-        let read = (|| -> Result<(), IngestError> {
-            let mut references = References::new(catalog);
-            let product_ns = namespace_of_products(mapping);
-            let mut accepted: Vec<Built> = Vec::new();
-            let mut rejected: Vec<Rejected> = Vec::new();
-            let mut rows = records.into_iter().peekable();
-            while let Some(row) = rows.next() {
-                report.records_in += 1;
-                match row {
-                    Ok((line, cells)) => {
-                        let checked = check_and_build(&ctx, &fields, &columns, &cells)
-                            .and_then(|b| references.check(b, &product_ns));
-                        match checked {
-                            Ok(mut b) => {
-                                b.record_key = record_key(
-                                    ctx.minter,
-                                    mapping.entity,
-                                    id_field,
-                                    Some(cells.as_slice()),
-                                    line,
-                                );
-                                accepted.push(b)
-                            }
-                            Err(reasons) => rejected.push((line, Some(cells), reasons)),
-                        }
-                    }
-                    Err((line, reason)) => rejected.push((line, None, vec![reason])),
-                }
-                if let Some(e) = references.error.take() {
-                    return Err(e.into());
-                }
-                let last = rows.peek().is_none();
-                if accepted.len() + rejected.len() >= BATCH || last {
-                    if let (Some(tagger), mapping::Entity::Review) = (options.names, mapping.entity)
-                    {
-                        mask_review_people(tagger, &mut accepted);
-                        lap(&mut report.seconds, "mask names", &mut t);
-                    }
-                    report.unchanged += skip_unchanged(catalog, &mut accepted, labeler)?;
-                    lap(&mut report.seconds, "read+clean+build", &mut t);
-                    if let (Some(l), Some(stats)) = (labeler, report.labels.as_mut()) {
-                        l.label(catalog, &minter, &mut accepted, &run, &categories, stats)?;
-                        lap(&mut report.seconds, "label", &mut t);
-                    }
-                    let batch = (std::mem::take(&mut accepted), std::mem::take(&mut rejected));
-                    if to_writer.send(batch).is_err() {
-                        // The writer stopped on an error, which its join reports.
-                        return Ok(());
-                    }
-                    t = std::time::Instant::now();
-                }
-            }
-            Ok(())
-        })();
-        drop(to_writer);
+        let handle = scope.spawn(move || writer.write_all(batches, commit_every));
+        let read = reader.read(records, &mut report, to_writer);
         let totals = handle
             .join()
             .unwrap_or_else(|_| Err(IngestError::Input("the writer thread panicked".into())));
         (read, totals)
     });
     read?;
-    let totals = totals?;
-    report.accepted = totals.accepted + report.unchanged;
-    report.quarantined = totals.quarantined;
-    report.triples_written = totals.triples_written;
-    report.reasons = totals.reasons;
-    report.seconds.extend(totals.seconds);
+    report.add(totals?);
     let (findings, validation) = whole_graph_passes(catalog, mapping, &minter, &namespace);
     if let Some((f, secs)) = findings {
         report.findings = Some(f?);
@@ -488,87 +427,4 @@ fn whole_graph_passes(
         });
         (findings, validation)
     })
-}
-
-/// Record-level checks that need the raw cells (encoding damage), then the graph builder.
-fn check_and_build(
-    ctx: &Context<'_>,
-    fields: &HashMap<String, usize>,
-    columns: &[String],
-    cells: &[Option<String>],
-) -> Result<Built, Vec<String>> {
-    let mut reasons = Vec::new();
-    for (field, &i) in fields {
-        if let Some(Some(v)) = cells.get(i) {
-            if v.contains('\u{fffd}') {
-                reasons.push(format!(
-                    "column {:?} ({field}) holds bytes that are not valid text in the file's encoding",
-                    columns[i]
-                ));
-            }
-            if field == "title" && v.chars().count() > MAX_TITLE_CHARS {
-                reasons.push(format!(
-                    "title is {} characters long (limit {MAX_TITLE_CHARS})",
-                    v.chars().count()
-                ));
-            }
-        }
-    }
-    match graph::build(ctx, cells) {
-        Ok(b) if reasons.is_empty() => Ok(b),
-        Ok(_) => Err(reasons),
-        Err(more) => {
-            reasons.extend(more);
-            Err(reasons)
-        }
-    }
-}
-
-/// Masks personal names and street addresses in the review texts of a batch, in the text
-/// given to the labeller and in the `schema:reviewBody` written.
-fn mask_review_people(tagger: &crate::inventory::ner::NameTagger, batch: &mut [Built]) {
-    let texts: Vec<&str> = batch.iter().filter_map(|b| b.text.as_deref()).collect();
-    if texts.is_empty() {
-        return;
-    }
-    let mut masked = tagger.mask_people(&texts).into_iter();
-    let body = format!("{}reviewBody", crate::catalog::vocab::SCHEMA);
-    for b in batch.iter_mut().filter(|b| b.text.is_some()) {
-        let Some(m) = masked.next() else { break };
-        if b.text.as_deref() == Some(m.as_str()) {
-            continue;
-        }
-        for s in b.statements.iter_mut().filter(|s| s.predicate == body) {
-            s.object = Object::string(m.clone());
-        }
-        b.text = Some(m);
-    }
-}
-
-/// Drops from `batch` the records the product graph already holds exactly (same content hash
-/// under the same labeller) and stamps the others with their hash; returns how many it dropped.
-fn skip_unchanged(
-    catalog: &Catalog,
-    batch: &mut Vec<Built>,
-    labeler: Option<&Labeler>,
-) -> Result<u64, IngestError> {
-    let salt = labeler.map(Labeler::identity).unwrap_or_default();
-    let products = catalog.layout().products.clone();
-    let predicate = format!("{ST}recordHash");
-    let before = batch.len();
-    let mut kept = Vec::with_capacity(before);
-    for mut b in batch.drain(..) {
-        let mut parts: Vec<String> = b.statements.iter().map(|s| format!("{s:?}")).collect();
-        parts.push(salt.clone());
-        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let hash = graph::content_key(&refs);
-        if catalog.objects(&products, &b.subject, &predicate)? == [hash.as_str()] {
-            continue;
-        }
-        b.statements
-            .push(Statement::new(&b.subject, &predicate, Object::string(hash)));
-        kept.push(b);
-    }
-    *batch = kept;
-    Ok((before - batch.len()) as u64)
 }

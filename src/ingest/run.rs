@@ -300,6 +300,16 @@ impl RunReport {
         }
     }
 
+    /// Takes in what the writer thread counted; records the reader found unchanged count as
+    /// accepted too.
+    pub(super) fn add(&mut self, totals: super::write::Totals) {
+        self.accepted = totals.accepted + self.unchanged;
+        self.quarantined = totals.quarantined;
+        self.triples_written = totals.triples_written;
+        self.reasons = totals.reasons;
+        self.seconds.extend(totals.seconds);
+    }
+
     /// Adds the finished run to the Prometheus metrics: its duration and its records by
     /// outcome.
     pub(super) fn count_in_metrics(&self) {

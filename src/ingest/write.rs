@@ -153,6 +153,25 @@ pub(super) struct Writer<'a> {
 pub(super) type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
 
 impl Writer<'_> {
+    /// The writer thread: every batch the reader hands over, in order, then the last commit.
+    pub(super) fn write_all(
+        &self,
+        batches: std::sync::mpsc::Receiver<super::stage::Batch>,
+        commit_every: usize,
+    ) -> Result<Totals, IngestError> {
+        let mut totals = Totals::default();
+        let mut products = self
+            .catalog
+            .appender(&self.catalog.layout().products, commit_every);
+        for (accepted, rejected) in batches {
+            self.write(&mut products, accepted, rejected, &mut totals)?;
+        }
+        let mut t = std::time::Instant::now();
+        products.commit()?;
+        super::run::lap(&mut totals.seconds, "write", &mut t);
+        Ok(totals)
+    }
+
     /// Writes one batch: accepted records into the product graph through `products` (new
     /// records wait there for its next commit; records seen before are replaced at once), rejected
     /// ones into the quarantine in one transaction.

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use oxigraph::model::{
     Graph, GraphNameRef, Literal, NamedNodeRef, NamedOrBlankNode, Quad, QuadRef, Term, TermRef,
+    Triple,
 };
 use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 use serde::Serialize;
@@ -74,6 +75,54 @@ pub struct ValidationReport {
     pub results: Vec<ValidationResult>,
     /// Constraints present in the shapes that this validator does not check.
     pub unsupported: Vec<String>,
+}
+
+impl ValidationReport {
+    /// The report node's own statements (`sh:ValidationReport`, counts, unchecked constraints).
+    fn describe(&self, iri: &NamedNode, out: &mut Vec<Triple>) {
+        let mut add = |p: NamedNode, o: Term| out.push(Triple::new(iri.clone(), p, o));
+        add(rdf_type(), sh("ValidationReport").into());
+        add(sh("conforms"), Literal::from(self.conforms).into());
+        add(st("resultCount"), Literal::from(self.total as u64).into());
+        add(
+            st("violationCount"),
+            Literal::from(self.violations as u64).into(),
+        );
+        for u in &self.unsupported {
+            add(st("uncheckedConstraint"), Literal::from(u.as_str()).into());
+        }
+    }
+}
+
+impl ValidationResult {
+    /// One `sh:ValidationResult` node's statements.
+    fn describe(&self, res: &NamedNode, out: &mut Vec<Triple>) {
+        let mut add = |p: NamedNode, o: Term| out.push(Triple::new(res.clone(), p, o));
+        add(rdf_type(), sh("ValidationResult").into());
+        if let Some(f) = &self.focus_term {
+            add(sh("focusNode"), f.clone());
+        }
+        if let Some(v) = &self.value_term {
+            add(sh("value"), v.clone());
+        }
+        if let Some(p) = &self.path {
+            add(st("pathText"), Literal::from(p.as_str()).into());
+        }
+        let component = self.component.trim_start_matches("sh:");
+        add(sh("sourceConstraintComponent"), sh(component).into());
+        add(sh("resultSeverity"), sh(&self.severity).into());
+        add(
+            sh("resultMessage"),
+            Literal::from(self.message.as_str()).into(),
+        );
+        if let Ok(shape) = NamedNode::new(self.shape.as_str()) {
+            add(sh("sourceShape"), shape.into());
+        }
+    }
+}
+
+fn rdf_type() -> NamedNode {
+    NamedNode::new_unchecked(format!("{RDF}type"))
 }
 
 fn sh(local: &str) -> NamedNode {
@@ -259,95 +308,26 @@ impl Catalog {
         let node =
             |s: &str| NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")));
         let (about, iri) = (node(about)?, node(iri)?);
-        let g = self.layout.catalog.clone();
-        let gn = GraphNameRef::NamedNode(g.as_ref());
-        let rdf_type = NamedNode::new_unchecked(format!("{RDF}type"));
-        let mut quads = vec![
-            Quad::new(about.clone(), st("validation"), iri.clone(), g.clone()),
-            Quad::new(
-                iri.clone(),
-                rdf_type.clone(),
-                sh("ValidationReport"),
-                g.clone(),
-            ),
-            Quad::new(
-                iri.clone(),
-                sh("conforms"),
-                Literal::from(report.conforms),
-                g.clone(),
-            ),
-            Quad::new(
-                iri.clone(),
-                st("resultCount"),
-                Literal::from(report.total as u64),
-                g.clone(),
-            ),
-            Quad::new(
-                iri.clone(),
-                st("violationCount"),
-                Literal::from(report.violations as u64),
-                g.clone(),
-            ),
-        ];
-        for u in &report.unsupported {
-            quads.push(Quad::new(
-                iri.clone(),
-                st("uncheckedConstraint"),
-                Literal::from(u.as_str()),
-                g.clone(),
-            ));
-        }
+        let mut triples = vec![Triple::new(about.clone(), st("validation"), iri.clone())];
+        report.describe(&iri, &mut triples);
         for (i, r) in report.results.iter().take(MAX_STORED_RESULTS).enumerate() {
             let res = node(&format!("{}/result/{i}", iri.as_str()))?;
-            quads.push(Quad::new(iri.clone(), sh("result"), res.clone(), g.clone()));
-            quads.push(Quad::new(
-                res.clone(),
-                rdf_type.clone(),
-                sh("ValidationResult"),
-                g.clone(),
-            ));
-            if let Some(f) = &r.focus_term {
-                quads.push(Quad::new(
-                    res.clone(),
-                    sh("focusNode"),
-                    f.clone(),
-                    g.clone(),
-                ));
-            }
-            if let Some(v) = &r.value_term {
-                quads.push(Quad::new(res.clone(), sh("value"), v.clone(), g.clone()));
-            }
-            if let Some(p) = &r.path {
-                quads.push(Quad::new(
-                    res.clone(),
-                    st("pathText"),
-                    Literal::from(p.as_str()),
-                    g.clone(),
-                ));
-            }
-            let component = r.component.trim_start_matches("sh:");
-            quads.push(Quad::new(
-                res.clone(),
-                sh("sourceConstraintComponent"),
-                sh(component),
-                g.clone(),
-            ));
-            quads.push(Quad::new(
-                res.clone(),
-                sh("resultSeverity"),
-                sh(&r.severity),
-                g.clone(),
-            ));
-            quads.push(Quad::new(
-                res.clone(),
-                sh("resultMessage"),
-                Literal::from(r.message.as_str()),
-                g.clone(),
-            ));
-            if let Ok(shape) = NamedNode::new(r.shape.as_str()) {
-                quads.push(Quad::new(res.clone(), sh("sourceShape"), shape, g.clone()));
-            }
+            triples.push(Triple::new(iri.clone(), sh("result"), res.clone()));
+            r.describe(&res, &mut triples);
         }
+        self.replace_report(&about, &iri, &triples)
+    }
+
+    /// Replaces the report at `iri` (its results included) and `about`'s link to it by
+    /// `triples`, in one transaction.
+    fn replace_report(
+        &self,
+        about: &NamedNode,
+        iri: &NamedNode,
+        triples: &[Triple],
+    ) -> Result<(), CatalogError> {
+        let g = self.layout.catalog.clone();
+        let gn = GraphNameRef::NamedNode(g.as_ref());
         let mut tx = self.store.start_transaction()?;
         let mut old: Vec<NamedNode> = vec![iri.clone()];
         for q in tx.quads_for_pattern(
@@ -368,9 +348,9 @@ impl Catalog {
                 tx.remove(q.as_ref());
             }
         }
-        tx.remove(QuadRef::new(&about, &st("validation"), &iri, gn));
-        for q in &quads {
-            tx.insert(q.as_ref());
+        tx.remove(QuadRef::new(about, &st("validation"), iri, gn));
+        for t in triples {
+            tx.insert(t.as_ref().in_graph(gn));
         }
         tx.commit()?;
         self.touched();

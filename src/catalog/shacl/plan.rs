@@ -207,8 +207,33 @@ pub(super) fn plan(
 }
 
 /// Every value of `path` in the dataset, whatever its subject (`None` for a node shape).
-fn self_values(path: &Option<String>) -> Option<String> {
-    path.as_ref().map(|p| format!("?any {p} ?v ."))
+fn self_values(path: Option<&str>) -> Option<String> {
+    path.map(|p| format!("?any {p} ?v ."))
+}
+
+/// What one constraint parameter of a shape turns into.
+enum Planned {
+    /// A check: its component, its default message, the pattern matching its violations.
+    Check(&'static str, String, String),
+    /// Nothing to check (`sh:minCount 0`).
+    Nothing,
+    /// The shape `sh:node` names, to be checked on the value nodes `focus` selects.
+    Nested(NamedOrBlankNode, String),
+    /// A parameter this validator does not understand, named for the report.
+    Unsupported(String),
+}
+
+/// One shape's context while its parameters are planned: where values come from and how the
+/// messages name them.
+struct Shape<'a> {
+    shapes: &'a Shapes,
+    s: &'a NamedOrBlankNode,
+    path: Option<&'a str>,
+    focus: &'a str,
+    /// The pattern binding `?v` to each value node of each focus node.
+    values: String,
+    /// How messages name the values: the path, or "the node".
+    on: String,
 }
 
 /// The checks of one shape's own constraint parameters. `path` is None for a node shape (the
@@ -235,26 +260,18 @@ fn constraints(
         Term::Literal(l) => Some(l.value().to_owned()),
         _ => None,
     });
-    let on = path.as_deref().unwrap_or("the node").to_owned();
-    let values = match &path {
-        Some(p) => format!("{focus} ?focus {p} ?v ."),
-        None => format!("{focus} BIND(?focus AS ?v)"),
-    };
-    let mut add = |component: &'static str, message: String, query: String| {
-        checks.push(Check {
-            shape: shape_name.to_owned(),
-            path: path.clone(),
-            component,
-            severity: severity.clone(),
-            message: custom.clone().unwrap_or(message),
-            query,
-        })
+    let shape = Shape {
+        shapes,
+        s,
+        path: path.as_deref(),
+        focus,
+        values: match &path {
+            Some(p) => format!("{focus} ?focus {p} ?v ."),
+            None => format!("{focus} BIND(?focus AS ?v)"),
+        },
+        on: path.as_deref().unwrap_or("the node").to_owned(),
     };
     let mut nested = Vec::new();
-    let int = |t: &Term| match t {
-        Term::Literal(l) => l.value().parse::<u64>().ok(),
-        _ => None,
-    };
     for (pred, obj) in shapes
         .g
         .triples_for_subject(s)
@@ -267,83 +284,52 @@ fn constraints(
         if NON_CONSTRAINTS.contains(&local) {
             continue;
         }
-        let filter = |cond: String| format!("{values} FILTER({cond})");
-        match (local, path.as_deref()) {
-            // `sh:minCount 1` and `sh:maxCount 0` without grouping: one lookup per focus node
-            // instead of a group per focus node (same results: one per violating focus node).
-            ("minCount", Some(p)) if int(&obj).is_some() => {
-                let n = int(&obj).unwrap_or(0);
-                add(
-                    "MinCountConstraintComponent",
-                    format!("{on} needs at least {n} value(s)"),
-                    match n {
-                        0 => continue,
-                        1 => format!("{focus} OPTIONAL {{ ?focus {p} ?x }} FILTER(!BOUND(?x))"),
-                        _ => format!(
-                            "{{ SELECT ?focus WHERE {{ {focus} OPTIONAL {{ ?focus {p} ?x }} }} \
-                             GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) < {n}) }}"
-                        ),
-                    },
-                );
-            }
-            ("maxCount", Some(p)) if int(&obj).is_some() => {
-                let n = int(&obj).unwrap_or(0);
-                add(
-                    "MaxCountConstraintComponent",
-                    format!("{on} allows at most {n} value(s)"),
-                    match n {
-                        0 => format!("{focus} FILTER EXISTS {{ ?focus {p} ?x }}"),
-                        _ => format!(
-                            "{{ SELECT ?focus WHERE {{ {focus} ?focus {p} ?x }} \
-                             GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) > {n}) }}"
-                        ),
-                    },
-                );
-            }
-            ("datatype", _) => add(
+        match shape.plan(local, &obj, depth) {
+            Planned::Check(component, message, query) => checks.push(Check {
+                shape: shape_name.to_owned(),
+                path: path.clone(),
+                component,
+                severity: severity.clone(),
+                message: custom.clone().unwrap_or(message),
+                query,
+            }),
+            Planned::Nothing => {}
+            Planned::Nested(inner_shape, inner_focus) => nested.push((inner_shape, inner_focus)),
+            Planned::Unsupported(what) => unsupported.push(format!("{shape_name}: {what}")),
+        }
+    }
+    for (shape, inner) in nested {
+        plan(shapes, &shape, &inner, depth + 1, checks, unsupported);
+    }
+}
+
+/// A literal's value as a count (`sh:minCount 2`), None when it is not one.
+fn count(t: &Term) -> Option<u64> {
+    match t {
+        Term::Literal(l) => l.value().parse::<u64>().ok(),
+        _ => None,
+    }
+}
+
+impl Shape<'_> {
+    /// The values that violate `cond`.
+    fn filter(&self, cond: &str) -> String {
+        format!("{} FILTER({cond})", self.values)
+    }
+
+    /// One constraint parameter `sh:{local} obj` of this shape.
+    fn plan(&self, local: &str, obj: &Term, depth: usize) -> Planned {
+        let (on, focus) = (&self.on, self.focus);
+        match (local, self.path) {
+            ("minCount", Some(p)) if count(obj).is_some() => Self::min_count(on, focus, p, obj),
+            ("maxCount", Some(p)) if count(obj).is_some() => Self::max_count(on, focus, p, obj),
+            ("datatype", _) => Planned::Check(
                 "DatatypeConstraintComponent",
                 format!("value {{value}} of {on} is not of datatype {obj}"),
-                filter(format!("!isLiteral(?v) || datatype(?v) != {obj}")),
+                self.filter(&format!("!isLiteral(?v) || datatype(?v) != {obj}")),
             ),
-            ("class", _) => add(
-                "ClassConstraintComponent",
-                format!("value {{value}} of {on} is not an instance of {obj}"),
-                match (self_values(&path), shapes.not_instance(&obj)) {
-                    // Values repeat (thousands of products, a few hundred brands): find the
-                    // distinct values of the path that are not instances first, then the focus
-                    // nodes that have them (usually none).
-                    (Some(all_values), Some(cond)) => format!(
-                        "{{ SELECT DISTINCT ?v WHERE {{ {all_values} FILTER({cond}) }} }} {values}"
-                    ),
-                    (None, Some(cond)) => format!("{values} FILTER({cond})"),
-                    _ => format!(
-                        "{values} FILTER NOT EXISTS {{ ?v <{RDF}type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* {obj} }}"
-                    ),
-                },
-            ),
-            ("nodeKind", _) => {
-                let kind = match &obj {
-                    Term::NamedNode(n) => n.as_str().strip_prefix(SH).unwrap_or(""),
-                    _ => "",
-                };
-                let cond = match kind {
-                    "IRI" => "!isIRI(?v)",
-                    "Literal" => "!isLiteral(?v)",
-                    "BlankNode" => "!isBlank(?v)",
-                    "BlankNodeOrIRI" => "isLiteral(?v)",
-                    "BlankNodeOrLiteral" => "isIRI(?v)",
-                    "IRIOrLiteral" => "isBlank(?v)",
-                    _ => {
-                        unsupported.push(format!("{shape_name}: sh:nodeKind {obj}"));
-                        continue;
-                    }
-                };
-                add(
-                    "NodeKindConstraintComponent",
-                    format!("value {{value}} of {on} is not a sh:{kind}"),
-                    filter(cond.into()),
-                );
-            }
+            ("class", _) => self.class(obj),
+            ("nodeKind", _) => self.node_kind(obj),
             ("minInclusive" | "maxInclusive" | "minExclusive" | "maxExclusive", _) => {
                 let (op, component, says) = match local {
                     "minInclusive" => (">=", "MinInclusiveConstraintComponent", "at least"),
@@ -351,68 +337,144 @@ fn constraints(
                     "minExclusive" => (">", "MinExclusiveConstraintComponent", "more than"),
                     _ => ("<", "MaxExclusiveConstraintComponent", "less than"),
                 };
-                add(
+                Planned::Check(
                     component,
                     format!("value {{value}} of {on} must be {says} {obj}"),
-                    filter(format!("!COALESCE(?v {op} {obj}, false)")),
-                );
+                    self.filter(&format!("!COALESCE(?v {op} {obj}, false)")),
+                )
             }
-            ("minLength" | "maxLength", _) if int(&obj).is_some() => {
-                let n = int(&obj).unwrap_or(0);
+            ("minLength" | "maxLength", _) if count(obj).is_some() => {
+                let n = count(obj).unwrap_or(0);
                 let (op, component, says) = if local == "minLength" {
                     ("<", "MinLengthConstraintComponent", "at least")
                 } else {
                     (">", "MaxLengthConstraintComponent", "at most")
                 };
-                add(
+                Planned::Check(
                     component,
                     format!("value {{value}} of {on} must be {says} {n} characters long"),
-                    filter(format!("isBlank(?v) || STRLEN(STR(?v)) {op} {n}")),
-                );
+                    self.filter(&format!("isBlank(?v) || STRLEN(STR(?v)) {op} {n}")),
+                )
             }
             ("pattern", _) => {
-                let flags = shapes
-                    .object(s, "flags")
+                let flags = self
+                    .shapes
+                    .object(self.s, "flags")
                     .map(|f| f.to_string())
                     .unwrap_or_else(|| "\"\"".into());
-                add(
+                Planned::Check(
                     "PatternConstraintComponent",
                     format!("value {{value}} of {on} does not match {obj}"),
-                    filter(format!("isBlank(?v) || !REGEX(STR(?v), {obj}, {flags})")),
-                );
+                    self.filter(&format!("isBlank(?v) || !REGEX(STR(?v), {obj}, {flags})")),
+                )
             }
             ("in", _) => {
-                let Some(members) = shapes.list(&obj) else {
-                    unsupported.push(format!("{shape_name}: sh:in that is not a list"));
-                    continue;
+                let Some(members) = self.shapes.list(obj) else {
+                    return Planned::Unsupported("sh:in that is not a list".into());
                 };
                 let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-                add(
+                Planned::Check(
                     "InConstraintComponent",
                     format!("value {{value}} of {on} is not one of {}", list.join(", ")),
-                    filter(format!("?v NOT IN ({})", list.join(", "))),
-                );
+                    self.filter(&format!("?v NOT IN ({})", list.join(", "))),
+                )
             }
-            ("hasValue", Some(p)) => add(
+            ("hasValue", Some(p)) => Planned::Check(
                 "HasValueConstraintComponent",
                 format!("{on} must have the value {obj}"),
                 format!("{focus} FILTER NOT EXISTS {{ ?focus {p} {obj} }}"),
             ),
             ("node", _) if depth < MAX_NESTING => {
-                let Some(shape) = Shapes::node(&obj) else { continue };
-                let inner = match path.as_deref() {
+                let Some(shape) = Shapes::node(obj) else {
+                    return Planned::Nothing;
+                };
+                let inner = match self.path {
                     Some(p) => format!(
                         "{{ SELECT DISTINCT ?focus WHERE {{ {{ SELECT (?focus AS ?outer) WHERE {focus} }} \
                          ?outer {p} ?focus }} }}"
                     ),
                     None => focus.to_owned(),
                 };
-                nested.push((shape, inner));
+                Planned::Nested(shape, inner)
             }
-            (other, _) => unsupported.push(format!("{shape_name}: sh:{other}")),
+            (other, _) => Planned::Unsupported(format!("sh:{other}")),
         }
     }
-    for (shape, inner) in nested {
-        plan(shapes, &shape, &inner, depth + 1, checks, unsupported);
+
+    // `sh:minCount 1` and `sh:maxCount 0` without grouping: one lookup per focus node instead
+    // of a group per focus node (same results: one per violating focus node).
+    fn min_count(on: &str, focus: &str, p: &str, obj: &Term) -> Planned {
+        let n = count(obj).unwrap_or(0);
+        let query = match n {
+            0 => return Planned::Nothing,
+            1 => format!("{focus} OPTIONAL {{ ?focus {p} ?x }} FILTER(!BOUND(?x))"),
+            _ => format!(
+                "{{ SELECT ?focus WHERE {{ {focus} OPTIONAL {{ ?focus {p} ?x }} }} \
+                 GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) < {n}) }}"
+            ),
+        };
+        Planned::Check(
+            "MinCountConstraintComponent",
+            format!("{on} needs at least {n} value(s)"),
+            query,
+        )
+    }
+
+    fn max_count(on: &str, focus: &str, p: &str, obj: &Term) -> Planned {
+        let n = count(obj).unwrap_or(0);
+        let query = match n {
+            0 => format!("{focus} FILTER EXISTS {{ ?focus {p} ?x }}"),
+            _ => format!(
+                "{{ SELECT ?focus WHERE {{ {focus} ?focus {p} ?x }} \
+                 GROUP BY ?focus HAVING (COUNT(DISTINCT ?x) > {n}) }}"
+            ),
+        };
+        Planned::Check(
+            "MaxCountConstraintComponent",
+            format!("{on} allows at most {n} value(s)"),
+            query,
+        )
+    }
+
+    fn class(&self, obj: &Term) -> Planned {
+        let values = &self.values;
+        let query = match (self_values(self.path), self.shapes.not_instance(obj)) {
+            // Values repeat (thousands of products, a few hundred brands): find the distinct
+            // values of the path that are not instances first, then the focus nodes that have
+            // them (usually none).
+            (Some(all_values), Some(cond)) => format!(
+                "{{ SELECT DISTINCT ?v WHERE {{ {all_values} FILTER({cond}) }} }} {values}"
+            ),
+            (None, Some(cond)) => format!("{values} FILTER({cond})"),
+            _ => format!(
+                "{values} FILTER NOT EXISTS {{ ?v <{RDF}type>/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* {obj} }}"
+            ),
+        };
+        Planned::Check(
+            "ClassConstraintComponent",
+            format!("value {{value}} of {} is not an instance of {obj}", self.on),
+            query,
+        )
+    }
+
+    fn node_kind(&self, obj: &Term) -> Planned {
+        let kind = match obj {
+            Term::NamedNode(n) => n.as_str().strip_prefix(SH).unwrap_or(""),
+            _ => "",
+        };
+        let cond = match kind {
+            "IRI" => "!isIRI(?v)",
+            "Literal" => "!isLiteral(?v)",
+            "BlankNode" => "!isBlank(?v)",
+            "BlankNodeOrIRI" => "isLiteral(?v)",
+            "BlankNodeOrLiteral" => "isIRI(?v)",
+            "IRIOrLiteral" => "isBlank(?v)",
+            _ => return Planned::Unsupported(format!("sh:nodeKind {obj}")),
+        };
+        Planned::Check(
+            "NodeKindConstraintComponent",
+            format!("value {{value}} of {} is not a sh:{kind}", self.on),
+            self.filter(cond),
+        )
     }
 }
