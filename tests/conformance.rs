@@ -1,5 +1,6 @@
 //! Conformance of the project's own files: every `queries/*.rq` and every module's own
-//! `src/*/queries/*.rq` parses (spargebra) and runs;
+//! `src/*/queries/*.rq` parses (spargebra) and runs, and every named query returns the known
+//! answer of its fixture (`tests/fixtures/named-queries/`);
 //! every `ontology/*.ttl` parses; the shapes are well-formed SHACL; the taxonomy covers the
 //! required categories in Chinese and English; the ontology reloads on change, never duplicated.
 
@@ -9,7 +10,7 @@ use stocktake::catalog::{
     CancelToken, Catalog, GraphLayout, Limits, NamedQuery, OutputFormat, ResultsFormat,
 };
 
-use crate::util::{client, repo, TestServer, READ};
+use crate::util::{client, repo, TestServer, ADMIN, READ};
 
 fn select_csv(catalog: &Catalog, q: &str) -> String {
     let p = catalog
@@ -100,6 +101,80 @@ fn every_named_query_parses_and_runs() {
             .unwrap();
         assert!(s.rows > 0, "{name} returned nothing");
     }
+}
+
+/// Every named query gives a known answer on its own fixture: `tests/fixtures/named-queries/
+/// <name>.ru` (an INSERT DATA with rows that must match and decoys that must not) is loaded
+/// into an empty store, the query runs over HTTP with `<name>.params`, and its CSV must equal
+/// `<name>.csv` row for row (every named query orders its results). A query without a
+/// fixture, or a fixture without a query, fails the test.
+#[test]
+fn every_named_query_answers_its_fixture() {
+    let dir = repo().join("tests/fixtures/named-queries");
+    let queries = NamedQuery::load_dir(&repo().join("queries")).unwrap();
+    let server = TestServer::start_with(|c| {
+        c.catalog.ontology_dir = std::path::PathBuf::from("/nonexistent-ontology")
+    });
+    let update = |text: String| {
+        let r = client()
+            .post(server.url("/sparql"))
+            .bearer_auth(ADMIN)
+            .header("content-type", "application/sparql-update")
+            .body(text)
+            .send()
+            .unwrap();
+        let status = r.status();
+        assert!(status.is_success(), "{status}: {}", r.text().unwrap());
+    };
+    let rows = |csv_text: &str| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(csv_text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let mut failures = Vec::new();
+    for q in &queries {
+        let fixture = dir.join(format!("{}.ru", q.name));
+        let Ok(data) = std::fs::read_to_string(&fixture) else {
+            failures.push(format!("{}: no fixture {}", q.name, fixture.display()));
+            continue;
+        };
+        assert!(
+            q.text.contains("ORDER BY"),
+            "{}: results need an order",
+            q.name
+        );
+        update("DROP SILENT ALL".into());
+        update(data);
+        let params =
+            std::fs::read_to_string(dir.join(format!("{}.params", q.name))).unwrap_or_default();
+        let r = client()
+            .get(server.url(&format!("/queries/{}?{}", q.name, params.trim())))
+            .bearer_auth(ADMIN)
+            .header("accept", "text/csv")
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let got = r.text().unwrap();
+        if status != 200 {
+            failures.push(format!("{}: status {status}: {got}", q.name));
+            continue;
+        }
+        let want = std::fs::read_to_string(dir.join(format!("{}.csv", q.name))).unwrap();
+        if rows(&got) != rows(&want) {
+            failures.push(format!("{}:\n got:\n{got}\nwant:\n{want}", q.name));
+        }
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        if !queries.iter().any(|q| q.name == stem) {
+            failures.push(format!("{}: a fixture for no query", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 /// The `.rq` files the modules read the graph with (`src/*/queries/`), found wherever they are.

@@ -194,7 +194,9 @@ fn bad_packages_fail_at_load_with_clear_errors() {
 fn default_model(name: &str) -> Option<Model> {
     let dir = crate::util::repo().join("models").join(name);
     if !dir.join("model.onnx").is_file() {
-        eprintln!("SKIPPED: models/{name} is not present (train it with models/train/)");
+        crate::util::missing(&format!(
+            "models/{name} is not present (scripts/setup installs it; models/train/ trains it)"
+        ));
         return None;
     }
     Some(Model::load(&dir, &Options::default()).unwrap_or_else(|e| panic!("loading {name}: {e}")))

@@ -256,7 +256,7 @@ fn shopping_reviews_get_category_and_sentiment_from_the_classifier() {
     let data = crate::need_shared_data!();
     let dir = crate::util::repo().join("models/review-classifier");
     if !dir.join("model.onnx").is_file() {
-        eprintln!("SKIPPED: models/review-classifier is not present");
+        crate::util::missing("models/review-classifier is not present");
         return;
     }
     let model = Model::load(&dir, &Options::default()).unwrap();

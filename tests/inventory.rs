@@ -66,8 +66,8 @@ fn pii_detection_meets_the_bar_on_the_labelled_columns() {
             runs.push(("development set, rules + LAC", &dev, Some(t)));
             runs.push(("held-out set, rules + LAC", &heldout, Some(t)));
         }
-        None => eprintln!(
-            "skipping the LAC runs of the PII bar: models/lac is not installed (scripts/install-lac)"
+        None => crate::util::missing(
+            "the LAC runs of the PII bar: models/lac is not installed (scripts/install-lac)",
         ),
     }
     for (what, set, ner) in runs {

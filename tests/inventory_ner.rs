@@ -12,7 +12,7 @@ use stocktake::inventory::{self, ScanOptions, Source};
 fn lac_model() -> Option<Model> {
     let dir = crate::util::repo().join("models/lac");
     if !dir.join("model.onnx").is_file() {
-        eprintln!("skipping: models/lac is not installed (run scripts/install-lac)");
+        crate::util::missing("models/lac is not installed (run scripts/install-lac)");
         return None;
     }
     Some(Model::load(&dir, &Options::default()).unwrap())

@@ -196,11 +196,9 @@ fn change_events_are_published_to_nats() {
         .build()
         .unwrap();
     let Ok(client) = runtime.block_on(async_nats::connect(&url)) else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "NATS is not reachable at {url} in CI"
-        );
-        eprintln!("SKIPPED: NATS not reachable at {url} (set STOCKTAKE_TEST_NATS)");
+        crate::util::missing(&format!(
+            "NATS not reachable at {url} (set STOCKTAKE_TEST_NATS)"
+        ));
         return;
     };
     let subject = format!("st-test-{}", std::process::id());

@@ -59,14 +59,26 @@ pub fn shared_data() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Prints why a test is skipped and returns.
+/// A prerequisite a test cannot run without (a dataset, a model package, a service) is
+/// missing. Under CI (`CI` set) that fails the test: a suite that passes by running nothing
+/// proves nothing. Elsewhere it prints why the test is skipped, and the caller returns.
+pub fn missing(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what}: under CI no test may skip (scripts/setup installs models; CI has ../shared/data \
+         and the services)"
+    );
+    eprintln!("SKIPPED: {what}");
+}
+
+/// `../shared/data`, or [`missing`] and return.
 #[macro_export]
 macro_rules! need_shared_data {
     () => {
         match $crate::util::shared_data() {
             Some(p) => p,
             None => {
-                eprintln!("SKIPPED: ../shared/data not found (set STOCKTAKE_SHARED_DATA)");
+                $crate::util::missing("../shared/data not found (set STOCKTAKE_SHARED_DATA)");
                 return;
             }
         }

@@ -218,6 +218,17 @@ impl Catalog {
                 CatalogError::Invalid(format!("invalid parameter name '{}': {e}", p.name))
             })?;
             let term = to_term(p, value)?;
+            // An integer parameter named `limit` caps the rows: SPARQL's LIMIT takes no
+            // variable, so it lowers the query's own LIMIT (never raises it).
+            if p.name == "limit" && p.kind == "integer" {
+                let n = value.trim().parse::<usize>().map_err(|_| {
+                    CatalogError::Invalid(format!(
+                        "parameter 'limit' of query '{}' must be a whole number of rows, not {value:?}",
+                        query.name
+                    ))
+                })?;
+                bind::limit(&mut parsed, n);
+            }
             bind::substitute(&mut parsed, &var, &term);
             if bind::is_projected(&parsed, &var) {
                 bindings.push((p.name.as_str(), term));
