@@ -52,39 +52,64 @@ pub(crate) fn val<'a>(row: &'a Value, var: &str) -> &'a str {
     row[var]["value"].as_str().unwrap_or("")
 }
 
+/// The PII bar on the labelled column sets. Every run is printed before anything is asserted.
+/// The development set and the first held-out set must reach the goal (precision and recall
+/// ≥ 0.95). The second held-out set (104 PII columns, `generate_heldout2.py`) was measured once,
+/// after the rules were final, and falls short of the goal (BENCHMARKS.md says so): its
+/// bounds are those measured figures, so the test catches a regression without pretending the
+/// goal is met there.
 #[test]
 fn pii_detection_meets_the_bar_on_the_labelled_columns() {
     let dev = std::fs::read_to_string(fixture("pii/columns.jsonl")).unwrap();
     let heldout = std::fs::read_to_string(fixture("pii/heldout.jsonl")).unwrap();
+    let heldout2 = std::fs::read_to_string(fixture("pii/heldout2.jsonl")).unwrap();
     let tagger = lac();
+    const GOAL: (f64, f64) = (0.95, 0.95);
     let mut runs = vec![
-        ("development set, rules only", &dev, None),
-        ("held-out set, rules only", &heldout, None),
+        ("development set, rules only", &dev, None, GOAL),
+        ("held-out set, rules only", &heldout, None, GOAL),
+        (
+            "held-out set 2, rules only",
+            &heldout2,
+            None,
+            HELDOUT2_RULES,
+        ),
     ];
     match &tagger {
         Some(t) => {
-            runs.push(("development set, rules + LAC", &dev, Some(t)));
-            runs.push(("held-out set, rules + LAC", &heldout, Some(t)));
+            runs.push(("development set, rules + LAC", &dev, Some(t), GOAL));
+            runs.push(("held-out set, rules + LAC", &heldout, Some(t), GOAL));
+            runs.push((
+                "held-out set 2, rules + LAC",
+                &heldout2,
+                Some(t),
+                HELDOUT2_LAC,
+            ));
         }
         None => crate::util::missing(
             "the LAC runs of the PII bar: models/lac is not installed (scripts/install-lac)",
         ),
     }
-    for (what, set, ner) in runs {
+    let mut short = Vec::new();
+    for (what, set, ner, (precision, recall)) in runs {
         let s = pii_eval::score(set, ner).unwrap();
         println!(
             "PII columns, {what}: precision {:.3}, recall {:.3} (tp {}, fp {}, fn {}); mistakes: {:?}",
             s.precision, s.recall, s.tp, s.fp, s.fn_, s.mistakes
         );
-        assert!(
-            s.precision >= 0.95 && s.recall >= 0.95,
-            "{what}: precision {:.3} recall {:.3}: {:?}",
-            s.precision,
-            s.recall,
-            s.mistakes
-        );
+        if s.precision < precision - 1e-9 || s.recall < recall - 1e-9 {
+            short.push(format!(
+                "{what}: precision {:.3} recall {:.3}, bound {precision:.3} / {recall:.3}: {:?}",
+                s.precision, s.recall, s.mistakes
+            ));
+        }
     }
+    assert!(short.is_empty(), "{}", short.join("\n"));
 }
+
+/// (precision, recall) measured once on held-out set 2 (2026-12-05), rules only and with LAC.
+const HELDOUT2_RULES: (f64, f64) = (1.0, 92.0 / 104.0);
+const HELDOUT2_LAC: (f64, f64) = (1.0, 96.0 / 104.0);
 
 /// The LAC name/address model when installed (`scripts/setup` installs it; CI runs setup).
 pub(crate) fn lac() -> Option<NameTagger> {
