@@ -221,12 +221,17 @@ impl Catalog {
             // An integer parameter named `limit` caps the rows: SPARQL's LIMIT takes no
             // variable, so it lowers the query's own LIMIT (never raises it).
             if p.name == "limit" && p.kind == "integer" {
-                let n = value.trim().parse::<usize>().map_err(|_| {
-                    CatalogError::Invalid(format!(
-                        "parameter 'limit' of query '{}' must be a whole number of rows, not {value:?}",
-                        query.name
-                    ))
-                })?;
+                let n = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        CatalogError::Invalid(format!(
+                            "parameter 'limit' of query '{}' must be a number of rows, 1 or more, not {value:?}",
+                            query.name
+                        ))
+                    })?;
                 bind::limit(&mut parsed, n);
             }
             bind::substitute(&mut parsed, &var, &term);
@@ -276,5 +281,50 @@ mod tests {
             .to_string();
         assert!(err.contains("not an integer"), "{err}");
         assert!(to_term(&q.params[1], "<http://x> } ").is_err());
+    }
+
+    #[test]
+    fn a_limit_parameter_lowers_the_limit_and_refuses_nonsense() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(
+            dir.path(),
+            crate::catalog::GraphLayout::new("http://stocktake.local/").unwrap(),
+        )
+        .unwrap();
+        let q = NamedQuery::parse(
+            "t",
+            "# title: T\n# description: D\n# param: limit | integer | 2 | rows\n\
+             SELECT ?n WHERE { VALUES ?n { 1 2 3 4 5 } } ORDER BY ?n LIMIT 4\n",
+        )
+        .unwrap();
+        let rows = |limit: Option<&str>| {
+            let args: BTreeMap<String, String> = limit
+                .map(|l| [("limit".to_owned(), l.to_owned())].into())
+                .unwrap_or_default();
+            catalog
+                .prepare_named(&q, &args, true, false, &CancelToken::new())
+                .map(|p| {
+                    catalog
+                        .execute_query(
+                            p,
+                            crate::catalog::OutputFormat::Results(
+                                crate::catalog::ResultsFormat::Csv,
+                            ),
+                            crate::catalog::Limits::unbounded(),
+                        )
+                        .unwrap()
+                        .rows
+                })
+        };
+        assert_eq!(rows(None).unwrap(), 2, "the default applies");
+        assert_eq!(rows(Some("3")).unwrap(), 3);
+        assert_eq!(
+            rows(Some("10")).unwrap(),
+            4,
+            "never above the query's own LIMIT"
+        );
+        for bad in ["0", "-1", "x"] {
+            assert!(rows(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -18,11 +18,11 @@ mod sqlite;
 
 use sha2::{Digest, Sha256};
 
+pub use self::mysql::scan_mysql;
+pub use self::postgres::scan_postgres;
+pub use self::sqlite::scan_sqlite;
 use super::profile::ColumnProfiler;
 use super::{redact_url, AssetScan, InventoryError, ScanOptions, MAX_COLUMNS};
-pub use mysql::scan_mysql;
-pub use postgres::scan_postgres;
-pub use sqlite::scan_sqlite;
 
 /// Declared facts about a column: name, declared type, key roles, comment.
 #[derive(Debug, Clone, Default)]
