@@ -3,9 +3,12 @@
 //! alternating runs; plus bulk-load time `stocktake load` against `oxigraph load`.
 //!
 //! Query mixes follow `queries/explore/querymix.txt` (minus `ignoreQueries.txt`); parameters are
-//! drawn with a fixed seed from the generator's parameter pools in `td_data_pc1000.tgz` (product
+//! drawn afresh for every round (from a fixed seed, the same mixes for both servers within a
+//! round) from the generator's parameter pools in `td_data_pc1000.tgz` (product
 //! type hierarchy with features, product/offer/review counts and their producer/vendor/site
-//! ranges, the current date and the label dictionary), as the BSBM test driver does.
+//! ranges, the current date and the label dictionary), as the BSBM test driver does. Before a
+//! round is timed, every one of its queries is asked of both servers and the answers must be
+//! the same (solutions as multisets, graphs as sets of triples): both sides do the same work.
 //!
 //! Run: `./scripts/install-peers && cargo bench --bench bsbm` (env: `BSBM_MIXES`, default 40 per
 //! run; `BSBM_LOAD_ROUNDS`, default 3; `BSBM_ROUNDS`, default 4 alternating query rounds;
@@ -267,6 +270,96 @@ impl Drop for Server {
     }
 }
 
+/// One query's answer, normalised for comparison: solutions as sorted (variable, term) rows,
+/// a boolean, or a graph as sorted N-Triples lines. Rows are compared as multisets (the mixes'
+/// ORDER BY keys are unique enough that both servers cut the same rows at a LIMIT).
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Rows(Vec<Vec<(String, String)>>),
+    Boolean(bool),
+    Graph(Vec<String>),
+}
+
+fn answer(
+    server: &Server,
+    client: &reqwest::blocking::Client,
+    query: &str,
+) -> Result<Answer, String> {
+    use oxigraph::io::{RdfFormat, RdfParser};
+    use oxigraph::sparql::results::{
+        QueryResultsFormat, QueryResultsParser, ReaderQueryResultsParserOutput,
+    };
+    let mut req = client
+        .post(&server.endpoint)
+        .header("content-type", "application/sparql-query")
+        .header(
+            "accept",
+            "application/sparql-results+json, application/n-triples;q=0.9",
+        )
+        .body(query.to_owned());
+    if let Some(t) = &server.token {
+        req = req.bearer_auth(t);
+    }
+    let r = req
+        .send()
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| e.to_string())?;
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = r.bytes().map_err(|e| e.to_string())?;
+    if ct.starts_with("application/sparql-results+json") {
+        match QueryResultsParser::from_format(QueryResultsFormat::Json)
+            .for_reader(body.as_ref())
+            .map_err(|e| e.to_string())?
+        {
+            ReaderQueryResultsParserOutput::Boolean(b) => Ok(Answer::Boolean(b)),
+            ReaderQueryResultsParserOutput::Solutions(solutions) => {
+                let mut rows = Vec::new();
+                for s in solutions {
+                    let s = s.map_err(|e| e.to_string())?;
+                    let mut row: Vec<(String, String)> = s
+                        .iter()
+                        .map(|(v, t)| (v.as_str().to_owned(), t.to_string()))
+                        .collect();
+                    row.sort();
+                    rows.push(row);
+                }
+                rows.sort();
+                Ok(Answer::Rows(rows))
+            }
+        }
+    } else {
+        let mut lines = Vec::new();
+        for t in RdfParser::from_format(RdfFormat::NTriples).for_reader(body.as_ref()) {
+            lines.push(t.map_err(|e| e.to_string())?.to_string());
+        }
+        lines.sort();
+        Ok(Answer::Graph(lines))
+    }
+}
+
+/// Asks both servers every query of `mixes` and counts the queries whose answers differ (an
+/// error on either side counts too); prints the first few.
+fn compare_answers(ours: &Server, peer: &Server, mixes: &[Vec<String>]) -> (usize, usize) {
+    let client = reqwest::blocking::Client::new();
+    let (mut asked, mut differ) = (0, 0);
+    for q in mixes.iter().flatten() {
+        asked += 1;
+        let (a, b) = (answer(ours, &client, q), answer(peer, &client, q));
+        if a != b || a.is_err() {
+            differ += 1;
+            if differ <= 3 {
+                eprintln!("answers differ for\n{q}\nours: {a:?}\npeer: {b:?}");
+            }
+        }
+    }
+    (asked, differ)
+}
+
 /// Runs `mixes` (queries per mix) with `clients` threads; returns wall time and failed requests.
 fn run_mixes(server: &Server, mixes: &[Vec<String>], clients: usize) -> (Duration, usize) {
     let started = Instant::now();
@@ -526,6 +619,13 @@ fn main() {
         let (_, failures) = run_mixes(server, &warmup, 4);
         assert_eq!(failures, 0, "warm-up failures on {}", server.endpoint);
     }
+    // Same work on both sides: every warm-up and measured query must get the same answer from
+    // both servers (solutions as multisets, graphs as sets of triples).
+    let (mut asked, mut differ) = compare_answers(&ours_server, &peer_server, &warmup);
+    let (a, d) = compare_answers(&ours_server, &peer_server, &measured);
+    (asked, differ) = (asked + a, differ + d);
+    println!("answers compared on {asked} queries: {differ} differ");
+    assert_eq!(differ, 0, "the two servers answered differently");
     // Rounds alternate which server goes first; each round's pair of runs gives one ratio, and
     // the spread of those ratios shows how much of a difference is noise.
     let rounds: usize = std::env::var("BSBM_ROUNDS")
@@ -537,13 +637,27 @@ fn main() {
         let mut ratios = Vec::new();
         for round in 0..rounds {
             let (mut r_ours, mut r_peer) = (Duration::ZERO, Duration::ZERO);
+            // Fresh parameters every round (as the BSBM driver draws them), the same for both
+            // servers within the round; the first round uses `measured`, checked above.
+            let fresh;
+            let measured = if round == 0 {
+                &measured
+            } else {
+                fresh = make(per_run, &mut rng);
+                let (asked, differ) = compare_answers(&ours_server, &peer_server, &fresh);
+                assert_eq!(
+                    differ, 0,
+                    "round {round}: {differ} of {asked} answers differ"
+                );
+                &fresh
+            };
             let order: [(&Server, bool); 2] = if round % 2 == 0 {
                 [(&ours_server, true), (&peer_server, false)]
             } else {
                 [(&peer_server, false), (&ours_server, true)]
             };
             for (server, is_ours) in order {
-                let (t, failures) = run_mixes(server, &measured, clients);
+                let (t, failures) = run_mixes(server, measured, clients);
                 assert_eq!(failures, 0, "failed requests on {}", server.endpoint);
                 if is_ours {
                     r_ours += t;
