@@ -348,4 +348,5 @@ fn parse_boolean(body: &[u8], ct: &str) -> Result<bool, String> {
 }
 
 mod protocol;
+mod results;
 mod suites;
