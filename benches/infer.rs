@@ -2,7 +2,10 @@
 //! (the same runtime library) on the same model package, texts, batch size and thread count,
 //! in one run, alternating passes. Both sides do the same work per text: tokenize with the
 //! package's tokenizer.json, sort into length buckets, run ONNX, then softmax per head
-//! (classifier) or CRF Viterbi (NER). Texts: the review test split and the Taobao NER dev titles.
+//! (classifier) or CRF Viterbi (NER, vectorised over the batch with NumPy on the peer's side).
+//! The peer runs twice per pass: its default (one session with the intra-op threads) and its best
+//! strategy on few cores, which is ours (one-thread sessions running batches side by side); both
+//! ratios are printed. Texts: the review test split and the Taobao NER dev titles.
 //!
 //! Run: `./scripts/install-ort && ./scripts/install-peers && cargo bench --bench infer`
 //! (env: `INFER_MODELS` folder of packages, default `models/`; `INFER_BATCH` default 32, `INFER_THREADS` default 2, `INFER_PASSES` default 5,
@@ -110,22 +113,46 @@ fn main() {
         std::fs::write(&file, texts.join("\n") + "\n").expect("write texts");
         model.predict(&texts).expect("warm-up");
         let mut ours = Vec::new();
-        let mut theirs = Vec::new();
-        for _ in 0..passes {
+        // The peer's default (one session, intra-op threads) and its best strategy (one-thread
+        // sessions side by side, as ours runs).
+        let mut default = Vec::new();
+        let mut sessions = Vec::new();
+        for pass in 0..passes {
             let t0 = Instant::now();
             model.predict(&texts).expect("predict");
             ours.push(texts.len() as f64 / t0.elapsed().as_secs_f64());
-            theirs.push(run_peer(
-                &peer,
-                &repo.join("benches/infer_peer.py"),
-                &dir,
-                &file,
-                batch,
-                threads,
-            ));
+            for (strategy, into) in [("default", &mut default), ("sessions", &mut sessions)] {
+                into.push(run_peer(
+                    &peer,
+                    &repo.join("benches/infer_peer.py"),
+                    &dir,
+                    &file,
+                    (batch, threads),
+                    strategy,
+                ));
+            }
+            println!(
+                "raw {name} pass {pass}: stocktake {:.1}, python default {:.1}, python sessions {:.1}",
+                ours[pass], default[pass], sessions[pass]
+            );
         }
-        let (o, t) = (median(&mut ours), median(&mut theirs));
-        println!("{name:<18} stocktake {o:>9.1}   python onnxruntime {t:>9.1}   ratio {:.2}x   ({n} texts)", o / t);
+        let spread = |v: &[f64]| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            format!("{lo:.0}-{hi:.0}")
+        };
+        let (so, sd, ss) = (spread(&ours), spread(&default), spread(&sessions));
+        let (o, d, s) = (
+            median(&mut ours),
+            median(&mut default),
+            median(&mut sessions),
+        );
+        println!(
+            "{name:<18} stocktake {o:>8.1} ({so})   python default {d:>8.1} ({sd})   python sessions {s:>8.1} ({ss})   \
+             ratio default-vs-default {:.2}x, same strategy {:.2}x   ({n} texts)",
+            o / d,
+            o / s
+        );
     }
 }
 
@@ -134,8 +161,8 @@ fn run_peer(
     script: &Path,
     dir: &Path,
     texts: &Path,
-    batch: usize,
-    threads: usize,
+    (batch, threads): (usize, usize),
+    strategy: &str,
 ) -> f64 {
     let out = Command::new(python)
         .arg(script)
@@ -144,6 +171,7 @@ fn run_peer(
         .arg(batch.to_string())
         .arg(threads.to_string())
         .arg("1")
+        .arg(strategy)
         .env("OMP_NUM_THREADS", threads.to_string())
         .output()
         .expect("run python peer");

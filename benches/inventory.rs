@@ -1,13 +1,17 @@
-//! Profiling throughput and peak memory: a large generated CSV (10 million rows by default)
-//! profiled by Stocktake's streaming scanner side by side with pandas (the peer, from
-//! `scripts/install-peers`), and a PostgreSQL table read in full.
+//! Profiling throughput and peak memory: a generated orders CSV (2 million rows by default)
+//! scanned in full by `stocktake scan` (recorded in an on-disk catalog, the name/address model
+//! loaded) side by side with the peers a data engineer picks for this today — DuckDB `SUMMARIZE`,
+//! Polars and pandas with pyarrow dtypes (from `scripts/install-peers`), each a process measured
+//! the same way (`benches/measure.py`) — then our approximate statistics against exact ones; and a
+//! PostgreSQL table read in full.
 //!
-//! `cargo bench --bench inventory` prints rows/s, MB/s and peak RSS for both and the ratios.
+//! `cargo bench --bench inventory` prints every round's raw figures, the medians with their
+//! spread and the ratios.
 //! A third part measures PII column detection on the labelled set against Presidio (the peer from
 //! `scripts/install-peers --presidio`).
 //!
-//! Environment: INV_ROWS (10000000), INV_PARTS (csv,postgres,pii), INV_PG_ROWS (1000000),
-//! INV_PG_URL (postgres://postgres@127.0.0.1:5432/test), INV_PEER (1; 0 skips pandas),
+//! Environment: INV_ROWS (2000000), INV_ROUNDS (3), INV_PEERS (duckdb,polars,pandas), INV_PARTS
+//! (csv,postgres,pii), INV_PG_ROWS (1000000), INV_PG_URL (postgres://postgres@127.0.0.1:5432/test),
 //! INV_DIR (where the CSV is written; default target/inventory-bench).
 
 mod common;
@@ -69,8 +73,52 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One program's run: wall time and peak RSS of its process, and what it printed.
+struct Run {
+    seconds: f64,
+    peak_mb: f64,
+    stdout: String,
+}
+
+/// Runs `cmd` under `benches/measure.py` (wall time and the process's own peak RSS, measured the
+/// same way for every program).
+fn measure(repo: &Path, python: &Path, cmd: &[&std::ffi::OsStr]) -> anyhow::Result<Run> {
+    let out = Command::new(python)
+        .arg(repo.join("benches/measure.py"))
+        .args(cmd)
+        .output()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        anyhow::anyhow!(
+            "measure.py failed: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    anyhow::ensure!(v["status"] == 0, "{:?} exited with {}", cmd, v["status"]);
+    Ok(Run {
+        seconds: v["seconds"].as_f64().unwrap_or(f64::NAN),
+        peak_mb: v["peak_mb"].as_f64().unwrap_or(f64::NAN),
+        stdout: v["stdout"].as_str().unwrap_or("").to_string(),
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:.2}-{hi:.2}")
+}
+
+/// The full `stocktake scan` (profiles, semantic types with the name/address model, PII, kinds,
+/// recorded in an on-disk catalog) as a process, side by side with DuckDB `SUMMARIZE`, Polars and
+/// typed pandas, each as a process, `INV_ROUNDS` rounds in turn; then our approximate statistics
+/// against exact ones.
 fn csv_part(repo: &Path) -> anyhow::Result<()> {
-    let rows: u64 = env("INV_ROWS", 10_000_000);
+    let rows: u64 = env("INV_ROWS", 2_000_000);
+    let rounds: usize = env("INV_ROUNDS", 3);
     let dir = std::env::var("INV_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo.join("target/inventory-bench"));
@@ -78,48 +126,172 @@ fn csv_part(repo: &Path) -> anyhow::Result<()> {
     let path = dir.join("orders.csv");
     generate(&path, rows)?;
     let mb = std::fs::metadata(&path)?.len() as f64 / 1e6;
-    reset_peak();
-    let t = Instant::now();
-    let report = inventory::scan(&Source::Files(path.clone()), &ScanOptions::default())?;
-    let secs = t.elapsed().as_secs_f64();
-    let peak = peak_rss_mb();
-    let a = &report.assets[0];
-    assert_eq!(a.rows, rows, "every row profiled");
-    println!(
-        "csv: {rows} rows, {mb:.0} MB: Stocktake {secs:.1} s = {:.0} rows/s, {:.1} MB/s, peak RSS {peak:.0} MB (phone column typed {})",
-        rows as f64 / secs,
-        mb / secs,
-        a.scanned_columns[2].semantic.kind.name()
-    );
     let python = repo.join("runtime/peers/venv/bin/python");
-    if env("INV_PEER", 1) == 1 && python.exists() {
-        let out = Command::new(&python)
-            .arg(repo.join("benches/inventory_peer.py"))
-            .arg(&path)
-            .output()?;
-        if !out.status.success() {
-            println!(
-                "csv: pandas failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            );
-            return Ok(());
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        let (ps, pm) = (
-            v["seconds"].as_f64().unwrap_or(f64::NAN),
-            v["peak_mb"].as_f64().unwrap_or(f64::NAN),
-        );
+    anyhow::ensure!(
+        python.exists(),
+        "the peers are not installed: run scripts/install-peers"
+    );
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_stocktake"));
+    let models = repo.join("models");
+    let peers: Vec<String> = env("INV_PEERS", "duckdb,polars,pandas".to_string())
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    println!(
+        "csv: {rows} rows, {mb:.0} MB, {} cores; {rounds} rounds",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut ours: Vec<Run> = Vec::new();
+    let mut theirs: Vec<Vec<Run>> = peers.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        let store = tempfile::tempdir()?;
+        let run = measure(
+            repo,
+            &python,
+            &[
+                bin.as_os_str(),
+                "--data".as_ref(),
+                store.path().as_os_str(),
+                "--models".as_ref(),
+                models.as_os_str(),
+                "scan".as_ref(),
+                path.as_os_str(),
+                "--format".as_ref(),
+                "json".as_ref(),
+            ],
+        )?;
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)?;
+        let asset = &report["assets"][0];
+        anyhow::ensure!(asset["rows"] == rows, "every row profiled");
+        let ner = asset["scanned_columns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["semantic"]["evidence"].as_array().into_iter().flatten())
+            .any(|e| e.as_str().is_some_and(|e| e.contains("lac")));
         println!(
-            "csv: pandas {ps:.1} s = {:.0} rows/s, peak RSS {pm:.0} MB; Stocktake/pandas: throughput {:.2}x, peak memory {:.3}x",
-            rows as f64 / ps,
-            ps / secs,
-            peak / pm
+            "raw round {round}: stocktake scan {:.3} s, peak {:.0} MB (name/address model used: {ner})",
+            run.seconds, run.peak_mb
         );
-    } else {
-        println!("csv: pandas peer skipped (run scripts/install-peers, or INV_PEER=0 was set)");
+        ours.push(run);
+        for (i, peer) in peers.iter().enumerate() {
+            let run = measure(
+                repo,
+                &python,
+                &[
+                    python.as_os_str(),
+                    repo.join("benches/inventory_peer.py").as_os_str(),
+                    peer.as_ref(),
+                    path.as_os_str(),
+                ],
+            )?;
+            println!(
+                "raw round {round}: {peer} {:.3} s, peak {:.0} MB; {}",
+                run.seconds,
+                run.peak_mb,
+                run.stdout.trim()
+            );
+            theirs[i].push(run);
+        }
+    }
+    let secs: Vec<f64> = ours.iter().map(|r| r.seconds).collect();
+    let peaks: Vec<f64> = ours.iter().map(|r| r.peak_mb).collect();
+    let (s, p) = (median(secs.clone()), median(peaks.clone()));
+    println!(
+        "csv: Stocktake scan median {s:.2} s ({}) = {:.0} rows/s, {:.1} MB/s; peak {p:.0} MB ({})",
+        spread(&secs),
+        rows as f64 / s,
+        mb / s,
+        spread(&peaks)
+    );
+    for (peer, runs) in peers.iter().zip(&theirs) {
+        let ps: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+        let pp: Vec<f64> = runs.iter().map(|r| r.peak_mb).collect();
+        let (ms, mp) = (median(ps.clone()), median(pp.clone()));
+        println!(
+            "csv: {peer} median {ms:.2} s ({}), peak {mp:.0} MB ({}); Stocktake/{peer}: throughput {:.2}x, peak memory {:.2}x",
+            spread(&ps),
+            spread(&pp),
+            ms / s,
+            p / mp
+        );
+    }
+    if let Some(last) = ours.last() {
+        errors(repo, &python, &path, &last.stdout)?;
+    }
+    Ok(())
+}
+
+/// Our approximate statistics (distinct counts, quantiles, top-value counts) against the exact
+/// ones computed by Polars.
+fn errors(repo: &Path, python: &Path, path: &Path, report: &str) -> anyhow::Result<()> {
+    let out = Command::new(python)
+        .arg(repo.join("benches/inventory_peer.py"))
+        .arg("exact")
+        .arg(path)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "exact statistics failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exact: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let report: serde_json::Value = serde_json::from_str(report)?;
+    for c in report["assets"][0]["scanned_columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let p = &c["profile"];
+        let name = p["name"].as_str().unwrap_or("");
+        let e = &exact["columns"][name];
+        let rel = |ours: f64, truth: f64| (ours - truth).abs() / truth.abs().max(1e-12);
+        let distinct = rel(
+            p["distinct"].as_f64().unwrap_or(f64::NAN),
+            e["distinct"].as_f64().unwrap_or(f64::NAN),
+        );
+        let mut line = format!("errors {name}: distinct {:.2}%", distinct * 100.0);
+        if let (Some(q), Some(t)) = (p["quantiles"].as_array(), e["quantiles"].as_array()) {
+            // Rank error of a sampled quantile, as a share of the value range.
+            let range = e["max"].as_f64().unwrap_or(0.0) - e["min"].as_f64().unwrap_or(0.0);
+            let worst = q
+                .iter()
+                .zip(t)
+                .map(|(a, b)| {
+                    (a.as_f64().unwrap_or(f64::NAN) - b.as_f64().unwrap_or(f64::NAN)).abs()
+                        / range.max(1e-12)
+                })
+                .fold(0.0f64, f64::max);
+            let mean = rel(
+                p["mean"].as_f64().unwrap_or(f64::NAN),
+                e["mean"].as_f64().unwrap_or(f64::NAN),
+            );
+            line += &format!(
+                ", quantiles worst {:.3}% of range, mean {:.1e} relative",
+                worst * 100.0,
+                mean
+            );
+        }
+        let top = p["top"].as_array().cloned().unwrap_or_default();
+        if top.is_empty() {
+            line += ", top values withheld (personal data or below the publication threshold)";
+        } else {
+            let truth: std::collections::HashMap<String, f64> = e["top"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| Some((r[0].as_str()?.to_string(), r[1].as_f64()?)))
+                .collect();
+            let worst = top
+                .iter()
+                .filter_map(|r| {
+                    let t = truth.get(r[0].as_str()?)?;
+                    Some(rel(r[1].as_f64()?, *t))
+                })
+                .fold(0.0f64, f64::max);
+            line += &format!(", top-value counts worst {:.2}% low", worst * 100.0);
+        }
+        println!("{line}");
     }
     Ok(())
 }

@@ -27,7 +27,8 @@
 //!                          reasons, labels with provenance, duplicates and outliers, the run's
 //!                          PROV counts; incremental per record (content hashes)
 //!            inventory     scans files (CSV/TSV/JSONL/Parquet, gzip, GBK) and databases (SQLite,
-//!                          PostgreSQL, MySQL): streaming column profiles, semantic types and PII
+//!                          PostgreSQL, MySQL): streaming column profiles (columns dealt to
+//!                          every core, same result on any count), semantic types and PII
 //!                          (LAC through `infer` for Chinese names and addresses), business kinds
 //!            monitor       rescans that skip unchanged assets, diffs of two scans (schema, rows,
 //!                          nulls, distincts, PSI/KS drift, new PII) as change events, alerts

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::pipeline;
 use super::profile::ColumnProfiler;
 use super::{AssetScan, InventoryError, Malformed, MAX_COLUMNS};
 
@@ -234,6 +235,15 @@ pub fn scan_file_confined(
             None => detect(&head, head.len() < (1 << 16)),
         };
         asset.encoding = Some(enc.name().to_string());
+        // CSV of plain UTF-8 is parsed from the bytes as they are: delimiters and quotes are
+        // ASCII, which no UTF-8 sequence (valid or not) contains, so the fields come out the
+        // same, and each cell is checked (and invalid bytes replaced) by the profiling workers
+        // instead of by a decoding pass on the reading thread.
+        let plain_utf8 =
+            enc == encoding_rs::UTF_8 && encoding_rs::Encoding::for_bom(&head).is_none();
+        if plain_utf8 && matches!(format, Format::Csv | Format::Tsv) {
+            return csv_rows(plain, format, &head, &mut asset, gz);
+        }
         let text = encoding_rs_io::DecodeReaderBytesBuilder::new()
             .encoding(Some(enc))
             .bom_override(true)
@@ -321,64 +331,70 @@ fn csv_rows(
         .has_headers(false)
         .flexible(true)
         .from_reader(text);
-    let mut records = rdr.records();
-    let mut pending: Vec<csv::StringRecord> = Vec::new();
+    let mut pending: Vec<csv::ByteRecord> = Vec::new();
     for _ in 0..2 {
-        match records.next() {
-            Some(Ok(r)) => pending.push(r),
-            Some(Err(e)) => return Err(csv_error(e, gz)),
-            None => break,
+        let mut r = csv::ByteRecord::new();
+        match rdr.read_byte_record(&mut r) {
+            Ok(true) => pending.push(r),
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(e, gz)),
         }
     }
-    let Some(first) = pending.first().cloned() else {
+    let Some(first) = pending.first() else {
         return Ok(()); // empty file: an asset with no rows
     };
-    let header = looks_like_header(&first, pending.get(1));
+    let first = csv::StringRecord::from_byte_record_lossy(first.clone());
+    let second = pending
+        .get(1)
+        .map(|r| csv::StringRecord::from_byte_record_lossy(r.clone()));
+    let header = looks_like_header(&first, second.as_ref());
     let names: Vec<String> = if header {
         first.iter().map(|s| s.trim().to_string()).collect()
     } else {
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
-    let names: Vec<String> = names.into_iter().take(MAX_COLUMNS).collect();
     let mut profilers: Vec<ColumnProfiler> = names
-        .iter()
-        .map(|n| ColumnProfiler::new(n.clone(), None))
+        .into_iter()
+        .take(MAX_COLUMNS)
+        .map(|n| ColumnProfiler::new(n, None))
         .collect();
     let width = first.len();
-    let mut feed = |r: &csv::StringRecord, asset: &mut AssetScan| {
-        asset.rows += 1;
-        if r.len() != width {
-            asset.malformed(Malformed {
-                line: r.position().map(|p| p.line()).unwrap_or(0),
-                reason: format!("{} fields where the header has {width}", r.len()),
-            });
-            return;
-        }
-        for (p, v) in profilers.iter_mut().zip(r.iter()) {
-            p.push(Some(v));
-        }
-    };
-    for r in pending.iter().skip(usize::from(header)) {
-        feed(r, asset);
-    }
-    for r in records {
-        match r {
-            Ok(r) => feed(&r, asset),
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
-                asset.columns = profilers.into_iter().map(ColumnProfiler::finish).collect();
-                return Err(csv_error(e, gz));
-            }
-            Err(e) => {
-                asset.rows += 1;
+    let result = pipeline::run(&mut profilers, pipeline::threads(), |sink| {
+        let mut feed = |r: &csv::ByteRecord, asset: &mut AssetScan| {
+            asset.rows += 1;
+            if r.len() != width {
                 asset.malformed(Malformed {
-                    line: e.position().map(|p| p.line()).unwrap_or(0),
-                    reason: e.to_string(),
+                    line: r.position().map(|p| p.line()).unwrap_or(0),
+                    reason: format!("{} fields where the header has {width}", r.len()),
                 });
+                return;
+            }
+            sink.row(r.iter());
+        };
+        for r in pending.iter().skip(usize::from(header)) {
+            feed(r, asset);
+        }
+        // One record, reused: no allocation per row.
+        let mut r = csv::ByteRecord::new();
+        loop {
+            match rdr.read_byte_record(&mut r) {
+                Ok(true) => feed(&r, asset),
+                Ok(false) => return Ok(()),
+                Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                    return Err(csv_error(e, gz))
+                }
+                Err(e) => {
+                    asset.rows += 1;
+                    asset.malformed(Malformed {
+                        line: e.position().map(|p| p.line()).unwrap_or(0),
+                        reason: e.to_string(),
+                    });
+                }
             }
         }
-    }
+    });
     asset.columns = profilers.into_iter().map(ColumnProfiler::finish).collect();
-    Ok(())
+    result
 }
 
 fn csv_error(e: csv::Error, gz: bool) -> String {

@@ -16,11 +16,13 @@ mod lexicon;
 pub mod ner;
 pub mod parquet;
 pub mod pii_eval;
+mod pipeline;
 pub mod profile;
 pub mod record;
 pub mod report;
 mod scrub;
 pub mod semantic;
+mod sketch;
 
 use std::path::{Path, PathBuf};
 

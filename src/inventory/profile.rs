@@ -8,22 +8,31 @@
 //! semantic typing and a numeric one for quantiles (estimated from up to 10,000 sampled values).
 //! Memory is therefore constant per column whatever the row count, which is what lets a
 //! 10-million-row file be profiled as a stream.
+//!
+//! Exact: row, null and non-null counts, min/max, mean and standard deviation, lengths, the
+//! physical type. Approximate: the distinct count (HyperLogLog++), quantiles (from the numeric
+//! reservoir) and top-value counts (Misra–Gries lower bounds); BENCHMARKS.md gives their measured
+//! error against exact values. A cell costs one hash (XXH3, shared by the sketch and the top
+//! counters, `sketch`) and is parsed only while its column can still be a number or a date; the
+//! date layouts are parsed once, not per cell. `pipeline` spreads the columns over the cores.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::hash::BuildHasherDefault;
+use std::sync::LazyLock;
+
+use chrono::format::{Item, Parsed, StrftimeItems};
 
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
+use super::sketch::{hash, Prehashed, TopCounters};
+
 /// Values kept for semantic typing.
 pub const SAMPLE: usize = 1000;
 /// Numeric values kept for quantiles.
 const NUMERIC_SAMPLE: usize = 10_000;
-/// Counters of the top-value summary.
-const TOP_COUNTERS: usize = 64;
 /// Top values reported.
 pub const TOP_REPORTED: usize = 10;
 
@@ -103,7 +112,8 @@ pub struct ColumnProfiler {
     rows: u64,
     nulls: u64,
     physical: Physical,
-    hll: HyperLogLogPlus<str, BuildHasherDefault<DefaultHasher>>,
+    /// Fed the value's hash computed once per cell (see [`Prehashed`]).
+    hll: HyperLogLogPlus<u64, BuildHasherDefault<Prehashed>>,
     // Welford over numeric values.
     n: u64,
     mean: f64,
@@ -115,22 +125,51 @@ pub struct ColumnProfiler {
     len_min: u64,
     len_max: u64,
     len_sum: u64,
-    top: HashMap<String, u64>,
+    top: TopCounters,
     sample: Vec<String>,
     seen: u64,
     numbers: Vec<f64>,
     numbers_seen: u64,
     rng: Pcg64Mcg,
+    /// The date or date-time layout the column's last temporal value had: tried first.
+    layout: usize,
 }
 
 /// Values longer than this are cut before they enter the summaries (a 1 MB cell must not become
 /// a 1 MB top value).
 const MAX_KEPT_CHARS: usize = 256;
 
-fn cut(s: &str) -> String {
+/// The value as kept in summaries: itself, or its first [`MAX_KEPT_CHARS`] characters and `…`.
+fn cut(s: &str) -> Cow<'_, str> {
+    // A string of at most that many bytes has at most that many characters.
+    if s.len() <= MAX_KEPT_CHARS {
+        return Cow::Borrowed(s);
+    }
     match s.char_indices().nth(MAX_KEPT_CHARS) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
+    }
+}
+
+/// The value without surrounding white space (`str::trim`), with a fast path for the common
+/// cell that starts and ends with a printable ASCII character.
+fn trim(v: &str) -> &str {
+    let b = v.as_bytes();
+    let plain = |c: u8| c > b' ' && c < 0x7f;
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if plain(f) && plain(l) => v,
+        _ => v.trim(),
+    }
+}
+
+/// Replaces a kept string's contents, reusing its allocation.
+fn keep(slot: &mut Option<String>, v: &str) {
+    match slot {
+        Some(s) => {
+            s.clear();
+            s.push_str(v);
+        }
+        None => *slot = Some(v.to_string()),
     }
 }
 
@@ -157,51 +196,74 @@ impl ColumnProfiler {
             len_min: u64::MAX,
             len_max: 0,
             len_sum: 0,
-            top: HashMap::new(),
+            top: TopCounters::default(),
             sample: Vec::new(),
             seen: 0,
             numbers: Vec::new(),
             numbers_seen: 0,
             rng: <Pcg64Mcg as rand::SeedableRng>::seed_from_u64(seed),
+            layout: 0,
             name,
         }
     }
 
     /// Adds one cell; `None`, empty and whitespace-only strings count as null.
+    ///
+    /// This runs for every cell of a scan, so it allocates nothing in the steady state: the value
+    /// is hashed once, a column already widened to text is not parsed again (text is the widest
+    /// type, and text columns report no numeric statistics), and kept strings reuse their buffers.
     pub fn push(&mut self, value: Option<&str>) {
         self.rows += 1;
-        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        let Some(v) = value.map(trim).filter(|v| !v.is_empty()) else {
             self.nulls += 1;
             return;
         };
-        self.hll.insert(v);
-        let (kind, value) = read(v);
-        self.physical = widen(self.physical, kind);
-        // Dates share the numeric accumulators as epoch seconds: a column mixing numbers and
-        // dates widens to text, whose numeric statistics are never reported.
-        if let Some(x) = value {
-            self.push_number(x);
+        let h = hash(v);
+        if self.physical != Physical::Text {
+            let (kind, value) = read_with(v, &mut self.layout);
+            self.physical = widen(self.physical, kind);
+            // Dates share the numeric accumulators as epoch seconds: a column mixing numbers
+            // and dates widens to text, whose numeric statistics are never reported.
+            if let Some(x) = value.filter(|_| self.physical != Physical::Text) {
+                self.push_number(x);
+            }
         }
-        let chars = v.chars().count() as u64;
+        let chars = if v.is_ascii() {
+            v.len()
+        } else {
+            v.chars().count()
+        } as u64;
         self.len_min = self.len_min.min(chars);
         self.len_max = self.len_max.max(chars);
         self.len_sum += chars;
         let kept = cut(v);
-        if self.text_min.as_ref().is_none_or(|m| kept < *m) {
-            self.text_min = Some(kept.clone());
+        if self.text_min.as_deref().is_none_or(|m| *kept < *m) {
+            keep(&mut self.text_min, &kept);
         }
-        if self.text_max.as_ref().is_none_or(|m| kept > *m) {
-            self.text_max = Some(kept.clone());
+        if self.text_max.as_deref().is_none_or(|m| *kept > *m) {
+            keep(&mut self.text_max, &kept);
         }
-        self.count_top(&kept);
+        let (kept_hash, whole) = match &kept {
+            Cow::Borrowed(_) => (h, true),
+            Cow::Owned(k) => (hash(k), false),
+        };
+        let seen = self.top.count(&kept, kept_hash);
+        // A value the top counters hold was inserted into the sketch when it first came, and
+        // inserting a hash again changes nothing: skipped (most cells of a low-cardinality
+        // column). A cut value stands for every value sharing its first characters: inserted.
+        if !(seen && whole) {
+            self.hll.insert(&h);
+        }
         // Reservoir sampling (Algorithm R).
         self.seen += 1;
         if self.sample.len() < SAMPLE {
-            self.sample.push(kept);
+            self.sample.push(kept.into_owned());
         } else {
             let j = self.rng.gen_range(0..self.seen);
             if (j as usize) < SAMPLE {
-                self.sample[j as usize] = kept;
+                let slot = &mut self.sample[j as usize];
+                slot.clear();
+                slot.push_str(&kept);
             }
         }
     }
@@ -221,21 +283,6 @@ impl ColumnProfiler {
             if (j as usize) < NUMERIC_SAMPLE {
                 self.numbers[j as usize] = x;
             }
-        }
-    }
-
-    /// Misra–Gries: a value already counted is incremented; a new one takes a free counter, or
-    /// every counter is decremented and the empty ones freed.
-    fn count_top(&mut self, v: &str) {
-        if let Some(c) = self.top.get_mut(v) {
-            *c += 1;
-        } else if self.top.len() < TOP_COUNTERS {
-            self.top.insert(v.to_string(), 1);
-        } else {
-            self.top.retain(|_, c| {
-                *c -= 1;
-                *c > 0
-            });
         }
     }
 
@@ -269,8 +316,7 @@ impl ColumnProfiler {
                 .collect::<Vec<_>>()
         });
         let time_mean = temporal.then(|| fmt_time(self.mean, date_only));
-        let mut top: Vec<(String, u64)> = self.top.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut top = self.top.into_sorted();
         top.truncate(TOP_REPORTED);
         let distinct = (self.hll.count().round() as u64).min(non_null);
         ColumnProfile {
@@ -306,12 +352,37 @@ fn fmt_num(x: f64) -> String {
 
 /// The narrowest physical type of one value.
 pub fn classify(v: &str) -> Physical {
-    read(v).0
+    read_with(v, &mut 0).0
 }
 
+/// The date and date-time layouts read, in order of preference: a strftime layout and whether
+/// it is a date alone, or RFC 3339 (`None`).
+const LAYOUTS: [Option<(&str, bool)>; 10] = [
+    Some(("%Y-%m-%d", true)),
+    Some(("%Y/%m/%d", true)),
+    Some(("%Y年%m月%d日", true)),
+    None,
+    Some(("%Y-%m-%d %H:%M:%S", false)),
+    Some(("%Y-%m-%d %H:%M:%S%.f", false)),
+    Some(("%Y-%m-%dT%H:%M:%S", false)),
+    Some(("%Y-%m-%dT%H:%M:%S%.f", false)),
+    Some(("%Y/%m/%d %H:%M:%S", false)),
+    Some(("%Y-%m-%d %H:%M", false)),
+];
+
+/// The layouts parsed once: chrono's `parse_from_str` would parse the format string again for
+/// every cell.
+static PARSED_LAYOUTS: LazyLock<Vec<Option<(Vec<Item<'static>>, bool)>>> = LazyLock::new(|| {
+    LAYOUTS
+        .iter()
+        .map(|l| l.map(|(f, date)| (StrftimeItems::new(f).parse().expect("valid layout"), date)))
+        .collect()
+});
+
 /// The narrowest physical type of one value and, for numbers and dates, its value (dates as
-/// epoch seconds) — parsed once, since this runs for every cell.
-fn read(v: &str) -> (Physical, Option<f64>) {
+/// epoch seconds) — parsed once, since this runs for every cell. `layout` is the index of the
+/// date layout to try first (the one the column's previous date matched), updated on a match.
+fn read_with(v: &str, layout: &mut usize) -> (Physical, Option<f64>) {
     if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
         return (Physical::Boolean, None);
     }
@@ -334,43 +405,43 @@ fn read(v: &str) -> (Physical, Option<f64>) {
             return (Physical::Decimal, Some(x));
         }
     }
-    if let Some(t) = parse_date(v) {
-        return (Physical::Date, Some(t as f64));
-    }
-    if let Some(t) = parse_datetime(v) {
-        return (Physical::Datetime, Some(t as f64));
+    // Every layout starts with a four-digit year and is at least eight bytes long.
+    if v.len() >= 8 && v.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+        let layouts = &*PARSED_LAYOUTS;
+        let first = (*layout).min(layouts.len() - 1);
+        let order = std::iter::once(first).chain((0..layouts.len()).filter(|&i| i != first));
+        for i in order {
+            let read = match &layouts[i] {
+                Some((items, date)) => parse_layout(v, items, *date).map(|t| (t, *date)),
+                None => chrono::DateTime::parse_from_rfc3339(v)
+                    .ok()
+                    .map(|t| (t.timestamp(), false)),
+            };
+            if let Some((t, date)) = read {
+                *layout = i;
+                let kind = if date {
+                    Physical::Date
+                } else {
+                    Physical::Datetime
+                };
+                return (kind, Some(t as f64));
+            }
+        }
     }
     (Physical::Text, None)
 }
 
-/// Seconds since the epoch of a date (midnight UTC).
-fn parse_date(v: &str) -> Option<i64> {
-    ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]
-        .iter()
-        .find_map(|f| {
-            chrono::NaiveDate::parse_from_str(v, f)
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc().timestamp())
-        })
-}
-
-/// Seconds since the epoch of a date-time (naive ones read as UTC).
-fn parse_datetime(v: &str) -> Option<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Some(t.timestamp());
-    }
-    [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y/%m/%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| chrono::NaiveDateTime::parse_from_str(v, f).ok())
-    .map(|t| t.and_utc().timestamp())
+/// Seconds since the epoch of `v` read with one layout (naive date-times as UTC, dates at
+/// midnight UTC), as `NaiveDate`/`NaiveDateTime::parse_from_str` would read it.
+fn parse_layout(v: &str, items: &[Item<'static>], date: bool) -> Option<i64> {
+    let mut p = Parsed::new();
+    chrono::format::parse(&mut p, v, items.iter()).ok()?;
+    let t = if date {
+        p.to_naive_date().ok()?.and_hms_opt(0, 0, 0)?
+    } else {
+        p.to_naive_datetime_with_offset(0).ok()?
+    };
+    Some(t.and_utc().timestamp())
 }
 
 /// An epoch second as the text of a date or a date-time.
@@ -489,6 +560,41 @@ mod tests {
             "{}",
             prof.distinct
         );
+    }
+
+    #[test]
+    fn layout_hints_do_not_change_what_a_value_reads_as() {
+        let values = [
+            "2024-01-05",
+            "2024/01/05",
+            "2024年01月05日",
+            "2024-01-05T10:00:00+08:00",
+            "2024-01-05T10:00:00Z",
+            "2024-01-05 10:00:00",
+            "2024-01-05 10:00:00.250",
+            "2024-01-05T10:00:00",
+            "2024/01/05 10:00:00",
+            "2024-01-05 10:00",
+            "20240105",
+            "2024-13-05",
+            "2024 is a year",
+        ];
+        for v in values {
+            let fresh = read_with(v, &mut 0);
+            for hint in 0..LAYOUTS.len() + 2 {
+                assert_eq!(
+                    read_with(v, &mut hint.clone()),
+                    fresh,
+                    "{v} with hint {hint}"
+                );
+            }
+        }
+        assert_eq!(classify("2024-01-05T10:00:00+08:00"), Physical::Datetime);
+        assert_eq!(
+            read_with("2024-01-05T10:00:00+08:00", &mut 0).1,
+            Some(1_704_420_000.0)
+        );
+        assert_eq!(classify("2024-13-05"), Physical::Text);
     }
 
     proptest! {

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 pub use self::mysql::scan_mysql;
 pub use self::postgres::scan_postgres;
 pub use self::sqlite::scan_sqlite;
+use super::pipeline;
 use super::profile::ColumnProfiler;
 use super::{redact_url, AssetScan, InventoryError, ScanOptions, MAX_COLUMNS};
 
@@ -182,20 +183,21 @@ fn profile_rows(
         .take(MAX_COLUMNS)
         .map(|c| ColumnProfiler::new(c.name.clone(), Some(c.declared.clone())))
         .collect();
-    for row in rows {
-        match row {
-            Ok(cells) => {
-                asset.rows += 1;
-                for (p, c) in profilers.iter_mut().zip(&cells) {
-                    p.push(c.as_deref());
+    // A null reaches the profiler as an empty cell, which it counts as null all the same.
+    pipeline::run(&mut profilers, pipeline::threads(), |sink| {
+        for row in rows {
+            match row {
+                Ok(cells) => {
+                    asset.rows += 1;
+                    sink.row(cells.iter().map(|c| c.as_deref().unwrap_or("").as_bytes()));
+                }
+                Err(e) => {
+                    asset.error = Some(format!("reading rows: {e}"));
+                    break;
                 }
             }
-            Err(e) => {
-                asset.error = Some(format!("reading rows: {e}"));
-                break;
-            }
         }
-    }
+    });
     asset.full_scan = limit == 0 || asset.rows < limit;
     asset.columns = profilers.into_iter().map(ColumnProfiler::finish).collect();
     let keys: Vec<(String, Vec<String>, Option<String>)> = t
