@@ -78,6 +78,7 @@ struct Run {
     seconds: f64,
     peak_mb: f64,
     stdout: String,
+    stderr: String,
 }
 
 /// Runs `cmd` under `benches/measure.py` (wall time and the process's own peak RSS, measured the
@@ -98,6 +99,7 @@ fn measure(repo: &Path, python: &Path, cmd: &[&std::ffi::OsStr]) -> anyhow::Resu
         seconds: v["seconds"].as_f64().unwrap_or(f64::NAN),
         peak_mb: v["peak_mb"].as_f64().unwrap_or(f64::NAN),
         stdout: v["stdout"].as_str().unwrap_or("").to_string(),
+        stderr: v["stderr"].as_str().unwrap_or("").to_string(),
     })
 }
 
@@ -163,14 +165,15 @@ fn csv_part(repo: &Path) -> anyhow::Result<()> {
         let report: serde_json::Value = serde_json::from_str(&run.stdout)?;
         let asset = &report["assets"][0];
         anyhow::ensure!(asset["rows"] == rows, "every row profiled");
-        let ner = asset["scanned_columns"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|c| c["semantic"]["evidence"].as_array().into_iter().flatten())
-            .any(|e| e.as_str().is_some_and(|e| e.contains("lac")));
+        // A scan that cannot load the name/address model says so on stderr and goes on with
+        // rules only: that would not be the full scan this compares.
+        anyhow::ensure!(
+            models.join("lac/model.onnx").is_file() && !run.stderr.contains("unavailable"),
+            "the name/address model did not load (scripts/install-lac): {}",
+            run.stderr
+        );
         println!(
-            "raw round {round}: stocktake scan {:.3} s, peak {:.0} MB (name/address model used: {ner})",
+            "raw round {round}: stocktake scan {:.3} s, peak {:.0} MB (name/address model loaded)",
             run.seconds, run.peak_mb
         );
         ours.push(run);

@@ -8,9 +8,9 @@
 //! is exactly what a single thread would compute, whatever the core count (a rescan of the same
 //! data must not drift because it ran on a bigger machine).
 //!
-//! The first batch is profiled on the reading thread and timed per column; the columns are then
-//! dealt to the workers longest first (LPT), so a few expensive columns do not all land on one
-//! core. Inputs that fit one batch never start a thread. Memory stays bounded: each worker queues
+//! The first batches are profiled on the reading thread and the last of them timed per column;
+//! the columns are then dealt to the workers longest first (LPT), so a few expensive columns do
+//! not all land on one core. Inputs that fit those batches never start a thread. Memory stays bounded: each worker queues
 //! at most [`QUEUE`] batches, and a batch holds at most [`BATCH_ROWS`] rows or [`BATCH_BYTES`]
 //! bytes of cells.
 
@@ -27,6 +27,9 @@ const BATCH_ROWS: usize = 8192;
 const BATCH_BYTES: usize = 4 << 20;
 /// Batches queued per worker before the reader waits.
 const QUEUE: usize = 4;
+/// Batches profiled on the reading thread before the workers start; the last one's per-column
+/// times deal the columns (the first one's include filling the samples and sketches).
+const CALIBRATION_BATCHES: usize = 2;
 
 /// Rows of cells, column-major: column `j`'s cells are `text[j]` cut at `ends[j]`. Cells are
 /// bytes: checking that they are UTF-8 is left to the workers, off the sequential reading thread.
@@ -78,6 +81,8 @@ pub struct Sink<'scope, 'env> {
     /// good when one thread is all there is.
     here: Option<&'env mut [ColumnProfiler]>,
     workers: Vec<SyncSender<Arc<Batch>>>,
+    /// Batches profiled on this thread so far.
+    inline: usize,
 }
 
 impl<'scope, 'env> Sink<'scope, 'env> {
@@ -113,7 +118,9 @@ impl<'scope, 'env> Sink<'scope, 'env> {
                     batch.profile(j, p);
                     costs.push(t.elapsed());
                 }
-                if self.threads > 1 {
+                self.inline += 1;
+                // The first batch costs what filling the samples costs; the second is timed.
+                if self.threads > 1 && self.inline >= CALIBRATION_BATCHES {
                     self.start(profilers, &costs);
                 } else {
                     self.here = Some(profilers);
@@ -177,6 +184,7 @@ pub fn run<R>(
             batch: Batch::new(columns),
             here: Some(profilers),
             workers: Vec::new(),
+            inline: 0,
         };
         let r = read(&mut sink);
         sink.flush();
