@@ -23,6 +23,7 @@ pub mod report;
 mod scrub;
 pub mod semantic;
 mod sketch;
+mod values;
 
 use std::path::{Path, PathBuf};
 
