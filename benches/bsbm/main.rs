@@ -12,7 +12,9 @@
 //!
 //! Run: `./scripts/install-peers && cargo bench --bench bsbm` (env: `BSBM_MIXES`, default 40 per
 //! run; `BSBM_LOAD_ROUNDS`, default 3; `BSBM_ROUNDS`, default 4 alternating query rounds;
-//! `BSBM_NO_QUARANTINE` to leave out the restricted record; `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
+//! `BSBM_NO_QUARANTINE` to leave out the restricted record; `BSBM_UNION` to load the data into a
+//! named graph and query the union of the graphs on both servers, which puts our read-only user
+//! on the explicit-dataset path while the restricted graph is present; `STOCKTAKE_SHARED_DATA`). Skips with a message when the data or the peer is missing.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -320,6 +322,9 @@ fn run_mixes(server: &Server, mixes: &[Vec<String>], clients: usize) -> (Duratio
     (started.elapsed(), failures)
 }
 
+/// The named graph the data goes into under `BSBM_UNION`.
+const BSBM_GRAPH: &str = "http://example.org/bsbm";
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
     let data = std::env::var_os("STOCKTAKE_SHARED_DATA")
@@ -337,6 +342,12 @@ fn main() {
     }
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_stocktake"));
     let nt = bsbm.join("bsbm_pc1000.nt.gz");
+    // BSBM_UNION: the data goes into a named graph and both servers query the union of the graphs
+    // (`[catalog] union_default_graph`, `oxigraph serve --union-default-graph`). With the
+    // restricted quarantine graph present, every query of our read-only user then takes the
+    // explicit-dataset path (the default graph plus each visible named graph) instead of
+    // Oxigraph's default dataset.
+    let union = std::env::var_os("BSBM_UNION").is_some();
     let per_run: usize = std::env::var("BSBM_MIXES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -360,6 +371,12 @@ fn main() {
                     "load",
                     nt.to_str().unwrap(),
                 ])
+                .args(
+                    union
+                        .then_some(["--graph", BSBM_GRAPH])
+                        .into_iter()
+                        .flatten(),
+                )
                 .stderr(Stdio::null())
                 .status()
                 .unwrap();
@@ -376,6 +393,12 @@ fn main() {
                     "--file",
                     nt.to_str().unwrap(),
                 ])
+                .args(
+                    union
+                        .then_some(["--graph", BSBM_GRAPH])
+                        .into_iter()
+                        .flatten(),
+                )
                 .stderr(Stdio::null())
                 .stdout(Stdio::null())
                 .status()
@@ -453,7 +476,7 @@ fn main() {
     std::fs::write(
         &config,
         format!(
-            "[server]\nquery_timeout_secs = 60\n\n[[tokens]]\nname = \"bench\"\nrole = \"read\"\nsha256 = \"{}\"\n",
+            "[server]\nquery_timeout_secs = 60\n\n[catalog]\nunion_default_graph = {union}\n\n[[tokens]]\nname = \"bench\"\nrole = \"read\"\nsha256 = \"{}\"\n",
             stocktake::privacy::hash_token(token)
         ),
     )
@@ -485,6 +508,7 @@ fn main() {
                 "--bind",
                 &format!("127.0.0.1:{p2}"),
             ])
+            .args(union.then_some("--union-default-graph"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
