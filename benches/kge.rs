@@ -6,7 +6,9 @@
 //!    triples/s of both and the ratio, and both filtered test MRRs (same protocol: realistic
 //!    ranks, both directions, train + valid + test filtered, unseen test triples dropped);
 //! 2. evaluation: the time each takes for that filtered test evaluation, and the ratio;
-//! 3. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, 8 concurrent
+//! 3. quality (`KGE_PARTS=quality`): time to equal validation MRR at 128 negatives with the
+//!    softmax cross-entropy loss, both sides evaluated on validation every few epochs;
+//! 4. latency: top-10 tails over 1,000,000 random entities × 100 dimensions, 8 concurrent
 //!    clients, p50 and p99: exact search, then the SQ8 index (`embed::index`) and the PQ4
 //!    fast-scan indexes (`embed::pq`), each with its recall@10 measured against exact search.
 //!
@@ -18,7 +20,9 @@
 //! KGE_PQ_SUBS (2: dimensions per group of the PQ4 indexes to measure, e.g. 2,4; empty: none),
 //! KGE_PQ_RERANK (400, what serving uses for k = 10; a list measures each), KGE_LATENCY_BASELINES (1; 0 skips the exact and SQ8 latency runs, the
 //! recall of the PQ4 indexes is still measured against exact search), KGE_RECALL_PROBES (500),
-//! KGE_LATENCY_ROUNDS (1; more repeats each PQ4 client run and prints the median p99).
+//! KGE_LATENCY_ROUNDS (1; more repeats each PQ4 client run and prints the median p99);
+//! quality part: KGE_Q_DATA (../shared/data/kg/codex-s), KGE_Q_EPOCHS (100), KGE_Q_EVERY (10),
+//! KGE_Q_PEER_EPOCHS (KGE_Q_EPOCHS), KGE_Q_NEGATIVES (128), KGE_Q_DIM (128), KGE_Q_BATCH (512), KGE_Q_LR (0.05).
 
 mod common;
 use common::env;
@@ -29,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use stocktake::embed::predict::{predict, Direction};
-use stocktake::embed::{self, Norm, Optimizer, Sampler, TrainConfig, Trainer, TransE};
+use stocktake::embed::{self, Loss, Norm, Optimizer, Sampler, TrainConfig, Trainer, TransE};
 use stocktake::kg::{Dataset, KnownTriples, UnseenPolicy};
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +41,9 @@ fn main() -> anyhow::Result<()> {
     let parts: String = env("KGE_PARTS", "train,latency".to_string());
     if parts.contains("train") {
         train_part(&repo)?;
+    }
+    if parts.contains("quality") {
+        quality_part(&repo)?;
     }
     if parts.contains("latency") {
         latency_part()?;
@@ -112,46 +119,15 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let tmp = tempfile::tempdir()?;
-    for (name, split) in [
-        ("train", &data.train),
-        ("valid", &data.valid),
-        ("test", &data.test),
-    ] {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(
-            tmp.path().join(format!("{name}.txt")),
-        )?);
-        for t in split.iter() {
-            writeln!(
-                f,
-                "{}\t{}\t{}",
-                data.ids.entities.name(t.h).unwrap(),
-                data.ids.relations.name(t.r).unwrap(),
-                data.ids.entities.name(t.t).unwrap()
-            )?;
-        }
-    }
     let job = serde_json::json!({
-        "train": tmp.path().join("train.txt"), "valid": tmp.path().join("valid.txt"),
-        "test": tmp.path().join("test.txt"), "threads": threads, "seed": config.seed,
+        "threads": threads, "seed": config.seed,
         "dim": config.dim, "norm": if config.norm == Norm::L1 { "l1" } else { "l2" },
         "margin": config.margin, "negatives": config.negatives,
         "sampler": if config.sampler == Sampler::Bernoulli { "bernoulli" } else { "uniform" },
         "batch_size": config.batch_size, "epochs": config.epochs,
         "optimizer": format!("{:?}", config.optimizer).to_lowercase(), "lr": config.lr,
     });
-    let job_path = tmp.path().join("job.json");
-    std::fs::write(&job_path, serde_json::to_vec(&job)?)?;
-    let out = std::process::Command::new(&python)
-        .arg(repo.join("benches/kge_peer.py"))
-        .arg(&job_path)
-        .env("OMP_NUM_THREADS", threads.to_string())
-        .env("MKL_NUM_THREADS", threads.to_string())
-        .output()?;
-    if !out.status.success() {
-        anyhow::bail!("PyKEEN failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let peer: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))?;
+    let peer = run_peer(&python, repo, &data, tmp.path(), job)?;
     let peer_tps = peer["triples_per_s"].as_f64().unwrap_or(f64::NAN);
     let peer_eval = peer["eval_seconds"].as_f64().unwrap_or(f64::NAN);
     println!(
@@ -171,6 +147,176 @@ fn train_part(repo: &Path) -> anyhow::Result<()> {
         peer["mrr"].as_f64().unwrap_or(f64::NAN)
     );
     Ok(())
+}
+
+/// Time to equal validation MRR in the configuration that reaches published quality (softmax
+/// cross-entropy over 128 Bernoulli negatives, dim 128, L1, Adagrad 0.05, batch 512): both sides
+/// train with the same settings and threads, are evaluated on the validation split (filtered by
+/// train + valid, both directions, realistic ranks) every KGE_Q_EVERY epochs, and report training
+/// seconds (evaluation excluded) at each point. The target is the lower of the two best
+/// validation MRRs, so both reach it; the ratio is the peer's time to it over ours.
+fn quality_part(repo: &Path) -> anyhow::Result<()> {
+    let data_path: PathBuf = env("KGE_Q_DATA", repo.join("../shared/data/kg/codex-s"));
+    if !data_path.exists() {
+        println!("SKIPPED quality part: {} not found", data_path.display());
+        return Ok(());
+    }
+    let threads: usize = env("KGE_THREADS", 2);
+    let every: usize = env("KGE_Q_EVERY", 10usize).max(1);
+    let config = TrainConfig {
+        dim: env("KGE_Q_DIM", 128),
+        norm: Norm::L1,
+        loss: Loss::Softmax,
+        negatives: env("KGE_Q_NEGATIVES", 128),
+        sampler: Sampler::Bernoulli,
+        batch_size: env("KGE_Q_BATCH", 512),
+        epochs: env("KGE_Q_EPOCHS", 100),
+        optimizer: Optimizer::Adagrad,
+        lr: env("KGE_Q_LR", 0.05),
+        eval_every: 0,
+        ..TrainConfig::default()
+    };
+    let data = Dataset::load(&data_path, UnseenPolicy::Drop)?;
+    println!(
+        "quality: {} ({} entities, {} train / {} valid triples), validation every {every} epochs",
+        data_path.display(),
+        data.num_entities(),
+        data.train.len(),
+        data.valid.len()
+    );
+    println!("hyperparameters: {}", serde_json::to_string(&config)?);
+    let known = KnownTriples::new([&data.train[..], &data.valid[..]]);
+    // (epoch, training seconds so far, validation MRR)
+    let ours: Vec<(usize, f64, f64)> = embed::with_threads(threads, || {
+        let mut trainer = Trainer::new(
+            config.clone(),
+            &data.train,
+            data.num_entities(),
+            data.num_relations(),
+        )
+        .expect("valid config");
+        let (mut curve, mut seconds) = (Vec::new(), 0.0);
+        trainer.run(&data.train, None, |t, rec| {
+            seconds += rec.seconds;
+            if rec.epoch % every == 0 {
+                let mrr = t.evaluate(&data.valid, &known).both.mrr;
+                println!(
+                    "  stocktake epoch {:>4}  {seconds:>8.1} s  valid MRR {mrr:.4}",
+                    rec.epoch
+                );
+                curve.push((rec.epoch, seconds, mrr));
+            }
+            ControlFlow::Continue(())
+        });
+        curve
+    })?;
+    let python = repo.join("runtime/peers/pykeen/bin/python");
+    if env("KGE_PEER", 1) == 0 || !python.exists() {
+        println!("SKIPPED PyKEEN: run scripts/install-peers --pykeen first");
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let job = serde_json::json!({
+        "threads": threads, "seed": config.seed, "dim": config.dim, "norm": "l1",
+        "loss": "softmax", "margin": config.margin, "negatives": config.negatives,
+        "sampler": "bernoulli", "batch_size": config.batch_size,
+        "epochs": env("KGE_Q_PEER_EPOCHS", config.epochs),
+        "optimizer": "adagrad", "lr": config.lr, "eval_every": every,
+    });
+    let peer = run_peer(&python, repo, &data, tmp.path(), job)?;
+    let theirs: Vec<(usize, f64, f64)> = peer["curve"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|p| {
+                    (
+                        p["epoch"].as_u64().unwrap_or(0) as usize,
+                        p["train_seconds"].as_f64().unwrap_or(f64::NAN),
+                        p["valid_mrr"].as_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    anyhow::ensure!(
+        !theirs.is_empty(),
+        "PyKEEN returned no validation curve: {peer}"
+    );
+    println!("| epoch | Stocktake s | Stocktake valid MRR | PyKEEN s | PyKEEN valid MRR |");
+    println!("|---|---|---|---|---|");
+    for i in 0..ours.len().max(theirs.len()) {
+        let cell = |c: &[(usize, f64, f64)]| {
+            c.get(i)
+                .map_or(" | ".to_string(), |p| format!("{:.1} | {:.4}", p.1, p.2))
+        };
+        let epoch = ours.get(i).or(theirs.get(i)).map_or(0, |p| p.0);
+        println!("| {epoch} | {} | {} |", cell(&ours), cell(&theirs));
+    }
+    let best = |c: &[(usize, f64, f64)]| c.iter().map(|p| p.2).fold(f64::NAN, f64::max);
+    let target = best(&ours).min(best(&theirs));
+    let reach = |c: &[(usize, f64, f64)]| c.iter().find(|p| p.2 >= target).copied().unwrap();
+    let (a, b) = (reach(&ours), reach(&theirs));
+    println!(
+        "best valid MRR: stocktake {:.4}, pykeen {:.4}; target {target:.4} reached by stocktake at epoch {} after {:.1} s, by pykeen at epoch {} after {:.1} s",
+        best(&ours),
+        best(&theirs),
+        a.0,
+        a.1,
+        b.0,
+        b.1
+    );
+    println!(
+        "RATIO time to equal validation MRR pykeen/stocktake = {:.2}x; per-epoch training time = {:.2}x",
+        b.1 / a.1,
+        (theirs.last().unwrap().1 / theirs.last().unwrap().0 as f64)
+            / (ours.last().unwrap().1 / ours.last().unwrap().0 as f64)
+    );
+    Ok(())
+}
+
+/// Writes the dataset's splits as TSV into `dir`, runs `benches/kge_peer.py` on `job` (the split
+/// paths added) with `threads` for torch, and returns the JSON line it prints last.
+fn run_peer(
+    python: &Path,
+    repo: &Path,
+    data: &Dataset,
+    dir: &Path,
+    mut job: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    for (name, split) in [
+        ("train", &data.train),
+        ("valid", &data.valid),
+        ("test", &data.test),
+    ] {
+        let path = dir.join(format!("{name}.txt"));
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for t in split.iter() {
+            writeln!(
+                f,
+                "{}\t{}\t{}",
+                data.ids.entities.name(t.h).unwrap(),
+                data.ids.relations.name(t.r).unwrap(),
+                data.ids.entities.name(t.t).unwrap()
+            )?;
+        }
+        f.flush()?;
+        job[name] = serde_json::json!(path);
+    }
+    let threads = job["threads"].as_u64().unwrap_or(2).to_string();
+    let job_path = dir.join("job.json");
+    std::fs::write(&job_path, serde_json::to_vec(&job)?)?;
+    let out = std::process::Command::new(python)
+        .arg(repo.join("benches/kge_peer.py"))
+        .arg(&job_path)
+        .env("OMP_NUM_THREADS", &threads)
+        .env("MKL_NUM_THREADS", &threads)
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("PyKEEN failed (exit {})", out.status);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(serde_json::from_str(stdout.lines().last().unwrap_or("{}"))?)
 }
 
 fn latency_part() -> anyhow::Result<()> {

@@ -2,7 +2,9 @@
 
 Reads a JSON job from argv[1] (paths of clean train/valid/test TSVs and the hyperparameters),
 prints one JSON line with throughput, evaluation time and filtered test metrics (realistic ranks,
-both directions, train + valid + test filtered: the same protocol as `stocktake eval`).
+both directions, train + valid + test filtered: the same protocol as `stocktake eval`). With
+"eval_every" set it instead prints the validation curve (MRR filtered by train + valid every that
+many epochs, with the training seconds so far, evaluation excluded) and never touches test.
 Run by the bench through runtime/peers/pykeen (scripts/install-peers --pykeen).
 """
 import json
@@ -16,9 +18,10 @@ torch.set_num_threads(job["threads"])
 torch.manual_seed(job["seed"])
 
 from pykeen.evaluation import RankBasedEvaluator  # noqa: E402
-from pykeen.losses import MarginRankingLoss  # noqa: E402
+from pykeen.losses import CrossEntropyLoss, MarginRankingLoss  # noqa: E402
 from pykeen.models import TransE  # noqa: E402
 from pykeen.training import SLCWATrainingLoop  # noqa: E402
+from pykeen.training.callbacks import TrainingCallback  # noqa: E402
 from pykeen.triples import TriplesFactory  # noqa: E402
 
 train = TriplesFactory.from_path(job["train"])
@@ -32,7 +35,8 @@ model = TransE(
     triples_factory=train,
     embedding_dim=job["dim"],
     scoring_fct_norm=1 if job["norm"] == "l1" else 2,
-    loss=MarginRankingLoss(margin=job["margin"]),
+    # "softmax": cross-entropy of each positive against its negatives (PyKEEN's setwise loss).
+    loss=CrossEntropyLoss() if job.get("loss") == "softmax" else MarginRankingLoss(margin=job["margin"]),
     random_seed=job["seed"],
 )
 optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -44,6 +48,34 @@ loop = SLCWATrainingLoop(
     negative_sampler="bernoulli" if job["sampler"] == "bernoulli" else "basic",
     negative_sampler_kwargs=dict(num_negs_per_pos=job["negatives"]),
 )
+
+
+class Curve(TrainingCallback):
+    """Validation MRR every `every` epochs, with the training seconds so far (evaluation excluded)."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every, self.points, self.seconds = every, [], 0.0
+        self.last = time.perf_counter()
+
+    def post_epoch(self, epoch, epoch_loss, **kwargs):
+        self.seconds += time.perf_counter() - self.last
+        if epoch % self.every == 0:
+            r = RankBasedEvaluator(filtered=True).evaluate(
+                model,
+                valid.mapped_triples,
+                additional_filter_triples=[train.mapped_triples],
+                batch_size=job.get("eval_batch_size", 256),
+                use_tqdm=False,
+            )
+            mrr = float(r.get_metric("both.realistic.inverse_harmonic_mean_rank"))
+            self.points.append({"epoch": epoch, "train_seconds": self.seconds, "valid_mrr": mrr})
+            print(f"  pykeen    epoch {epoch:>4}  {self.seconds:>8.1f} s  valid MRR {mrr:.4f}", file=sys.stderr, flush=True)
+        self.last = time.perf_counter()
+
+
+every = job.get("eval_every", 0)
+curve = Curve(every) if every else None
 t0 = time.perf_counter()
 losses = loop.train(
     triples_factory=train,
@@ -51,8 +83,13 @@ losses = loop.train(
     batch_size=job["batch_size"],
     use_tqdm=False,
     use_tqdm_batch=False,
+    callbacks=[curve] if curve else None,
 )
-train_seconds = time.perf_counter() - t0
+train_seconds = curve.seconds if curve else time.perf_counter() - t0
+if curve:
+    # The quality mode: the validation curve is the result; the test split is not touched.
+    print(json.dumps({"train_seconds": train_seconds, "epochs": job["epochs"], "curve": curve.points}))
+    sys.exit(0)
 
 evaluator = RankBasedEvaluator(filtered=True)
 t0 = time.perf_counter()

@@ -362,37 +362,11 @@ fn main() {
     let mut load_ours = Vec::new();
     let mut load_peer = Vec::new();
     for round in 0..load_rounds {
-        let run_ours = |dir: &Path| {
+        // One timed `load` of the BSBM file, into the named graph under BSBM_UNION.
+        let timed = |program: &Path, args: &[&str]| {
             let t = Instant::now();
-            let st = Command::new(&ours)
-                .args([
-                    "--data",
-                    dir.to_str().unwrap(),
-                    "load",
-                    nt.to_str().unwrap(),
-                ])
-                .args(
-                    union
-                        .then_some(["--graph", BSBM_GRAPH])
-                        .into_iter()
-                        .flatten(),
-                )
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(st.success());
-            t.elapsed()
-        };
-        let run_peer = |dir: &Path| {
-            let t = Instant::now();
-            let st = Command::new(&peer)
-                .args([
-                    "load",
-                    "--location",
-                    dir.to_str().unwrap(),
-                    "--file",
-                    nt.to_str().unwrap(),
-                ])
+            let st = Command::new(program)
+                .args(args)
                 .args(
                     union
                         .then_some(["--graph", BSBM_GRAPH])
@@ -403,8 +377,16 @@ fn main() {
                 .stdout(Stdio::null())
                 .status()
                 .unwrap();
-            assert!(st.success());
+            assert!(st.success(), "{} load failed", program.display());
             t.elapsed()
+        };
+        let file = nt.to_str().unwrap();
+        let run_ours = |dir: &Path| timed(&ours, &["--data", dir.to_str().unwrap(), "load", file]);
+        let run_peer = |dir: &Path| {
+            timed(
+                &peer,
+                &["load", "--location", dir.to_str().unwrap(), "--file", file],
+            )
         };
         let (a, b) = (
             work.path().join(format!("ours{round}")),

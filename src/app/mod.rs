@@ -112,7 +112,8 @@ impl App {
             Arc::clone(&self.catalog),
             embed.recommend_relation.clone(),
         )
-        .with_search(embed.search);
+        .with_search(embed.search)
+        .with_rerank(embed.rerank);
         self.recommend = Some(Arc::new(service));
         self
     }

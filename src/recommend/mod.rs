@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use rustc_hash::FxHashSet;
+use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CatalogError};
@@ -40,6 +40,10 @@ pub struct EmbedConfig {
     /// BENCHMARKS.md for the recall of both) or `auto` (pq4 for models with at least 100,000
     /// entities, exact otherwise).
     pub search: SearchMode,
+    /// Candidates the `sq8`/`pq4` index re-scores exactly per requested result (k, counted as
+    /// at least 10); unset keeps each index's default (10 for sq8, 100 for pq4). More raises
+    /// recall at a small cost per query (BENCHMARKS.md measures it on a trained model).
+    pub rerank: Option<usize>,
     /// Retrain (warm-started) after an ingest over HTTP when at least this share of the product
     /// graph's training triples is new to the served model; 0 turns it off.
     pub retrain_fraction: f64,
@@ -78,6 +82,7 @@ impl Default for EmbedConfig {
             model: None,
             recommend_relation: "https://w3id.org/stocktake/ns#purchased".into(),
             search: SearchMode::Auto,
+            rerank: None,
             retrain_fraction: 0.1,
             retrain_epochs: 30,
         }
@@ -145,14 +150,17 @@ pub struct Answer {
 }
 
 /// A relation's range class and the rows of its instances.
-type Range = Option<(String, Arc<FxHashSet<u32>>)>;
+type Range = Option<(String, Arc<FixedBitSet>)>;
 
 /// A loaded model with its indexes.
 struct Loaded {
     emb: Arc<Embedding>,
     known: Arc<KnownTriples>,
-    /// Rows of entities that occur in restricted graphs.
-    hidden: FxHashSet<u32>,
+    /// Rows of entities that occur in restricted graphs. Row sets are bitmaps: a search tests
+    /// every entity within its current bound against them, which at 1M entities can be most of
+    /// the table when few entities pass the filter (a hash set's cache misses were 40% of a
+    /// `recommend` call).
+    hidden: FixedBitSet,
     /// Range-class members per relation id (computed on first use).
     ranges: Mutex<HashMap<u32, Range>>,
     stamp: Option<(SystemTime, u64)>,
@@ -179,6 +187,7 @@ pub struct Service {
     /// The stamp of a file that failed to load, so a broken file is reported once, not per poll.
     failed: Mutex<Option<(SystemTime, u64)>>,
     search: SearchMode,
+    rerank: Option<usize>,
 }
 
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
@@ -196,12 +205,19 @@ impl Service {
             current: RwLock::new(None),
             failed: Mutex::new(None),
             search: SearchMode::Auto,
+            rerank: None,
         }
     }
 
     /// Chooses how top-k candidates are searched (takes effect at the next model load).
     pub fn with_search(mut self, search: SearchMode) -> Self {
         self.search = search;
+        self
+    }
+
+    /// Sets the index's re-ranking budget per requested result (`None`: the index's default).
+    pub fn with_rerank(mut self, rerank: Option<usize>) -> Self {
+        self.rerank = rerank;
         self
     }
 
@@ -263,12 +279,12 @@ impl Service {
                 (Arc::new(emb), Arc::new(known), index)
             }
         };
-        let hidden = self
-            .catalog
-            .restricted_entities()?
-            .iter()
-            .filter_map(|iri| emb.ids.entities.get(iri))
-            .collect();
+        let mut hidden = FixedBitSet::with_capacity(emb.ids.entities.len());
+        for iri in self.catalog.restricted_entities()? {
+            if let Some(row) = emb.ids.entities.get(&iri) {
+                hidden.insert(row as usize);
+            }
+        }
         let swapped = current.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.emb, &emb));
         let loaded = Arc::new(Loaded {
             emb,
@@ -356,8 +372,9 @@ impl Service {
         let id = self.entity(&l, entity, admin)?;
         let point = l.emb.model.entity(id).to_vec();
         let shared = Arc::clone(&l);
-        let allow: Filter = Arc::new(move |e| e != id && (admin || !shared.hidden.contains(&e)));
-        let got = search(&l, &point, k, &[], &allow);
+        let allow: Filter =
+            Arc::new(move |e| e != id && (admin || !shared.hidden.contains(e as usize)));
+        let got = self.search(&l, &point, k, &[], &allow);
         self.finish(
             &l,
             serde_json::json!({"similar_to": entity, "k": k}),
@@ -367,9 +384,24 @@ impl Service {
         )
     }
 
+    /// Top-k through the index when the loaded model has one, else exactly.
+    fn search(
+        &self,
+        l: &Loaded,
+        point: &[f32],
+        k: usize,
+        exclude: &[u32],
+        allow: &Filter,
+    ) -> Vec<Candidate> {
+        match &l.index {
+            Some(index) => index.search(&l.emb.model, point, k, self.rerank, exclude, allow),
+            None => top_k(&l.emb.model, point, k, exclude, &**allow),
+        }
+    }
+
     fn entity(&self, l: &Loaded, name: &str, admin: bool) -> Result<u32, RecommendError> {
         match l.emb.ids.entities.get(name) {
-            Some(id) if admin || !l.hidden.contains(&id) => Ok(id),
+            Some(id) if admin || !l.hidden.contains(id as usize) => Ok(id),
             _ => Err(RecommendError::Unknown {
                 kind: "entity",
                 name: name.into(),
@@ -416,14 +448,14 @@ impl Service {
         let shared = Arc::clone(&l);
         let members = range.as_ref().map(|(_, m)| Arc::clone(m));
         let allow: Filter = Arc::new(move |e| {
-            (admin || !shared.hidden.contains(&e))
-                && members.as_ref().is_none_or(|m| m.contains(&e))
+            (admin || !shared.hidden.contains(e as usize))
+                && members.as_ref().is_none_or(|m| m.contains(e as usize))
         });
         let point = match direction {
             Direction::Tails => l.emb.model.tail_query(a, r),
             Direction::Heads => l.emb.model.head_query(r, a),
         };
-        let got = search(&l, &point, k, exclude, &allow);
+        let got = self.search(&l, &point, k, exclude, &allow);
         let (key, dir) = match direction {
             Direction::Tails => ("head", "tails"),
             Direction::Heads => ("tail", "heads"),
@@ -441,10 +473,12 @@ impl Service {
         }
         let name = l.emb.ids.relations.name(r).unwrap_or_default();
         let value = self.catalog.range_members(name)?.map(|(class, members)| {
-            let rows: FxHashSet<u32> = members
-                .iter()
-                .filter_map(|m| l.emb.ids.entities.get(m))
-                .collect();
+            let mut rows = FixedBitSet::with_capacity(l.emb.ids.entities.len());
+            for m in &members {
+                if let Some(row) = l.emb.ids.entities.get(m) {
+                    rows.insert(row as usize);
+                }
+            }
             (class, Arc::new(rows))
         });
         cache.insert(r, value.clone());
@@ -484,14 +518,6 @@ impl Service {
             search: l.index.as_ref().map_or("exact", |i| i.name()),
             results,
         })
-    }
-}
-
-/// Top-k through the index when the loaded model has one, else exactly.
-fn search(l: &Loaded, point: &[f32], k: usize, exclude: &[u32], allow: &Filter) -> Vec<Candidate> {
-    match &l.index {
-        Some(index) => index.search(&l.emb.model, point, k, exclude, allow),
-        None => top_k(&l.emb.model, point, k, exclude, &**allow),
     }
 }
 

@@ -3,6 +3,7 @@
 //! its histogram bound. Kept apart from the index so the coordination sits in one place.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -145,6 +146,12 @@ impl Pq4Index {
         let task_blocks = blocks
             .div_ceil(rayon::current_num_threads().max(1))
             .max(MIN_TASK_BLOCKS);
+        // A bound one task reaches holds for every task: it has `keep` allowed candidates at
+        // or below it, so an entity beyond it cannot be among the `keep` best overall (ties
+        // stay in). Without it a task whose share holds few allowed entities (ids come grouped
+        // by kind, and `recommend` allows only products) never fills and tests its whole share.
+        // The kept set is the same, so answers do not depend on the tasks' timing.
+        let shared: Vec<AtomicU16> = batch.iter().map(|_| AtomicU16::new(u16::MAX)).collect();
         let per_task: Vec<Vec<Option<Candidates>>> = self
             .codes
             .par_chunks(task_blocks * block_vectors)
@@ -155,12 +162,13 @@ impl Pq4Index {
                 kernel.scan_many(chunk, &luts, |q, b, sums, mut within| {
                     let job = &batch[q];
                     let Some(best) = &mut bests[q] else { return 0 };
+                    let others = shared[q].load(Ordering::Relaxed);
                     let first = (t * task_blocks + b) * LANES;
                     while within != 0 {
                         let lane = within.trailing_zeros() as usize;
                         within &= within - 1;
                         let (d, id) = (sums[lane], first + lane);
-                        if id >= self.rows || d > best.bound {
+                        if id >= self.rows || d > best.bound.min(others) {
                             continue;
                         }
                         let id = id as u32;
@@ -178,7 +186,10 @@ impl Pq4Index {
                             }
                         }
                     }
-                    best.bound
+                    if best.bound < others {
+                        shared[q].fetch_min(best.bound, Ordering::Relaxed);
+                    }
+                    best.bound.min(others)
                 });
                 bests.into_iter().map(|b| b.map(Best::into_vec)).collect()
             })

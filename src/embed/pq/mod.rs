@@ -366,6 +366,25 @@ mod tests {
     }
 
     #[test]
+    fn a_filter_that_allows_one_share_only_still_answers_exactly() {
+        // Only the first 5% of ids pass, so every task but the first sees no allowed entity and
+        // prunes by the bound the first one reaches; with a re-rank budget covering every
+        // allowed entity the answer is the exact one.
+        let m = model(40_000, 16, Norm::L1);
+        let index = Pq4Index::build(&m, 2, 3);
+        let first: Filter = Arc::new(|id: u32| id < 2_000);
+        for h in [5, 20_000, 39_999] {
+            let q = m.tail_query(h, 1);
+            let exact = top_k(&m, &q, 10, &[], &*first);
+            let got = index.search(&m, &q, 10, 2_000, &[], &first);
+            assert_eq!(
+                got.iter().map(|c| c.id).collect::<Vec<_>>(),
+                exact.iter().map(|c| c.id).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
     fn odd_shapes_and_tiny_tables_answer_exactly() {
         // 45 rows (a partial block), 5 dimensions in groups of 4 (padding), fewer rows than
         // centroids: every row is then its own centroid or close to it, and with a re-rank
