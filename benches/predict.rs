@@ -260,23 +260,13 @@ struct Server {
 impl Server {
     /// CPU seconds (user + system) the server process has used so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let f: Vec<f64> = rest
-            .split_whitespace()
-            .map(|v| v.parse().unwrap_or(f64::NAN))
-            .collect();
-        (f.get(11).copied().unwrap_or(f64::NAN) + f.get(12).copied().unwrap_or(f64::NAN)) / 100.0
+        common::cpu_seconds_of(&self.child.id().to_string())
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        common::stop(&mut self.child);
     }
 }
 
@@ -495,28 +485,17 @@ fn main() {
     let config = w.join("load.toml");
     std::fs::write(&config, config_text(w, None)).unwrap();
     let cfg = config.to_str().unwrap();
-    run_ok(
-        Command::new(&bin).args([
-            "--config",
-            cfg,
-            "load",
-            "--graph",
-            "products",
-            products.to_str().unwrap(),
-        ]),
-        "load products graph",
-    );
-    run_ok(
-        Command::new(&bin).args([
-            "--config",
-            cfg,
-            "load",
-            "--graph",
-            PRIVATE,
-            private.to_str().unwrap(),
-        ]),
-        "load restricted graph",
-    );
+    for (file, graph, what) in [
+        (&products, "products", "load products graph"),
+        (&private, PRIVATE, "load restricted graph"),
+    ] {
+        run_ok(
+            Command::new(&bin)
+                .args(["--config", cfg, "load", "--graph", graph])
+                .arg(file),
+            what,
+        );
+    }
     let trained = w.join("trained.stk");
     let epochs_arg = epochs.to_string();
     run_ok(

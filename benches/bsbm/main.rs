@@ -23,6 +23,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod answers;
+#[path = "../common/mod.rs"]
+mod common;
 
 use answers::compare_answers;
 use rand::rngs::StdRng;
@@ -268,10 +270,7 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        common::stop(&mut self.child);
     }
 }
 

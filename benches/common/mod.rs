@@ -29,7 +29,12 @@ pub fn reset_peak() {
 /// CPU time (user + system) this process has used so far, all threads, in seconds (Linux;
 /// `/proc/self/stat` in clock ticks of 1/100 s).
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// [`cpu_seconds`] of process `pid` (a number, or `self`).
+pub fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name may hold spaces: fields are counted after its closing parenthesis.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -45,4 +50,12 @@ pub fn cpu_seconds() -> f64 {
 /// Cores this process may run on.
 pub fn cores() -> f64 {
     std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
+/// Stops a server child process (SIGTERM, so it shuts down cleanly) and reaps it.
+pub fn stop(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
 }

@@ -279,12 +279,7 @@ impl Service {
                 (Arc::new(emb), Arc::new(known), index)
             }
         };
-        let mut hidden = FixedBitSet::with_capacity(emb.ids.entities.len());
-        for iri in self.catalog.restricted_entities()? {
-            if let Some(row) = emb.ids.entities.get(&iri) {
-                hidden.insert(row as usize);
-            }
-        }
+        let hidden = rows(&emb, self.catalog.restricted_entities()?.iter());
         let swapped = current.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.emb, &emb));
         let loaded = Arc::new(Loaded {
             emb,
@@ -472,15 +467,10 @@ impl Service {
             return Ok(hit.clone());
         }
         let name = l.emb.ids.relations.name(r).unwrap_or_default();
-        let value = self.catalog.range_members(name)?.map(|(class, members)| {
-            let mut rows = FixedBitSet::with_capacity(l.emb.ids.entities.len());
-            for m in &members {
-                if let Some(row) = l.emb.ids.entities.get(m) {
-                    rows.insert(row as usize);
-                }
-            }
-            (class, Arc::new(rows))
-        });
+        let value = self
+            .catalog
+            .range_members(name)?
+            .map(|(class, members)| (class, Arc::new(rows(&l.emb, members.iter()))));
         cache.insert(r, value.clone());
         Ok(value)
     }
@@ -519,6 +509,15 @@ impl Service {
             results,
         })
     }
+}
+
+/// The model's rows of the entities named in `iris` (names it does not know are skipped).
+fn rows<'a>(emb: &Embedding, iris: impl Iterator<Item = &'a String>) -> FixedBitSet {
+    let mut rows = FixedBitSet::with_capacity(emb.ids.entities.len());
+    for row in iris.filter_map(|iri| emb.ids.entities.get(iri)) {
+        rows.insert(row as usize);
+    }
+    rows
 }
 
 fn check_k(k: usize) -> Result<(), RecommendError> {
