@@ -329,6 +329,84 @@ fn postgres_schema_is_inventoried() {
     check_recorded(&server);
 }
 
+/// The scanner reads PostgreSQL's catalog directly (information_schema was most of an
+/// unchanged rescan's time); what it reads must be what information_schema says, type by type
+/// (domains, enums, arrays, parameterised types), or every fingerprint would change.
+#[test]
+fn postgres_declared_types_match_information_schema() {
+    let Some(url) = database(
+        "postgres",
+        "STOCKTAKE_TEST_POSTGRES",
+        "postgres://postgres@127.0.0.1:5432/test",
+    ) else {
+        return;
+    };
+    let schema = format!("st_types_{}", std::process::id());
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};
+         CREATE DOMAIN price AS numeric(10,2) CHECK (VALUE >= 0);
+         CREATE DOMAIN tags AS text[];
+         CREATE TYPE status AS ENUM ('paid', 'shipped');
+         CREATE TABLE orders (id bigint PRIMARY KEY, sku varchar(20), total price, tag tags,
+           st status, at timestamp, at_tz timestamptz, body jsonb, ids integer[], n numeric(12,3),
+           ok boolean, dropped_soon int, \"名称\" text);
+         ALTER TABLE orders DROP COLUMN dropped_soon;
+         COMMENT ON TABLE orders IS '订单';
+         COMMENT ON COLUMN orders.sku IS 'stock keeping unit';
+         CREATE TABLE parted (id int, day date) PARTITION BY RANGE (day);
+         CREATE TABLE parted_2026 PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+         CREATE VIEW paid AS SELECT id, total FROM orders WHERE st = 'paid';
+         CREATE MATERIALIZED VIEW not_listed AS SELECT 1 AS x;"
+    ))
+    .unwrap();
+    let expected: Vec<(String, String, String)> = c
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = $1 ORDER BY table_name, ordinal_position",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let report = scan(&Source::parse(&format!("{url}?options=-csearch_path%3D{schema}")).unwrap());
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+    let mut got: Vec<(String, String, String)> = report
+        .assets
+        .iter()
+        .flat_map(|a| {
+            let table = a.location.rsplit('.').next().unwrap().to_owned();
+            a.scanned_columns.iter().map(move |col| {
+                (
+                    table.clone(),
+                    col.profile.name.clone(),
+                    col.profile.declared.clone().unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    got.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(got, expected_sorted);
+    assert!(expected.iter().any(|(_, _, t)| t == "USER-DEFINED"));
+    assert!(expected.iter().any(|(_, _, t)| t == "ARRAY"));
+    let orders = asset(&report, "orders");
+    let sku = orders
+        .scanned_columns
+        .iter()
+        .find(|c| c.profile.name == "sku")
+        .unwrap();
+    assert_eq!(sku.comment.as_deref(), Some("stock keeping unit"));
+    assert_eq!(orders.comment.as_deref(), Some("订单"));
+    assert!(report
+        .assets
+        .iter()
+        .all(|a| !a.location.ends_with("not_listed")));
+}
+
 /// A database of our own, dropped afterwards.
 #[test]
 fn mariadb_schema_is_inventoried() {

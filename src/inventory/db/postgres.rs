@@ -40,21 +40,18 @@ fn tables(client: &mut Client, url: &str) -> Result<Vec<Table>, InventoryError> 
     // A URL that sets the search path (`?options=-csearch_path%3Dshop`) scans those schemas
     // only; otherwise every schema the account may read.
     let only_path = if url.contains("search_path") {
-        "AND c.table_schema = ANY(current_schemas(false))"
+        "AND n.nspname = ANY(current_schemas(false))"
     } else {
         ""
     };
+    // Straight from pg_catalog: information_schema.columns with a regclass cast per column
+    // took 40 ms of a 1,000-table rescan that profiles nothing. The type expression is
+    // information_schema's own definition of `data_type`, so declared types (and with them
+    // every table's fingerprint) read exactly as before; the relation kinds are the ones
+    // information_schema.tables lists.
     let rows = client
         .query(
-            &format!("SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type, \
-                    col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position::int), \
-                    obj_description(format('%I.%I', c.table_schema, c.table_name)::regclass, 'pg_class'), \
-                    (SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = format('%I.%I', c.table_schema, c.table_name)::regclass) \
-             FROM information_schema.columns c \
-             JOIN information_schema.tables t USING (table_schema, table_name) \
-             WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') \
-               AND has_table_privilege(format('%I.%I', c.table_schema, c.table_name), 'SELECT') {only_path} \
-             ORDER BY c.table_schema, c.table_name, c.ordinal_position"),
+            &format!("SELECT n.nspname, c.relname,                     CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'f' THEN 'FOREIGN' ELSE 'BASE TABLE' END,                     a.attname::text,                     CASE WHEN t.typtype = 'd' THEN                            CASE WHEN bt.typelem <> 0 AND bt.typlen = -1 THEN 'ARRAY'                                 WHEN nbt.nspname = 'pg_catalog' THEN format_type(t.typbasetype, NULL)                                 ELSE 'USER-DEFINED' END                          ELSE                            CASE WHEN t.typelem <> 0 AND t.typlen = -1 THEN 'ARRAY'                                 WHEN nt.nspname = 'pg_catalog' THEN format_type(a.atttypid, NULL)                                 ELSE 'USER-DEFINED' END                     END,                     cd.description, td.description, GREATEST(c.reltuples, 0)::bigint              FROM pg_class c              JOIN pg_namespace n ON n.oid = c.relnamespace              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped              JOIN pg_type t ON t.oid = a.atttypid              JOIN pg_namespace nt ON nt.oid = t.typnamespace              LEFT JOIN (pg_type bt JOIN pg_namespace nbt ON nbt.oid = bt.typnamespace)                ON t.typtype = 'd' AND t.typbasetype = bt.oid              LEFT JOIN pg_description cd ON cd.objoid = c.oid                AND cd.classoid = 'pg_class'::regclass AND cd.objsubid = a.attnum              LEFT JOIN pg_description td ON td.objoid = c.oid                AND td.classoid = 'pg_class'::regclass AND td.objsubid = 0              WHERE c.relkind IN ('r', 'v', 'f', 'p')                AND n.nspname NOT IN ('pg_catalog', 'information_schema')                AND NOT pg_is_other_temp_schema(n.oid)                AND has_table_privilege(c.oid, 'SELECT') {only_path}              ORDER BY n.nspname, c.relname, a.attnum"),
             &[],
         )
         .map_err(|e| db_err(url, e))?;
