@@ -11,7 +11,9 @@
 //!            http          axum only → app call → response: router, SPARQL protocol, graph
 //!                          store, named queries; the guard (tokens re-read on change, files and
 //!                          databases a caller may have the server read, the Host check); ApiError
-//!                          and the one table mapping every domain error to a status
+//!                          and the one table mapping every domain error to a status; `http::ui`,
+//!                          the workbench: Askama pages from web/templates, web/static embedded,
+//!                          browser sessions with CSRF, zh/en chrome
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! use cases  app           every use case once: open the store (migrated) with ontology and
 //!                          model cards, scan, ingest (labellers, name model, pseudonym key,

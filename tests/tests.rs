@@ -27,3 +27,4 @@ mod retrain;
 mod security;
 mod soak;
 mod w3c;
+mod workbench;

@@ -211,6 +211,31 @@ impl Catalog {
         })
     }
 
+    /// The named graphs that exist and that a caller sees (admins: all of them), by IRI;
+    /// from the cached policy, so cheap enough for every page.
+    pub fn visible_graphs(&self, admin: bool) -> Result<Vec<String>, CatalogError> {
+        let policy = self.policy()?;
+        let mut out: Vec<String> = policy
+            .visible_named
+            .iter()
+            .filter_map(|g| match g {
+                NamedOrBlankNode::NamedNode(n) => Some(n.as_str().to_owned()),
+                NamedOrBlankNode::BlankNode(_) => None,
+            })
+            .collect();
+        if admin {
+            for g in self.store.named_graphs() {
+                if let NamedOrBlankNode::NamedNode(n) = g? {
+                    if policy.restricted.contains(&n) {
+                        out.push(n.into_string());
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The visibility policy for the store as it is now, recomputed only after writes.
     fn policy(&self) -> Result<Arc<Policy>, CatalogError> {
         let generation = self.generation.load(Ordering::Acquire);

@@ -133,4 +133,69 @@ impl Catalog {
             triples,
         })
     }
+
+    /// The classes and properties the ontology graph declares or aligns to (the targets of
+    /// `rdfs:subClassOf`, `rdfs:subPropertyOf`, `rdfs:domain`/`range`), sorted, for the query
+    /// editor's completion. Empty for a non-admin when the ontology graph is marked restricted.
+    pub fn vocabulary_terms(
+        &self,
+        admin: bool,
+    ) -> Result<(Vec<String>, Vec<String>), CatalogError> {
+        use oxigraph::model::vocab::{rdf, rdfs};
+        use oxigraph::model::NamedOrBlankNode;
+        use std::collections::BTreeSet;
+        let graph = self.layout.ontology.as_ref();
+        if !admin && self.restricted_graphs()?.contains(&self.layout.ontology) {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let owl = |l: &str| format!("http://www.w3.org/2002/07/owl#{l}");
+        let class_types: Vec<String> = vec![owl("Class"), rdfs::CLASS.as_str().to_owned()];
+        let property_types: Vec<String> = vec![
+            owl("ObjectProperty"),
+            owl("DatatypeProperty"),
+            owl("AnnotationProperty"),
+            rdf::PROPERTY.as_str().to_owned(),
+        ];
+        let (mut classes, mut properties) = (BTreeSet::new(), BTreeSet::new());
+        let g = Some(GraphNameRef::NamedNode(graph));
+        for q in self.store.quads_for_pattern(None, None, None, g) {
+            let q = q?;
+            let subject = match &q.subject {
+                NamedOrBlankNode::NamedNode(n) => Some(n.as_str()),
+                NamedOrBlankNode::BlankNode(_) => None,
+            };
+            let object = match &q.object {
+                Term::NamedNode(n) => Some(n.as_str()),
+                _ => None,
+            };
+            let p = q.predicate.as_ref();
+            if p == rdf::TYPE {
+                if let (Some(s), Some(o)) = (subject, object) {
+                    if class_types.iter().any(|c| c == o) {
+                        classes.insert(s.to_owned());
+                    } else if property_types.iter().any(|c| c == o) {
+                        properties.insert(s.to_owned());
+                    }
+                }
+            } else if p == rdfs::SUB_CLASS_OF || p == rdfs::DOMAIN || p == rdfs::RANGE {
+                if p == rdfs::SUB_CLASS_OF {
+                    classes.extend(subject.map(str::to_owned));
+                } else {
+                    properties.extend(subject.map(str::to_owned));
+                }
+                classes.extend(object.map(str::to_owned));
+            } else if p == rdfs::SUB_PROPERTY_OF {
+                properties.extend(subject.map(str::to_owned));
+                properties.extend(object.map(str::to_owned));
+            }
+            // Every predicate the ontology itself uses is a property a query may name.
+            properties.insert(p.as_str().to_owned());
+        }
+        // Datatypes are ranges, not classes a query asks for with `a`.
+        classes.retain(|c| !c.starts_with("http://www.w3.org/2001/XMLSchema#"));
+        Ok((
+            classes.into_iter().collect(),
+            properties.into_iter().collect(),
+        ))
+    }
 }

@@ -21,6 +21,15 @@ impl AppState {
     /// allowed: silently downgrading a bad token to anonymous hides configuration mistakes.
     pub(super) fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
+            // A browser signed in to the workbench: its session names a token's hash, resolved
+            // against the tokens as they are now (a removed token ends its sessions).
+            if let Some(session) = self.inner.sessions.find(headers) {
+                let table =
+                    Arc::clone(&self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()));
+                if let Ok(p) = table.authenticate_hash(&session.token_hash) {
+                    return Ok(p);
+                }
+            }
             return Ok(Principal::Anonymous);
         };
         let value = value

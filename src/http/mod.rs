@@ -19,6 +19,7 @@ mod predict;
 mod queries;
 mod sparql;
 mod store;
+mod ui;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     /// Ingest runs started over HTTP.
     jobs: ingest::Jobs,
+    /// Browsers signed in to the workbench.
+    sessions: ui::session::Sessions,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
                 permits,
                 app,
                 jobs: ingest::Jobs::default(),
+                sessions: ui::session::Sessions::default(),
             }),
         })
     }
@@ -272,8 +276,18 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/vocabulary", get(ui::vocabulary))
+        .route("/assets/{hash}/{*path}", get(ui::assets::serve))
+        .route("/ui/catalog", get(ui::catalog_page))
+        .route("/ui/login", get(ui::login_page).post(ui::login))
+        .route("/ui/logout", post(ui::logout))
+        .route("/ui/lang/{code}", get(ui::set_lang))
         .route("/", get(index))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see / for the list".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ui::csrf_guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::host_guard,
@@ -320,7 +334,15 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-async fn index() -> impl IntoResponse {
+/// `GET /`: the workbench for browsers, the endpoint index for everything else.
+async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    if ui::wants_page(&headers) {
+        return ui::home(state, headers, uri).await;
+    }
     axum::Json(serde_json::json!({
         "service": "stocktake",
         "version": env!("CARGO_PKG_VERSION"),
@@ -346,9 +368,11 @@ async fn index() -> impl IntoResponse {
             "/healthz": "liveness and store check",
             "/metrics": "Prometheus metrics (read role)",
             "/api/v1/openapi.json": "this API as OpenAPI 3.1",
-            "/": "this index"
+            "/api/v1/vocabulary": "prefixes, classes and properties of the ontology (query completion)",
+            "/": "this index (browsers get the workbench)"
         }
     }))
+    .into_response()
 }
 
 /// Binds and serves until SIGTERM or Ctrl-C; in-flight requests finish, then the store is
@@ -370,6 +394,8 @@ pub async fn serve_listener(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let catalog = Arc::clone(state.catalog());
+    // The workbench's files are compressed once, before the first browser asks.
+    tokio::task::spawn_blocking(ui::assets::warm);
     if let Some(service) = state.app().link_prediction().cloned() {
         tokio::spawn(follow_model(service));
     }

@@ -170,6 +170,9 @@ pub(super) async fn get_sparql(
             "updates must be sent by POST (form or application/sparql-update)".into(),
         ));
     }
+    if params.is_empty() && super::ui::wants_page(&headers) {
+        return Ok(super::ui::query_page(state, headers, uri).await);
+    }
     let principal = state.authorize(&headers, Role::Read, "querying")?;
     if params.is_empty() {
         return service_description(&state, &headers, &uri, &principal).await;

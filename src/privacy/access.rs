@@ -133,9 +133,14 @@ impl TokenTable {
 
     /// Resolves a presented secret to its principal.
     pub fn authenticate(&self, token: &str) -> Result<Principal, AccessError> {
-        let hash = hash_token(token);
+        self.authenticate_hash(&hash_token(token))
+    }
+
+    /// Resolves the hash of a secret presented earlier (a browser session keeps the hash, never
+    /// the secret): a token removed from the configuration stops working for its sessions too.
+    pub fn authenticate_hash(&self, hash: &str) -> Result<Principal, AccessError> {
         self.by_hash
-            .get(&hash)
+            .get(hash)
             .map(|(name, role)| Principal::User {
                 name: name.clone(),
                 role: *role,
