@@ -77,7 +77,7 @@ fn chrome(
     headers: &HeaderMap,
     uri: &Uri,
     section: &'static str,
-) -> Result<(Chrome, Principal), Response> {
+) -> Result<(Chrome, Principal), Box<Response>> {
     let here = uri
         .path_and_query()
         .map(|p| p.as_str().to_owned())
@@ -86,9 +86,11 @@ fn chrome(
         Ok(p) => p,
         Err(ApiError::Unauthorized(_)) => {
             let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
-            return Err(Redirect::to(&format!("/ui/login?needed=1&next={next}")).into_response());
+            return Err(Box::new(
+                Redirect::to(&format!("/ui/login?needed=1&next={next}")).into_response(),
+            ));
         }
-        Err(e) => return Err(e.into_response()),
+        Err(e) => return Err(Box::new(e.into_response())),
     };
     let session = state.inner.sessions.find(headers);
     let lang = lang_of(headers);
@@ -185,7 +187,7 @@ struct HomePage {
 pub(super) async fn home(state: AppState, headers: HeaderMap, uri: Uri) -> Response {
     let (chrome, who) = match chrome(&state, &headers, &uri, "home") {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let catalog = std::sync::Arc::clone(state.catalog());
     let admin = who.is_admin();
@@ -224,7 +226,7 @@ struct QueryPage {
 pub(super) async fn query_page(state: AppState, headers: HeaderMap, uri: Uri) -> Response {
     let (chrome, who) = match chrome(&state, &headers, &uri, "query") {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let prefixes: String = crate::catalog::vocab::PREFIXES
         .iter()
@@ -273,7 +275,7 @@ pub(super) async fn catalog_page(
 ) -> Response {
     let (chrome, who) = match chrome(&state, &headers, &uri, "catalog") {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let app = std::sync::Arc::clone(state.app());
     let admin = who.is_admin();
