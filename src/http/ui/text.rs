@@ -168,7 +168,7 @@ const EN: Text = Text {
     anonymous: "anonymous (read only)",
     role: "role",
     token: "Access token",
-    token_help: "Paste the token your administrator gave you (made with `stocktake token`). The browser never stores it: the server keeps only its hash, and the session ends after 8 hours.",
+    token_help: "Paste the token your administrator gave you (made with stocktake token). The browser never stores it: the server keeps only its hash, and the session ends after 8 hours.",
     sign_in_failed: "That token is not valid; check it and try again.",
     need_sign_in: "This server needs you to sign in first.",
     home_intro: "The catalog is the knowledge graph: sources, assets, column profiles and personal-data flags, the product graph and the link-prediction model live in one store, shown as far as your role may see.",
