@@ -115,6 +115,27 @@ fn wait_true(tab: &Tab, js: &str, what: &str) {
     panic!("timed out waiting for {what}: {}", text(tab));
 }
 
+/// What loading this page cost on the wire: the compressed bodies of the document and of every
+/// resource it loaded (cached or not), in bytes. The issue's budget is 1 MB per first load.
+fn page_weight(tab: &Tab) -> u64 {
+    eval(
+        tab,
+        "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')) \
+         .reduce((s, e) => s + e.encodedBodySize, 0)",
+    )
+    .as_u64()
+    .unwrap()
+}
+
+fn check_weight(tab: &Tab, page: &str) {
+    let bytes = page_weight(tab);
+    eprintln!("page weight {page}: {bytes} bytes");
+    assert!(
+        bytes > 0 && bytes <= 1_000_000,
+        "{page}: {bytes} bytes on first load"
+    );
+}
+
 fn go(tab: &Tab, url: &str) {
     tab.navigate_to(url)
         .unwrap()
@@ -196,6 +217,7 @@ fn workbench_home_login_and_query_in_a_browser() {
         "{}",
         tab.get_url()
     );
+    check_weight(&tab, "login");
     screenshot(&tab, "login");
     sign_in(&tab, base, READ);
     assert_eq!(tab.get_url(), format!("{base}/"));
@@ -208,6 +230,7 @@ fn workbench_home_login_and_query_in_a_browser() {
     );
     // The session cookie is out of scripts' reach.
     assert_eq!(eval(&tab, "document.cookie.includes('st_session')"), false);
+    check_weight(&tab, "home");
     screenshot(&tab, "home");
 
     // The chrome switches language and remembers it.
@@ -246,6 +269,7 @@ fn workbench_home_login_and_query_in_a_browser() {
         "{all}"
     );
     assert_eq!(eval(&tab, "window.__xss === undefined"), true);
+    check_weight(&tab, "catalog");
     screenshot(&tab, "catalog");
 
     // YASGUI: a query returns rows in its table; nothing was fetched from outside.
@@ -299,6 +323,7 @@ fn workbench_home_login_and_query_in_a_browser() {
         "fetch('/api/v1/vocabulary').then(r => r.json()).then(v => v.classes.length)",
     );
     assert!(classes.as_u64().unwrap() > 5, "{classes}");
+    check_weight(&tab, "query");
     screenshot(&tab, "query");
 
     // An update from the reader's page: the CSRF token gets it past the CSRF check, the role
