@@ -225,6 +225,15 @@ pub fn database(kind: &str, env: &str, default: &str) -> Option<String> {
     Some(url)
 }
 
+/// The machine's PostgreSQL (`STOCKTAKE_TEST_POSTGRES` overrides it), or [`database`]'s reason.
+fn postgres_url() -> Option<String> {
+    database(
+        "postgres",
+        "STOCKTAKE_TEST_POSTGRES",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+}
+
 /// The tables in an order their foreign keys accept.
 fn sorted_tables() -> Vec<Table> {
     let mut tables = tables();
@@ -280,11 +289,7 @@ fn sqlite_schema_is_inventoried() {
 /// A schema of our own, dropped afterwards.
 #[test]
 fn postgres_schema_is_inventoried() {
-    let Some(url) = database(
-        "postgres",
-        "STOCKTAKE_TEST_POSTGRES",
-        "postgres://postgres@127.0.0.1:5432/test",
-    ) else {
+    let Some(url) = postgres_url() else {
         return;
     };
     let server = crate::util::TestServer::start();
@@ -334,11 +339,7 @@ fn postgres_schema_is_inventoried() {
 /// (domains, enums, arrays, parameterised types), or every fingerprint would change.
 #[test]
 fn postgres_declared_types_match_information_schema() {
-    let Some(url) = database(
-        "postgres",
-        "STOCKTAKE_TEST_POSTGRES",
-        "postgres://postgres@127.0.0.1:5432/test",
-    ) else {
+    let Some(url) = postgres_url() else {
         return;
     };
     let schema = format!("st_types_{}", std::process::id());

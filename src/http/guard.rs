@@ -24,9 +24,7 @@ impl AppState {
             // A browser signed in to the workbench: its session names a token's hash, resolved
             // against the tokens as they are now (a removed token ends its sessions).
             if let Some(session) = self.inner.sessions.find(headers) {
-                let table =
-                    Arc::clone(&self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()));
-                if let Ok(p) = table.authenticate_hash(&session.token_hash) {
+                if let Ok(p) = self.tokens().authenticate_hash(&session.token_hash) {
                     return Ok(p);
                 }
             }
@@ -41,8 +39,12 @@ impl AppState {
             .ok_or_else(|| {
                 ApiError::Unauthorized("Authorization must be 'Bearer <token>'".into())
             })?;
-        let table = Arc::clone(&self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()));
-        Ok(table.authenticate(token.trim())?)
+        Ok(self.tokens().authenticate(token.trim())?)
+    }
+
+    /// The token table as it is now (replaced when the configuration file changes).
+    pub(super) fn tokens(&self) -> Arc<crate::privacy::TokenTable> {
+        Arc::clone(&self.inner.tokens.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The caller, who must hold at least `role` (reads are open to anonymous callers only

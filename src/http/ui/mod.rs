@@ -371,8 +371,7 @@ pub(super) async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = local_path(form.next.as_deref());
-    let table =
-        std::sync::Arc::clone(&state.inner.tokens.read().unwrap_or_else(|e| e.into_inner()));
+    let table = state.tokens();
     let hash = crate::privacy::hash_token(&form.token);
     match table.authenticate_hash(&hash) {
         Ok(who) => {
