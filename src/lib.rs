@@ -12,13 +12,15 @@
 //!                          store, named queries; the guard (tokens re-read on change, files and
 //!                          databases a caller may have the server read, the Host check); ApiError
 //!                          and the one table mapping every domain error to a status; `http::ui`,
-//!                          the workbench: Askama pages from web/templates, web/static embedded,
-//!                          browser sessions with CSRF, zh/en chrome
+//!                          the workbench: Askama pages from web/templates (catalog, assets,
+//!                          search, explorer, taxonomy, review queue, changes, models, ontology,
+//!                          YASGUI), web/static embedded, browser sessions with CSRF, zh/en chrome
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! use cases  app           every use case once: open the store (migrated) with ontology and
 //!                          model cards, scan, ingest (labellers, name model, pseudonym key,
 //!                          commit size), label decisions, train and the retrain after an
-//!                          ingest, report, rescans beside the server; AppError keeps domain
+//!                          ingest, report, rescans beside the server, the search index kept in
+//!                          step with the store, the explorer's and asset page's views; AppError keeps domain
 //!                          errors whole as causes
 //!            config        layered configuration (defaults → file → env → flags); it gathers
 //!                          the option structs the modules below own and imports them, never
@@ -49,6 +51,9 @@
 //!            embed         ndarray + rayon (+ pulp SIMD) only: TransE (optionally reciprocal),
 //!                          sparse optimizers, the deterministic parallel trainer, the filtered
 //!                          evaluator, exact, SQ8 and PQ4 top-k search, DGL-KE and PBG formats
+//!            search        tantivy only: full-text index of names, titles and descriptions
+//!                          (character and pair grams: Chinese and English substrings), synced
+//!                          with the store by content hash, hidden graphs filtered out
 //!            kg            pure data: id maps, triples and splits, filter index, checkpoints
 //! ```
 //!
@@ -73,4 +78,5 @@ pub mod monitor;
 pub mod privacy;
 pub mod recommend;
 pub mod registry;
+pub mod search;
 pub mod telemetry;

@@ -4,12 +4,12 @@
 
 use crate::util::{admin_update, client, TestServer, ADMIN, READ, WRITE};
 
-const PUBLIC: &str = "http://example.org/public";
-const SECRET_MARK: &str = "SECRET-MARK";
+pub(crate) const PUBLIC: &str = "http://example.org/public";
+pub(crate) const SECRET_MARK: &str = "SECRET-MARK";
 const PUBLIC_MARK: &str = "PUBLIC-MARK";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Who {
+pub(crate) enum Who {
     Anonymous,
     Reader,
     Writer,
@@ -17,7 +17,7 @@ enum Who {
 }
 
 impl Who {
-    fn token(self) -> Option<&'static str> {
+    pub(crate) fn token(self) -> Option<&'static str> {
         match self {
             Who::Anonymous => None,
             Who::Reader => Some(READ),
@@ -27,7 +27,7 @@ impl Who {
     }
 }
 
-fn seed(server: &TestServer) -> String {
+pub(crate) fn seed(server: &TestServer) -> String {
     let quarantine = server.catalog.layout().quarantine.as_str().to_owned();
     admin_update(
         server,
@@ -39,7 +39,7 @@ fn seed(server: &TestServer) -> String {
     quarantine
 }
 
-fn send(
+pub(crate) fn send(
     server: &TestServer,
     who: Who,
     method: reqwest::Method,
@@ -478,181 +478,4 @@ fn views_read_through_the_callers_visibility() {
         "{}",
         server.audit_log()
     );
-}
-
-fn page(server: &TestServer, who: Who, path: &str) -> (u16, String) {
-    let mut req = client().get(server.url(path)).header(
-        "accept",
-        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    );
-    if let Some(t) = who.token() {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().unwrap();
-    (r.status().as_u16(), r.text().unwrap_or_default())
-}
-
-/// The workbench is a face of the same API: role × page, each page shows a restricted graph's
-/// name only to admins, and without anonymous read a page sends the browser to sign in.
-#[test]
-fn workbench_pages_read_through_the_callers_visibility() {
-    let server = TestServer::start_with(|c| c.server.anonymous_read = true);
-    let quarantine = seed(&server);
-    for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
-        for path in ["/", "/sparql"] {
-            let (status, body) = page(&server, who, path);
-            assert_eq!(status, 200, "{who:?} {path}: {body}");
-            assert!(body.starts_with("<!DOCTYPE html>"), "{who:?} {path}");
-            assert!(!body.contains(READ) && !body.contains(ADMIN) && !body.contains(WRITE));
-        }
-        let (_, home) = page(&server, who, "/");
-        assert_eq!(
-            home.contains(&quarantine),
-            who == Who::Admin,
-            "{who:?}: {home}"
-        );
-        assert!(home.contains(PUBLIC), "{who:?}");
-        let (status, body) = send(
-            &server,
-            who,
-            reqwest::Method::GET,
-            "/api/v1/vocabulary",
-            None,
-            None,
-        );
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert!(v["classes"].as_array().unwrap().len() > 5, "{body}");
-    }
-    // The index stays JSON for API clients.
-    let (status, body) = send(&server, Who::Reader, reqwest::Method::GET, "/", None, None);
-    assert_eq!(status, 200);
-    assert!(body.contains("\"endpoints\""), "{body}");
-
-    let closed = TestServer::start();
-    let no_redirect = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    for path in ["/", "/sparql"] {
-        let r = no_redirect
-            .get(closed.url(path))
-            .header("accept", "text/html")
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 303, "{path}");
-        let to = r.headers()["location"].to_str().unwrap().to_owned();
-        assert!(to.starts_with("/ui/login?needed=1&next="), "{to}");
-    }
-    let (status, _) = send(
-        &closed,
-        Who::Anonymous,
-        reqwest::Method::GET,
-        "/api/v1/vocabulary",
-        None,
-        None,
-    );
-    assert_eq!(status, 401);
-}
-
-/// Browser sessions: the token is exchanged for an HttpOnly cookie; the cookie reads with the
-/// token's role, writes only with the session's CSRF token, never from another site, and ends
-/// on sign-out or when the token leaves the configuration.
-#[test]
-fn workbench_sessions_need_csrf_and_our_origin() {
-    let server = TestServer::start();
-    seed(&server);
-    let c = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let host = server.base.trim_start_matches("http://").to_owned();
-    // A wrong token: 401 and the form again, no cookie.
-    let r = c
-        .post(server.url("/ui/login"))
-        .form(&[("token", "nope"), ("next", "/sparql")])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    assert!(r.headers().get("set-cookie").is_none());
-    // Sign in from another site: refused before the token is even looked at.
-    let r = c
-        .post(server.url("/ui/login"))
-        .header("origin", "https://evil.example")
-        .form(&[("token", WRITE), ("next", "/")])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 403);
-    let r = c
-        .post(server.url("/ui/login"))
-        .header("origin", format!("http://{host}"))
-        .form(&[("token", WRITE), ("next", "//evil.example/")])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    assert_eq!(r.headers()["location"], "/", "an off-site next is dropped");
-    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    let cookie = set.split(';').next().unwrap().to_owned();
-    assert!(!cookie.contains(WRITE));
-    // The session reads as the writer; its page carries the CSRF token.
-    let home = c
-        .get(server.url("/"))
-        .header("accept", "text/html")
-        .header("cookie", &cookie)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    assert!(home.contains("<b>writer</b>"), "{home}");
-    let csrf = home
-        .split("name=\"csrf-token\" content=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    assert_eq!(csrf.len(), 64);
-    let update = format!("INSERT DATA {{ GRAPH <{PUBLIC}> {{ <http://example.org/w> <http://example.org/v> \"by-session\" }} }}");
-    let post = |headers: &[(&str, &str)]| {
-        let mut r = c
-            .post(server.url("/sparql"))
-            .header("cookie", &cookie)
-            .header("content-type", "application/sparql-update");
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        let r = r.body(update.clone()).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap_or_default())
-    };
-    let (s, b) = post(&[]);
-    assert_eq!(s, 403, "no CSRF token: {b}");
-    assert!(b.contains("X-CSRF-Token"), "{b}");
-    let (s, _) = post(&[("x-csrf-token", "0".repeat(64).as_str())]);
-    assert_eq!(s, 403, "a wrong CSRF token");
-    let origin = "https://evil.example".to_owned();
-    let (s, _) = post(&[("x-csrf-token", &csrf), ("origin", &origin)]);
-    assert_eq!(s, 403, "right token, another site");
-    let (s, b) = post(&[("x-csrf-token", &csrf)]);
-    assert_eq!(s, 204, "{b}");
-    // Sign out ends the session: the cookie is anonymous again (and anonymous read is off).
-    let r = c
-        .post(server.url("/ui/logout"))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    assert!(r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .contains("Max-Age=0"));
-    let r = c
-        .get(server.url("/sparql?query=ASK%7B%7D"))
-        .header("cookie", &cookie)
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
 }

@@ -99,4 +99,7 @@ fn demo_scans_ingests_trains_and_answers() {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["results"].as_array().map(Vec::len), Some(5), "{v}");
+
+    // The workbench on the demo store, in a real browser.
+    crate::workbench::demo_pages_in_a_browser(&data);
 }

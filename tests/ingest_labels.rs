@@ -80,6 +80,47 @@ fn labels_become_facts_when_confident_or_accepted_by_a_person() {
     assert_eq!(client().post(&url).send().unwrap().status(), 401);
     let ok = client().post(&url).bearer_auth(WRITE).send().unwrap();
     assert_eq!(ok.status(), 200);
+    // The decision counts at once: the label leaves the queue and reads as human-accepted, with
+    // who decided, its product's title and the span.
+    let after = |q: &str| -> serde_json::Value {
+        client()
+            .get(server.url(&format!("/api/v1/labels?{q}")))
+            .bearer_auth(READ)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let queue = after("status=review");
+    assert_eq!(
+        queue["labels"].as_array().unwrap().len() as u64,
+        stats.labels - 1,
+        "{queue}"
+    );
+    let decided = after("status=human-accepted");
+    let decided = &decided["labels"][0];
+    assert_eq!(decided["id"], id, "{decided}");
+    assert_eq!(decided["decided_by"], "writer", "{decided}");
+    let title = decided["title"].as_str().unwrap();
+    let (start, end) = (
+        decided["start"].as_u64().unwrap() as usize,
+        decided["end"].as_u64().unwrap() as usize,
+    );
+    let span: String = title.chars().skip(start).take(end - start).collect();
+    assert_eq!(span, "华为", "{decided}");
+    let product = decided["product"].as_str().unwrap();
+    let one = after(&format!(
+        "product={}",
+        form_urlencoded::byte_serialize(product.as_bytes()).collect::<String>()
+    ));
+    assert!(
+        one["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["product"] == product),
+        "{one}"
+    );
     let missing = client()
         .post(server.url("/api/v1/labels/0123456789ab/accept"))
         .bearer_auth(WRITE)

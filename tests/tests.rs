@@ -28,3 +28,4 @@ mod security;
 mod soak;
 mod w3c;
 mod workbench;
+mod workbench_access;

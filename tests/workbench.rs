@@ -371,3 +371,200 @@ fn workbench_home_login_and_query_in_a_browser() {
     let found = writer_problems.take();
     assert!(found.is_empty(), "console errors: {found:?}");
 }
+
+/// The workbench on the demo store (called by the demo test, which has just built it): every
+/// page loads with no console error and shows what it is for — the first product with its
+/// brand, category and predicted items; the PII column of `users.csv` with its evidence; a
+/// review accepted in the queue with the keyboard, then shown as accepted in the explorer;
+/// search for a Chinese and an English word — and each page's first load stays under 1 MB.
+pub(crate) fn demo_pages_in_a_browser(data: &std::path::Path) {
+    let Some(browser) = browser() else { return };
+    let data = data.to_path_buf();
+    let server = TestServer::start_with(|c| c.data = data);
+    let tab = browser.new_tab().unwrap();
+    tab.set_default_timeout(Duration::from_secs(30));
+    let problems = Problems::watch(&tab);
+    let base = &server.base;
+    sign_in(&tab, base, WRITE);
+    // English chrome, so the assertions below read one language.
+    if eval(&tab, "document.documentElement.lang") != "en" {
+        switch_language(&tab);
+    }
+    screenshot(&tab, "demo-home");
+    check_weight(&tab, "demo home");
+
+    // Search: a Chinese and an English word, each found in product titles.
+    for (q, name) in [("热水器", "search-zh"), ("Penguin", "search-en")] {
+        let url = format!(
+            "{base}/ui/search?q={}",
+            form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        go(&tab, &url);
+        let n = eval(
+            &tab,
+            "parseInt(document.getElementById('result-count').textContent)",
+        );
+        assert!(n.as_u64().unwrap_or(0) > 0, "{q}: {}", text(&tab));
+        let first = eval(&tab, "document.querySelector('ol.hits a.hit').textContent");
+        assert!(
+            first
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains(&q.to_lowercase()),
+            "{q}: first hit {first}"
+        );
+        check_weight(&tab, name);
+        screenshot(&tab, &format!("demo-{name}"));
+    }
+
+    // The demo's first product: brand, category, machine labels, predicted items.
+    let iri = eval(
+        &tab,
+        "fetch('/sparql?query=' + encodeURIComponent('PREFIX schema: <http://schema.org/> SELECT ?p WHERE { GRAPH ?g { ?p schema:productID \"P00000\" } }'), \
+         {headers: {Accept: 'application/sparql-results+json'}}).then(r => r.json()).then(j => j.results.bindings[0].p.value)",
+    );
+    let iri = iri.as_str().unwrap().to_owned();
+    // The model is loaded by the server's follower shortly after start.
+    let started = std::time::Instant::now();
+    while !crate::util::client()
+        .get(server.url("/api/v1/predict/model"))
+        .bearer_auth(READ)
+        .send()
+        .unwrap()
+        .status()
+        .is_success()
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the demo model did not load"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let entity_url = |iri: &str| {
+        format!(
+            "{base}/ui/entity?iri={}",
+            form_urlencoded::byte_serialize(iri.as_bytes()).collect::<String>()
+        )
+    };
+    go(&tab, &entity_url(&iri));
+    let page = text(&tab);
+    assert!(page.contains("美的电热水器"), "{page}");
+    let out = eval(&tab, "document.getElementById('out').innerText");
+    let out = out.as_str().unwrap();
+    assert!(
+        out.contains("schema:brand") && out.contains("schema:category"),
+        "{out}"
+    );
+    assert!(
+        out.contains("热水器") || out.contains("Water"),
+        "the category's label: {out}"
+    );
+    let predicted = eval(
+        &tab,
+        "[...document.querySelectorAll('#predictions .card')].map(c => [c.querySelector('h3').textContent, c.querySelectorAll('li').length])",
+    );
+    let lists = predicted.as_array().unwrap();
+    assert!(
+        lists
+            .iter()
+            .any(|l| l[0] == "similar" && l[1].as_u64().unwrap() > 0),
+        "{predicted}"
+    );
+    assert!(
+        lists
+            .iter()
+            .any(|l| l[0] == "schema:category" && l[1].as_u64().unwrap() > 0),
+        "{predicted}"
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelectorAll('svg.neighbours a').length > 3"
+        ),
+        true
+    );
+    check_weight(&tab, "demo entity");
+    screenshot(&tab, "demo-entity");
+
+    // The catalog, then users.csv: its phone column flagged with evidence and confidence.
+    go(&tab, &format!("{base}/ui/catalog"));
+    screenshot(&tab, "demo-catalog");
+    let href = eval(
+        &tab,
+        "[...document.querySelectorAll('a')].find(a => a.textContent.trim() === 'users.csv').href",
+    );
+    go(&tab, href.as_str().unwrap());
+    let pii = eval(
+        &tab,
+        "[...document.querySelectorAll('.card.column.pii')].map(c => c.innerText)",
+    );
+    let pii = pii.as_array().unwrap();
+    assert!(
+        pii.iter().any(|c| {
+            let c = c.as_str().unwrap();
+            c.contains("phone") && c.contains("Evidence") && c.contains("Confidence")
+        }),
+        "{pii:?}"
+    );
+    check_weight(&tab, "demo asset");
+    screenshot(&tab, "demo-asset");
+
+    // The review queue: accept the first label with the keyboard; the explorer shows it.
+    go(&tab, &format!("{base}/ui/review"));
+    let id = eval(
+        &tab,
+        "document.querySelector('tr[data-label]').getAttribute('data-label')",
+    );
+    let id = id
+        .as_str()
+        .expect("the demo has labels to review")
+        .to_owned();
+    let product = eval(&tab, "document.querySelector('tr[data-label] td a').href");
+    screenshot(&tab, "demo-review");
+    tab.press_key("a").unwrap();
+    wait_true(
+        &tab,
+        &format!("document.querySelector('tr[data-label=\"{id}\"] .status').textContent === 'human-accepted'"),
+        "the decision",
+    );
+    go(&tab, product.as_str().unwrap());
+    let status = eval(
+        &tab,
+        &format!(
+            "document.querySelector('#machine-labels tr[data-label=\"{id}\"] .status').textContent"
+        ),
+    );
+    assert_eq!(status, "human-accepted");
+    screenshot(&tab, "demo-entity-after-review");
+
+    for (path, name) in [
+        ("/ui/taxonomy", "taxonomy"),
+        ("/ui/changes", "changes"),
+        ("/ui/models", "models"),
+        ("/ui/ontology", "ontology"),
+    ] {
+        go(&tab, &format!("{base}{path}"));
+        assert!(eval(&tab, "document.querySelector('main h1') !== null") == true);
+        check_weight(&tab, &format!("demo {name}"));
+        screenshot(&tab, &format!("demo-{name}"));
+    }
+    let taxonomy_rows = {
+        go(&tab, &format!("{base}/ui/taxonomy"));
+        eval(
+            &tab,
+            "document.querySelectorAll('#taxonomy tbody tr').length",
+        )
+    };
+    assert!(taxonomy_rows.as_u64().unwrap() > 5, "{taxonomy_rows}");
+    let models = {
+        go(&tab, &format!("{base}/ui/models"));
+        text(&tab)
+    };
+    assert!(
+        models.contains("product-ner") || models.contains("review"),
+        "{models}"
+    );
+    let found = problems.take();
+    assert!(found.is_empty(), "console errors: {found:?}");
+}

@@ -45,6 +45,8 @@ pub enum AppError {
     Kg(#[from] KgError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
     /// A configured labelling model cannot be loaded; `setting` names the option to fix.
     #[error("{setting} {model:?} cannot be loaded: {message}")]
     Labeler {

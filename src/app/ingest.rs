@@ -103,10 +103,11 @@ impl App {
     pub fn labels(
         &self,
         status: Option<&str>,
+        product: Option<&str>,
         limit: usize,
         admin: bool,
     ) -> Result<Vec<crate::ingest::label::LabelRow>, CatalogError> {
-        crate::ingest::label::list(&self.catalog, status, limit, admin)
+        crate::ingest::label::list(&self.catalog, status, product, limit, admin)
     }
 
     /// Records `who`'s decision on the machine label `id` (through the caller's visibility:

@@ -10,18 +10,24 @@
 //! argument set builds its collaborators once; blocking methods are marked, and async faces
 //! call them off the runtime.
 
+mod asset;
 mod error;
+mod explore;
 mod ingest;
 mod models;
 mod scan;
+mod search;
 mod train;
 
 use std::sync::{Arc, OnceLock};
 
+pub use asset::{AssetDetail, AssetInfo, ColumnInfo};
 pub use error::AppError;
+pub use explore::{Exploration, Prediction};
 pub use ingest::{IngestJob, Ingested};
 pub use models::{load_model, register_models};
 pub use scan::{ScanJob, Scanned};
+pub use search::SearchAnswer;
 pub use train::{metric_pairs, train, TrainData, TrainEvent, TrainJob, Trained};
 
 use crate::audit::AuditLog;
@@ -46,6 +52,10 @@ pub struct App {
     audit: OnceLock<AuditLog>,
     /// Link prediction from the served model (see [`App::with_link_prediction`]).
     recommend: Option<Arc<crate::recommend::Service>>,
+    /// The full-text index, built by the first sync or search (see `app::search`).
+    search: OnceLock<Arc<crate::search::SearchIndex>>,
+    /// One sync at a time (a second would redo the same work).
+    search_sync: std::sync::Mutex<()>,
 }
 
 /// What [`App::start`] loaded besides the store.
@@ -100,6 +110,8 @@ impl App {
             labelers: Default::default(),
             audit: OnceLock::new(),
             recommend: None,
+            search: OnceLock::new(),
+            search_sync: std::sync::Mutex::new(()),
         }
     }
 

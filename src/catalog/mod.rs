@@ -8,6 +8,7 @@
 mod append;
 mod bind;
 mod describe;
+mod entity;
 mod formats;
 mod graph_store;
 mod links;
@@ -16,6 +17,7 @@ mod ontology;
 mod rows;
 mod shacl;
 mod sparql;
+mod text;
 pub mod vocab;
 mod write;
 
@@ -28,15 +30,18 @@ use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, QuadRe
 use oxigraph::store::Store;
 
 pub use append::Appender;
+pub use entity::{EntityFacts, Fact};
 pub use formats::{GraphFormat, ResultsFormat};
 pub use graph_store::{GraphTarget, LoadStats};
 pub use named::{NamedQuery, NamedQueryParam};
 pub use ontology::OntologyReport;
+pub use rows::{Cell, Table};
 pub use shacl::{ValidationReport, ValidationResult};
 pub use sparql::{
     CancelToken, DatasetRequest, Limits, OutputFormat, PreparedQuery, PreparedUpdate, QueryForm,
     Serialized,
 };
+pub use text::TextEntry;
 pub use vocab::GraphLayout;
 pub use write::{Object, Statement};
 

@@ -108,6 +108,63 @@ impl Catalog {
         })
     }
 
+    /// A named query's solutions as a table for people: its projected variables in order, and
+    /// at most `limit` rows of cells (IRIs marked so a page can link them), through the
+    /// caller's visibility. `more` says whether rows were left off. Blocking.
+    pub fn named_table(
+        &self,
+        query: &NamedQuery,
+        args: &[(&str, &str)],
+        admin: bool,
+        limit: usize,
+    ) -> Result<Table, CatalogError> {
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        let results = prepared
+            .into_inner()
+            .on_store(&self.store)
+            .execute()
+            .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+        let QueryResults::Solutions(solutions) = results else {
+            return Err(CatalogError::Invalid(format!(
+                "query '{}' is not a SELECT: it cannot be shown as a table",
+                query.name
+            )));
+        };
+        let columns: Vec<Variable> = solutions.variables().to_vec();
+        let mut table = Table {
+            columns: columns.iter().map(|v| v.as_str().to_owned()).collect(),
+            ..Table::default()
+        };
+        for s in solutions {
+            let s = s.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+            if table.rows.len() == limit {
+                table.more = true;
+                break;
+            }
+            table.rows.push(
+                columns
+                    .iter()
+                    .map(|v| match s.get(v) {
+                        Some(Term::NamedNode(n)) => Cell {
+                            text: n.as_str().to_owned(),
+                            iri: true,
+                        },
+                        Some(t) => Cell {
+                            text: lexical(t),
+                            iri: false,
+                        },
+                        None => Cell::default(),
+                    })
+                    .collect(),
+            );
+        }
+        Ok(table)
+    }
+
     /// Prepares `query` with `edit` applied to its algebra, then reads its rows.
     fn query_rows_edited<T: DeserializeOwned>(
         &self,
@@ -176,6 +233,22 @@ impl Catalog {
         }
         Ok(())
     }
+}
+
+/// A query's answer as people read it ([`Catalog::named_table`]).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Rows were left off at the limit.
+    pub more: bool,
+}
+
+/// One value of a [`Table`]: empty when unbound.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Cell {
+    pub text: String,
+    pub iri: bool,
 }
 
 /// An IRI's text, a literal's lexical form, a blank node as `_:id`.

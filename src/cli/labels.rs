@@ -52,7 +52,7 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
             limit,
             format,
         } => {
-            let rows = app.labels(status.as_deref(), limit.max(1), true)?;
+            let rows = app.labels(status.as_deref(), None, limit.max(1), true)?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {

@@ -17,14 +17,14 @@ use crate::monitor::EventKind;
 use crate::privacy::Role;
 
 /// Query of `GET /api/v1/changes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangesQuery {
-    since: Option<String>,
-    asset: Option<String>,
+    pub since: Option<String>,
+    pub asset: Option<String>,
     #[serde(rename = "type")]
-    kind: Option<String>,
-    limit: Option<usize>,
+    pub kind: Option<String>,
+    pub limit: Option<usize>,
 }
 
 /// `GET /api/v1/changes`.
@@ -35,9 +35,21 @@ pub(super) async fn list(
 ) -> Result<Response, ApiError> {
     let AppQuery(q) = q?;
     let who = state.authorize(&headers, Role::Read, "reading the change history")?;
+    let filter = filter_of(&q)?;
+    let app = std::sync::Arc::clone(state.app());
+    let admin = who.is_admin();
+    let list = state
+        .run_blocking(None, move || app.changes(&filter, admin))
+        .await?;
+    Ok(Json(serde_json::json!({ "changes": list })).into_response())
+}
+
+/// The filter a query asks for, every parameter checked (the API and the workbench's page).
+pub(super) fn filter_of(q: &ChangesQuery) -> Result<Filter, ApiError> {
     let since = q
         .since
         .as_deref()
+        .filter(|s| !s.trim().is_empty())
         .map(|s| {
             chrono::DateTime::parse_from_rfc3339(s).map_err(|e| {
                 ApiError::BadRequest(format!(
@@ -63,16 +75,10 @@ pub(super) async fn list(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let filter = Filter {
+    Ok(Filter {
         since,
-        asset: q.asset,
+        asset: q.asset.clone().filter(|a| !a.is_empty()),
         kinds,
         limit: q.limit.unwrap_or(100).clamp(1, 10_000),
-    };
-    let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
-    let list = state
-        .run_blocking(None, move || app.changes(&filter, admin))
-        .await?;
-    Ok(Json(serde_json::json!({ "changes": list })).into_response())
+    })
 }

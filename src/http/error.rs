@@ -233,7 +233,11 @@ impl From<AppError> for ApiError {
             AppError::Monitor(m) => m.into(),
             AppError::Recommend(r) => r.into(),
             AppError::Ingest(i) => i.into(),
-            AppError::Mapping(_) | AppError::Invalid(_) => Self::BadRequest(e.to_string()),
+            AppError::Mapping(_)
+            | AppError::Invalid(_)
+            | AppError::Search(crate::search::SearchError::Invalid(_)) => {
+                Self::BadRequest(e.to_string())
+            }
             AppError::Busy {
                 message,
                 retry_after,
@@ -247,6 +251,7 @@ impl From<AppError> for ApiError {
             | AppError::Embed(_)
             | AppError::Kg(_)
             | AppError::Config(_)
+            | AppError::Search(_)
             | AppError::Io { .. } => Self::Internal(e.to_string()),
         }
     }

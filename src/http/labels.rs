@@ -19,6 +19,8 @@ use crate::privacy::Role;
 #[derive(Debug, Deserialize)]
 pub(super) struct ListQuery {
     status: Option<String>,
+    /// One product's labels (its IRI).
+    product: Option<String>,
     limit: Option<usize>,
 }
 
@@ -34,7 +36,9 @@ pub(super) async fn list(
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let app = std::sync::Arc::clone(state.app());
     let labels = state
-        .run_blocking(None, move || app.labels(q.status.as_deref(), limit, admin))
+        .run_blocking(None, move || {
+            app.labels(q.status.as_deref(), q.product.as_deref(), limit, admin)
+        })
         .await?;
     Ok(Json(serde_json::json!({ "labels": labels })).into_response())
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod negotiate;
 mod predict;
 mod queries;
+mod search;
 mod sparql;
 mod store;
 mod ui;
@@ -103,10 +104,10 @@ impl AppState {
 
     /// Runs blocking catalog work on the blocking pool, bounded by the concurrency limit and the
     /// query timeout; on timeout `cancel` stops the evaluation and the caller gets 503.
-    async fn run_blocking<T: Send + 'static>(
+    async fn run_blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
         &self,
         cancel: Option<crate::catalog::CancelToken>,
-        work: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
     ) -> Result<T, ApiError> {
         let started = Instant::now();
         let timeout = self.timeout();
@@ -117,7 +118,7 @@ impl AppState {
         });
         let remaining = timeout.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, handle).await {
-            Ok(Ok(result)) => result.map_err(ApiError::from),
+            Ok(Ok(result)) => result.map_err(Into::into),
             Ok(Err(join)) => Err(join.into()),
             Err(_) => {
                 if let Some(c) = cancel {
@@ -277,6 +278,15 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::get_metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/vocabulary", get(ui::vocabulary))
+        .route("/api/v1/search", get(search::api))
+        .route("/ui/search", get(search::page))
+        .route("/ui/entity", get(ui::entity_page))
+        .route("/ui/asset", get(ui::asset_page))
+        .route("/ui/taxonomy", get(ui::taxonomy_page))
+        .route("/ui/review", get(ui::review_page))
+        .route("/ui/changes", get(ui::changes_page))
+        .route("/ui/models", get(ui::models_page))
+        .route("/ui/ontology", get(ui::ontology_page))
         .route("/assets/{hash}/{*path}", get(ui::assets::serve))
         .route("/ui/catalog", get(ui::catalog_page))
         .route("/ui/login", get(ui::login_page).post(ui::login))
@@ -369,6 +379,7 @@ async fn index(
             "/metrics": "Prometheus metrics (read role)",
             "/api/v1/openapi.json": "this API as OpenAPI 3.1",
             "/api/v1/vocabulary": "prefixes, classes and properties of the ontology (query completion)",
+            "/api/v1/search": "full-text search (Chinese and English) over names, titles and descriptions: ?q=&kind=&offset=&limit=",
             "/": "this index (browsers get the workbench)"
         }
     }))
@@ -399,6 +410,7 @@ pub async fn serve_listener(
     if let Some(service) = state.app().link_prediction().cloned() {
         tokio::spawn(follow_model(service));
     }
+    tokio::spawn(follow_store(Arc::clone(state.app())));
     if let Some(path) = state.config().loaded_from.clone() {
         tokio::spawn(guard::follow_tokens(state.clone(), path));
     }
@@ -421,6 +433,48 @@ async fn follow_model(service: Arc<crate::recommend::Service>) {
             Err(e) => tracing::error!("model reload task failed: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Keeps the search index in step with the store: once writes (ingest, scan, SPARQL update,
+/// graph store) pause for a tick, the text is re-read and what changed rewritten; during a
+/// long stream of writes, at least every few seconds. The first tick builds the index, so the
+/// first search does not wait for it.
+async fn follow_store(app: Arc<App>) {
+    const TICK: Duration = Duration::from_millis(250);
+    const MAX_WAIT: Duration = Duration::from_secs(5);
+    let mut seen = 0;
+    let mut waiting_since: Option<Instant> = None;
+    loop {
+        let now = app.catalog().generation();
+        let behind = app
+            .search_index()
+            .map(|ix| ix.generation() != now)
+            .unwrap_or(false);
+        let quiet = now == seen;
+        seen = now;
+        let started = *waiting_since.get_or_insert_with(Instant::now);
+        if behind && (quiet || started.elapsed() >= MAX_WAIT) {
+            waiting_since = None;
+            let a = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || a.sync_search()).await {
+                Ok(Ok(Some(stats))) if stats.added + stats.updated + stats.removed > 0 => {
+                    tracing::info!(
+                        added = stats.added,
+                        updated = stats.updated,
+                        removed = stats.removed,
+                        documents = stats.documents,
+                        "search index updated"
+                    );
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("search index not updated: {e}"),
+                Err(e) => tracing::error!("search index task failed: {e}"),
+            }
+        } else if !behind {
+            waiting_since = None;
+        }
+        tokio::time::sleep(TICK).await;
     }
 }
 

@@ -100,13 +100,25 @@ pub struct LabelRow {
     pub value: String,
     pub confidence: Option<f64>,
     pub model: String,
+    /// `accepted`, `review`, or a person's `human-accepted` / `human-rejected` (at once, before
+    /// the next ingest rewrites the label).
     pub status: String,
+    /// The labelled product's title, and where in it the value was found (characters).
+    pub title: Option<String>,
+    pub start: Option<usize>,
+    pub end: Option<usize>,
+    /// The ingest run that made the label.
+    pub run: Option<String>,
+    /// Who decided, when a person did.
+    pub decided_by: Option<String>,
 }
 
-/// Labels with `status` (any when `None`), least confident first, at most `limit`.
+/// Labels with `status` (any when `None`), least confident first, at most `limit`; of one
+/// product when `product` is given.
 pub fn list(
     catalog: &Catalog,
     status: Option<&str>,
+    product: Option<&str>,
     limit: usize,
     admin: bool,
 ) -> Result<Vec<LabelRow>, CatalogError> {
@@ -122,7 +134,11 @@ pub fn list(
     let query = NamedQuery::parse("labels", include_str!("queries/labels.rq"))?;
     let rows: Vec<LabelFound> = catalog.query_rows_limited(
         &query,
-        &[("graph", g), ("wanted", status.unwrap_or("any"))],
+        &[
+            ("graph", g),
+            ("wanted", status.unwrap_or("any")),
+            ("of", product.unwrap_or("any")),
+        ],
         admin,
         Some(limit),
     )?;
@@ -137,6 +153,11 @@ pub fn list(
             confidence: r.confidence,
             model: r.model,
             status: r.status,
+            title: r.title,
+            start: r.start,
+            end: r.end,
+            run: r.run,
+            decided_by: r.decided_by,
             iri: r.l,
         })
         .collect())
@@ -153,6 +174,12 @@ struct LabelFound {
     confidence: Option<f64>,
     model: String,
     status: String,
+    title: Option<String>,
+    start: Option<usize>,
+    end: Option<usize>,
+    run: Option<String>,
+    #[serde(rename = "decidedBy")]
+    decided_by: Option<String>,
 }
 
 /// A row of `queries/label-products.rq`.

@@ -9,9 +9,19 @@
 //! would not run. Static files are embedded ([`assets`]); the chrome speaks Chinese and English
 //! ([`text`]).
 
+mod asset;
 pub(super) mod assets;
+mod explore;
+mod review;
 pub(super) mod session;
+mod tables;
 mod text;
+
+pub(super) use asset::asset_page;
+pub(super) use explore::{entity_page, taxonomy_page};
+pub(super) use review::review_page;
+pub(super) use tables::{changes_page, models_page, ontology_page};
+pub(super) use text::Lang;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -23,7 +33,7 @@ use serde::Deserialize;
 
 use super::{ApiError, AppState};
 use crate::privacy::{Principal, Role};
-use text::{Lang, Text};
+use text::Text;
 
 /// The cookie holding the chosen chrome language.
 const LANG_COOKIE: &str = "st_lang";
@@ -72,7 +82,7 @@ fn lang_of(headers: &HeaderMap) -> Lang {
 
 /// The page frame for this request, or — where the server needs a signed-in user and there is
 /// none — the redirect to the sign-in page.
-fn chrome(
+pub(super) fn chrome(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
@@ -113,8 +123,32 @@ fn chrome(
     ))
 }
 
+/// The label to show in `lang` (its tag, else untagged, else any) and, beside it, one in the
+/// other language when the graph has it.
+pub(super) fn pick_label(
+    names: &[(String, String)],
+    lang: Lang,
+) -> (Option<String>, Option<String>) {
+    let tagged = |code: &str| {
+        names
+            .iter()
+            .find(|(_, l)| l.split('-').next() == Some(code))
+            .map(|(v, _)| v.clone())
+    };
+    let mine = tagged(lang.code())
+        .or_else(|| {
+            names
+                .iter()
+                .find(|(_, l)| l.is_empty())
+                .map(|(v, _)| v.clone())
+        })
+        .or_else(|| names.first().map(|(v, _)| v.clone()));
+    let other = tagged(lang.other().code()).filter(|o| Some(o) != mine.as_ref());
+    (mine, other)
+}
+
 /// A rendered page with the headers every page carries.
-fn page(status: StatusCode, t: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => {
             let mut r = (status, html).into_response();
