@@ -87,11 +87,8 @@ impl App {
         linked.dedup();
         let labels = self.catalog.labels(&linked, admin)?;
         let is_a = |local: &str, ns: &str| types.iter().any(|t| *t == format!("{ns}{local}"));
-        let machine_labels = if is_a("Product", SCHEMA) {
-            self.labels(None, Some(iri), 100, admin)?
-        } else {
-            Vec::new()
-        };
+        // Products and reviews carry labels; anything else simply has none.
+        let machine_labels = self.labels(None, Some(iri), 100, admin)?;
         let mut predictions = Vec::new();
         if let Some(service) = &self.recommend {
             let said =

@@ -132,16 +132,17 @@ pub fn list(
     }
     let g = catalog.layout().products.as_str();
     let query = NamedQuery::parse("labels", include_str!("queries/labels.rq"))?;
-    let rows: Vec<LabelFound> = catalog.query_rows_limited(
-        &query,
-        &[
-            ("graph", g),
-            ("wanted", status.unwrap_or("any")),
-            ("of", product.unwrap_or("any")),
-        ],
-        admin,
-        Some(limit),
-    )?;
+    let args = [("graph", g), ("wanted", status.unwrap_or("any"))];
+    let rows: Vec<LabelFound> = match product {
+        // One entity's labels: bound in the query (an index lookup), not filtered after.
+        Some(p) => {
+            let mut rows: Vec<LabelFound> =
+                catalog.query_rows_for(&query, &args, admin, "product", &[p.to_owned()])?;
+            rows.truncate(limit);
+            rows
+        }
+        None => catalog.query_rows_limited(&query, &args, admin, Some(limit))?,
+    };
     let prefix = label_iri(catalog.layout().base(), "");
     Ok(rows
         .into_iter()

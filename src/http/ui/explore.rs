@@ -31,6 +31,25 @@ pub(crate) fn compact(iri: &str) -> String {
         .unwrap_or_else(|| iri.to_owned())
 }
 
+/// A short name for an IRI without a label: `prefix:local`, else its last path segments
+/// (`user/9f3a…`), which say more than the host a long IRI starts with.
+pub(crate) fn tail(iri: &str) -> String {
+    let c = compact(iri);
+    if c != iri {
+        return c;
+    }
+    let parts: Vec<&str> = iri
+        .trim_end_matches(['/', '#'])
+        .rsplit(['/', '#'])
+        .take(2)
+        .collect();
+    match parts.as_slice() {
+        [last, before] if !before.is_empty() && !before.contains(':') => format!("{before}/{last}"),
+        [last, ..] => (*last).to_owned(),
+        [] => iri.to_owned(),
+    }
+}
+
 /// A link to the explorer page of `iri`.
 pub(crate) fn entity_url(iri: &str) -> String {
     let q: String = form_urlencoded::byte_serialize(iri.as_bytes()).collect();
@@ -85,6 +104,9 @@ struct Edge {
     y1: i32,
     x2: i32,
     y2: i32,
+    /// Where its label goes: most of the way out, so labels do not pile up at the centre.
+    lx: i32,
+    ly: i32,
     label: String,
     incoming: bool,
 }
@@ -136,7 +158,7 @@ fn neighbour_graph(ex: &Exploration, title: &str) -> (Vec<Node>, Vec<Edge>) {
             .labels
             .get(&f.value)
             .cloned()
-            .unwrap_or_else(|| compact(&f.value));
+            .unwrap_or_else(|| tail(&f.value));
         nodes.push(Node {
             x,
             y,
@@ -149,6 +171,8 @@ fn neighbour_graph(ex: &Exploration, title: &str) -> (Vec<Node>, Vec<Edge>) {
             y1: cy as i32,
             x2: x,
             y2: y,
+            lx: (cx + 0.6 * (x as f64 - cx)) as i32,
+            ly: (cy + 0.6 * (y as f64 - cy)) as i32 - 3,
             label: short(&compact(&f.predicate), 20),
             incoming: *incoming,
         });
@@ -185,7 +209,11 @@ pub(super) fn label_view(row: LabelRow) -> LabelView {
         before: chars[..start].iter().collect(),
         span: chars[start..end].iter().collect(),
         after: chars[end..].iter().collect(),
-        model: compact(&row.model),
+        // `…/model/review-classifier/8fa6…`: the name and version are what a reviewer reads.
+        model: row
+            .model
+            .split_once("/model/")
+            .map_or_else(|| compact(&row.model), |(_, m)| m.to_owned()),
         confidence: row
             .confidence
             .map(|c| format!("{c:.3}"))
@@ -377,6 +405,9 @@ mod tests {
         assert_eq!(compact("http://schema.org/name"), "schema:name");
         assert_eq!(compact("https://example.org/x"), "https://example.org/x");
         assert_eq!(compact("http://schema.org/"), "http://schema.org/");
+        assert_eq!(tail("http://x.org/id/user/9f3a"), "user/9f3a");
+        assert_eq!(tail("http://schema.org/brand"), "schema:brand");
+        assert_eq!(tail("urn:x"), "urn:x");
     }
 
     #[test]
