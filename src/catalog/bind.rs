@@ -75,6 +75,20 @@ pub(super) fn values(query: &mut Query, var: &Variable, terms: &[oxigraph::model
     {
         pattern = inner;
     }
+    // Down to the basic graph pattern that binds `var`, through `GRAPH` blocks, the left
+    // (mandatory) side of OPTIONALs and joins, and FILTER/BIND: the same solutions, since that
+    // pattern binds `var` in every solution anyway, but the evaluator then starts from the
+    // listed terms. Joined on top instead, it evaluated every optional part for every subject
+    // first (0.8 s instead of 20 ms for a page of the demo's labels).
+    while descends(pattern, var) {
+        pattern = match pattern {
+            GraphPattern::Graph { inner, .. }
+            | GraphPattern::Filter { inner, .. }
+            | GraphPattern::Extend { inner, .. } => inner,
+            GraphPattern::LeftJoin { left, .. } | GraphPattern::Join { left, .. } => left,
+            _ => break,
+        };
+    }
     let rows = terms
         .iter()
         .map(|t| vec![Some(spargebra::term::GroundTerm::NamedNode(t.clone()))])
@@ -92,6 +106,42 @@ pub(super) fn values(query: &mut Query, var: &Variable, terms: &[oxigraph::model
         }),
         right: Box::new(inner),
     };
+}
+
+/// Whether a `VALUES ?var` belongs inside `p`'s first child rather than on top of `p`: that
+/// child certainly binds `var` (see [`values`]).
+fn descends(p: &GraphPattern, var: &Variable) -> bool {
+    match p {
+        GraphPattern::Graph { name, inner } => {
+            let names_it =
+                matches!(name, spargebra::term::NamedNodePattern::Variable(v) if v == var);
+            !names_it && binds(inner, var)
+        }
+        GraphPattern::LeftJoin { left, .. } | GraphPattern::Join { left, .. } => binds(left, var),
+        GraphPattern::Filter { inner, .. } => binds(inner, var),
+        GraphPattern::Extend {
+            inner, variable, ..
+        } => variable != var && binds(inner, var),
+        _ => false,
+    }
+}
+
+/// Whether `p` binds `var` in every solution through a triple pattern on its mandatory path.
+fn binds(p: &GraphPattern, var: &Variable) -> bool {
+    use spargebra::term::{NamedNodePattern, TermPattern};
+    match p {
+        GraphPattern::Bgp { patterns } => patterns.iter().any(|t| {
+            matches!(&t.subject, TermPattern::Variable(v) if v == var)
+                || matches!(&t.predicate, NamedNodePattern::Variable(v) if v == var)
+                || matches!(&t.object, TermPattern::Variable(v) if v == var)
+        }),
+        GraphPattern::Graph { inner, .. }
+        | GraphPattern::Filter { inner, .. }
+        | GraphPattern::Extend { inner, .. } => binds(inner, var),
+        GraphPattern::LeftJoin { left, .. } => binds(left, var),
+        GraphPattern::Join { left, right } => binds(left, var) || binds(right, var),
+        _ => false,
+    }
 }
 
 /// Whether the top-level projection of a SELECT lists `var`.
@@ -391,5 +441,54 @@ mod tests {
         let text = q.to_string();
         assert!(text.contains("VALUES ( ?s ) { ( <http://e/a> )"), "{text}");
         assert!(text.contains("LIMIT 3"), "{text}");
+    }
+
+    #[test]
+    fn values_go_to_the_pattern_that_binds_them() {
+        let q =
+            "SELECT ?s ?t WHERE { GRAPH ?g { ?s a ?c OPTIONAL { ?s ?p ?t } FILTER(?c != ?s) } }";
+        let a = oxigraph::model::NamedNode::new_unchecked("http://e/a");
+        let mut q = SparqlParser::new().parse_query(q).unwrap();
+        values(&mut q, &Variable::new_unchecked("s"), &[a]);
+        let text = q.to_string();
+        // Before the OPTIONAL, next to the triple that binds ?s.
+        assert!(
+            text.find("VALUES").unwrap() < text.find("OPTIONAL").unwrap(),
+            "{text}"
+        );
+        // Not into an optional part, which might not bind it.
+        let mut q = SparqlParser::new()
+            .parse_query("SELECT ?s ?t WHERE { ?s a ?c OPTIONAL { ?s ?p ?t } }")
+            .unwrap();
+        values(
+            &mut q,
+            &Variable::new_unchecked("t"),
+            &[oxigraph::model::NamedNode::new_unchecked("http://e/b")],
+        );
+        let text = q.to_string();
+        assert!(
+            text.find("VALUES").unwrap() < text.find("?c").unwrap(),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn values_go_into_the_graph_block_unless_they_bind_its_name() {
+        let q = "SELECT ?s WHERE { GRAPH ?g { ?s ?p ?o } }";
+        let a = oxigraph::model::NamedNode::new_unchecked("http://e/a");
+        let mut inside = SparqlParser::new().parse_query(q).unwrap();
+        values(&mut inside, &Variable::new_unchecked("s"), &[a.clone()]);
+        let text = inside.to_string();
+        assert!(
+            text.find("GRAPH").unwrap() < text.find("VALUES").unwrap(),
+            "{text}"
+        );
+        let mut outside = SparqlParser::new().parse_query(q).unwrap();
+        values(&mut outside, &Variable::new_unchecked("g"), &[a]);
+        let text = outside.to_string();
+        assert!(
+            text.find("VALUES").unwrap() < text.find("GRAPH").unwrap(),
+            "{text}"
+        );
     }
 }

@@ -334,6 +334,60 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Every (IRI subject, value) of `predicate` in `graph`, values by their lexical form (one
+    /// scan of the predicate's index: far cheaper than a lookup per subject when most subjects
+    /// are wanted).
+    pub fn predicate_values(
+        &self,
+        graph: &NamedNode,
+        predicate: &str,
+    ) -> Result<Vec<(String, String)>, CatalogError> {
+        let p = node(predicate)?;
+        let mut out = Vec::new();
+        for q in self.store.quads_for_pattern(
+            None,
+            Some(p.as_ref()),
+            None,
+            Some(GraphNameRef::NamedNode(graph.as_ref())),
+        ) {
+            let q = q?;
+            let oxigraph::model::NamedOrBlankNode::NamedNode(s) = q.subject else {
+                continue;
+            };
+            let v = match q.object {
+                OxTerm::NamedNode(o) => o.into_string(),
+                OxTerm::Literal(l) => l.value().to_owned(),
+                _ => continue,
+            };
+            out.push((s.into_string(), v));
+        }
+        Ok(out)
+    }
+
+    /// The IRI subjects that have `predicate` with value `object` in `graph` (one scan of the
+    /// predicate–object index).
+    pub fn subjects(
+        &self,
+        graph: &NamedNode,
+        predicate: &str,
+        object: &Object,
+    ) -> Result<Vec<String>, CatalogError> {
+        let p = node(predicate)?;
+        let o = Iris::default().term(object)?;
+        let mut out = Vec::new();
+        for q in self.store.quads_for_pattern(
+            None,
+            Some(p.as_ref()),
+            Some(o.as_ref()),
+            Some(GraphNameRef::NamedNode(graph.as_ref())),
+        ) {
+            if let oxigraph::model::NamedOrBlankNode::NamedNode(s) = q?.subject {
+                out.push(s.into_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// Writes `statements` into `graph` atomically, replacing every triple whose subject is one
     /// of `subjects` (their earlier descriptions). Unlike [`Catalog::describe`] this touches only
     /// those subjects' triples (an index lookup each), so it suits batches of records in a large

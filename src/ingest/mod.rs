@@ -21,6 +21,7 @@ pub mod label;
 pub mod mapping;
 pub mod quality;
 pub mod read;
+mod review;
 mod run;
 mod stage;
 pub mod suggest;

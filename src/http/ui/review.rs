@@ -17,8 +17,8 @@ use super::{chrome, page, Chrome};
 use crate::http::AppState;
 use crate::privacy::Role;
 
-/// The most labels one page of the queue holds.
-const QUEUE: usize = 200;
+/// The most labels one page of the queue holds (decide them, reload for the next ones).
+const QUEUE: usize = 50;
 
 #[derive(Template)]
 #[template(path = "review.html")]
