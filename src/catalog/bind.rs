@@ -477,7 +477,11 @@ mod tests {
         let q = "SELECT ?s WHERE { GRAPH ?g { ?s ?p ?o } }";
         let a = oxigraph::model::NamedNode::new_unchecked("http://e/a");
         let mut inside = SparqlParser::new().parse_query(q).unwrap();
-        values(&mut inside, &Variable::new_unchecked("s"), &[a.clone()]);
+        values(
+            &mut inside,
+            &Variable::new_unchecked("s"),
+            std::slice::from_ref(&a),
+        );
         let text = inside.to_string();
         assert!(
             text.find("GRAPH").unwrap() < text.find("VALUES").unwrap(),
