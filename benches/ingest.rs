@@ -8,12 +8,19 @@
 //! Records: `demo/data/products.csv` repeated with fresh ids up to ING_ROWS (default 30,000;
 //! the titles are realistic Chinese and English product titles; repeats become duplicate links,
 //! as they would in a real feed). Environment: ING_ROWS, ING_DIR (default
-//! target/ingest-bench), ING_PARTS (model,ingest,store,plain).
+//! target/ingest-bench), ING_PARTS (model,ingest,store,plain,sealed).
 //!
 //! `store` is the floor under the end-to-end figure: the quads the labelled run left in its
 //! product graph, bulk-loaded into a fresh Oxigraph store straight through Oxigraph's own bulk
 //! loader (no pipeline), once in the pipeline's batches and once in one load. On a machine where
 //! the model alone keeps every core busy, end to end cannot take less than the model plus this.
+//!
+//! `sealed` is the cost of encryption on the demo's ingest: the five demo files through their
+//! mappings (no labelling model: the conservative case, where sealing is the larger share),
+//! once with sealing — users' name, phone and e-mail and every quarantined record's cells —
+//! and once without (users by id only, quarantined records without a copy of their cells, as
+//! an ingest with no keyring writes them), alternating, ING_ROUNDS times (default 3), each on a
+//! fresh store. The difference bounds what encryption adds: the sealed runs also write more.
 //!
 //! `cargo bench --bench ingest`
 
@@ -103,7 +110,7 @@ fn store_floor(catalog: &Catalog, dir: &Path, rows: usize, records: usize) -> an
 fn main() -> anyhow::Result<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let rows: usize = env("ING_ROWS", 30_000);
-    let parts: String = env("ING_PARTS", "model,ingest,store,plain".to_string());
+    let parts: String = env("ING_PARTS", "model,ingest,store,plain,sealed".to_string());
     let dir = PathBuf::from(env(
         "ING_DIR",
         repo.join("target/ingest-bench").display().to_string(),
@@ -201,6 +208,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
+    if parts.contains("sealed") {
+        sealed_cost(&repo, &dir)?;
+    }
+
     if parts.contains("plain") {
         let catalog = store(&dir.join("store-plain"), &repo)?;
         let m = Mapping::parse(MAPPING)?;
@@ -217,5 +228,62 @@ fn main() -> anyhow::Result<()> {
         );
         println!("  stages (s): {:?}", r.seconds);
     }
+    Ok(())
+}
+
+/// The demo's ingest with and without sealing (see the module comment); prints both medians
+/// and their ratio.
+fn sealed_cost(repo: &Path, dir: &Path) -> anyhow::Result<()> {
+    let rounds: usize = env("ING_ROUNDS", 3);
+    let files = ["sellers", "products", "users", "behaviour", "reviews"];
+    let vault = stocktake::vault::Keyring::generate("bench");
+    let run = |sealed: bool, n: usize| -> anyhow::Result<(f64, u64, u64)> {
+        let catalog = store(&dir.join(format!("store-sealed-{sealed}-{n}")), repo)?;
+        let options = ingest::RunOptions {
+            labeler: None,
+            commit_every: ingest::COMMIT_EVERY,
+            confine: None,
+            names: None,
+            vault: sealed.then_some(&vault),
+        };
+        let t = Instant::now();
+        let (mut quarantined, mut records) = (0, 0);
+        for f in files {
+            let mut text = std::fs::read_to_string(repo.join(format!("demo/mappings/{f}.toml")))?;
+            if !sealed && f == "users" {
+                text = "entity = \"user\"\n[columns]\nid = \"user_id\"\n".into();
+            }
+            let m = Mapping::parse(&text)?;
+            let path = repo.join(format!("demo/data/{f}.csv"));
+            let r = ingest::ingest_with(&catalog, &path, &m, &text, b"bench", &options)?;
+            quarantined += r.quarantined;
+            records += r.records_in;
+        }
+        catalog.flush()?;
+        Ok((t.elapsed().as_secs_f64(), quarantined, records))
+    };
+    let (mut plain, mut sealed) = (Vec::new(), Vec::new());
+    let (mut q, mut records) = (0, 0);
+    for n in 0..rounds {
+        let (s, _, _) = run(false, n)?;
+        plain.push(s);
+        let (s, qn, rn) = run(true, n)?;
+        sealed.push(s);
+        (q, records) = (qn, rn);
+        println!(
+            "sealed round {n}: without {:.2} s, with {:.2} s",
+            plain[n], sealed[n]
+        );
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (p, s) = (median(&mut plain), median(&mut sealed));
+    println!(
+        "demo ingest (5 files, {records} records, {q} quarantined, users' 3 fields sealed): \
+         without sealing {p:.2} s, with {s:.2} s (medians of {rounds}): encryption adds {:+.1}%",
+        (s / p - 1.0) * 100.0
+    );
     Ok(())
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub inventory: InventoryConfig,
     /// Change detection thresholds, watched sources, alert rules (`[monitor]`).
     pub monitor: crate::monitor::MonitorConfig,
+    /// Where the keys of sealed values come from (`[vault]`: command, environment, key file).
+    pub vault: crate::vault::VaultConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
     /// The file this configuration was read from, if any: the server re-reads its tokens when
@@ -134,6 +136,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             inventory: InventoryConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
+            vault: crate::vault::VaultConfig::default(),
             tokens: Vec::new(),
             loaded_from: None,
         }

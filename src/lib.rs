@@ -21,10 +21,11 @@
 //!                          commit size), label decisions, train and the retrain after an
 //!                          ingest, report, rescans beside the server, the search index kept in
 //!                          step with the store, the explorer's and asset page's views; AppError keeps domain
-//!                          errors whole as causes
+//!                          errors whole as causes; sealed values' rotation and audited decryption
 //!            config        layered configuration (defaults → file → env → flags); it gathers
 //!                          the option structs the modules below own and imports them, never
-//!                          the reverse; audit (the write log); telemetry (Prometheus recorder)
+//!                          the reverse; audit (the hash-chained log of writes, restricted reads and
+//!                          decryptions); telemetry (Prometheus recorder)
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! domain     ingest        records → product graph: mappings (and suggestions from the
 //!                          inventory), cleaning, stable IRIs from business keys, quarantine with
@@ -54,6 +55,9 @@
 //!            search        tantivy only: full-text index of names, titles and descriptions
 //!                          (character and pair grams: Chinese and English substrings), synced
 //!                          with the store by content hash, hidden graphs filtered out
+//!            vault         chacha20poly1305 only: sealed values (XChaCha20-Poly1305, key id and
+//!                          field bound as associated data), the keyring from a command, an
+//!                          environment variable or a 0600 key file, new keys for rotation
 //!            kg            pure data: id maps, triples and splits, filter index, checkpoints
 //! ```
 //!
@@ -80,3 +84,4 @@ pub mod recommend;
 pub mod registry;
 pub mod search;
 pub mod telemetry;
+pub mod vault;

@@ -56,6 +56,17 @@ fn demo_scans_ingests_trains_and_answers() {
             "{pre} SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?u st:purchased ?p }} }}"
         )) > 500
     );
+    // Users' phones are kept, sealed only: none in the clear.
+    let phones = count(&format!(
+        "{pre} SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?u a st:User ; schema:telephone ?t }} }}"
+    ));
+    let sealed = count(&format!(
+        "{pre} SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?u a st:User ; schema:telephone ?t FILTER(datatype(?t) = st:sealed && STRSTARTS(STR(?t), \"stv1:\")) }} }}"
+    ));
+    assert!(
+        phones > 500 && phones == sealed,
+        "{phones} phones, {sealed} sealed"
+    );
     assert!(
         count(&format!(
             "{pre} SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?l a st:Label ; st:status ?s }} }}"

@@ -324,10 +324,19 @@ fn nothing_derived_from_a_user_id_can_be_recomputed_without_the_secret() {
         "entity = \"product\"\nnamespace = \"shop\"\n[columns]\nid = \"sku\"\ntitle = \"title\"\n";
     let em = "entity = \"interaction\"\nproduct_namespace = \"shop\"\n[columns]\nuser = \"user\"\nproduct = \"item\"\nkind = \"action\"\ntime = \"ts\"\n";
     let rm = "entity = \"review\"\nproduct_namespace = \"shop\"\n[columns]\nproduct = \"item\"\nuser = \"uid\"\ntext = \"body\"\n";
+    let vault = stocktake::vault::Keyring::generate("t1");
     let run = |secret: &[u8], dir: &str| {
         let c = ontology_catalog(&tmp.path().join(dir));
+        let options = ingest::RunOptions {
+            labeler: None,
+            commit_every: ingest::COMMIT_EVERY,
+            confine: None,
+            names: None,
+            vault: Some(&vault),
+        };
         for (file, m) in [(&shop, pm), (&events, em), (&reviews, rm)] {
-            ingest::ingest(&c, file, &Mapping::parse(m).unwrap(), m, secret, None).unwrap();
+            ingest::ingest_with(&c, file, &Mapping::parse(m).unwrap(), m, secret, &options)
+                .unwrap();
         }
         c
     };
@@ -375,7 +384,17 @@ fn nothing_derived_from_a_user_id_can_be_recomputed_without_the_secret() {
     // its pseudonym.
     let raw = select(&a, "SELECT ?r WHERE { GRAPH ?g { ?q st:rawRecord ?r } }");
     assert_eq!(raw.len(), 1, "{raw:?}");
-    let raw: serde_json::Value = serde_json::from_str(&raw[0]["r"]).unwrap();
+    assert!(
+        raw[0]["r"].starts_with("stv1:t1:"),
+        "stored sealed: {raw:?}"
+    );
+    let opened = vault
+        .open_str(
+            &raw[0]["r"],
+            &format!("{}rawRecord", stocktake::catalog::vocab::ST),
+        )
+        .unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&opened).unwrap();
     assert!(raw.get("phone").is_none(), "unmapped column kept: {raw}");
     assert!(
         raw["user"].as_str().unwrap().starts_with("pseudonym:"),
@@ -513,6 +532,7 @@ fn links_inside_file_roots_and_the_store_directory_are_not_read() {
             commit_every: ingest::COMMIT_EVERY,
             confine: Some(&confine),
             names: None,
+            vault: None,
         },
     )
     .unwrap_err();
@@ -727,6 +747,7 @@ fn names_and_street_addresses_in_review_texts_are_masked_by_the_model() {
         commit_every: ingest::COMMIT_EVERY,
         confine: None,
         names: Some(&tagger),
+        vault: None,
     };
     ingest::ingest_with(
         &c,

@@ -22,6 +22,7 @@ mod limits;
 mod models_cli;
 mod monitor;
 mod monitor_ops;
+mod privacy;
 mod restart;
 mod retrain;
 mod security;

@@ -175,6 +175,33 @@ fn workbench_pages_read_through_the_callers_visibility() {
         );
         assert_eq!(status, want, "{who:?}: {body}");
     }
+    // Sealed values open for admins only (with a reason, audited); the keyring's status too.
+    for (who, want) in [
+        (Who::Anonymous, 401),
+        (Who::Reader, 403),
+        (Who::Writer, 403),
+        (Who::Admin, 200),
+    ] {
+        let (status, body) = send(
+            &server,
+            who,
+            reqwest::Method::POST,
+            "/api/v1/decrypt",
+            Some("application/json"),
+            Some(r#"{"subject":"http://example.org/q","reason":"access test"}"#.into()),
+        );
+        assert_eq!(status, want, "{who:?} decrypt: {body}");
+        let (status, body) = send(
+            &server,
+            who,
+            reqwest::Method::GET,
+            "/api/v1/keys",
+            None,
+            None,
+        );
+        assert_eq!(status, want, "{who:?} keys: {body}");
+    }
+    assert!(server.audit_log().contains("access test"));
     // Bad input gets a clear message, never a crash.
     for (path, needle) in [
         ("/api/v1/search?q=", "empty"),

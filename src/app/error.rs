@@ -47,6 +47,11 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    /// The caller's role or grants do not allow the use case.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A configured labelling model cannot be loaded; `setting` names the option to fix.
     #[error("{setting} {model:?} cannot be loaded: {message}")]
     Labeler {

@@ -71,7 +71,9 @@ impl App {
                 });
             }
         }
-        let secret = ingest::pseudonym_secret(&self.config.data)?;
+        // The keyring seals the pseudonym key, quarantined cells and kept personal fields.
+        let vault = self.keyring()?;
+        let secret = ingest::pseudonym_secret(&self.config.data, &vault)?;
         // Review texts are published: the name/address model masks people in them.
         let names = (job.mapping.entity == Entity::Review)
             .then(|| self.name_tagger())
@@ -82,6 +84,7 @@ impl App {
             commit_every: self.config.ingest.commit_every,
             confine: Some(job.confine.unwrap_or(&local)),
             names: names.as_deref(),
+            vault: Some(&vault),
         };
         let report = ingest::ingest_with(
             &self.catalog,

@@ -18,6 +18,7 @@ mod models;
 mod scan;
 mod search;
 mod train;
+mod vault;
 
 use std::sync::{Arc, OnceLock};
 
@@ -29,6 +30,7 @@ pub use models::{load_model, register_models};
 pub use scan::{ScanJob, Scanned};
 pub use search::SearchAnswer;
 pub use train::{metric_pairs, train, TrainData, TrainEvent, TrainJob, Trained};
+pub use vault::{KeyStatus, Opened, Rotation};
 
 use crate::audit::AuditLog;
 use crate::catalog::{Catalog, GraphLayout, Limits, NamedQuery};

@@ -163,6 +163,9 @@ impl Catalog {
                         }
                     }
                     if let Term::Literal(l) = &q.object {
+                        if super::sealed::is_sealed(l) {
+                            continue;
+                        }
                         let rank = match l.language() {
                             Some(lang) if lang.starts_with("zh") => 0,
                             None => 1,

@@ -15,6 +15,7 @@ mod links;
 mod named;
 mod ontology;
 mod rows;
+mod sealed;
 mod shacl;
 mod sparql;
 mod text;
@@ -36,6 +37,7 @@ pub use graph_store::{GraphTarget, LoadStats};
 pub use named::{NamedQuery, NamedQueryParam};
 pub use ontology::OntologyReport;
 pub use rows::{Cell, Table};
+pub use sealed::SealedValue;
 pub use shacl::{ValidationReport, ValidationResult};
 pub use sparql::{
     CancelToken, DatasetRequest, Limits, OutputFormat, PreparedQuery, PreparedUpdate, QueryForm,

@@ -88,6 +88,9 @@ impl Catalog {
                     else {
                         continue;
                     };
+                    if super::sealed::is_sealed(&lit) {
+                        continue;
+                    }
                     let graph = quad.graph_name;
                     let e = by_key
                         .entry((graph.clone(), s.clone()))

@@ -46,6 +46,14 @@ impl Object {
             lang: None,
         }
     }
+    /// A sealed value (`vault`): a literal of datatype `st:sealed`, opaque without the key.
+    pub fn sealed(s: impl Into<String>) -> Object {
+        Object::Literal {
+            value: s.into(),
+            datatype: Some(format!("{}sealed", super::vocab::ST)),
+            lang: None,
+        }
+    }
     pub fn integer(x: u64) -> Object {
         Object::typed(x.to_string(), "integer")
     }

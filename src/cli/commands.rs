@@ -46,6 +46,8 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => super::scan::report(&config, args),
         Command::Ingest(args) => super::ingest::run(&config, args),
         Command::Labels { action } => super::labels::run(&config, action),
+        Command::Keys { action } => super::vault::keys(&config, action),
+        Command::Audit { action } => super::vault::audit(&config, action),
         Command::Train(args) => super::kge::train(&config, args),
         Command::Eval(args) => super::kge::eval(args),
         Command::Predict(args) => super::kge::predict_cmd(args),

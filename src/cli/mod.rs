@@ -12,6 +12,7 @@ mod kge;
 mod labels;
 mod models;
 mod scan;
+mod vault;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -146,6 +147,16 @@ pub enum Command {
     },
     /// Turn embeddings trained elsewhere (DGL-KE or PyTorch-BigGraph) into a model link prediction serves.
     ImportEmbeddings(embeddings::ImportArgs),
+    /// The keys of sealed values: status, rotation, audited decryption.
+    Keys {
+        #[command(subcommand)]
+        action: vault::KeysAction,
+    },
+    /// The audit log: verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        action: vault::AuditAction,
+    },
     /// Manage bearer tokens (only their hashes are stored in the config file).
     Token {
         #[command(subcommand)]

@@ -74,6 +74,10 @@ pub enum ApiError {
     /// 500: a bug or an environment failure; details only in the log.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 500: stored data failed its integrity check (a sealed value that does not
+    /// authenticate); the message names what, never any value, and is shown.
+    #[error("{0}")]
+    Integrity(String),
 }
 
 impl ApiError {
@@ -101,7 +105,7 @@ impl ApiError {
             Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Integrity(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -237,6 +241,18 @@ impl From<AppError> for ApiError {
             | AppError::Invalid(_)
             | AppError::Search(crate::search::SearchError::Invalid(_)) => {
                 Self::BadRequest(e.to_string())
+            }
+            AppError::Forbidden(m) => Self::Forbidden(m),
+            // No key (or not the one a value needs): the rest of the server works; this
+            // request can succeed once the keys are supplied.
+            AppError::Vault(
+                crate::vault::VaultError::NoKey(_)
+                | crate::vault::VaultError::UnknownKey(_)
+                | crate::vault::VaultError::Source { .. },
+            ) => Self::unavailable(e.to_string()),
+            AppError::Vault(_) => {
+                tracing::error!("{e}");
+                Self::Integrity(e.to_string())
             }
             AppError::Busy {
                 message,

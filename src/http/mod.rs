@@ -21,6 +21,7 @@ mod search;
 mod sparql;
 mod store;
 mod ui;
+mod vault;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -274,6 +275,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/changes", get(changes::list))
         .route("/api/v1/labels", get(labels::list))
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
+        .route("/api/v1/decrypt", post(vault::decrypt))
+        .route("/api/v1/keys", get(vault::keys))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .route("/api/v1/openapi.json", get(openapi))

@@ -148,6 +148,8 @@ pub struct Context<'a> {
     /// Lower-cased SKOS labels and notations → concept IRI (from the ontology graph).
     pub categories: &'a HashMap<String, String>,
     pub now: DateTime<Utc>,
+    /// Seals the personal fields a mapping keeps.
+    pub vault: Option<&'a crate::vault::Keyring>,
 }
 
 /// A record's statements and the subjects they replace.
@@ -490,6 +492,21 @@ fn user(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
     };
     let u = rec.ctx.minter.user("users", &id);
     b.add(&u, rdf_type(), Object::iri(st("User")));
+    // Personal fields the mapping keeps (`[keep] phone = "encrypted"`): sealed, the predicate
+    // bound into each value. `ingest_with` refuses such a mapping without a keyring.
+    for (field, predicate) in [
+        ("name", "name"),
+        ("phone", "telephone"),
+        ("email", "email"),
+        ("address", "address"),
+    ] {
+        let (Some(value), Some(vault)) = (rec.get(field), rec.ctx.vault) else {
+            continue;
+        };
+        let p = schema(predicate);
+        let sealed = vault.seal_str(&value, &p);
+        b.add(&u, p, Object::sealed(sealed));
+    }
     Ok(u)
 }
 

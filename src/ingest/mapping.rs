@@ -77,10 +77,35 @@ impl Entity {
                 ("time", false),
                 ("rating", false),
             ],
-            Entity::User => &[("id", true)],
+            Entity::User => &[
+                ("id", true),
+                ("name", false),
+                ("phone", false),
+                ("email", false),
+                ("address", false),
+            ],
             Entity::Seller => &[("id", true), ("name", false), ("city", false)],
         }
     }
+}
+
+impl Entity {
+    /// Fields that hold personal data: mapped only with `[keep] <field> = "encrypted"`, and
+    /// then stored sealed (see `vault`), never in the clear.
+    pub fn personal_fields(self) -> &'static [&'static str] {
+        match self {
+            Entity::User => &["name", "phone", "email", "address"],
+            _ => &[],
+        }
+    }
+}
+
+/// How a personal field is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keep {
+    /// Sealed with the keyring: opaque in the store, opened only by an audited decryption.
+    Encrypted,
 }
 
 /// Values used when a column is absent or empty.
@@ -115,6 +140,9 @@ pub struct Mapping {
     pub columns: BTreeMap<String, String>,
     #[serde(default)]
     pub defaults: Defaults,
+    /// Personal field → how it is kept (`[keep] phone = "encrypted"`).
+    #[serde(default)]
+    pub keep: BTreeMap<String, Keep>,
 }
 
 /// A mapping that cannot be used, with what to change.
@@ -164,6 +192,28 @@ impl Mapping {
                 return Err(MappingError(format!(
                     "a {} needs a column for {field:?} ([columns] {field} = \"…\")",
                     self.entity.as_str()
+                )));
+            }
+        }
+        let personal = self.entity.personal_fields();
+        for field in out.keys() {
+            if personal.contains(&field.as_str()) && !self.keep.contains_key(field) {
+                return Err(MappingError(format!(
+                    "{field} is personal data: add `[keep] {field} = \"encrypted\"` to store it \
+                     sealed (readable only through an audited decryption), or leave it unmapped"
+                )));
+            }
+        }
+        for field in self.keep.keys() {
+            if !personal.contains(&field.as_str()) || !out.contains_key(field) {
+                return Err(MappingError(format!(
+                    "[keep] {field}: only mapped personal fields are kept sealed (a {}'s are {})",
+                    self.entity.as_str(),
+                    if personal.is_empty() {
+                        "none".to_string()
+                    } else {
+                        personal.join(", ")
+                    }
                 )));
             }
         }

@@ -70,35 +70,65 @@ pub enum IngestError {
 }
 
 /// The secret that keys user pseudonyms: `<data>/pseudonym.key`, created (random, 256 bits) on
-/// first use. Losing it changes every user IRI on the next ingest; it is never written to the
-/// store.
-pub fn pseudonym_secret(data: &Path) -> Result<Vec<u8>, IngestError> {
+/// first use and kept sealed by the keyring (a file from an earlier release that holds the key
+/// in the clear is sealed in place on first use). Losing it, or the key that seals it, changes
+/// every user IRI on the next ingest; it is never written to the store.
+pub fn pseudonym_secret(
+    data: &Path,
+    vault: &crate::vault::Keyring,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, IngestError> {
     let path = data.join("pseudonym.key");
-    let err = |e: std::io::Error| IngestError::Secret {
+    let fail = |message: String| IngestError::Secret {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message,
     };
-    match std::fs::read_to_string(&path) {
-        Ok(s) => hex::decode(s.trim()).map_err(|e| IngestError::Secret {
-            path: path.display().to_string(),
-            message: format!("not hex: {e}"),
-        }),
+    let err = |e: std::io::Error| fail(e.to_string());
+    let text = match std::fs::read_to_string(&path) {
+        Ok(s) => zeroize::Zeroizing::new(s.trim().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data).map_err(err)?;
-            let key: [u8; 32] = rand::random();
-            let tmp = data.join("pseudonym.key.tmp");
-            std::fs::write(&tmp, hex::encode(key)).map_err(err)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                    .map_err(err)?;
-            }
-            std::fs::rename(&tmp, &path).map_err(err)?;
-            Ok(key.to_vec())
+            let key = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
+            write_sealed_secret(data, &vault.seal(&key[..], PSEUDONYM_CONTEXT)).map_err(err)?;
+            return Ok(zeroize::Zeroizing::new(key.to_vec()));
         }
-        Err(e) => Err(err(e)),
+        Err(e) => return Err(err(e)),
+    };
+    if crate::vault::is_sealed(&text) {
+        let key = vault
+            .open(&text, PSEUDONYM_CONTEXT)
+            .map_err(|e| fail(e.to_string()))?;
+        // Sealed with a retired key: seal it with the current one (rotation does it too).
+        if crate::vault::key_id(&text) != Some(vault.current_id()) {
+            write_sealed_secret(data, &vault.seal(&key, PSEUDONYM_CONTEXT)).map_err(err)?;
+        }
+        return Ok(key);
     }
+    let key = zeroize::Zeroizing::new(
+        hex::decode(text.as_str()).map_err(|e| fail(format!("neither sealed nor hex: {e}")))?,
+    );
+    write_sealed_secret(data, &vault.seal(&key, PSEUDONYM_CONTEXT)).map_err(err)?;
+    tracing::info!(file = %path.display(), "the pseudonym key is now sealed");
+    Ok(key)
+}
+
+/// What the pseudonym key is sealed as (bound into its ciphertext).
+pub const PSEUDONYM_CONTEXT: &str = "pseudonym-key";
+
+/// Replaces `<data>/pseudonym.key` with a sealed value, 0600, through a rename.
+pub fn write_sealed_secret(data: &Path, sealed: &str) -> std::io::Result<()> {
+    let tmp = data.join("pseudonym.key.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
+    std::io::Write::write_all(&mut f, sealed.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, data.join("pseudonym.key"))
 }
 
 /// How user-derived keys are minted: 2 = every key derived from a user id comes from the
@@ -277,6 +307,7 @@ pub fn ingest_committing_every(
         commit_every,
         confine: None,
         names: None,
+        vault: None,
     };
     ingest_with(catalog, path, mapping, mapping_text, secret, &options)
 }
@@ -294,6 +325,10 @@ pub struct RunOptions<'a> {
     /// Masks Chinese personal names and street addresses in review texts before they are
     /// written (the validators mask phones, e-mails and ids in any case).
     pub names: Option<&'a crate::inventory::ner::NameTagger>,
+    /// Seals quarantined records' cells and the personal fields a mapping keeps; without it
+    /// quarantine entries keep their reasons but no copy of the cells, and a mapping that keeps
+    /// personal fields is refused.
+    pub vault: Option<&'a crate::vault::Keyring>,
 }
 
 /// [`ingest`] with every option of a run.
@@ -318,6 +353,13 @@ pub fn ingest_with(
     let records = read::open(path, mapping.encoding.as_deref(), &keys, options.confine)
         .map_err(IngestError::Input)?;
     let fields: HashMap<String, usize> = mapping.resolve(&records.columns)?.into_iter().collect();
+    if !mapping.keep.is_empty() && options.vault.is_none() {
+        return Err(IngestError::Input(
+            "the mapping keeps personal fields sealed ([keep]), but no encryption key is \
+             available to seal them"
+                .into(),
+        ));
+    }
     let base = catalog.layout().base().to_owned();
     let minter = Minter::new(&base, secret).with_brand_aliases(brand_aliases(catalog)?);
     let categories = category_labels(catalog)?;
@@ -329,6 +371,7 @@ pub fn ingest_with(
         minter: &minter,
         categories: &categories,
         now: chrono::Utc::now(),
+        vault: options.vault,
     };
     let mut report = RunReport::starting(
         &run,
@@ -351,6 +394,7 @@ pub fn ingest_with(
         asset: &asset,
         columns: &columns,
         id_field,
+        vault: options.vault,
     };
     let reader = stage::Reader {
         catalog,

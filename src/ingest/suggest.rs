@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use super::mapping::{Entity, Mapping};
-use crate::inventory::semantic::{name_words, SemanticType};
+use crate::inventory::semantic::{name_words, PiiKind, SemanticType};
 use crate::inventory::AssetScan;
+use crate::privacy::pii::PiiType;
 
 /// A proposed mapping and the reasons for it.
 #[derive(Debug, Clone)]
@@ -144,6 +145,12 @@ pub fn suggest(asset: &AssetScan) -> Result<Suggestion, String> {
         namespace: None,
         product_namespace: None,
         encoding: None,
+        keep: entity
+            .personal_fields()
+            .iter()
+            .filter(|f| columns.contains_key(**f))
+            .map(|f| (f.to_string(), super::mapping::Keep::Encrypted))
+            .collect(),
         columns,
         defaults,
     };
@@ -222,6 +229,14 @@ fn pick(entity: Entity, p: &mut Picker<'_>) {
         }
         Entity::User => {
             p.take("id", "the user key (pseudonymised on ingest)", &key(USER));
+            for (field, pii) in [
+                ("name", PiiType::PersonName),
+                ("phone", PiiType::Phone),
+                ("email", PiiType::Email),
+                ("address", PiiType::Address),
+            ] {
+                p.take_personal(field, pii);
+            }
         }
     }
 }
@@ -280,6 +295,28 @@ impl<'a> Picker<'a> {
         );
         Some(found.name)
     }
+
+    /// Takes the first free column the inventory found to hold `pii` personal data, for a
+    /// field that is kept only sealed.
+    fn take_personal(&mut self, field: &str, pii: PiiType) {
+        let Some(found) = self
+            .cols
+            .iter()
+            .find(|c| !self.taken.contains(&c.name) && c.kind == SemanticType::Pii(PiiKind(pii)))
+        else {
+            return;
+        };
+        self.taken.push(found.name);
+        self.columns.insert(field.to_owned(), found.name.to_owned());
+        self.why.insert(
+            field.to_owned(),
+            format!(
+                "personal data, kept only sealed (inventory: {}, confidence {:.2})",
+                found.kind.name(),
+                found.confidence
+            ),
+        );
+    }
 }
 
 fn render(
@@ -309,14 +346,26 @@ fn render(
             why.get(field).map_or("", String::as_str)
         ));
     }
+    if !m.keep.is_empty() {
+        out.push_str(
+            "[keep]   # personal fields: stored only sealed (XChaCha20-Poly1305), opened by an \
+             audited decryption\n",
+        );
+        for field in m.keep.keys() {
+            out.push_str(&format!("{field} = \"encrypted\"\n"));
+        }
+    }
     for c in cols {
+        if m.columns.values().any(|v| v == c.name) {
+            continue;
+        }
         if let SemanticType::Pii(p) = c.kind {
             out.push_str(&format!(
                 "# {:?} is left out: the inventory found personal data ({})\n",
                 c.name,
                 p.0.name()
             ));
-        } else if !m.columns.values().any(|v| v == c.name) {
+        } else {
             out.push_str(&format!(
                 "# {:?} ({}) is not mapped\n",
                 c.name,

@@ -36,8 +36,8 @@ pub(super) fn record_key(
 }
 
 /// A quarantined record's copy of its cells, for the steward who fixes it: only the mapped
-/// columns (an unmapped column may hold anything), user ids as their pseudonyms, and phones,
-/// e-mails and ids found in any other value masked.
+/// columns (an unmapped column may hold anything), user ids as their pseudonyms (the record's
+/// key is one), every other value as it was read — the copy is only ever stored sealed.
 fn quarantine_copy(
     minter: &Minter,
     mapping: &Mapping,
@@ -55,7 +55,7 @@ fn quarantine_copy(
                 let v = if personal_id(field) {
                     format!("pseudonym:{}", minter.pseudonym("users", &clean::text(&v)))
                 } else {
-                    crate::privacy::pii::scrub_text(&v).into_owned()
+                    v
                 };
                 serde_json::Value::String(v.chars().take(MAX_RAW_CHARS).collect())
             });
@@ -148,6 +148,8 @@ pub(super) struct Writer<'a> {
     pub(super) asset: &'a str,
     pub(super) columns: &'a [String],
     pub(super) id_field: Option<usize>,
+    /// Seals the quarantined copies; without it no copy is kept.
+    pub(super) vault: Option<&'a crate::vault::Keyring>,
 }
 
 pub(super) type Rejected = (u64, Option<Vec<Option<String>>>, Vec<String>);
@@ -249,17 +251,18 @@ impl Writer<'_> {
                 );
                 add(format!("{PROV}wasGeneratedBy"), Object::iri(self.run));
                 for r in reasons {
-                    add(format!("{ST}reason"), Object::string(r));
-                    if report.reasons.len() < 50 || report.reasons.contains_key(r) {
-                        *report.reasons.entry(r.clone()).or_default() += 1;
+                    // A reason may quote a value: phones, e-mails and ids in it are masked.
+                    let r = crate::privacy::pii::scrub_text(r).into_owned();
+                    add(format!("{ST}reason"), Object::string(&r));
+                    if report.reasons.len() < 50 || report.reasons.contains_key(&r) {
+                        *report.reasons.entry(r).or_default() += 1;
                     }
                 }
-                if let Some(cells) = cells {
+                if let (Some(cells), Some(vault)) = (cells, self.vault) {
                     let raw = quarantine_copy(self.minter, self.mapping, self.columns, cells);
-                    add(
-                        format!("{ST}rawRecord"),
-                        Object::string(serde_json::Value::Object(raw).to_string()),
-                    );
+                    let p = format!("{ST}rawRecord");
+                    let json = zeroize::Zeroizing::new(serde_json::Value::Object(raw).to_string());
+                    add(p.clone(), Object::sealed(vault.seal_str(&json, &p)));
                 }
                 subjects.push(q);
             }
