@@ -4,10 +4,11 @@
 //! One JSON object per line so it can be tailed, grepped and shipped to a log pipeline. Each
 //! entry carries a sequence number, the SHA-256 of the entry before it (`prev`) and its own
 //! hash over its exact bytes (`hash`), so editing, inserting, reordering or deleting an entry
-//! anywhere but at the very end breaks the chain and `stocktake audit verify` says where.
-//! Cutting entries off the end leaves a valid shorter chain: that is caught only against a head
-//! (`seq` and `hash`) recorded elsewhere — `verify --head`, or a log pipeline that kept the
-//! lines. Several processes (the server, CLI commands) append to one file: each append takes
+//! breaks the chain and `stocktake audit verify` says where. The hashes are not keyed: someone
+//! who can rewrite the file can also recompute every hash after an edit, or cut entries off
+//! the end. Both are caught against a head (`seq` and `hash`) recorded elsewhere — `verify
+//! --head`, or a log pipeline that kept the lines — which is what makes the log trustworthy
+//! against its own host's administrator. Several processes (the server, CLI commands) append to one file: each append takes
 //! an exclusive lock on the file and re-reads the last entry under it, so the chain stays one
 //! chain. Each entry is flushed before the operation's response is sent, so an acknowledged
 //! write is always on record.
@@ -127,6 +128,11 @@ fn append(
             },
             None => (0, GENESIS.to_string()),
         };
+        // A torn last line (a crash mid-write) stays a line of its own; `verify` reports it.
+        if !ends_with_newline(file)? {
+            let mut w = file;
+            w.write_all(b"\n")?;
+        }
         let mut target = target.to_string();
         if target.len() > MAX_TARGET {
             let cut = (0..=MAX_TARGET)
@@ -180,6 +186,19 @@ fn parse_line(line: &str) -> Result<Option<(Body, String)>, String> {
     let body: Body =
         serde_json::from_str(&body_text).map_err(|e| format!("not an audit entry: {e}"))?;
     Ok(Some((body, hash.to_string())))
+}
+
+/// Whether the file is empty or ends with a newline.
+fn ends_with_newline(file: &File) -> std::io::Result<bool> {
+    let mut f = file;
+    let len = f.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8];
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
 }
 
 /// The last non-empty line of the file.
@@ -250,9 +269,14 @@ pub fn verify(path: &Path, head: Option<(u64, &str)>) -> std::io::Result<Verific
                 v.legacy += 1;
                 prev = Some((u64::MAX, hex::encode(Sha256::digest(line.as_bytes()))));
             }
-            Ok(None) => v
-                .problems
-                .push((n, "an entry without a hash inside the chain".into())),
+            Ok(None) => {
+                v.problems.push((
+                    n,
+                    "an entry without a hash inside the chain (a torn write, or an edit)".into(),
+                ));
+                // Appends after a torn line chain on to it, as they found it.
+                prev = Some((u64::MAX, hex::encode(Sha256::digest(line.as_bytes()))));
+            }
             Err(why) => {
                 v.problems.push((n, why));
                 // Go on from this line's claimed hash so one bad line is reported once.
@@ -363,6 +387,21 @@ mod tests {
         assert!(!check(&cut).ok());
         std::fs::write(&path, cut.join("\n") + "\n").unwrap();
         assert!(verify(&path, None).unwrap().ok());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_once_and_the_log_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_some(&path, 2);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"seq\":2,\"time\":\"2026-");
+        std::fs::write(&path, text).unwrap();
+        write_some(&path, 2);
+        let v = verify(&path, None).unwrap();
+        assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
+        assert_eq!(v.problems[0].0, 3);
+        assert_eq!(v.entries, 4);
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     assert!(has("9", "not valid text"), "{reasons:?}");
     let raw = select(
         &c,
-        "SELECT ?raw WHERE { GRAPH ?g { ?q st:sourceLine 5 ; st:rawRecord ?raw } }",
+        "SELECT ?q ?raw WHERE { GRAPH ?g { ?q st:sourceLine 5 ; st:rawRecord ?raw } }",
     );
     // Stored sealed: opaque in the store, the cells as read once opened with the key.
     assert!(raw[0]["raw"].starts_with("stv1:t1:"), "{raw:?}");
@@ -120,7 +120,10 @@ fn products_are_cleaned_linked_and_quarantined_with_reasons() {
     let opened = vault
         .open_str(
             &raw[0]["raw"],
-            &format!("{}rawRecord", stocktake::catalog::vocab::ST),
+            &stocktake::vault::field_context(
+                &raw[0]["q"],
+                &format!("{}rawRecord", stocktake::catalog::vocab::ST),
+            ),
         )
         .unwrap();
     assert!(opened.contains("\"price\":\"abc\""), "{}", *opened);

@@ -382,7 +382,7 @@ fn nothing_derived_from_a_user_id_can_be_recomputed_without_the_secret() {
     }
     // The quarantined interaction (unknown product A9) keeps only mapped columns, the user as
     // its pseudonym.
-    let raw = select(&a, "SELECT ?r WHERE { GRAPH ?g { ?q st:rawRecord ?r } }");
+    let raw = select(&a, "SELECT ?q ?r WHERE { GRAPH ?g { ?q st:rawRecord ?r } }");
     assert_eq!(raw.len(), 1, "{raw:?}");
     assert!(
         raw[0]["r"].starts_with("stv1:t1:"),
@@ -391,7 +391,10 @@ fn nothing_derived_from_a_user_id_can_be_recomputed_without_the_secret() {
     let opened = vault
         .open_str(
             &raw[0]["r"],
-            &format!("{}rawRecord", stocktake::catalog::vocab::ST),
+            &stocktake::vault::field_context(
+                &raw[0]["q"],
+                &format!("{}rawRecord", stocktake::catalog::vocab::ST),
+            ),
         )
         .unwrap();
     let raw: serde_json::Value = serde_json::from_str(&opened).unwrap();

@@ -79,6 +79,7 @@ impl App {
             })?
             .with_restricted_graphs(&config.access.restricted_graphs)?;
         crate::ingest::migrate_user_keys(&catalog)?;
+        crate::ingest::drop_plaintext_copies(&catalog)?;
         Ok(App::with_catalog(Arc::new(catalog), config))
     }
 

@@ -29,6 +29,8 @@ pub struct Rotation {
     /// Sealed literals re-encrypted now, and sealed literals in the store.
     pub resealed: u64,
     pub sealed: u64,
+    /// Values that did not open (altered or inserted by hand): left as they are.
+    pub unreadable: u64,
     /// Whether the pseudonym key was re-encrypted.
     pub pseudonym_key: bool,
 }
@@ -47,8 +49,10 @@ pub struct KeyStatus {
     pub origin: String,
     pub keys: Vec<String>,
     pub current: String,
-    /// Sealed literals in the store per key id.
+    /// Sealed values per key id (the pseudonym key counts as one).
     pub sealed_by_key: BTreeMap<String, u64>,
+    /// The key the pseudonym key is sealed with.
+    pub pseudonym_key: Option<String>,
 }
 
 impl App {
@@ -61,7 +65,8 @@ impl App {
         }
     }
 
-    /// The keyring as configured now (`[vault]`). Blocking (a key command may be slow).
+    /// The keyring as configured now (`[vault]`), for sealing: the first seal of a store
+    /// may create the default key file. Blocking (a key command may be slow).
     pub fn keyring(&self) -> Result<Arc<Keyring>, AppError> {
         Ok(Arc::new(crate::vault::load(
             &self.config.vault,
@@ -70,20 +75,36 @@ impl App {
         )?))
     }
 
-    /// The keyring's ids and how many values each seals. Blocking (scans the store).
+    /// The keyring for reading sealed values (never creates a key).
+    fn keyring_to_open(&self) -> Result<Arc<Keyring>, AppError> {
+        Ok(Arc::new(crate::vault::load(
+            &self.config.vault,
+            &self.config.data,
+            false,
+        )?))
+    }
+
+    /// The keyring's ids and how many values each seals (the pseudonym key included).
+    /// Blocking (scans the store).
     pub fn key_status(&self) -> Result<KeyStatus, AppError> {
-        let ring = self.keyring()?;
-        let (all, _) = self.catalog.sealed_with_other_keys("", usize::MAX)?;
+        let ring = self.keyring_to_open()?;
         let mut sealed_by_key = BTreeMap::new();
-        for v in &all {
+        self.catalog.each_sealed(|v| {
             let id = crate::vault::key_id(&v.value).unwrap_or("?").to_string();
             *sealed_by_key.entry(id).or_insert(0) += 1;
+        })?;
+        let pseudonym_key = std::fs::read_to_string(self.config.data.join("pseudonym.key"))
+            .ok()
+            .and_then(|t| crate::vault::key_id(t.trim()).map(String::from));
+        if let Some(id) = &pseudonym_key {
+            *sealed_by_key.entry(id.clone()).or_insert(0) += 1;
         }
         Ok(KeyStatus {
             origin: ring.origin().to_string(),
             keys: ring.ids().iter().map(|s| s.to_string()).collect(),
             current: ring.current_id().to_string(),
             sealed_by_key,
+            pseudonym_key,
         })
     }
 
@@ -116,30 +137,50 @@ impl App {
             }
             _ => false,
         };
-        let mut resealed = 0u64;
-        let sealed = loop {
-            let (batch, total) = self
-                .catalog
-                .sealed_with_other_keys(ring.current_id(), ROTATE_BATCH)?;
-            if batch.is_empty() {
-                break total;
+        // One scan finds what is left to do; each batch is its own transaction, so an
+        // interrupted rotation is finished by running it again. A value that does not open
+        // (altered, or inserted by hand) is left as it is and counted, not allowed to stop
+        // the others.
+        let (todo, sealed) = self
+            .catalog
+            .sealed_with_other_keys(ring.current_id(), usize::MAX)?;
+        let (mut resealed, mut unreadable) = (0u64, 0u64);
+        for batch in todo.chunks(ROTATE_BATCH) {
+            let mut changes: Vec<(SealedValue, String)> = Vec::with_capacity(batch.len());
+            for v in batch {
+                let context = crate::vault::field_context(&v.subject, &v.predicate);
+                match ring.open(&v.value, &context) {
+                    Ok(plain) => changes.push((v.clone(), ring.seal(&plain, &context))),
+                    Err(e) => {
+                        unreadable += 1;
+                        tracing::error!(subject = %v.subject, predicate = %v.predicate, "not re-encrypted: {e}");
+                    }
+                }
             }
-            let changes = batch
-                .into_iter()
-                .map(|v| {
-                    let new = ring.seal(&ring.open(&v.value, &v.predicate)?, &v.predicate);
-                    Ok((v, new))
-                })
-                .collect::<Result<Vec<(SealedValue, String)>, VaultError>>()?;
             resealed += self.catalog.replace_sealed(&changes)? as u64;
             tracing::info!(resealed, "key rotation: re-encrypted a batch");
-        };
+        }
         self.catalog.flush()?;
+        self.audit()?.record(
+            "local",
+            "admin",
+            "key-rotate",
+            &format!(
+                "{}{}",
+                ring.current_id(),
+                added
+                    .as_deref()
+                    .map_or(String::new(), |a| format!(" (added {a})"))
+            ),
+            &format!("ok: {resealed} of {sealed} re-encrypted, {unreadable} unreadable"),
+            resealed as usize,
+        );
         Ok(Rotation {
             added,
             current: ring.current_id().to_string(),
             resealed,
             sealed,
+            unreadable,
             pseudonym_key,
         })
     }
@@ -184,11 +225,12 @@ impl App {
             if found.is_empty() {
                 return Ok(Vec::new());
             }
-            let ring = self.keyring()?;
+            let ring = self.keyring_to_open()?;
             found
                 .iter()
                 .map(|v| -> Result<Opened, AppError> {
-                    let plain = ring.open_str(&v.value, &v.predicate)?;
+                    let context = crate::vault::field_context(&v.subject, &v.predicate);
+                    let plain = ring.open_str(&v.value, &context)?;
                     Ok(Opened {
                         graph: v.graph.clone(),
                         predicate: v.predicate.clone(),

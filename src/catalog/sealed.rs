@@ -56,6 +56,45 @@ impl Catalog {
         Ok((out, total))
     }
 
+    /// Removes the literals of `predicate` in `graph` that are not sealed (copies written in
+    /// the clear by an earlier release); returns how many.
+    pub fn remove_unsealed(&self, graph: &str, predicate: &str) -> Result<usize, CatalogError> {
+        let iri = |s: &str| {
+            NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("'{s}': {e}")))
+        };
+        let (g, p) = (iri(graph)?, iri(predicate)?);
+        let mut plain = Vec::new();
+        for quad in
+            self.store
+                .quads_for_pattern(None, Some(p.as_ref()), None, Some(g.as_ref().into()))
+        {
+            let quad = quad?;
+            if !matches!(&quad.object, Term::Literal(l) if is_sealed(l)) {
+                plain.push(quad);
+            }
+        }
+        if plain.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.start_transaction()?;
+        for q in &plain {
+            tx.remove(q);
+        }
+        tx.commit()?;
+        self.touched();
+        Ok(plain.len())
+    }
+
+    /// Calls `f` with every sealed literal in the store (one scan, nothing kept).
+    pub fn each_sealed(&self, mut f: impl FnMut(&SealedValue)) -> Result<(), CatalogError> {
+        for quad in self.store.iter() {
+            if let Some(v) = sealed(&quad?) {
+                f(&v);
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces sealed literals by new ones in one transaction (a value changed since it was
     /// read is skipped, not duplicated). Returns how many were replaced.
     pub fn replace_sealed(&self, changes: &[(SealedValue, String)]) -> Result<usize, CatalogError> {
@@ -108,11 +147,14 @@ fn sealed(quad: &Quad) -> Option<SealedValue> {
     let NamedOrBlankNode::NamedNode(s) = &quad.subject else {
         return None;
     };
+    let graph = match &quad.graph_name {
+        GraphName::NamedNode(g) => Some(g.as_str().to_string()),
+        GraphName::DefaultGraph => None,
+        // Never written by Stocktake; such a value could not be addressed to replace it.
+        GraphName::BlankNode(_) => return None,
+    };
     Some(SealedValue {
-        graph: match &quad.graph_name {
-            GraphName::NamedNode(g) => Some(g.as_str().to_string()),
-            _ => None,
-        },
+        graph,
         subject: s.as_str().to_string(),
         predicate: quad.predicate.as_str().to_string(),
         value: l.value().to_string(),

@@ -60,6 +60,9 @@ pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
                 let n = s.sealed_by_key.get(id).copied().unwrap_or(0);
                 println!("  {id}{current}: {n} sealed values");
             }
+            if let Some(id) = &s.pseudonym_key {
+                println!("  the pseudonym key is sealed with {id}");
+            }
             for (id, n) in s
                 .sealed_by_key
                 .iter()
@@ -84,10 +87,18 @@ pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
                 },
                 r.current
             );
-            println!(
-                "every sealed value now uses {}: older keys may be retired",
-                r.current
-            );
+            if r.unreadable > 0 {
+                println!(
+                    "{} values did not open (altered, or not sealed by Stocktake) and were left \
+                     as they are: see the log",
+                    r.unreadable
+                );
+            } else {
+                println!(
+                    "every sealed value now uses {}: older keys may be retired",
+                    r.current
+                );
+            }
         }
         KeysAction::Decrypt { subject, reason } => {
             let who = Principal::User {

@@ -153,7 +153,13 @@ fn python_site_packages() -> Vec<PathBuf> {
         paths += site.getsitepackages() if hasattr(site, 'getsitepackages') else []\n\
         paths.append(site.getusersitepackages())\n\
         print('\\n'.join(dict.fromkeys(paths)))";
-    match Command::new("python3").arg("-c").arg(script).output() {
+    // The child gets no keyring from the environment (`[vault] key_env`).
+    match Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .env_remove("STOCKTAKE_KEYS")
+        .output()
+    {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|l| !l.is_empty())

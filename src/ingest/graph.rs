@@ -504,7 +504,7 @@ fn user(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
             continue;
         };
         let p = schema(predicate);
-        let sealed = vault.seal_str(&value, &p);
+        let sealed = vault.seal_str(&value, &crate::vault::field_context(&u, &p));
         b.add(&u, p, Object::sealed(sealed));
     }
     Ok(u)

@@ -198,6 +198,26 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
     Ok(removed)
 }
 
+/// Removes quarantined records' copies of their cells written in the clear by a release
+/// before sealed values (they held names, addresses and every other mapped cell; the entry
+/// keeps its reasons, asset and line, so the record can still be found at its source). Run
+/// at every open; a no-op once done. RocksDB keeps removed values in older files until it
+/// compacts them, and backups taken before keep them: the README says so.
+pub fn drop_plaintext_copies(catalog: &Catalog) -> Result<usize, IngestError> {
+    let removed = catalog.remove_unsealed(
+        catalog.layout().quarantine.as_str(),
+        &format!("{ST}rawRecord"),
+    )?;
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "removed quarantined records' copies of their cells kept in the clear by an earlier \
+             release (a rerun of their ingest keeps them sealed)"
+        );
+    }
+    Ok(removed)
+}
+
 /// A row of a query that lists subjects.
 #[derive(serde::Deserialize)]
 struct Subject {

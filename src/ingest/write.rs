@@ -262,7 +262,8 @@ impl Writer<'_> {
                     let raw = quarantine_copy(self.minter, self.mapping, self.columns, cells);
                     let p = format!("{ST}rawRecord");
                     let json = zeroize::Zeroizing::new(serde_json::Value::Object(raw).to_string());
-                    add(p.clone(), Object::sealed(vault.seal_str(&json, &p)));
+                    let context = crate::vault::field_context(&q, &p);
+                    add(p, Object::sealed(vault.seal_str(&json, &context)));
                 }
                 subjects.push(q);
             }

@@ -49,7 +49,8 @@ pub enum KeyOrigin {
 impl fmt::Display for KeyOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyOrigin::Command(c) => write!(f, "the key command `{c}`"),
+            // Never the command itself: it may carry a credential (VAULT_TOKEN=… vault …).
+            KeyOrigin::Command(_) => f.write_str("the key command ([vault] key_command)"),
             KeyOrigin::Env(v) => write!(f, "the environment variable {v}"),
             KeyOrigin::File(p) => write!(f, "the key file {}", p.display()),
             KeyOrigin::Generated => f.write_str("a generated key"),
@@ -59,11 +60,29 @@ impl fmt::Display for KeyOrigin {
 
 /// `<data>.keys/keyring`: beside the data directory, not in it.
 pub fn default_key_file(data: &Path) -> PathBuf {
-    let name = data
+    // Absolute and without `.`/`..` first: for `--data .` the file must still land outside.
+    let mut clean = PathBuf::new();
+    for c in std::path::absolute(data)
+        .unwrap_or_else(|_| data.to_path_buf())
+        .components()
+    {
+        match c {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    let name = clean
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "stocktake".into());
-    data.with_file_name(format!("{name}.keys")).join("keyring")
+    clean
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join(format!("{name}.keys"))
+        .join("keyring")
 }
 
 /// Loads the keyring. With no command, no variable and no key file, a key file is created at
@@ -85,14 +104,19 @@ pub fn load(config: &VaultConfig, data: &Path, may_create: bool) -> Result<Keyri
                 message: format!("cannot run: {e}"),
             })?;
         if !out.status.success() {
-            // Its stderr may say why (never its stdout, which may hold keys).
+            // Its stderr may say why: for the operator's log only (it may echo credentials),
+            // never in an answer. Its stdout may hold keys: never shown.
             let why = String::from_utf8_lossy(&out.stderr);
+            tracing::error!(
+                status = %out.status,
+                "the key command failed: {}",
+                why.trim().chars().take(300).collect::<String>()
+            );
             return Err(VaultError::Source {
                 origin: origin.to_string(),
                 message: format!(
-                    "exited with {}: {}",
-                    out.status,
-                    why.trim().chars().take(300).collect::<String>()
+                    "exited with {} (its message is in the server log)",
+                    out.status
                 ),
             });
         }
@@ -109,9 +133,18 @@ pub fn load(config: &VaultConfig, data: &Path, may_create: bool) -> Result<Keyri
         .key_file
         .clone()
         .unwrap_or_else(|| default_key_file(data));
+    // One creator at a time in this process; across processes the link below fails for all
+    // but the first, and the others read its file.
+    static CREATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = CREATE.lock().unwrap_or_else(|e| e.into_inner());
     match read_key_file(&path) {
         Err(VaultError::NoKey(_)) if may_create && config.key_file.is_none() => {
-            create_key_file(&path)?;
+            match create_key_file(&path) {
+                Ok(()) => {}
+                // Another process made it first: use its key.
+                Err(_) if path.exists() => return read_key_file(&path),
+                Err(e) => return Err(e),
+            }
             tracing::warn!(
                 file = %path.display(),
                 "created an encryption key file for sealed values; back it up apart from the \
@@ -224,15 +257,14 @@ pub fn add_key(path: &Path) -> Result<String, VaultError> {
 }
 
 /// Writes a 0600 file through a temporary file and a rename (a crash leaves the old file).
+/// A new key file is published with a hard link, which fails when one exists (never
+/// replacing a key something may already be sealed with); a changed one with a rename. The
+/// directory is synced so a crash cannot bring back the old file after values were sealed
+/// with the new key.
 fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<()> {
-    if create_new && path.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "exists",
-        ));
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
+    let mut suffix = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut suffix);
+    let tmp = path.with_extension(format!("{}.tmp", hex::encode(suffix)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -243,7 +275,18 @@ fn write_private(path: &Path, text: &str, create_new: bool) -> std::io::Result<(
     let mut f = options.open(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let published = if create_new {
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        linked
+    } else {
+        std::fs::rename(&tmp, path)
+    };
+    published?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -265,6 +308,8 @@ mod tests {
         let ring = load(&config, &data, true).unwrap();
         let file = default_key_file(&data);
         assert_eq!(file, dir.path().join("store.keys/keyring"));
+        let dot = default_key_file(&data.join("."));
+        assert_eq!(dot, file, "`--data store/.` still lands beside it");
         assert!(!file.starts_with(&data));
         let again = load(&config, &data, true).unwrap();
         assert_eq!(ring.ids(), again.ids(), "made once");
@@ -297,6 +342,7 @@ mod tests {
             ..Default::default()
         };
         let e = load(&failing, dir.path(), true).unwrap_err().to_string();
-        assert!(e.contains("denied") && e.contains("exit"), "{e}");
+        // Its message goes to the log only (it may echo a credential).
+        assert!(!e.contains("denied") && e.contains("exit"), "{e}");
     }
 }

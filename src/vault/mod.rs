@@ -110,8 +110,11 @@ impl Keyring {
                 )));
             };
             if !valid_id(id) {
+                // Never echoed: an entry written the wrong way round has the key here.
                 return Err(bad(format!(
-                    "key id {id:?} must be 1-40 letters, digits, '-' or '_'"
+                    "entry {}: the key id must be 1-40 letters, digits, '-' or '_' and come \
+                     first",
+                    n + 1
                 )));
             }
             let mut bytes = Zeroizing::new([0u8; 32]);
@@ -260,6 +263,12 @@ fn valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The context a field's value is sealed for: its subject and predicate, so a sealed value
+/// copied onto another subject or field does not open.
+pub fn field_context(subject: &str, predicate: &str) -> String {
+    format!("{subject} {predicate}")
 }
 
 fn associated(id: &str, context: &str) -> String {
