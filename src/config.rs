@@ -54,6 +54,8 @@ pub struct Config {
     pub monitor: crate::monitor::MonitorConfig,
     /// Where the keys of sealed values come from (`[vault]`: command, environment, key file).
     pub vault: crate::vault::VaultConfig,
+    /// Differential-privacy budgets and bounds (`[privacy]`).
+    pub privacy: crate::privacy::dp::DpConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
     /// The file this configuration was read from, if any: the server re-reads its tokens when
@@ -137,6 +139,7 @@ impl Default for Config {
             inventory: InventoryConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
             vault: crate::vault::VaultConfig::default(),
+            privacy: crate::privacy::dp::DpConfig::default(),
             tokens: Vec::new(),
             loaded_from: None,
         }
@@ -306,6 +309,9 @@ impl Config {
             )));
         }
         self.monitor
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.privacy
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())

@@ -21,7 +21,9 @@
 //!                          commit size), label decisions, train and the retrain after an
 //!                          ingest, report, rescans beside the server, the search index kept in
 //!                          step with the store, the explorer's and asset page's views; AppError keeps domain
-//!                          errors whole as causes; sealed values' rotation and audited decryption
+//!                          errors whole as causes; sealed values' rotation and audited decryption;
+//!                          anonymised exports (PROV-recorded), DP queries over a snapshot of the
+//!                          product graph with the budget ledger, the shareable report
 //!            config        layered configuration (defaults → file → env → flags); it gathers
 //!                          the option structs the modules below own and imports them, never
 //!                          the reverse; audit (the hash-chained log of writes, restricted reads and
@@ -42,7 +44,9 @@
 //!                          hot-swapped, retrained warm when the product graph has grown
 //!            registry      the models graph: a card per model package and trained embedding
 //!            privacy       roles, bearer tokens, per-graph visibility policy, PII validators and
-//!                          the masking of PII spans in free text (pure)
+//!                          the masking of PII spans in free text; `anon`: per-column operators,
+//!                          k-anonymity and l-diversity by generalisation and suppression; `dp`:
+//!                          exact discrete Laplace, contribution bounding, DP aggregates (pure)
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology, SPARQL
 //!                          (limits; the evaluator is carried patched in vendor/spareval), named

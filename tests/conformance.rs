@@ -404,7 +404,8 @@ fn the_openapi_document_names_every_endpoint_and_only_served_ones() {
             .replace("{job}", "nope")
             .replace("{id}", "00")
             .replace("{decision}", "accept")
-            .replace("{path}", "some/graph");
+            .replace("{path}", "some/graph")
+            .replace("{dataset}", "interactions");
         for method in ["get", "post", "put", "delete", "head"] {
             if item.get(method).is_none() {
                 continue;

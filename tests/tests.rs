@@ -3,9 +3,11 @@
 #[macro_use]
 mod util;
 
+mod anonymise;
 mod auth;
 mod conformance;
 mod demo;
+mod dp;
 mod fuzz;
 mod infer;
 mod ingest;

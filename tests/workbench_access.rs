@@ -206,6 +206,53 @@ fn workbench_pages_read_through_the_callers_visibility() {
             assert!(body.contains("no encryption key"), "{body}");
         }
     }
+    // Anonymised exports read a file on the server: writers only under `[server] file_roots`
+    // (none here), admins anywhere but the store; what comes back is the anonymised copy.
+    let users = crate::util::repo().join("demo/data/users.csv");
+    let body = serde_json::json!({ "source": users }).to_string();
+    for (who, want) in [
+        (Who::Anonymous, 401),
+        (Who::Reader, 403),
+        (Who::Writer, 403),
+        (Who::Admin, 200),
+    ] {
+        let (status, answer) = send(
+            &server,
+            who,
+            reqwest::Method::POST,
+            "/api/v1/exports/anonymised",
+            Some("application/json"),
+            Some(body.clone()),
+        );
+        assert_eq!(status, want, "{who:?} export: {answer}");
+        if who == Who::Admin {
+            let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+            assert!(v["smallest_class"].as_u64().unwrap() >= 5, "{answer}");
+            assert!(
+                !v["csv"].as_str().unwrap().contains("@example.com"),
+                "{answer}"
+            );
+        }
+    }
+    // Differentially private aggregates: any reader, each spending their own budget (this
+    // server allows anonymous reads: anonymous callers share one budget).
+    for (who, want) in [
+        (Who::Anonymous, 200),
+        (Who::Reader, 200),
+        (Who::Writer, 200),
+        (Who::Admin, 200),
+    ] {
+        let (status, answer) = send(
+            &server,
+            who,
+            reqwest::Method::GET,
+            "/api/v1/dp/interactions?epsilon=0.1&group_by=category",
+            None,
+            None,
+        );
+        assert_eq!(status, want, "{who:?} dp: {answer}");
+        assert!(!answer.contains(SECRET_MARK), "{who:?} dp: {answer}");
+    }
     assert!(server.audit_log().contains("access test"));
     // Bad input gets a clear message, never a crash.
     for (path, needle) in [

@@ -49,6 +49,9 @@ pub enum AppError {
     Search(#[from] crate::search::SearchError),
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
+    /// An anonymisation policy that cannot be applied to the data.
+    #[error(transparent)]
+    Anon(#[from] crate::privacy::anon::AnonError),
     /// The caller's role or grants do not allow the use case.
     #[error("forbidden: {0}")]
     Forbidden(String),

@@ -11,8 +11,10 @@
 //! call them off the runtime.
 
 mod asset;
+mod dp;
 mod error;
 mod explore;
+mod export;
 mod ingest;
 mod models;
 mod scan;
@@ -23,8 +25,10 @@ mod vault;
 use std::sync::{Arc, OnceLock};
 
 pub use asset::{AssetDetail, AssetInfo, ColumnInfo};
+pub use dp::{DpAnswer, DpGroup, DpRequest, ShareableReport};
 pub use error::AppError;
 pub use explore::{Exploration, Prediction};
+pub use export::{kind_of, ExportJob, Exported};
 pub use ingest::{IngestJob, Ingested};
 pub use models::{load_model, register_models};
 pub use scan::{ScanJob, Scanned};
@@ -58,6 +62,8 @@ pub struct App {
     search: OnceLock<Arc<crate::search::SearchIndex>>,
     /// One sync at a time (a second would redo the same work).
     search_sync: std::sync::Mutex<()>,
+    /// The DP query path's snapshot and budget ledger totals.
+    dp: dp::DpState,
 }
 
 /// What [`App::start`] loaded besides the store.
@@ -115,6 +121,7 @@ impl App {
             recommend: None,
             search: OnceLock::new(),
             search_sync: std::sync::Mutex::new(()),
+            dp: dp::DpState::default(),
         }
     }
 

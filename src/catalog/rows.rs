@@ -70,6 +70,36 @@ impl Catalog {
         self.rows(prepared)
     }
 
+    /// A module's own query with `args` bound, each solution handed to `each` as the lexical
+    /// values of its projected variables in order (`None` where unbound): for readers of
+    /// millions of rows, without a row object per solution. Blocking.
+    pub fn query_each(
+        &self,
+        query: &NamedQuery,
+        args: &[(&str, &str)],
+        admin: bool,
+        mut each: impl FnMut(&[Option<&str>]),
+    ) -> Result<(), CatalogError> {
+        let args: BTreeMap<String, String> = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        self.each_solution(prepared, |s| {
+            let cells: Vec<Option<&str>> = s
+                .values()
+                .iter()
+                .map(|t| match t {
+                    Some(Term::NamedNode(n)) => Some(n.as_str()),
+                    Some(Term::Literal(l)) => Some(l.value()),
+                    _ => None,
+                })
+                .collect();
+            each(&cells);
+            Ok(())
+        })
+    }
+
     /// [`Catalog::query_rows`] with at most `limit` rows (SPARQL cannot take `LIMIT` as a
     /// parameter; it is set on the parsed query, never spliced into its text).
     pub fn query_rows_limited<T: DeserializeOwned>(

@@ -54,7 +54,11 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export {
             what: super::ExportWhat::Embeddings(args),
         } => super::embeddings::export(&config, args),
+        Command::Export {
+            what: super::ExportWhat::Anonymised(args),
+        } => super::privacy::anonymised(&config, args),
         Command::ImportEmbeddings(args) => super::embeddings::import(&config, args),
+        Command::Dp(args) => super::privacy::dp(&config, args),
         Command::Token { .. } => unreachable!("handled above"),
     }
 }

@@ -11,6 +11,7 @@ mod ingest;
 mod kge;
 mod labels;
 mod models;
+mod privacy;
 mod scan;
 mod vault;
 
@@ -145,6 +146,9 @@ pub enum Command {
         #[command(subcommand)]
         what: ExportWhat,
     },
+    /// A differentially private aggregate (count, sum, mean, histogram, top-k) over the product
+    /// graph's interactions, orders, reviews or users, spending ε from the privacy budgets.
+    Dp(privacy::DpArgs),
     /// Turn embeddings trained elsewhere (DGL-KE or PyTorch-BigGraph) into a model link prediction serves.
     ImportEmbeddings(embeddings::ImportArgs),
     /// The keys of sealed values: status, rotation, audited decryption.
@@ -169,6 +173,9 @@ pub enum Command {
 pub enum ExportWhat {
     /// Entity and relation embeddings with their id maps.
     Embeddings(embeddings::ExportArgs),
+    /// A shareable copy of a user-level file: per-column drop/mask/generalise/pseudonym/date
+    /// shift, then k-anonymity and l-diversity over the quasi-identifiers (recorded as PROV).
+    Anonymised(privacy::AnonymisedArgs),
 }
 
 /// `stocktake token …`

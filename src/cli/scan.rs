@@ -194,15 +194,44 @@ pub struct ReportArgs {
     /// Write to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+    /// The report as it may leave the data team: exact counts over people withheld, activity
+    /// figures differentially private at --epsilon (spent from the privacy budget).
+    #[arg(long, requires = "epsilon")]
+    pub shareable: bool,
+    /// The ε the shareable report's three figures spend together.
+    #[arg(long, requires = "shareable")]
+    pub epsilon: Option<String>,
 }
 
 /// `stocktake report`.
 pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let r = App::open(config.clone())?.report(true)?;
-    let text = if args.format == "json" {
-        serde_json::to_string_pretty(&r)? + "\n"
-    } else {
-        inventory::report::html(&r)
+    let app = App::open(config.clone())?;
+    let (r, text) = match &args.epsilon {
+        Some(eps) if args.shareable => {
+            let who = crate::privacy::Principal::User {
+                name: format!(
+                    "local:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                ),
+                role: crate::privacy::Role::Admin,
+            };
+            let s = app.shareable_report(&who, eps)?;
+            let text = if args.format == "json" {
+                serde_json::to_string_pretty(&s)? + "\n"
+            } else {
+                s.html()
+            };
+            (s.inventory, text)
+        }
+        _ => {
+            let r = app.report(true)?;
+            let text = if args.format == "json" {
+                serde_json::to_string_pretty(&r)? + "\n"
+            } else {
+                inventory::report::html(&r)
+            };
+            (r, text)
+        }
     };
     match &args.out {
         Some(p) => {

@@ -239,6 +239,7 @@ impl From<AppError> for ApiError {
             AppError::Ingest(i) => i.into(),
             AppError::Mapping(_)
             | AppError::Invalid(_)
+            | AppError::Anon(_)
             | AppError::Search(crate::search::SearchError::Invalid(_)) => {
                 Self::BadRequest(e.to_string())
             }

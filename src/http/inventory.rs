@@ -22,6 +22,11 @@ use crate::privacy::Role;
 #[serde(deny_unknown_fields)]
 pub(super) struct ReportParams {
     format: Option<String>,
+    /// The report as it may leave the data team: exact counts over people withheld, activity
+    /// figures differentially private at `epsilon` (spent from the caller's budget).
+    #[serde(default)]
+    shareable: bool,
+    epsilon: Option<String>,
 }
 
 fn wants_json(headers: &HeaderMap, format: Option<&str>) -> Result<bool, ApiError> {
@@ -61,6 +66,36 @@ pub(super) async fn get_report(
     let AppQuery(p) = params?;
     let who = state.authorize(&headers, Role::Read, "the inventory report")?;
     let json = wants_json(&headers, p.format.as_deref())?;
+    if p.shareable {
+        let epsilon = p.epsilon.ok_or_else(|| {
+            ApiError::BadRequest(
+                "a shareable report spends privacy budget: give epsilon (e.g. &epsilon=1)".into(),
+            )
+        })?;
+        let app = std::sync::Arc::clone(state.app());
+        let r = state
+            .run_blocking(None, move || app.shareable_report(&who, &epsilon))
+            .await?;
+        let mut response = if json {
+            Json(r).into_response()
+        } else {
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                r.html(),
+            )
+                .into_response()
+        };
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        return Ok(response);
+    }
+    if p.epsilon.is_some() {
+        return Err(ApiError::BadRequest(
+            "epsilon goes with shareable=true (the shareable report)".into(),
+        ));
+    }
     let r = build(&state, &who).await?;
     Ok(if json {
         Json(r).into_response()

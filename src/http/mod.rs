@@ -16,6 +16,7 @@ mod labels;
 mod metrics;
 mod negotiate;
 mod predict;
+mod privacy;
 mod queries;
 mod search;
 mod sparql;
@@ -277,6 +278,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/api/v1/decrypt", post(vault::decrypt))
         .route("/api/v1/keys", get(vault::keys))
+        .route("/api/v1/exports/anonymised", post(privacy::anonymised))
+        .route(
+            "/api/v1/dp/{dataset}",
+            get(privacy::dp_get).post(privacy::dp_post),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::get_metrics))
         .route("/api/v1/openapi.json", get(openapi))
@@ -383,6 +389,10 @@ async fn index(
             "/api/v1/openapi.json": "this API as OpenAPI 3.1",
             "/api/v1/vocabulary": "prefixes, classes and properties of the ontology (query completion)",
             "/api/v1/search": "full-text search (Chinese and English) over names, titles and descriptions: ?q=&kind=&offset=&limit=",
+            "/api/v1/decrypt": "open a subject's sealed values with a reason (POST, admin role; audited)",
+            "/api/v1/keys": "the keyring's status (admin role)",
+            "/api/v1/exports/anonymised": "a k-anonymous, l-diverse copy of a user-level file (POST, write role; recorded as PROV)",
+            "/api/v1/dp/{dataset}": "differentially private counts, sums, means, histograms, top-k: ?epsilon=&group_by=&aggregate= (read role; spends the privacy budget)",
             "/": "this index (browsers get the workbench)"
         }
     }))

@@ -54,6 +54,9 @@ pub struct AssetSummary {
     pub previous_rows: Option<u64>,
     /// First seen by the latest scan of its source (which had scanned before).
     pub new: bool,
+    /// Exact counts (rows, distinct values) withheld: a shareable report over people's records.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub withheld: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -87,6 +90,35 @@ pub struct Totals {
     pub pii_columns: u64,
     pub assets_with_pii: u64,
     pub failed_parts: u64,
+}
+
+/// Asset kinds whose rows are people's records (with assets holding any PII column).
+pub const PERSONAL_KINDS: [&str; 4] = ["user_profiles", "user_behaviour_log", "orders", "reviews"];
+
+impl InventoryReport {
+    /// Withholds the exact counts of assets whose rows are people's records — rows, their
+    /// change, distinct values — for a report shared outside the data team: two such reports
+    /// a day apart would tell that one person joined. Returns the assets concerned.
+    pub fn withhold_personal_counts(&mut self) -> Vec<String> {
+        let mut withheld = Vec::new();
+        for a in &mut self.assets {
+            let personal = PERSONAL_KINDS.contains(&a.kind.as_str())
+                || a.columns.iter().any(|c| c.pii_type.is_some());
+            if !personal {
+                continue;
+            }
+            self.totals.rows = self.totals.rows.saturating_sub(a.rows);
+            a.rows = 0;
+            a.previous_rows = None;
+            a.malformed_rows = 0;
+            for c in &mut a.columns {
+                c.distinct = 0;
+            }
+            a.withheld = true;
+            withheld.push(a.location.clone());
+        }
+        withheld
+    }
 }
 
 /// The report's own queries (`src/inventory/queries`), read through the caller's visibility.
@@ -354,13 +386,14 @@ fn assets(
             malformed_rows: r.malformed,
             error: r.error,
             columns: cols.into_iter().map(|c| c.1).collect(),
+            withheld: false,
         });
     }
     Ok(assets)
 }
 
 /// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -509,7 +542,11 @@ th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;font-size
             esc(&a.format),
             esc(&a.kind),
             a.kind_confidence,
-            a.rows,
+            if a.withheld {
+                "withheld".to_string()
+            } else {
+                a.rows.to_string()
+            },
             esc(&change),
             a.bytes.map(human_bytes).unwrap_or_default(),
             esc(&pii.join(", "))

@@ -7,6 +7,8 @@
 //! queries, dumps) asks the same questions and gets the same answers.
 
 mod access;
+pub mod anon;
+pub mod dp;
 pub mod pii;
 
 pub use access::{hash_token, new_token, Principal, Role, TokenEntry, TokenTable};
