@@ -216,6 +216,7 @@ fn scale_part(repo: &Path, dir: &Path) -> anyhow::Result<()> {
     let who = stocktake::privacy::Principal::User {
         name: "bench".into(),
         role: stocktake::privacy::Role::Read,
+        grants: Default::default(),
     };
     let req = DpRequest {
         dataset: "interactions".into(),

@@ -34,7 +34,7 @@ pub enum ConfigError {
 }
 
 mod tokens;
-pub use tokens::{revoke_token, store_token};
+pub use tokens::{check_token as check_token_entry, grant_token, revoke_token, store_token};
 
 /// The whole configuration after layering.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,6 +314,9 @@ impl Config {
         self.privacy
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for t in &self.tokens {
+            tokens::check_token(t)?;
+        }
         Ok(())
     }
 

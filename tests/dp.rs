@@ -297,3 +297,92 @@ fn the_shareable_report_withholds_counts_and_spends_the_budget() {
     );
     assert_eq!(status, 400, "epsilon without shareable");
 }
+
+/// A token's DP budget and expiry come from its grant, and change without a restart: the
+/// server follows the configuration file (`stocktake token grant` edits it, audited).
+#[test]
+fn token_grants_and_expiry_apply_without_restart() {
+    use stocktake::config::{grant_token, store_token};
+    use stocktake::privacy::{hash_token, Role, TokenEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stocktake.toml");
+    let analyst = TokenEntry {
+        dp_epsilon: Some("0.2".into()),
+        ..TokenEntry::new("analyst", Role::Read, hash_token("st_analyst"))
+    };
+    store_token(&file, &analyst).unwrap();
+    let path = file.clone();
+    let initial = analyst.clone();
+    let server = TestServer::start_with(move |c| {
+        c.tokens = vec![initial];
+        c.loaded_from = Some(path);
+    });
+    let ask = |eps: &str| {
+        let r = crate::util::client()
+            .get(server.url(&format!("/api/v1/dp/interactions?epsilon={eps}")))
+            .bearer_auth("st_analyst")
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let (status, body) = ask("0.2");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"budget_for_you\":0.2"), "{body}");
+    let (status, body) = ask("0.1");
+    assert_eq!(status, 403, "the grant is 0.2: {body}");
+
+    // More budget through the CLI, picked up by the running server.
+    let o = bin()
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "--data",
+            dir.path().join("d").to_str().unwrap(),
+        ])
+        .args(["token", "grant", "analyst", "--dp-epsilon", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let audit = std::fs::read_to_string(dir.path().join("d/audit.log")).unwrap();
+    assert!(
+        audit.contains("token-grant") && audit.contains("analyst"),
+        "{audit}"
+    );
+    let t = std::time::Instant::now();
+    while ask("0.1").0 != 200 {
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "the new grant was not picked up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let o = bin()
+        .args(["--config", file.to_str().unwrap(), "token", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        listed.contains("analyst\tread\tno expiry\tdp ε 1"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&hash_token("st_analyst")),
+        "no hashes listed"
+    );
+
+    // An expiry in the past: refused (401, saying so) within a second or two.
+    grant_token(&file, "analyst", Some(Some("2020-01-01".into())), None).unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let (status, body) = ask("0.001");
+        if status == 401 {
+            assert!(body.contains("expired"), "{body}");
+            break;
+        }
+        assert!(
+            t.elapsed().as_secs() < 10,
+            "the expired token still works: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -613,15 +613,7 @@ fn revoked_tokens_stop_working_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stocktake.toml");
     for (name, role, secret) in [("writer", Role::Write, WRITE), ("root", Role::Admin, ADMIN)] {
-        store_token(
-            &file,
-            &TokenEntry {
-                name: name.into(),
-                role,
-                sha256: hash_token(secret),
-            },
-        )
-        .unwrap();
+        store_token(&file, &TokenEntry::new(name, role, hash_token(secret))).unwrap();
     }
     let path = file.clone();
     let server = TestServer::start_with(move |c| c.loaded_from = Some(path));
@@ -646,11 +638,7 @@ fn revoked_tokens_stop_working_without_a_restart() {
     // A new token works as soon as it is added.
     store_token(
         &file,
-        &TokenEntry {
-            name: "late".into(),
-            role: Role::Read,
-            sha256: hash_token("st_late"),
-        },
+        &TokenEntry::new("late", Role::Read, hash_token("st_late")),
     )
     .unwrap();
     let t = std::time::Instant::now();

@@ -98,11 +98,7 @@ pub fn test_config(data: &Path) -> Config {
         ("root", Role::Admin, ADMIN),
     ]
     .into_iter()
-    .map(|(n, r, t)| TokenEntry {
-        name: n.into(),
-        role: r,
-        sha256: hash_token(t),
-    })
+    .map(|(n, r, t)| TokenEntry::new(n, r, hash_token(t)))
     .collect();
     c
 }

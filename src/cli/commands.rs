@@ -244,20 +244,42 @@ fn dump(
 
 fn token(cli: &Cli, action: &TokenAction) -> anyhow::Result<ExitCode> {
     let path = cli.config_path();
+    // Token changes are admin actions: recorded in the audit log of the configured store.
+    let audit = |operation: &str, target: &str, outcome: &str| {
+        let config = Config::load(Some(&path)).unwrap_or_default();
+        let log_path = match &cli.data {
+            Some(d) if config.server.audit_log.is_none() => d.join("audit.log"),
+            _ => config.audit_log_path(),
+        };
+        let who = format!(
+            "local:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        );
+        match crate::audit::AuditLog::open(&log_path) {
+            Ok(log) => log.record(&who, "admin", operation, target, outcome, 0),
+            Err(e) => eprintln!("warning: not recorded in {}: {e}", log_path.display()),
+        }
+    };
+    let clear = |v: &Option<String>| v.as_ref().map(|s| (s != "none").then(|| s.clone()));
     match action {
-        TokenAction::Add { name, role } => {
+        TokenAction::Add {
+            name,
+            role,
+            expires,
+            dp_epsilon,
+        } => {
             if name.trim().is_empty() || name.contains(char::is_whitespace) {
                 bail!("token name must be non-empty and without spaces");
             }
             let secret = new_token();
-            config::store_token(
-                &path,
-                &TokenEntry {
-                    name: name.clone(),
-                    role: *role,
-                    sha256: hash_token(&secret),
-                },
-            )?;
+            let entry = TokenEntry {
+                expires: expires.clone(),
+                dp_epsilon: dp_epsilon.clone(),
+                ..TokenEntry::new(name.clone(), *role, hash_token(&secret))
+            };
+            config::check_token_entry(&entry)?;
+            config::store_token(&path, &entry)?;
+            audit("token-add", name, &format!("role {role}"));
             eprintln!(
                 "token '{name}' ({role}) stored in {} (hash only); it is shown once:",
                 path.display()
@@ -272,12 +294,44 @@ fn token(cli: &Cli, action: &TokenAction) -> anyhow::Result<ExitCode> {
                     Ok(Config::default())
                 }
             })?;
+            let now = chrono::Utc::now();
             for t in &config.tokens {
-                println!("{}\t{}", t.name, t.role);
+                let expiry = match t.expiry() {
+                    Ok(Some(when)) if when <= now => {
+                        format!("EXPIRED {}", t.expires.as_deref().unwrap_or(""))
+                    }
+                    Ok(Some(_)) => format!("expires {}", t.expires.as_deref().unwrap_or("")),
+                    Ok(None) => "no expiry".into(),
+                    Err(e) => format!("REFUSED: {e}"),
+                };
+                let dp = t
+                    .dp_epsilon
+                    .as_deref()
+                    .map(|e| format!("dp ε {e}"))
+                    .unwrap_or_else(|| format!("dp ε {} (default)", config.privacy.token_epsilon));
+                println!("{}\t{}\t{expiry}\t{dp}", t.name, t.role);
             }
+        }
+        TokenAction::Grant {
+            name,
+            expires,
+            dp_epsilon,
+        } => {
+            if expires.is_none() && dp_epsilon.is_none() {
+                bail!("say what to grant: --expires WHEN|none and/or --dp-epsilon E|none");
+            }
+            let t = config::grant_token(&path, name, clear(expires), clear(dp_epsilon))?;
+            let what = format!(
+                "expires {}, dp ε {}",
+                t.expires.as_deref().unwrap_or("never"),
+                t.dp_epsilon.as_deref().unwrap_or("default")
+            );
+            audit("token-grant", name, &what);
+            eprintln!("token '{name}': {what} (a running server picks it up within a second)");
         }
         TokenAction::Revoke { name } => {
             config::revoke_token(&path, name)?;
+            audit("token-revoke", name, "revoked");
             eprintln!("token '{name}' revoked");
         }
     }

@@ -188,9 +188,26 @@ pub enum TokenAction {
         /// read, write or admin.
         #[arg(long, env = "STOCKTAKE_TOKEN_ROLE", value_parser = crate::config::parse_role)]
         role: crate::privacy::Role,
+        /// When the token stops working (RFC 3339, or YYYY-MM-DD for its midnight UTC).
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+        /// The ε this token may spend per dataset on DP answers (default [privacy] token_epsilon).
+        #[arg(long, value_name = "EPSILON")]
+        dp_epsilon: Option<String>,
     },
-    /// List token names and roles.
+    /// List tokens: name, role, expiry, grants (never secrets or hashes).
     List,
+    /// Change what a token grants, without a restart: expiry and DP budget ("none" clears).
+    Grant {
+        /// The token's name.
+        name: String,
+        /// New expiry (RFC 3339 or YYYY-MM-DD), or "none".
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+        /// New DP budget per dataset, or "none" for [privacy] token_epsilon.
+        #[arg(long, value_name = "EPSILON")]
+        dp_epsilon: Option<String>,
+    },
     /// Remove a token.
     Revoke {
         /// The token's name.

@@ -188,6 +188,7 @@ pub fn dp(config: &Config, args: DpArgs) -> anyhow::Result<ExitCode> {
     let who = crate::privacy::Principal::User {
         name: who,
         role: crate::privacy::Role::Admin,
+        grants: Default::default(),
     };
     let a = app.dp_query(&who, &req)?;
     if args.format == "json" {

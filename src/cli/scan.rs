@@ -214,6 +214,7 @@ pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
                     std::env::var("USER").unwrap_or_else(|_| "unknown".into())
                 ),
                 role: crate::privacy::Role::Admin,
+                grants: Default::default(),
             };
             let s = app.shareable_report(&who, eps)?;
             let text = if args.format == "json" {

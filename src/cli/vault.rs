@@ -107,6 +107,7 @@ pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
                     std::env::var("USER").unwrap_or_else(|_| "unknown".into())
                 ),
                 role: Role::Admin,
+                grants: Default::default(),
             };
             let values = app.decrypt(&who, &subject, &reason)?;
             if values.is_empty() {

@@ -28,6 +28,48 @@ pub fn revoke_token(path: &Path, name: &str) -> Result<(), ConfigError> {
     })
 }
 
+/// Changes what a token grants (expiry, DP budget) in place; fails when no such token exists.
+/// `Some(None)` clears a setting, `None` leaves it.
+pub fn grant_token(
+    path: &Path,
+    name: &str,
+    expires: Option<Option<String>>,
+    dp_epsilon: Option<Option<String>>,
+) -> Result<TokenEntry, ConfigError> {
+    let mut changed = None;
+    edit_tokens(path, |tokens| {
+        let t = tokens
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ConfigError::Invalid(format!("no token named '{name}'")))?;
+        if let Some(e) = expires {
+            t.expires = e;
+        }
+        if let Some(d) = dp_epsilon {
+            t.dp_epsilon = d;
+        }
+        check_token(t)?;
+        changed = Some(t.clone());
+        Ok(())
+    })?;
+    Ok(changed.expect("set by the edit"))
+}
+
+/// A token's settings that would only fail at authentication.
+pub fn check_token(t: &TokenEntry) -> Result<(), ConfigError> {
+    t.expiry()
+        .map_err(|e| ConfigError::Invalid(format!("token '{}': {e}", t.name)))?;
+    if let Some(d) = &t.dp_epsilon {
+        if crate::privacy::dp::Ratio::parse_decimal(d).is_none_or(|r| r.num == 0) {
+            return Err(ConfigError::Invalid(format!(
+                "token '{}': dp_epsilon {d:?} is not a positive decimal (at most 6 decimals)",
+                t.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn edit_tokens(
     path: &Path,
     change: impl FnOnce(&mut Vec<TokenEntry>) -> Result<(), ConfigError>,
@@ -60,6 +102,12 @@ fn edit_tokens(
         table["name"] = toml_edit::value(t.name.clone());
         table["role"] = toml_edit::value(t.role.as_str());
         table["sha256"] = toml_edit::value(t.sha256.clone());
+        if let Some(e) = &t.expires {
+            table["expires"] = toml_edit::value(e.clone());
+        }
+        if let Some(e) = &t.dp_epsilon {
+            table["dp_epsilon"] = toml_edit::value(e.clone());
+        }
         array.push(table);
     }
     doc.remove("tokens");
@@ -103,15 +151,37 @@ mod tests {
     use crate::privacy::{hash_token, Role};
 
     #[test]
+    fn grants_are_stored_changed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stocktake.toml");
+        store_token(&path, &TokenEntry::new("bob", Role::Read, hash_token("s"))).unwrap();
+        let t = grant_token(
+            &path,
+            "bob",
+            Some(Some("2030-01-01".into())),
+            Some(Some("0.5".into())),
+        )
+        .unwrap();
+        assert_eq!(t.expires.as_deref(), Some("2030-01-01"));
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.tokens[0].dp_epsilon.as_deref(), Some("0.5"));
+        assert!(grant_token(&path, "bob", Some(Some("soon".into())), None).is_err());
+        assert!(grant_token(&path, "bob", None, Some(Some("-1".into()))).is_err());
+        assert!(grant_token(&path, "eve", None, None).is_err());
+        grant_token(&path, "bob", Some(None), Some(None)).unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(
+            c.tokens[0],
+            TokenEntry::new("bob", Role::Read, hash_token("s"))
+        );
+    }
+
+    #[test]
     fn tokens_are_stored_as_hashes_and_revoked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stocktake.toml");
         std::fs::write(&path, "# keep me\n[server]\nanonymous_read = true\n").unwrap();
-        let entry = TokenEntry {
-            name: "alice".into(),
-            role: Role::Admin,
-            sha256: hash_token("secret"),
-        };
+        let entry = TokenEntry::new("alice", Role::Admin, hash_token("secret"));
         store_token(&path, &entry).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("# keep me") && !text.contains("\"secret\""));
@@ -129,11 +199,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let entry = |name: &str| TokenEntry {
-            name: name.into(),
-            role: Role::Read,
-            sha256: hash_token(name),
-        };
+        let entry = |name: &str| TokenEntry::new(name, Role::Read, hash_token(name));
         let fresh = dir.path().join("new.toml");
         store_token(&fresh, &entry("a")).unwrap();
         assert_eq!(

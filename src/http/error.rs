@@ -176,7 +176,7 @@ impl ApiError {
 impl From<AccessError> for ApiError {
     fn from(e: AccessError) -> Self {
         match e {
-            AccessError::Unauthenticated | AccessError::InvalidToken => {
+            AccessError::Unauthenticated | AccessError::InvalidToken | AccessError::Expired(_) => {
                 Self::Unauthorized(e.to_string())
             }
             AccessError::Forbidden(m) => Self::Forbidden(m),

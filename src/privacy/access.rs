@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -61,8 +63,12 @@ impl FromStr for Role {
 pub enum Principal {
     /// No credentials were sent (only allowed where anonymous read is switched on).
     Anonymous,
-    /// A token holder, by the token's name.
-    User { name: String, role: Role },
+    /// A token holder, by the token's name, with what its token grants beyond the role.
+    User {
+        name: String,
+        role: Role,
+        grants: Grants,
+    },
     /// The local operator running a CLI command against the data directory.
     Local,
 }
@@ -107,18 +113,70 @@ impl Principal {
     }
 }
 
-/// One configured token: its name, role and the hex SHA-256 of the secret.
+/// What a token grants beyond its role.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// The ε this token may spend per dataset on DP answers (in place of `[privacy]
+    /// token_epsilon`), as a decimal.
+    pub dp_epsilon: Option<String>,
+}
+
+/// One configured token: its name, role, the hex SHA-256 of the secret, when it stops working
+/// and what it grants beyond the role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenEntry {
     pub name: String,
     pub role: Role,
     pub sha256: String,
+    /// RFC 3339 instant (or a date: its midnight, UTC) after which the token is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// See [`Grants::dp_epsilon`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dp_epsilon: Option<String>,
+}
+
+impl TokenEntry {
+    /// A token with its role only: no expiry, no grants.
+    pub fn new(name: impl Into<String>, role: Role, sha256: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            role,
+            sha256: sha256.into(),
+            expires: None,
+            dp_epsilon: None,
+        }
+    }
+
+    /// When the token stops working; errors say what is wrong with the setting.
+    pub fn expiry(&self) -> Result<Option<DateTime<Utc>>, String> {
+        self.expires.as_deref().map(parse_expiry).transpose()
+    }
+}
+
+/// An expiry as written in the configuration: RFC 3339, or a date meaning its midnight UTC.
+pub fn parse_expiry(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("expiry {s:?} is neither RFC 3339 nor YYYY-MM-DD"))
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    name: String,
+    role: Role,
+    /// `Err`: the setting does not parse — the token is refused (fail closed).
+    expires: Result<Option<DateTime<Utc>>, String>,
+    grants: Grants,
 }
 
 /// Lookup from token hash to principal, built once from the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct TokenTable {
-    by_hash: HashMap<String, (String, Role)>,
+    by_hash: HashMap<String, Known>,
 }
 
 impl TokenTable {
@@ -126,7 +184,19 @@ impl TokenTable {
     pub fn new(entries: &[TokenEntry]) -> Self {
         let by_hash = entries
             .iter()
-            .map(|e| (e.sha256.to_ascii_lowercase(), (e.name.clone(), e.role)))
+            .map(|e| {
+                (
+                    e.sha256.to_ascii_lowercase(),
+                    Known {
+                        name: e.name.clone(),
+                        role: e.role,
+                        expires: e.expiry(),
+                        grants: Grants {
+                            dp_epsilon: e.dp_epsilon.clone(),
+                        },
+                    },
+                )
+            })
             .collect();
         Self { by_hash }
     }
@@ -139,13 +209,28 @@ impl TokenTable {
     /// Resolves the hash of a secret presented earlier (a browser session keeps the hash, never
     /// the secret): a token removed from the configuration stops working for its sessions too.
     pub fn authenticate_hash(&self, hash: &str) -> Result<Principal, AccessError> {
-        self.by_hash
-            .get(hash)
-            .map(|(name, role)| Principal::User {
-                name: name.clone(),
-                role: *role,
-            })
-            .ok_or(AccessError::InvalidToken)
+        let k = self.by_hash.get(hash).ok_or(AccessError::InvalidToken)?;
+        match &k.expires {
+            Ok(Some(t)) if *t <= Utc::now() => {
+                return Err(AccessError::Expired(format!(
+                    "token '{}' expired at {}",
+                    k.name,
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )))
+            }
+            Err(why) => {
+                return Err(AccessError::Expired(format!(
+                    "token '{}' is refused: {why}",
+                    k.name
+                )))
+            }
+            _ => {}
+        }
+        Ok(Principal::User {
+            name: k.name.clone(),
+            role: k.role,
+            grants: k.grants.clone(),
+        })
     }
 
     /// Number of configured tokens.
@@ -178,11 +263,7 @@ mod tests {
     #[test]
     fn token_round_trip_and_roles() {
         let secret = new_token();
-        let table = TokenTable::new(&[TokenEntry {
-            name: "svc".into(),
-            role: Role::Write,
-            sha256: hash_token(&secret),
-        }]);
+        let table = TokenTable::new(&[TokenEntry::new("svc", Role::Write, hash_token(&secret))]);
         let p = table.authenticate(&secret).unwrap();
         assert_eq!(p.role(), Role::Write);
         assert!(p.require(Role::Read, "query").is_ok());
@@ -198,6 +279,31 @@ mod tests {
             Principal::Anonymous.require(Role::Write, "update"),
             Err(AccessError::Unauthenticated)
         ));
+    }
+
+    #[test]
+    fn expired_and_malformed_expiries_are_refused() {
+        let entry = |expires: &str| TokenEntry {
+            expires: Some(expires.into()),
+            dp_epsilon: Some("0.5".into()),
+            ..TokenEntry::new("t", Role::Read, hash_token("s"))
+        };
+        for (expires, ok) in [
+            ("2000-01-01", false),
+            ("2999-01-01T00:00:00Z", true),
+            ("2999-01-01", true),
+            ("next tuesday", false),
+        ] {
+            let got = TokenTable::new(&[entry(expires)]).authenticate("s");
+            assert_eq!(got.is_ok(), ok, "{expires}: {got:?}");
+            match got {
+                Ok(Principal::User { grants, .. }) => {
+                    assert_eq!(grants.dp_epsilon.as_deref(), Some("0.5"))
+                }
+                Err(e) => assert!(matches!(e, AccessError::Expired(_)), "{e}"),
+                _ => unreachable!(),
+            }
+        }
     }
 
     #[test]

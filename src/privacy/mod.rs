@@ -11,7 +11,9 @@ pub mod anon;
 pub mod dp;
 pub mod pii;
 
-pub use access::{hash_token, new_token, Principal, Role, TokenEntry, TokenTable};
+pub use access::{
+    hash_token, new_token, parse_expiry, Grants, Principal, Role, TokenEntry, TokenTable,
+};
 
 /// Errors raised while checking credentials or access rights.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,9 @@ pub enum AccessError {
     /// The credentials sent are not known (wrong or revoked token).
     #[error("invalid or revoked bearer token")]
     InvalidToken,
+    /// The token is known but past its expiry (or its expiry setting is malformed).
+    #[error("{0}: ask an admin for a new one or an extension (stocktake token grant)")]
+    Expired(String),
     /// The principal is known but its role does not allow the operation.
     #[error("forbidden: {0}")]
     Forbidden(String),

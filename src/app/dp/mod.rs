@@ -112,7 +112,7 @@ impl App {
             ));
         }
         let epsilon = dp::epsilon(&req.epsilon).map_err(|e| AppError::Invalid(e.to_string()))?;
-        let (dataset_budget, token_budget) = budgets(cfg)?;
+        let (dataset_budget, token_budget) = budgets(cfg, caller)?;
         let plan = Plan::new(req, cfg.max_per_person)?;
         let snap = self.dp_snapshot()?;
         let (rows, groups) = plan.rows(&snap)?;
@@ -202,8 +202,9 @@ impl App {
     }
 
     /// Refuses (as a query would) when `who` cannot spend `cost` micro-ε on `dataset` now.
-    fn dp_can_spend(&self, who: &str, dataset: &str, cost: u64) -> Result<(), AppError> {
-        let (dataset_budget, token_budget) = budgets(&self.config.privacy)?;
+    fn dp_can_spend(&self, caller: &Principal, dataset: &str, cost: u64) -> Result<(), AppError> {
+        let who = caller.name();
+        let (dataset_budget, token_budget) = budgets(&self.config.privacy, caller)?;
         let mut totals = self.dp.ledger.lock().unwrap_or_else(|e| e.into_inner());
         if totals.is_none() {
             *totals = Some(ledger::Totals::load(&self.catalog)?);
@@ -264,12 +265,31 @@ fn check(
     Ok(())
 }
 
-fn budgets(cfg: &dp::DpConfig) -> Result<(u64, u64), AppError> {
+/// The dataset's budget and the caller's (their token's grant, else `[privacy] token_epsilon`),
+/// in micro-ε.
+fn budgets(cfg: &dp::DpConfig, caller: &Principal) -> Result<(u64, u64), AppError> {
     let (dataset, token) = cfg
         .budgets()
         .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let granted = match caller {
+        Principal::User { grants, .. } => grants.dp_epsilon.as_deref(),
+        _ => None,
+    };
+    let token = match granted {
+        Some(g) => dp::Ratio::parse_decimal(g)
+            .filter(|r| r.num > 0)
+            .ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "the token's dp_epsilon {g:?} is not a positive decimal"
+                ))
+            })?,
+        None => token,
+    };
     Ok((ledger::micro(dataset), ledger::micro(token)))
 }
+
+/// The declared groups: key and label.
+type Domain = Vec<(String, String)>;
 
 /// A request checked against what the snapshot can answer.
 struct Plan {
@@ -427,7 +447,7 @@ impl Plan {
     }
 
     /// The rows the mechanism sees and the declared groups (key, label).
-    fn rows(&self, snap: &Snapshot) -> Result<(Vec<Row>, Vec<(String, String)>), AppError> {
+    fn rows(&self, snap: &Snapshot) -> Result<(Vec<Row>, Domain), AppError> {
         let table: &Table = match self.dataset.as_str() {
             "reviews" => &snap.reviews,
             _ => &snap.interactions,

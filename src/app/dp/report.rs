@@ -91,8 +91,8 @@ impl App {
         }
         let part = ledger::decimal(third);
         // Interactions carry two figures, reviews one: check both budgets before spending.
-        self.dp_can_spend(caller.name(), "interactions", 2 * third)?;
-        self.dp_can_spend(caller.name(), "reviews", third)?;
+        self.dp_can_spend(caller, "interactions", 2 * third)?;
+        self.dp_can_spend(caller, "reviews", third)?;
         let mut inventory = self.report(caller.is_admin())?;
         let withheld = inventory.withhold_personal_counts();
         let ask = |dataset: &str, group_by: &str| DpRequest {
