@@ -204,3 +204,45 @@ fn bad_policies_and_sources_fail_with_a_reason() {
                 .contains("export-anonymised")
     );
 }
+
+/// Through the API a writer (files under `[server] file_roots`) gets an anonymised copy, but
+/// cannot keep a direct identifier, lower k under `[privacy] export_min_k`, or drop a
+/// quasi-identifier; an admin may (audited, recorded).
+#[test]
+fn writers_cannot_weaken_an_export_policy() {
+    use crate::auth::{send, Who};
+    let demo = repo().join("demo/data");
+    let server = crate::util::TestServer::start_with(move |c| c.server.file_roots = vec![demo]);
+    let users = repo().join("demo/data/users.csv");
+    let post = |who: Who, policy: &str| {
+        send(
+            &server,
+            who,
+            reqwest::Method::POST,
+            "/api/v1/exports/anonymised",
+            Some("application/json"),
+            Some(serde_json::json!({ "source": users, "policy": policy }).to_string()),
+        )
+    };
+    let (status, body) = post(Who::Writer, "");
+    assert_eq!(status, 200, "{body}");
+    for (policy, needle) in [
+        ("[columns]\nemail = \"keep\"", "direct identifier"),
+        ("[columns]\nphone = \"keep\"", "direct identifier"),
+        ("k = 1", "export_min_k"),
+    ] {
+        let (status, body) = post(Who::Writer, policy);
+        assert_eq!(status, 400, "{policy}: {body}");
+        assert!(body.contains(needle), "{policy}: {body}");
+    }
+    let (status, body) = post(Who::Writer, "quasi_identifiers = []");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["smallest_class"].as_u64().unwrap() >= 5,
+        "the defaults still hold: {body}"
+    );
+    let (status, body) = post(Who::Admin, "k = 1\n[columns]\nemail = \"keep\"");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("@example.com"), "an admin may: {body}");
+}

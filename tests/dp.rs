@@ -175,6 +175,14 @@ fn bad_dp_requests_say_why() {
             "interactions?epsilon=1&from=2024-02-01&to=2024-01-01",
             "after",
         ),
+        (
+            "interactions?epsilon=1&group_by=month&from=-262000-01-01&to=%2B262000-01-01",
+            "between 1900-01-01 and 2199-12-31",
+        ),
+        (
+            "orders?epsilon=0.123457&aggregate=sum&value=price&lower=0&upper=897425898.57&max_per_person=5961",
+            "too large",
+        ),
     ] {
         let (status, v) = dp(&server, Who::Reader, query);
         assert_eq!(status, 400, "{query}: {v}");

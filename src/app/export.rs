@@ -30,6 +30,9 @@ pub struct ExportJob<'a> {
     /// Who asked (the audit log and the PROV record name them).
     pub who: &'a str,
     pub role: &'a str,
+    /// An admin (or the local operator): may keep direct identifiers and set any k. Anyone
+    /// else is held to `[privacy] export_min_k` and the default quasi-identifiers.
+    pub trusted: bool,
 }
 
 /// A finished export: the released table and report, and its record in the catalog.
@@ -118,7 +121,8 @@ impl App {
         let widths: Vec<usize> = (0..names.len())
             .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
             .collect();
-        let plan = Plan::new(job.policy, &columns, &widths)?;
+        let min_k = (!job.trusted).then_some(self.config.privacy.export_min_k);
+        let plan = Plan::new(job.policy, &columns, &widths, min_k)?;
         // Pseudonyms are keyed from the store's pseudonym secret (sealed by the keyring).
         let vault = self.keyring()?;
         let secret = crate::ingest::pseudonym_secret(&self.config.data, &vault)?;
@@ -286,6 +290,33 @@ pub fn kind_of(name: &str, semantic: SemanticType) -> ColumnKind {
     let has = |keys: &[&str]| keys.iter().any(|k| words.contains(&format!(" {k} ")));
     let lower = name.to_lowercase();
     let contains = |keys: &[&str]| keys.iter().any(|k| lower.contains(k));
+    // A column named for a person's id is one, whatever its values look like (`uid` numbers,
+    // `userid` codes): failing to see it would release it raw and count rows as people.
+    let squashed: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+    let person_name = [
+        "user", "customer", "member", "buyer", "uid", "account", "person", "client",
+    ]
+    .iter()
+    .any(|k| squashed.contains(k))
+        || contains(&["用户", "会员", "客户", "买家"]);
+    let id_like = matches!(
+        semantic,
+        SemanticType::Id
+            | SemanticType::Number
+            | SemanticType::Code
+            | SemanticType::Text
+            | SemanticType::Category
+            | SemanticType::Quantity
+    );
+    if person_name
+        && id_like
+        && (squashed.ends_with("id")
+            || squashed == "uid"
+            || has(&["no", "number", "key"])
+            || semantic == SemanticType::Id)
+    {
+        return ColumnKind::PersonId;
+    }
     match semantic {
         SemanticType::Pii(p) => match p.0 {
             PiiType::Phone => ColumnKind::Phone,
@@ -348,5 +379,17 @@ mod tests {
         );
         assert_eq!(kind_of("registered", SemanticType::Date), ColumnKind::Date);
         assert_eq!(kind_of("brand", SemanticType::Category), ColumnKind::Other);
+        assert_eq!(kind_of("uid", SemanticType::Number), ColumnKind::PersonId);
+        assert_eq!(kind_of("userid", SemanticType::Code), ColumnKind::PersonId);
+        assert_eq!(
+            kind_of("customer_unique_id", SemanticType::Text),
+            ColumnKind::PersonId
+        );
+        assert_eq!(kind_of("用户ID", SemanticType::Code), ColumnKind::PersonId);
+        assert_eq!(kind_of("user_agent", SemanticType::Text), ColumnKind::Other);
+        assert_eq!(
+            kind_of("customer_zip_code_prefix", SemanticType::Code),
+            ColumnKind::Postcode
+        );
     }
 }

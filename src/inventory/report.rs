@@ -97,8 +97,9 @@ pub const PERSONAL_KINDS: [&str; 4] = ["user_profiles", "user_behaviour_log", "o
 
 impl InventoryReport {
     /// Withholds the exact counts of assets whose rows are people's records — rows, their
-    /// change, distinct values — for a report shared outside the data team: two such reports
-    /// a day apart would tell that one person joined. Returns the assets concerned.
+    /// change, size, distinct values, null rates and the issues quoting them — for a report
+    /// shared outside the data team: two such reports a day apart would tell that one person
+    /// joined. Returns the assets concerned.
     pub fn withhold_personal_counts(&mut self) -> Vec<String> {
         let mut withheld = Vec::new();
         for a in &mut self.assets {
@@ -108,15 +109,21 @@ impl InventoryReport {
                 continue;
             }
             self.totals.rows = self.totals.rows.saturating_sub(a.rows);
+            // The size and the null rates encode the row count too.
+            self.totals.bytes = self.totals.bytes.saturating_sub(a.bytes.unwrap_or(0));
             a.rows = 0;
             a.previous_rows = None;
             a.malformed_rows = 0;
+            a.bytes = None;
             for c in &mut a.columns {
                 c.distinct = 0;
+                c.null_rate = 0.0;
             }
             a.withheld = true;
             withheld.push(a.location.clone());
         }
+        // Issues quote counts and rates of the assets concerned.
+        self.issues.retain(|i| !withheld.contains(&i.asset));
         withheld
     }
 }

@@ -26,7 +26,8 @@ use snapshot::{Snapshot, Table, KINDS, NONE_CATEGORY, NONE_DAY, NONE_VALUE};
 /// The DP path's state: the snapshot of the product graph and the ledger's totals.
 #[derive(Default)]
 pub(crate) struct DpState {
-    snapshot: Mutex<Option<Arc<Snapshot>>>,
+    /// The snapshot and the store generation it is current for.
+    snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
     ledger: Mutex<Option<ledger::Totals>>,
 }
 
@@ -95,11 +96,18 @@ pub struct DpAnswer {
 }
 
 impl App {
-    /// Answers `req` for `who`, spending its ε. Blocking (the first query after a change of the
-    /// store reads the product graph).
+    /// Answers `req` for `caller`, spending its ε. Blocking (the first query after a change of
+    /// the product graph reads it).
     pub fn dp_query(&self, caller: &Principal, req: &DpRequest) -> Result<DpAnswer, AppError> {
+        let pending = self.dp_prepare(caller, req)?;
+        let mut answers = self.dp_commit(caller, vec![pending])?;
+        Ok(answers.pop().expect("one answer per pending query"))
+    }
+
+    /// Computes an answer without spending anything yet (refused early, before any work, when
+    /// the budgets cannot cover it now).
+    fn dp_prepare(&self, caller: &Principal, req: &DpRequest) -> Result<Pending, AppError> {
         let cfg = &self.config.privacy;
-        let who = caller.name();
         // Through the caller's visibility: a restricted product graph is for admins only.
         if !caller.is_admin()
             && self
@@ -112,8 +120,15 @@ impl App {
             ));
         }
         let epsilon = dp::epsilon(&req.epsilon).map_err(|e| AppError::Invalid(e.to_string()))?;
-        let (dataset_budget, token_budget) = budgets(cfg, caller)?;
         let plan = Plan::new(req, cfg.max_per_person)?;
+        let cost = ledger::micro(epsilon);
+        // Orders and users are views of the interactions: they spend the interactions' budget.
+        let budgeted = if plan.dataset == "reviews" {
+            "reviews"
+        } else {
+            "interactions"
+        };
+        self.dp_can_spend(caller, budgeted, cost)?;
         let snap = self.dp_snapshot()?;
         let (rows, groups) = plan.rows(&snap)?;
         let query = Query {
@@ -124,48 +139,6 @@ impl App {
         };
         let release = dp::release(&rows, &query, &mut dp::secure())
             .map_err(|e| AppError::Invalid(e.to_string()))?;
-        let cost = ledger::micro(epsilon);
-        // Orders and users are views of the interactions: they spend the interactions' budget.
-        let budgeted = if plan.dataset == "reviews" {
-            "reviews"
-        } else {
-            "interactions"
-        };
-        // Check and record under one lock: two queries cannot both spend the last of a budget.
-        let mut totals = self.dp.ledger.lock().unwrap_or_else(|e| e.into_inner());
-        if totals.is_none() {
-            *totals = Some(ledger::Totals::load(&self.catalog)?);
-        }
-        let totals = totals.as_mut().expect("loaded above");
-        let (by_you, on_dataset) = (totals.of_token(budgeted, who), totals.of_dataset(budgeted));
-        check(
-            by_you,
-            on_dataset,
-            cost,
-            (dataset_budget, token_budget),
-            budgeted,
-        )?;
-        let described = serde_json::to_string(req).unwrap_or_default();
-        let entry = ledger::record(
-            &self.catalog,
-            &self.config.catalog.base_iri,
-            &ledger::Spend {
-                dataset: budgeted,
-                who,
-                epsilon: cost,
-                purpose: req.purpose.as_deref().unwrap_or(""),
-                query: &described,
-            },
-        )?;
-        totals.add(budgeted, who, cost);
-        self.audit()?.record(
-            who,
-            caller.role().as_str(),
-            "dp-query",
-            &plan.dataset,
-            &format!("ε = {}", ledger::decimal(cost)),
-            0,
-        );
         let scale = plan.scale;
         let mut released: Vec<DpGroup> = release
             .groups
@@ -182,23 +155,93 @@ impl App {
             released.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.key.cmp(&b.key)));
             released.truncate(k);
         }
-        let as_f64 = |m: u64| m as f64 / 1e6;
-        Ok(DpAnswer {
-            dataset: plan.dataset,
-            aggregate: req.aggregate.clone().unwrap_or_else(|| "count".into()),
-            group_by: req.group_by.clone().unwrap_or_else(|| "none".into()),
-            epsilon: release.epsilon,
-            delta: 0.0,
-            max_per_person: plan.max_per_person,
-            sensitivity: release.sensitivity as f64 / scale,
-            mechanism: "discrete Laplace (exact sampling, Canonne–Kamath–Steinke 2020)",
-            groups: released,
-            spent_by_you: as_f64(by_you + cost),
-            spent_on_dataset: as_f64(on_dataset + cost),
-            budget_for_you: as_f64(token_budget),
-            budget_for_dataset: as_f64(dataset_budget),
-            ledger_entry: entry,
+        Ok(Pending {
+            described: serde_json::to_string(req).unwrap_or_default(),
+            purpose: req.purpose.clone().unwrap_or_default(),
+            budgeted,
+            cost,
+            answer: DpAnswer {
+                dataset: plan.dataset,
+                aggregate: req.aggregate.clone().unwrap_or_else(|| "count".into()),
+                group_by: req.group_by.clone().unwrap_or_else(|| "none".into()),
+                epsilon: release.epsilon,
+                delta: 0.0,
+                max_per_person: plan.max_per_person,
+                sensitivity: release.sensitivity as f64 / scale,
+                mechanism: "discrete Laplace (exact sampling, Canonne–Kamath–Steinke 2020)",
+                groups: released,
+                spent_by_you: 0.0,
+                spent_on_dataset: 0.0,
+                budget_for_you: 0.0,
+                budget_for_dataset: 0.0,
+                ledger_entry: String::new(),
+            },
         })
+    }
+
+    /// Spends the ε of every answer in `pending` — all or none: the budgets are checked for
+    /// their sum and the spends recorded under one lock, before any answer is returned.
+    fn dp_commit(
+        &self,
+        caller: &Principal,
+        pending: Vec<Pending>,
+    ) -> Result<Vec<DpAnswer>, AppError> {
+        let who = caller.name();
+        let (dataset_budget, token_budget) = budgets(&self.config.privacy, caller)?;
+        let mut totals = self.dp.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if totals.is_none() {
+            *totals = Some(ledger::Totals::load(&self.catalog)?);
+        }
+        let totals = totals.as_mut().expect("loaded above");
+        let mut asked: std::collections::BTreeMap<&str, u64> = Default::default();
+        for p in &pending {
+            *asked.entry(p.budgeted).or_default() += p.cost;
+        }
+        for (dataset, cost) in &asked {
+            check(
+                totals.of_token(dataset, who),
+                totals.of_dataset(dataset),
+                *cost,
+                (dataset_budget, token_budget),
+                dataset,
+            )?;
+        }
+        let as_f64 = |m: u64| m as f64 / 1e6;
+        let mut out = Vec::with_capacity(pending.len());
+        for p in pending {
+            let before = self.catalog.generation();
+            let entry = ledger::record(
+                &self.catalog,
+                &self.config.catalog.base_iri,
+                &ledger::Spend {
+                    dataset: p.budgeted,
+                    who,
+                    epsilon: p.cost,
+                    purpose: &p.purpose,
+                    query: &p.described,
+                },
+            )?;
+            // The ledger lives in the catalog graph: its write alone does not change the
+            // product graph, so the snapshot stays current.
+            self.dp_advance(before, self.catalog.generation());
+            totals.add(p.budgeted, who, p.cost);
+            self.audit()?.record(
+                who,
+                caller.role().as_str(),
+                "dp-query",
+                &p.answer.dataset,
+                &format!("ε = {}", ledger::decimal(p.cost)),
+                0,
+            );
+            let mut a = p.answer;
+            a.spent_by_you = as_f64(totals.of_token(p.budgeted, who));
+            a.spent_on_dataset = as_f64(totals.of_dataset(p.budgeted));
+            a.budget_for_you = as_f64(token_budget);
+            a.budget_for_dataset = as_f64(dataset_budget);
+            a.ledger_entry = entry;
+            out.push(a);
+        }
+        Ok(out)
     }
 
     /// Refuses (as a query would) when `who` cannot spend `cost` micro-ε on `dataset` now.
@@ -223,7 +266,7 @@ impl App {
     fn dp_snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
         let mut cell = self.dp.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         let generation = self.catalog.generation();
-        if let Some(s) = cell.as_ref().filter(|s| s.generation == generation) {
+        if let Some((_, s)) = cell.as_ref().filter(|(g, _)| *g == generation) {
             return Ok(Arc::clone(s));
         }
         let built = Arc::new(snapshot::build(&self.catalog)?);
@@ -233,9 +276,32 @@ impl App {
             ms = built.built_ms,
             "DP snapshot of the product graph"
         );
-        *cell = Some(Arc::clone(&built));
+        *cell = Some((built.generation, Arc::clone(&built)));
         Ok(built)
     }
+
+    /// After a write of the ledger alone (the generation moved by exactly one), a snapshot
+    /// current before it is still current.
+    fn dp_advance(&self, before: u64, after: u64) {
+        if after != before + 1 {
+            return;
+        }
+        let mut cell = self.dp.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((g, _)) = cell.as_mut() {
+            if *g == before {
+                *g = after;
+            }
+        }
+    }
+}
+
+/// An answer computed, its spend not yet recorded.
+struct Pending {
+    described: String,
+    purpose: String,
+    budgeted: &'static str,
+    cost: u64,
+    answer: DpAnswer,
 }
 
 /// Refuses a spend of `cost` past the caller's or the dataset's budget, saying what is left.
@@ -422,12 +488,23 @@ impl Plan {
             (None, None) => None,
             _ => return Err(bad("give both from and to, or neither")),
         };
+        if let Some((a, b)) = range {
+            // 1900-01-01 ..= 2199-12-31: dates of this platform's records, and a bounded domain.
+            if a < -25_567 || b > 84_005 {
+                return Err(bad(
+                    "from and to must lie between 1900-01-01 and 2199-12-31",
+                ));
+            }
+        }
         if matches!(group_by, GroupBy::Day | GroupBy::Month) {
             let (a, b) = range.ok_or_else(|| {
                 bad("grouping by day or month needs from and to: the groups are the range's, not the data's")
             })?;
             if group_by == GroupBy::Day && b - a >= 1000 {
                 return Err(bad("at most 1000 days per query"));
+            }
+            if group_by == GroupBy::Month && b - a > 36_600 {
+                return Err(bad("at most 100 years of months per query"));
             }
         }
         let max_per_person = req.max_per_person.unwrap_or(default_max);

@@ -3,7 +3,7 @@
 //! withheld (rows and distinct values of user-level assets), and the activity figures are
 //! differentially private — interactions per category, people per kind of interaction,
 //! reviews per category — each at a third of the ε asked for, spent from the caller's budget
-//! like any DP query (refused before anything is spent when the budgets cannot cover all three).
+//! like any DP query, all three together or none.
 
 use serde::Serialize;
 
@@ -103,11 +103,13 @@ impl App {
             purpose: Some("shareable report".into()),
             ..Default::default()
         };
-        let figures = vec![
-            self.dp_query(caller, &ask("interactions", "category"))?,
-            self.dp_query(caller, &ask("users", "kind"))?,
-            self.dp_query(caller, &ask("reviews", "category"))?,
+        // Computed first, spent together: all three figures or none.
+        let pending = vec![
+            self.dp_prepare(caller, &ask("interactions", "category"))?,
+            self.dp_prepare(caller, &ask("users", "kind"))?,
+            self.dp_prepare(caller, &ask("reviews", "category"))?,
         ];
+        let figures = self.dp_commit(caller, pending)?;
         Ok(ShareableReport {
             inventory,
             withheld,

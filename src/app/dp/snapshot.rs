@@ -46,6 +46,7 @@ impl Table {
 /// Both datasets and the category domain, as of one store generation.
 #[derive(Debug)]
 pub(super) struct Snapshot {
+    /// The store generation read before the snapshot was.
     pub generation: u64,
     pub interactions: Table,
     pub reviews: Table,
@@ -68,13 +69,15 @@ pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
     let started = Instant::now();
     let generation = catalog.generation();
     let graph = catalog.layout().products.as_str().to_owned();
+    let ontology = catalog.layout().ontology.as_str().to_owned();
     let args = [("graph", graph.as_str())];
+    let product_args = [("graph", graph.as_str()), ("ontology", ontology.as_str())];
     // Categories in IRI order (a stable domain: the same groups in the same order each time).
     let mut labels: std::collections::BTreeMap<String, String> = Default::default();
     let mut raw: Vec<(String, Option<String>, i64)> = Vec::new();
     catalog.query_each(
         &q("dp-products", include_str!("../queries/dp-products.rq"))?,
-        &args,
+        &product_args,
         true,
         |row| {
             let [Some(p), cat, label, price] = row else {

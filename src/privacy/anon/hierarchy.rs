@@ -96,9 +96,10 @@ impl Hierarchy {
                 Some(d) => date_rung(d, level - 1),
                 None => ANY.to_string(),
             },
+            // An age past 150 is not an age: it is withheld, not banded.
             Hierarchy::Age => match value.parse::<f64>() {
-                Ok(a) if a.is_finite() && a >= 0.0 && level == 0 => value.to_string(),
-                Ok(a) if a.is_finite() && a >= 0.0 => {
+                Ok(a) if (0.0..=150.0).contains(&a) && level == 0 => value.to_string(),
+                Ok(a) if (0.0..=150.0).contains(&a) => {
                     let width = [1u32, 5, 10, 20][usize::from(level)];
                     let low = (a as u32 / width) * width;
                     format!("{low}-{}", low + width - 1)

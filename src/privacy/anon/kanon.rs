@@ -32,6 +32,10 @@ pub struct Requirement {
     pub l: usize,
     /// Largest share of rows that may be suppressed instead of generalising further.
     pub max_suppression: f64,
+    /// A person's rows can be linked in the release (their id is released, pseudonymised or
+    /// not): a class is then the people with the same *set* of generalised values, since an
+    /// attacker joining two rows of one person would otherwise narrow them below k.
+    pub linked: bool,
 }
 
 /// The search's result.
@@ -265,21 +269,22 @@ struct Ctx<'a> {
     n: usize,
 }
 
+#[derive(Default)]
+struct Acc {
+    rows: Vec<usize>,
+    people: HashSet<u32>,
+    sensitive: HashSet<u32>,
+}
+
 impl Ctx<'_> {
     fn classes(&self, values: &[Vec<u32>]) -> Vec<Class> {
-        struct Acc {
-            rows: Vec<usize>,
-            people: HashSet<u32>,
-            sensitive: HashSet<u32>,
+        if let (true, Some(people)) = (self.req.linked, self.people) {
+            return self.linked_classes(values, people);
         }
         let mut by_key: HashMap<Vec<u32>, Acc> = HashMap::new();
         for r in 0..self.n {
             let key: Vec<u32> = values.iter().map(|v| v[r]).collect();
-            let acc = by_key.entry(key).or_insert_with(|| Acc {
-                rows: Vec::new(),
-                people: HashSet::new(),
-                sensitive: HashSet::new(),
-            });
+            let acc = by_key.entry(key).or_default();
             acc.rows.push(r);
             if let Some(p) = self.people {
                 acc.people.insert(p[r]);
@@ -288,22 +293,48 @@ impl Ctx<'_> {
                 acc.sensitive.insert(s[r]);
             }
         }
-        by_key
-            .into_values()
-            .map(|a| Class {
-                people: if self.people.is_some() {
-                    a.people.len()
-                } else {
-                    a.rows.len()
-                },
-                diversity: if self.sensitive.is_some() {
-                    a.sensitive.len()
-                } else {
-                    usize::MAX
-                },
-                rows: a.rows,
-            })
-            .collect()
+        self.finish_classes(by_key.into_values())
+    }
+
+    /// Classes of people by the set of their rows' keys.
+    fn linked_classes(&self, values: &[Vec<u32>], people: &[u32]) -> Vec<Class> {
+        let mut rows_of: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (r, p) in people.iter().enumerate().take(self.n) {
+            rows_of.entry(*p).or_default().push(r);
+        }
+        let mut by_set: HashMap<Vec<Vec<u32>>, Acc> = HashMap::new();
+        for (p, rows) in rows_of {
+            let mut set: Vec<Vec<u32>> = rows
+                .iter()
+                .map(|&r| values.iter().map(|v| v[r]).collect())
+                .collect();
+            set.sort_unstable();
+            set.dedup();
+            let acc = by_set.entry(set).or_default();
+            acc.people.insert(p);
+            if let Some(s) = self.sensitive {
+                acc.sensitive.extend(rows.iter().map(|&r| s[r]));
+            }
+            acc.rows.extend(rows);
+        }
+        self.finish_classes(by_set.into_values())
+    }
+
+    fn finish_classes(&self, accs: impl Iterator<Item = Acc>) -> Vec<Class> {
+        accs.map(|a| Class {
+            people: if self.people.is_some() {
+                a.people.len()
+            } else {
+                a.rows.len()
+            },
+            diversity: if self.sensitive.is_some() {
+                a.sensitive.len()
+            } else {
+                usize::MAX
+            },
+            rows: a.rows,
+        })
+        .collect()
     }
 }
 
@@ -398,6 +429,7 @@ mod tests {
             k: 3,
             l: 2,
             max_suppression: 0.0,
+            linked: false,
         };
         let out = enforce(&rows, &QUASI, Some(0), Some(3), req, &names());
         assert_eq!(out.levels, vec![0, 1], "days become months, cities stay");
@@ -430,6 +462,7 @@ mod tests {
             k: 5,
             l: 1,
             max_suppression: 0.1,
+            linked: false,
         };
         let out = enforce(&rows, &QUASI, None, None, req, &names());
         assert_eq!(out.levels, vec![0, 0]);
@@ -447,6 +480,7 @@ mod tests {
             k: 2,
             l: 1,
             max_suppression: 0.0,
+            linked: false,
         };
         let out = enforce(&rows, &QUASI, Some(0), None, req, &names());
         assert!(
@@ -473,7 +507,7 @@ mod tests {
                 format!("u{p}"), cities[c].to_string(),
                 format!("2024-{:02}-{:02}", d % 12 + 1, d % 28 + 1), format!("s{s}"),
             ]).collect();
-            let req = Requirement { k, l, max_suppression: supp };
+            let req = Requirement { k, l, max_suppression: supp, linked: false };
             for work in [0, LATTICE_WORK] {
             let out = enforce_within(&rows, &QUASI, Some(0), Some(3), req, &names(), work);
             let mut groups: HashMap<Vec<String>, (HashSet<String>, HashSet<String>)> = HashMap::new();
@@ -503,7 +537,7 @@ mod tests {
                 format!("u{p}"), cities[c].to_string(),
                 format!("2024-{:02}-{:02}", d % 12 + 1, d % 28 + 1), "x".into(),
             ]).collect();
-            let req = Requirement { k, l: 1, max_suppression: supp };
+            let req = Requirement { k, l: 1, max_suppression: supp, linked: false };
             let height = |o: &Outcome| -> f64 {
                 o.levels.iter().zip(&QUASI).map(|(&l, q)| f64::from(l) / f64::from(q.hierarchy.top())).sum()
             };
@@ -511,5 +545,56 @@ mod tests {
             let greedy = enforce_within(&rows, &QUASI, Some(0), None, req, &names(), 0);
             prop_assert!(height(&best) <= height(&greedy) + 1e-9);
         }
+    }
+}
+
+#[cfg(test)]
+mod linked_tests {
+    use super::*;
+
+    /// Two rows of one person in two classes that each hold k people: released with the
+    /// person's pseudonym, joining them would single the person out; as sets they do not pass.
+    #[test]
+    fn a_persons_rows_are_judged_together_when_linkable() {
+        let quasi = [Quasi {
+            column: 1,
+            hierarchy: Hierarchy::Flat,
+            floor: 0,
+        }];
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for p in 0..5 {
+            rows.push(vec![format!("a{p}"), "day1".into()]);
+            rows.push(vec![format!("b{p}"), "day2".into()]);
+        }
+        rows.push(vec!["t".into(), "day1".into()]);
+        rows.push(vec!["t".into(), "day2".into()]);
+        let names = ["id".to_string(), "day".to_string()];
+        let req = Requirement {
+            k: 5,
+            l: 1,
+            max_suppression: 0.2,
+            linked: false,
+        };
+        let apart = enforce(&rows, &quasi, Some(0), None, req, &names);
+        assert!(
+            apart.suppressed.iter().all(|s| !s),
+            "row by row each class holds 6"
+        );
+        let together = enforce(
+            &rows,
+            &quasi,
+            Some(0),
+            None,
+            Requirement {
+                linked: true,
+                ..req
+            },
+            &names,
+        );
+        assert!(
+            together.suppressed[10] && together.suppressed[11],
+            "t's set is unique"
+        );
+        assert_eq!(together.suppressed.iter().filter(|s| **s).count(), 2);
     }
 }

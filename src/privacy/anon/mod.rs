@@ -114,6 +114,43 @@ impl ColumnKind {
         }
     }
 
+    /// Whether a value of this kind names one person by itself.
+    fn direct_identifier(self) -> bool {
+        use ColumnKind::*;
+        matches!(
+            self,
+            PersonName
+                | Email
+                | Phone
+                | IdCard
+                | BankCard
+                | Passport
+                | IpAddress
+                | Address
+                | BirthDate
+                | Uscc
+                | PersonId
+        )
+    }
+
+    fn describe(self) -> &'static str {
+        use ColumnKind::*;
+        match self {
+            PersonName => "people's names",
+            Email => "e-mail addresses",
+            Phone => "phone numbers",
+            IdCard => "id card numbers",
+            BankCard => "bank card numbers",
+            Passport => "passport numbers",
+            IpAddress => "IP addresses",
+            Address => "postal addresses",
+            BirthDate => "birth dates",
+            Uscc => "credit codes",
+            PersonId => "people's ids",
+            _ => "values",
+        }
+    }
+
     /// Whether a released column of this kind helps single a person out.
     fn identifying(self) -> bool {
         use ColumnKind::*;
@@ -166,8 +203,11 @@ pub struct Policy {
     pub quasi_identifiers: Option<Vec<String>>,
     /// Largest share of rows suppressed instead of generalising further (default 0.05).
     pub max_suppression: Option<f64>,
-    /// Dates shift by up to this many days either way (default 30).
+    /// Dates shift by up to this many days either way (default 30, at most 3650).
     pub date_shift_days: Option<u32>,
+    /// Every row is a different person (a user table without an id column): classes count
+    /// rows. Without it, a table with no person column is refused.
+    pub one_row_per_person: Option<bool>,
     /// Operators by column name.
     #[serde(default)]
     pub columns: BTreeMap<String, Operator>,
@@ -208,10 +248,15 @@ pub struct Plan {
 impl Plan {
     /// Decides every column's operator and the quasi-identifiers. `widths` is the longest
     /// value per column (postcode ladders have one rung per character).
+    ///
+    /// `min_k`: the caller is not trusted with raw values (not an admin): k must reach it,
+    /// direct identifiers cannot be kept as they are, and a policy's quasi-identifiers can add
+    /// to the defaults but not remove any.
     pub fn new(
         policy: &Policy,
         columns: &[(String, ColumnKind)],
         widths: &[usize],
+        min_k: Option<usize>,
     ) -> Result<Plan, AnonError> {
         let index = |name: &str| {
             columns.iter().position(|(c, _)| c == name).ok_or_else(|| {
@@ -239,16 +284,38 @@ impl Plan {
             Some(p) => Some(index(p)?),
             None => plans.iter().position(|c| c.operator == Operator::Pseudonym),
         };
-        let quasi: Vec<usize> = match &policy.quasi_identifiers {
+        if min_k.is_some() {
+            for c in &plans {
+                let direct = c.kind.direct_identifier();
+                if direct && matches!(c.operator, Operator::Keep | Operator::Shift) {
+                    return Err(AnonError::Invalid(format!(
+                        "'{}' holds {} (a direct identifier): only admins may release it as it \
+                         is; drop, mask, generalise or pseudonymise it",
+                        c.name,
+                        c.kind.describe()
+                    )));
+                }
+            }
+        }
+        let defaults: Vec<usize> = (0..plans.len())
+            .filter(|&i| match plans[i].operator {
+                Operator::Mask | Operator::Generalise => true,
+                Operator::Keep => plans[i].kind.identifying(),
+                _ => false,
+            })
+            .collect();
+        let mut quasi: Vec<usize> = match &policy.quasi_identifiers {
             Some(names) => names.iter().map(|n| index(n)).collect::<Result<_, _>>()?,
-            None => (0..plans.len())
-                .filter(|&i| match plans[i].operator {
-                    Operator::Mask | Operator::Generalise => true,
-                    Operator::Keep => plans[i].kind.identifying(),
-                    _ => false,
-                })
-                .collect(),
+            None => defaults.clone(),
         };
+        if min_k.is_some() {
+            for d in defaults {
+                if !quasi.contains(&d) {
+                    quasi.push(d);
+                }
+            }
+            quasi.sort_unstable();
+        }
         for &q in &quasi {
             let c = &mut plans[q];
             c.quasi = Some(match c.operator {
@@ -268,14 +335,33 @@ impl Plan {
         }
         let sensitive = policy.sensitive.as_deref().map(index).transpose()?;
         if let Some(s) = sensitive {
-            if plans[s].quasi.is_some() || plans[s].operator == Operator::Drop {
+            if plans[s].quasi.is_some() || plans[s].operator != Operator::Keep {
                 return Err(AnonError::Invalid(format!(
-                    "the sensitive column '{}' must be released and not a quasi-identifier",
+                    "the sensitive column '{}' must be kept as it is (diversity is judged on the \
+                     values released) and not be a quasi-identifier",
                     plans[s].name
                 )));
             }
         }
         let k = policy.k.unwrap_or(5);
+        if let Some(min) = min_k {
+            if k < min {
+                return Err(AnonError::Invalid(format!(
+                    "k = {k} is below the {min} required of exports by non-admins ([privacy] export_min_k)"
+                )));
+            }
+        }
+        if person.is_none() && policy.one_row_per_person != Some(true) {
+            return Err(AnonError::Invalid(
+                "no column identifies a person, so classes could count one person's rows as \
+                 several people: name it (`person = \"…\"`), or say `one_row_per_person = true`"
+                    .into(),
+            ));
+        }
+        let shift_days = policy.date_shift_days.unwrap_or(30);
+        if shift_days > 3650 {
+            return Err(AnonError::Invalid("date_shift_days is at most 3650".into()));
+        }
         let l = policy.l.unwrap_or(if sensitive.is_some() { 2 } else { 1 });
         if k == 0 || l == 0 {
             return Err(AnonError::Invalid("k and l must be at least 1".into()));
@@ -296,6 +382,9 @@ impl Plan {
                 "date shifting is per person: name the person column (`person = \"…\"`)".into(),
             ));
         }
+        // The person's id released (pseudonymised or not) links their rows.
+        let linked = person
+            .is_some_and(|p| matches!(plans[p].operator, Operator::Keep | Operator::Pseudonym));
         Ok(Plan {
             name: policy.name().to_string(),
             columns: plans,
@@ -305,8 +394,9 @@ impl Plan {
                 k,
                 l,
                 max_suppression,
+                linked,
             },
-            shift_days: policy.date_shift_days.unwrap_or(30),
+            shift_days,
         })
     }
 }
@@ -564,25 +654,25 @@ fn shift_value(value: &str, days: i64) -> Option<String> {
     if v.is_empty() {
         return None;
     }
+    let delta = chrono::Duration::try_days(days)?;
     if v.bytes().all(|b| b.is_ascii_digit()) && (9..=13).contains(&v.len()) {
         let n: i64 = v.parse().ok()?;
         let unit = if v.len() >= 12 { 1000 } else { 1 };
-        return Some((n + days * 86_400 * unit).to_string());
+        return n
+            .checked_add(days.checked_mul(86_400 * unit)?)
+            .map(|x| x.to_string());
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Some((t + chrono::Duration::days(days)).to_rfc3339());
+        return t.checked_add_signed(delta).map(|t| t.to_rfc3339());
     }
     for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, f) {
-            return Some((t + chrono::Duration::days(days)).format(f).to_string());
+            return t.checked_add_signed(delta).map(|t| t.format(f).to_string());
         }
     }
     let d = parse_day(v)?;
-    Some(
-        (d + chrono::Duration::days(days))
-            .format("%Y-%m-%d")
-            .to_string(),
-    )
+    d.checked_add_signed(delta)
+        .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ fn widths(rows: &[Vec<String>], n: usize) -> Vec<usize> {
 #[test]
 fn defaults_follow_the_column_kinds() {
     let (cols, rows) = users();
-    let plan = Plan::new(&Policy::default(), &cols, &widths(&rows, cols.len())).unwrap();
+    let plan = Plan::new(&Policy::default(), &cols, &widths(&rows, cols.len()), None).unwrap();
     let ops: Vec<&str> = plan.columns.iter().map(|c| c.operator.as_str()).collect();
     assert_eq!(
         ops,
@@ -101,7 +101,7 @@ fn policy_overrides_and_l_diversity() {
         "#,
     )
     .unwrap();
-    let plan = Plan::new(&policy, &cols, &widths(&rows, cols.len())).unwrap();
+    let plan = Plan::new(&policy, &cols, &widths(&rows, cols.len()), None).unwrap();
     let out = anonymise(&plan, &rows, &ExportKey::derive(b"secret", "share-q4"));
     let r = &out.report;
     assert_eq!((r.k, r.l, r.rows_suppressed), (10, 2, 0));
@@ -142,7 +142,7 @@ fn shifted_dates_keep_intervals_within_a_person() {
         vec!["U1".into(), "garbage".into()],
     ];
     let policy = Policy::parse("k = 1\n[columns]\nwhen = \"shift\"").unwrap();
-    let plan = Plan::new(&policy, &cols, &[2, 19]).unwrap();
+    let plan = Plan::new(&policy, &cols, &[2, 19], None).unwrap();
     let out = anonymise(&plan, &rows, &ExportKey::derive(b"s", "x"));
     let d = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
     assert_eq!(
@@ -158,7 +158,7 @@ fn shifted_dates_keep_intervals_within_a_person() {
 fn bad_policies_say_why() {
     let (cols, rows) = users();
     let w = widths(&rows, cols.len());
-    let err = |text: &str| Plan::new(&Policy::parse(text).unwrap(), &cols, &w).unwrap_err();
+    let err = |text: &str| Plan::new(&Policy::parse(text).unwrap(), &cols, &w, None).unwrap_err();
     assert!(err("[columns]\nnope = \"drop\"")
         .to_string()
         .contains("nope"));
@@ -179,9 +179,51 @@ fn bad_policies_say_why() {
 fn too_few_people_release_nothing() {
     let (cols, rows) = users();
     let policy = Policy::parse("k = 500").unwrap();
-    let plan = Plan::new(&policy, &cols, &widths(&rows, cols.len())).unwrap();
+    let plan = Plan::new(&policy, &cols, &widths(&rows, cols.len()), None).unwrap();
     let out = anonymise(&plan, &rows, &ExportKey::derive(b"s", "x"));
     assert!(out.rows.is_empty());
     assert_eq!(out.report.rows_suppressed, 200);
     assert_eq!(out.report.smallest_class, 0);
+}
+
+#[test]
+fn non_admins_cannot_weaken_the_policy() {
+    let (cols, rows) = users();
+    let w = widths(&rows, cols.len());
+    let strict = |text: &str| Plan::new(&Policy::parse(text).unwrap(), &cols, &w, Some(5));
+    for (text, needle) in [
+        ("[columns]\nemail = \"keep\"", "direct identifier"),
+        ("[columns]\nuser_id = \"keep\"", "direct identifier"),
+        ("k = 2", "below the 5"),
+    ] {
+        let err = strict(text).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+    // Quasi-identifiers can be added to, never removed from.
+    let plan = strict("quasi_identifiers = []").unwrap();
+    assert_eq!(plan.columns.iter().filter(|c| c.quasi.is_some()).count(), 3);
+    // An admin may (the call is audited and recorded).
+    assert!(Plan::new(
+        &Policy::parse("k = 1\n[columns]\nemail = \"keep\"").unwrap(),
+        &cols,
+        &w,
+        None
+    )
+    .is_ok());
+}
+
+#[test]
+fn a_table_without_a_person_column_needs_to_say_so() {
+    let cols = vec![("city".to_string(), ColumnKind::City)];
+    let err = Plan::new(&Policy::default(), &cols, &[2], None).unwrap_err();
+    assert!(err.to_string().contains("one_row_per_person"), "{err}");
+    let ok = Policy::parse("one_row_per_person = true").unwrap();
+    assert!(Plan::new(&ok, &cols, &[2], None).is_ok());
+    let huge = Policy::parse("date_shift_days = 4000000000\none_row_per_person = true").unwrap();
+    assert!(Plan::new(&huge, &cols, &[2], None).is_err());
+    assert_eq!(
+        shift_value("+262142-12-31", 30),
+        None,
+        "no panic at the calendar's end"
+    );
 }

@@ -29,6 +29,9 @@ pub struct DpConfig {
     pub token_epsilon: String,
     /// Rows kept per person when a query does not say (`max_per_person`).
     pub max_per_person: u32,
+    /// Smallest k of an anonymised export by a non-admin (who may not keep direct identifiers
+    /// nor remove quasi-identifiers either).
+    pub export_min_k: usize,
 }
 
 impl Default for DpConfig {
@@ -37,6 +40,7 @@ impl Default for DpConfig {
             dataset_epsilon: "10".into(),
             token_epsilon: "3".into(),
             max_per_person: 10,
+            export_min_k: 5,
         }
     }
 }
@@ -61,6 +65,11 @@ impl DpConfig {
 
     pub fn validate(&self) -> Result<(), DpError> {
         self.budgets()?;
+        if self.export_min_k == 0 {
+            return Err(DpError::Invalid(
+                "[privacy] export_min_k must be at least 1".into(),
+            ));
+        }
         if self.max_per_person == 0 {
             return Err(DpError::Invalid(
                 "[privacy] max_per_person must be at least 1".into(),
@@ -207,12 +216,26 @@ pub fn release(rows: &[Row], query: &Query, noise: &mut impl Noise) -> Result<Re
     }
     let magnitude = lower.unsigned_abs().max(upper.unsigned_abs()).max(1);
     let eps = query.epsilon;
-    // scale = sensitivity / ε = sensitivity · den / num.
-    let scale = |sensitivity: u64, share: u64| Ratio::new(sensitivity * eps.den * share, eps.num);
+    let too_large = || {
+        DpError::Invalid(
+            "the noise scale (max_per_person × the larger bound ÷ ε) is too large to represent: \
+             narrow the bounds or max_per_person"
+                .into(),
+        )
+    };
+    let sum_sensitivity = m.checked_mul(magnitude).ok_or_else(too_large)?;
+    // scale = sensitivity / ε = sensitivity · den / num, exactly (never wrapped: a wrapped
+    // scale would be a tiny one, and an almost exact answer).
+    let scale = |sensitivity: u64, share: u64| -> Result<Ratio, DpError> {
+        let t = u128::from(sensitivity) * u128::from(eps.den) * u128::from(share);
+        u64::try_from(t)
+            .map(|t| Ratio::new(t, eps.num))
+            .map_err(|_| too_large())
+    };
     let sd = |r: Ratio| discrete_laplace_sd(r.as_f64());
     let groups: Vec<Released> = match query.aggregate {
         Aggregate::Count => {
-            let s = scale(m, 1);
+            let s = scale(m, 1)?;
             counts
                 .iter()
                 .map(|&c| Released {
@@ -222,7 +245,7 @@ pub fn release(rows: &[Row], query: &Query, noise: &mut impl Noise) -> Result<Re
                 .collect()
         }
         Aggregate::Sum { .. } => {
-            let s = scale(m * magnitude, 1);
+            let s = scale(sum_sensitivity, 1)?;
             sums.iter()
                 .map(|&v| Released {
                     value: v.saturating_add(noise.draw(s)) as f64,
@@ -232,7 +255,7 @@ pub fn release(rows: &[Row], query: &Query, noise: &mut impl Noise) -> Result<Re
         }
         Aggregate::Mean { .. } => {
             // Half of ε on the sum, half on the count (sequential composition).
-            let (sc, ss) = (scale(m, 2), scale(m * magnitude, 2));
+            let (sc, ss) = (scale(m, 2)?, scale(sum_sensitivity, 2)?);
             counts
                 .iter()
                 .zip(&sums)
@@ -253,7 +276,7 @@ pub fn release(rows: &[Row], query: &Query, noise: &mut impl Noise) -> Result<Re
         groups,
         sensitivity: match query.aggregate {
             Aggregate::Count => m,
-            _ => m * magnitude,
+            _ => sum_sensitivity,
         },
         epsilon: eps.as_f64(),
         rows_bounded: bounded,

@@ -211,3 +211,28 @@ fn top_k_and_epsilon_parsing() {
     }
     assert_eq!(epsilon("0.25").unwrap(), Ratio::new(1, 4));
 }
+
+/// A scale too large for 64 bits is refused, never wrapped into a tiny one (which would
+/// release almost exact sums).
+#[test]
+fn scales_past_64_bits_are_refused() {
+    let q = Query {
+        aggregate: Aggregate::Sum {
+            lower: 0,
+            upper: 89_742_589_857,
+        },
+        groups: 4,
+        max_per_person: 5961,
+        epsilon: epsilon("0.123457").unwrap(),
+    };
+    let err = release(&dataset(true), &q, &mut Unnoised).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+    let q = Query {
+        aggregate: Aggregate::Mean {
+            lower: i64::MIN + 1,
+            upper: i64::MAX,
+        },
+        ..q
+    };
+    assert!(release(&dataset(true), &q, &mut Unnoised).is_err());
+}
