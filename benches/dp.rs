@@ -17,7 +17,8 @@
 //! a category histogram with ε = 0.01 through `App::dp_query` (ledger write and audit included).
 //! Goal: a warm query ≤ 1 s.
 //!
-//! `cargo bench --bench dp` (DP_PARTS=error,scale; DP_DIR, default target/dp-bench)
+//! `cargo bench --profile dev --bench dp` (DP_PARTS=error,scale; DP_DIR, default target/dp-bench;
+//! the dev profile builds our crate at opt-level 3, as the other benches here)
 
 mod common;
 use common::{env, peak_rss_mb};
