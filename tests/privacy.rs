@@ -268,10 +268,37 @@ fn planted_personal_data_never_leaks_and_only_an_audited_decryption_opens_it() {
         "/ui/search?q=%E6%AC%A7%E9%98%B3",
         "/api/v1/decrypt",
         "/api/v1/keys",
+        // Differentially private aggregates and the shareable report (ε from the reader's
+        // budget: 0.6 of 3).
+        "/api/v1/dp/interactions?epsilon=0.1&group_by=category",
+        "/api/v1/dp/users?epsilon=0.1&group_by=kind",
+        "/api/v1/dp/reviews?epsilon=0.1&group_by=category",
+        "/report?shareable=true&epsilon=0.3",
     ] {
-        let (_, b) = get(&addr, READ, path);
+        let (status, b) = get(&addr, READ, path);
+        if path.contains("epsilon") {
+            assert_eq!(status, 200, "{path}: {b}");
+        }
         answers.push_str(&b);
     }
+    // An anonymised export of the planted users, even by an admin with the default policy,
+    // releases none of the values (two people cannot make a class of five: all suppressed).
+    let (s, b) = post_json(
+        &addr,
+        ADMIN,
+        "/api/v1/exports/anonymised",
+        serde_json::json!({ "source": users }),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("\"rows_suppressed\":2"), "{b}");
+    answers.push_str(&b);
+    let (s, b) = post_json(
+        &addr,
+        READ,
+        "/api/v1/exports/anonymised",
+        serde_json::json!({ "source": users }),
+    );
+    assert_eq!(s, 403, "{b}");
     let (s, b) = post_json(
         &addr,
         READ,
