@@ -251,12 +251,9 @@ fn token(cli: &Cli, action: &TokenAction) -> anyhow::Result<ExitCode> {
             Some(d) if config.server.audit_log.is_none() => d.join("audit.log"),
             _ => config.audit_log_path(),
         };
-        let who = format!(
-            "local:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        );
+        let who = super::local_admin();
         match crate::audit::AuditLog::open(&log_path) {
-            Ok(log) => log.record(&who, "admin", operation, target, outcome, 0),
+            Ok(log) => log.record(who.name(), "admin", operation, target, outcome, 0),
             Err(e) => eprintln!("warning: not recorded in {}: {e}", log_path.display()),
         }
     };

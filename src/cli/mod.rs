@@ -317,3 +317,16 @@ pub fn run() -> anyhow::Result<ExitCode> {
     init_logging(cli.log_json);
     commands::dispatch(cli)
 }
+
+/// Who a command acts as: the operator at this machine, with the store on disk (the admin
+/// role, as for `load`), named `local:$USER` in the audit log and the privacy ledger.
+pub(crate) fn local_admin() -> crate::privacy::Principal {
+    crate::privacy::Principal::User {
+        name: format!(
+            "local:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        role: crate::privacy::Role::Admin,
+        grants: Default::default(),
+    }
+}

@@ -43,16 +43,13 @@ pub fn anonymised(config: &Config, args: AnonymisedArgs) -> anyhow::Result<ExitC
     };
     let policy = Policy::parse(&policy_text)?;
     let app = App::open(config.clone())?;
-    let who = format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    );
+    let who = super::local_admin();
     let job = ExportJob {
         source: &args.source,
         policy: &policy,
         policy_text: &policy_text,
         confine: None,
-        who: &who,
+        who: who.name(),
         role: "admin",
         trusted: true,
     };
@@ -167,10 +164,7 @@ pub struct DpArgs {
 /// `stocktake dp`.
 pub fn dp(config: &Config, args: DpArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(config.clone())?;
-    let who = format!(
-        "local:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    );
+    let who = super::local_admin();
     let req = crate::app::DpRequest {
         dataset: args.dataset,
         aggregate: Some(args.aggregate),
@@ -185,11 +179,6 @@ pub fn dp(config: &Config, args: DpArgs) -> anyhow::Result<ExitCode> {
         max_per_person: args.max_per_person,
         top: args.top,
         purpose: args.purpose,
-    };
-    let who = crate::privacy::Principal::User {
-        name: who,
-        role: crate::privacy::Role::Admin,
-        grants: Default::default(),
     };
     let a = app.dp_query(&who, &req)?;
     if args.format == "json" {

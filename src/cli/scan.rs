@@ -208,14 +208,7 @@ pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(config.clone())?;
     let (r, text) = match &args.epsilon {
         Some(eps) if args.shareable => {
-            let who = crate::privacy::Principal::User {
-                name: format!(
-                    "local:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                ),
-                role: crate::privacy::Role::Admin,
-                grants: Default::default(),
-            };
+            let who = super::local_admin();
             let s = app.shareable_report(&who, eps)?;
             let text = if args.format == "json" {
                 serde_json::to_string_pretty(&s)? + "\n"

@@ -10,7 +10,6 @@ use clap::Subcommand;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::privacy::{Principal, Role};
 
 /// `stocktake keys …`
 #[derive(Debug, Clone, Subcommand)]
@@ -101,14 +100,7 @@ pub fn keys(config: &Config, action: KeysAction) -> anyhow::Result<ExitCode> {
             }
         }
         KeysAction::Decrypt { subject, reason } => {
-            let who = Principal::User {
-                name: format!(
-                    "local:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                ),
-                role: Role::Admin,
-                grants: Default::default(),
-            };
+            let who = super::local_admin();
             let values = app.decrypt(&who, &subject, &reason)?;
             if values.is_empty() {
                 eprintln!("{subject} has no sealed values");
