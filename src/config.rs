@@ -34,7 +34,9 @@ pub enum ConfigError {
 }
 
 mod tokens;
-pub use tokens::{check_token as check_token_entry, grant_token, revoke_token, store_token};
+pub use tokens::{
+    check_token as check_token_entry, grant_token, revoke_token, store_token, GrantChange,
+};
 
 /// The whole configuration after layering.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -43,14 +43,16 @@
 //!                          catalog (known links, restricted entities, range classes, labels),
 //!                          hot-swapped, retrained warm when the product graph has grown
 //!            registry      the models graph: a card per model package and trained embedding
-//!            privacy       roles, bearer tokens, per-graph visibility policy, PII validators and
+//!            privacy       roles, bearer tokens and their grants, PII validators and
 //!                          the masking of PII spans in free text; `anon`: per-column operators,
 //!                          k-anonymity and l-diversity by generalisation and suppression; `dp`:
 //!                          exact discrete Laplace, contribution bounding, DP aggregates (pure)
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
 //! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology, SPARQL
 //!                          (limits; the evaluator is carried patched in vendor/spareval), named
-//!                          queries, typed rows, SHACL over SPARQL; system graphs admins write
+//!                          queries, typed rows, SHACL over SPARQL; system graphs admins write;
+//!                          the visibility every read goes through (restricted graphs, personal
+//!                          columns' detail graphs, a token's grants on graphs/assets/columns)
 //!            infer         ort + tokenizers only: model packages, the one ONNX Runtime
 //!                          environment, batched classification and NER, CRF decoding, evaluator
 //!            embed         ndarray + rayon (+ pulp SIMD) only: TransE (optionally reciprocal),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use stocktake::catalog::{
-    CancelToken, Catalog, GraphLayout, Limits, NamedQuery, OutputFormat, ResultsFormat,
+    CancelToken, Catalog, GraphLayout, Limits, NamedQuery, OutputFormat, ResultsFormat, Visibility,
 };
 
 use crate::util::{client, repo, TestServer, ADMIN, READ};
@@ -18,7 +18,7 @@ fn select_csv(catalog: &Catalog, q: &str) -> String {
             q,
             None,
             &Default::default(),
-            true,
+            &Visibility::ADMIN,
             false,
             &CancelToken::new(),
         )
@@ -87,7 +87,13 @@ fn every_named_query_parses_and_runs() {
     ] {
         let q = queries.iter().find(|q| q.name == name).unwrap();
         let p = catalog
-            .prepare_named(q, &BTreeMap::new(), true, false, &CancelToken::new())
+            .prepare_named(
+                q,
+                &BTreeMap::new(),
+                &Visibility::ADMIN,
+                false,
+                &CancelToken::new(),
+            )
             .unwrap();
         let s = catalog
             .execute_query(
@@ -224,9 +230,9 @@ fn every_internal_query_parses_and_runs() {
                 (p.name.clone(), v.to_owned())
             })
             .collect();
-        for admin in [true, false] {
+        for vis in [Visibility::ADMIN, Visibility::PUBLIC] {
             let p = catalog
-                .prepare_named(&q, &args, admin, false, &CancelToken::new())
+                .prepare_named(&q, &args, &vis, false, &CancelToken::new())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             catalog
                 .execute_query(

@@ -310,7 +310,7 @@ fn the_shareable_report_withholds_counts_and_spends_the_budget() {
 /// server follows the configuration file (`stocktake token grant` edits it, audited).
 #[test]
 fn token_grants_and_expiry_apply_without_restart() {
-    use stocktake::config::{grant_token, store_token};
+    use stocktake::config::{grant_token, store_token, GrantChange};
     use stocktake::privacy::{hash_token, Role, TokenEntry};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stocktake.toml");
@@ -379,7 +379,15 @@ fn token_grants_and_expiry_apply_without_restart() {
     );
 
     // An expiry in the past: refused (401, saying so) within a second or two.
-    grant_token(&file, "analyst", Some(Some("2020-01-01".into())), None).unwrap();
+    grant_token(
+        &file,
+        "analyst",
+        GrantChange {
+            expires: Some(Some("2020-01-01".into())),
+            ..GrantChange::default()
+        },
+    )
+    .unwrap();
     let t = std::time::Instant::now();
     loop {
         let (status, body) = ask("0.001");

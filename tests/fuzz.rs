@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use stocktake::catalog::{CancelToken, Catalog, GraphLayout, NamedQuery};
+use stocktake::catalog::{CancelToken, Catalog, GraphLayout, NamedQuery, Visibility};
 use stocktake::config::Config;
 use stocktake::infer::package::parse_config;
 use stocktake::ingest::mapping::Mapping;
@@ -69,7 +69,7 @@ proptest! {
             for p in &q.params {
                 args.insert(p.name.clone(), value.clone());
             }
-            match catalog.prepare_named(q, &args, false, false, &CancelToken::new()) {
+            match catalog.prepare_named(q, &args, &Visibility::PUBLIC, false, &CancelToken::new()) {
                 Ok(_) => {}
                 Err(e) => prop_assert!(
                     matches!(e, stocktake::catalog::CatalogError::Invalid(_) | stocktake::catalog::CatalogError::InvalidIri(_)),
@@ -78,7 +78,7 @@ proptest! {
             }
             let mut unknown = BTreeMap::new();
             unknown.insert(format!("zz{name}"), value.clone());
-            prop_assert!(catalog.prepare_named(q, &unknown, false, false, &CancelToken::new()).is_err());
+            prop_assert!(catalog.prepare_named(q, &unknown, &Visibility::PUBLIC, false, &CancelToken::new()).is_err());
         }
     }
 

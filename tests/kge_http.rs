@@ -14,7 +14,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// The shop fixture with IRIs for names, written as TSV into `dir`.
-fn shop_as_iris(dir: &Path) {
+pub(crate) fn shop_as_iris(dir: &Path) {
     let src = crate::util::repo().join("tests/fixtures/kg/shop");
     std::fs::create_dir_all(dir).unwrap();
     for split in ["train.txt", "valid.txt", "test.txt"] {
@@ -30,7 +30,7 @@ fn shop_as_iris(dir: &Path) {
     }
 }
 
-fn train_into(tsv: &Path, out: &Path, seed: &str) {
+pub(crate) fn train_into(tsv: &Path, out: &Path, seed: &str) {
     let (ok, _, err) = stocktake(&[
         "train",
         "--tsv",

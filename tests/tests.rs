@@ -9,6 +9,7 @@ mod conformance;
 mod demo;
 mod dp;
 mod fuzz;
+mod grants;
 mod infer;
 mod ingest;
 mod ingest_http;

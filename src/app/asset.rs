@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{App, AppError};
 use crate::catalog::NamedQuery;
+use crate::catalog::Visibility;
 
 /// The asset's own description (a row of `asset-detail.rq`).
 #[derive(Debug, Clone, Deserialize)]
@@ -89,22 +90,26 @@ pub struct AssetDetail {
 impl App {
     /// The asset page's data for `iri`; `None` when the caller sees no such asset (its history
     /// is the public named query `asset-history`). Blocking.
-    pub fn asset_detail(&self, iri: &str, admin: bool) -> Result<Option<AssetDetail>, AppError> {
+    pub fn asset_detail(
+        &self,
+        iri: &str,
+        vis: &Visibility,
+    ) -> Result<Option<AssetDetail>, AppError> {
         let q = |name: &str, text: &str| NamedQuery::parse(name, text);
         let detail = q("asset-detail", include_str!("queries/asset-detail.rq"))?;
         let args = [("asset", iri)];
         let Some(info) = self
             .catalog
-            .query_rows::<AssetInfo>(&detail, &args, admin)?
+            .query_rows::<AssetInfo>(&detail, &args, vis)?
             .into_iter()
             .next()
         else {
             return Ok(None);
         };
         let cols = q("asset-columns", include_str!("queries/asset-columns.rq"))?;
-        let mut columns: Vec<ColumnInfo> = self.catalog.query_rows(&cols, &args, admin)?;
+        let mut columns: Vec<ColumnInfo> = self.catalog.query_rows(&cols, &args, vis)?;
         let profiles = q("asset-profiles", include_str!("queries/asset-profiles.rq"))?;
-        let rows: Vec<ProfileRow> = self.catalog.query_rows(&profiles, &args, admin)?;
+        let rows: Vec<ProfileRow> = self.catalog.query_rows(&profiles, &args, vis)?;
         let by_iri: BTreeMap<String, usize> = columns
             .iter()
             .enumerate()

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use super::{App, AppError};
 use crate::catalog::vocab::{RDF, SCHEMA, SKOS, ST};
+use crate::catalog::Visibility;
 use crate::catalog::{EntityFacts, Fact};
 use crate::ingest::label::LabelRow;
 use crate::recommend::Answer;
@@ -59,8 +60,8 @@ fn is_name(f: &Fact) -> bool {
 impl App {
     /// The explorer's view of `iri`; `None` when the caller sees no statement about it.
     /// Blocking.
-    pub fn explore(&self, iri: &str, admin: bool) -> Result<Option<Exploration>, AppError> {
-        let Some(facts) = self.catalog.entity_facts(iri, admin, FACT_LIMIT)? else {
+    pub fn explore(&self, iri: &str, vis: &Visibility) -> Result<Option<Exploration>, AppError> {
+        let Some(facts) = self.catalog.entity_facts(iri, vis, FACT_LIMIT)? else {
             return Ok(None);
         };
         let names: Vec<(String, String)> = facts
@@ -85,10 +86,10 @@ impl App {
             .collect();
         linked.sort_unstable();
         linked.dedup();
-        let labels = self.catalog.labels(&linked, admin)?;
+        let labels = self.catalog.labels(&linked, vis)?;
         let is_a = |local: &str, ns: &str| types.iter().any(|t| *t == format!("{ns}{local}"));
         // Products and reviews carry labels; anything else simply has none.
-        let machine_labels = self.labels(None, Some(iri), 100, admin)?;
+        let machine_labels = self.labels(None, Some(iri), 100, vis)?;
         let mut predictions = Vec::new();
         if let Some(service) = &self.recommend {
             let said =
@@ -96,20 +97,20 @@ impl App {
             if is_a("User", ST) {
                 predictions.push(Prediction {
                     what: "recommend".into(),
-                    answer: said(service.recommend(iri, K, admin)),
+                    answer: said(service.recommend(iri, K, vis)),
                 });
             }
             if is_a("Product", SCHEMA) {
                 for rel in [format!("{SCHEMA}category"), format!("{SCHEMA}brand")] {
                     predictions.push(Prediction {
-                        answer: said(service.tails(iri, &rel, K, true, admin)),
+                        answer: said(service.tails(iri, &rel, K, true, vis)),
                         what: rel,
                     });
                 }
             }
             predictions.push(Prediction {
                 what: "similar".into(),
-                answer: said(service.similar(iri, K, admin)),
+                answer: said(service.similar(iri, K, vis)),
             });
         }
         Ok(Some(Exploration {
@@ -147,12 +148,12 @@ struct CategoryRow {
 impl App {
     /// The SKOS category tree with product counts, roots first, children by total (largest
     /// first), through the caller's visibility. Blocking.
-    pub fn taxonomy(&self, admin: bool) -> Result<Vec<CategoryNode>, AppError> {
+    pub fn taxonomy(&self, vis: &Visibility) -> Result<Vec<CategoryNode>, AppError> {
         let q = crate::catalog::NamedQuery::parse(
             "category-tree",
             include_str!("queries/category-tree.rq"),
         )?;
-        let rows: Vec<CategoryRow> = self.catalog.query_rows(&q, &[], admin)?;
+        let rows: Vec<CategoryRow> = self.catalog.query_rows(&q, &[], vis)?;
         let mut names: HashMap<String, Vec<(String, String)>> = HashMap::new();
         let mut own: HashMap<String, u64> = HashMap::new();
         let mut children: HashMap<String, Vec<String>> = HashMap::new();

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{App, AppError};
 use crate::catalog::vocab::{PROV, RDF, ST};
-use crate::catalog::{Object, Statement};
+use crate::catalog::{Object, Statement, Visibility};
 use crate::inventory::semantic::{name_words, SemanticType};
 use crate::inventory::{self, Confinement};
 use crate::privacy::anon::{self, Anonymised, ColumnKind, ExportKey, Plan, Policy};
@@ -30,9 +30,11 @@ pub struct ExportJob<'a> {
     /// Who asked (the audit log and the PROV record name them).
     pub who: &'a str,
     pub role: &'a str,
-    /// An admin (or the local operator): may keep direct identifiers and set any k. Anyone
-    /// else is held to `[privacy] export_min_k` and the default quasi-identifiers.
-    pub trusted: bool,
+    /// What the caller reads. An admin (or the local operator) may export any file, keep
+    /// direct identifiers and set any k. Anyone else needs a grant on the inventoried asset
+    /// (`stocktake token grant NAME --asset IRI`) and is held to `[privacy] export_min_k` and
+    /// the default quasi-identifiers.
+    pub vis: &'a Visibility,
 }
 
 /// A finished export: the released table and report, and its record in the catalog.
@@ -80,6 +82,9 @@ impl App {
                 job.source.display()
             )));
         }
+        if !job.vis.is_admin() {
+            self.check_export_grant(job, &scanned.content_hash)?;
+        }
         let columns: Vec<(String, ColumnKind)> = scanned
             .scanned_columns
             .iter()
@@ -121,7 +126,7 @@ impl App {
         let widths: Vec<usize> = (0..names.len())
             .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
             .collect();
-        let min_k = (!job.trusted).then_some(self.config.privacy.export_min_k);
+        let min_k = (!job.vis.is_admin()).then_some(self.config.privacy.export_min_k);
         let plan = Plan::new(job.policy, &columns, &widths, min_k)?;
         // Pseudonyms are keyed from the store's pseudonym secret (sealed by the keyring).
         let vault = self.keyring()?;
@@ -153,6 +158,56 @@ impl App {
             rows_unreadable: unreadable,
             csv,
         })
+    }
+
+    /// The inventoried assets whose recorded content is exactly these bytes.
+    fn inventoried_assets(&self, content_hash: &Option<String>) -> Result<Vec<String>, AppError> {
+        let Some(h) = content_hash else {
+            return Ok(Vec::new());
+        };
+        let layout = self.catalog.layout();
+        Ok(self
+            .catalog
+            .subjects(
+                &layout.catalog,
+                &format!("{ST}contentHash"),
+                &Object::string(h),
+            )?
+            .into_iter()
+            .filter_map(|d| d.strip_suffix("/distribution").map(str::to_owned))
+            .collect())
+    }
+
+    /// A non-admin exports user-level data only of an asset their token is granted: the file
+    /// must be inventoried as it is now (its content hash recorded by a scan), and the grant
+    /// names that asset.
+    fn check_export_grant(
+        &self,
+        job: &ExportJob,
+        content_hash: &Option<String>,
+    ) -> Result<(), AppError> {
+        let assets = self.inventoried_assets(content_hash)?;
+        let granted = job
+            .vis
+            .grants()
+            .is_some_and(|g| assets.iter().any(|a| g.subjects.contains(a)));
+        if granted {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(match assets.first() {
+            None => format!(
+                "{} is not in the inventory as it is now (never scanned, or changed since): an \
+                 export of user-level data needs a grant on its asset; scan it, then an admin \
+                 runs `stocktake token grant {} --asset ASSET-IRI`",
+                job.source.display(),
+                job.who
+            ),
+            Some(asset) => format!(
+                "token '{}' is not granted asset <{asset}>: an admin grants it with \
+                 `stocktake token grant {} --asset {asset}`",
+                job.who, job.who
+            ),
+        }))
     }
 
     fn record_export(
@@ -219,20 +274,12 @@ impl App {
             Statement::new(&file, format!("{PROV}wasGeneratedBy"), Object::iri(&s)),
         ];
         // The inventoried asset with these exact bytes, when a scan has recorded one.
-        if let Some(h) = content_hash {
-            let layout = self.catalog.layout();
-            for dist in
-                self.catalog
-                    .subjects(&layout.catalog, &st("contentHash"), &Object::string(h))?
-            {
-                if let Some(asset) = dist.strip_suffix("/distribution") {
-                    statements.push(Statement::new(
-                        &s,
-                        format!("{PROV}used"),
-                        Object::iri(asset),
-                    ));
-                }
-            }
+        for asset in self.inventoried_assets(content_hash)? {
+            statements.push(Statement::new(
+                &s,
+                format!("{PROV}used"),
+                Object::iri(asset),
+            ));
         }
         for c in &r.columns {
             let col = format!(

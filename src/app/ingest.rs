@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{App, AppError};
 use crate::catalog::CatalogError;
+use crate::catalog::Visibility;
 use crate::ingest::label::Verdict;
 use crate::ingest::mapping::{Entity, Mapping};
 use crate::ingest::{self, RunReport};
@@ -108,9 +109,9 @@ impl App {
         status: Option<&str>,
         product: Option<&str>,
         limit: usize,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Vec<crate::ingest::label::LabelRow>, CatalogError> {
-        crate::ingest::label::list(&self.catalog, status, product, limit, admin)
+        crate::ingest::label::list(&self.catalog, status, product, limit, vis)
     }
 
     /// Records `who`'s decision on the machine label `id` (through the caller's visibility:
@@ -121,9 +122,9 @@ impl App {
         id: &str,
         verdict: Verdict,
         who: &str,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<bool, CatalogError> {
-        let found = crate::ingest::label::decide(&self.catalog, id, verdict, who, admin)?;
+        let found = crate::ingest::label::decide(&self.catalog, id, verdict, who, vis)?;
         self.catalog.flush()?;
         Ok(found)
     }

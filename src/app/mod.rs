@@ -219,7 +219,7 @@ impl App {
                 ("graph", self.catalog.layout().products.as_str()),
                 ("relation", &self.config.embed.recommend_relation),
             ],
-            true,
+            &crate::catalog::Visibility::ADMIN,
         )?;
         Ok(users.into_iter().next().map(|u| u.u))
     }

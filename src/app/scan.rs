@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::{App, AppError};
 use crate::catalog::CatalogError;
+use crate::catalog::Visibility;
 use crate::inventory::{self, report, Confinement, ScanOptions, Source};
 use crate::monitor;
 
@@ -89,7 +90,7 @@ impl App {
     /// database URLs with credentials), then the registered file and SQLite sources not among
     /// them. The second list says which registered sources cannot be reached and why.
     pub fn rescan_targets(&self) -> Result<(Vec<String>, Vec<String>), AppError> {
-        let registered = report::build(&self.catalog, true)?.sources;
+        let registered = report::build(&self.catalog, &Visibility::ADMIN)?.sources;
         let mut todo: Vec<String> = self
             .config
             .monitor
@@ -123,10 +124,10 @@ impl App {
     pub fn changes(
         &self,
         filter: &monitor::events::Filter,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Vec<monitor::events::EventRecord>, CatalogError> {
         let changes = &self.catalog.layout().changes;
-        if !admin && self.catalog.restricted_graphs()?.contains(changes) {
+        if !self.catalog.sees(vis, changes)? {
             return Err(CatalogError::NotAllowed(
                 "the changes graph is restricted to admins by the access policy".into(),
             ));
@@ -135,8 +136,8 @@ impl App {
     }
 
     /// The inventory report (盘点报告) as `admin` or not may see it. Blocking.
-    pub fn report(&self, admin: bool) -> Result<report::InventoryReport, AppError> {
-        Ok(report::build(&self.catalog, admin)?)
+    pub fn report(&self, vis: &Visibility) -> Result<report::InventoryReport, AppError> {
+        Ok(report::build(&self.catalog, vis)?)
     }
 
     /// Starts the scheduled and watched rescans of `[monitor] sources` beside the server; they

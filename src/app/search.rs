@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use super::{App, AppError};
 use crate::catalog::TextEntry;
+use crate::catalog::Visibility;
 use crate::search::{Doc, Page, SearchIndex, SyncStats};
 
 /// A page of answers and how fresh the index was.
@@ -68,12 +69,12 @@ impl App {
     }
 
     /// `q` over names, titles and descriptions, leaving out what the caller may not see
-    /// (restricted graphs, unless `admin`). Builds the index on the first call of a process.
+    /// (restricted graphs it is not granted). Builds the index on the first call of a process.
     /// Blocking.
     pub fn search(
         &self,
         q: &str,
-        admin: bool,
+        vis: &Visibility,
         kind: Option<&str>,
         offset: usize,
         limit: usize,
@@ -82,15 +83,12 @@ impl App {
         if ix.generation() == 0 {
             self.sync_search()?;
         }
-        let hidden: Vec<String> = if admin {
-            Vec::new()
-        } else {
-            self.catalog
-                .restricted_graphs()?
-                .iter()
-                .map(|g| g.as_str().to_owned())
-                .collect()
-        };
+        let hidden: Vec<String> = self
+            .catalog
+            .hidden_graphs(vis)?
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
         let page = ix.search(q, &hidden, kind, offset, limit)?;
         Ok(SearchAnswer {
             page,

@@ -7,7 +7,7 @@ use oxigraph::io::RdfSerializer;
 use oxigraph::model::{BlankNode, Literal, NamedNode, Triple};
 
 use super::vocab::{DCTERMS, RDF, SD};
-use super::{Catalog, CatalogError, GraphFormat, ResultsFormat, Serialized};
+use super::{Catalog, CatalogError, GraphFormat, ResultsFormat, Serialized, Visibility};
 
 fn sd(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("{SD}{local}"))
@@ -19,7 +19,7 @@ impl Catalog {
         &self,
         endpoint: &str,
         format: GraphFormat,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Serialized, CatalogError> {
         let service = BlankNode::default();
         let endpoint = NamedNode::new(endpoint)
@@ -72,7 +72,7 @@ impl Catalog {
             default_graph.clone(),
         ));
         triples.push(Triple::new(default_graph, rdf_type.clone(), sd("Graph")));
-        for (iri, size) in self.list_graphs(admin)? {
+        for (iri, size) in self.list_graphs(vis)? {
             let named = BlankNode::default();
             let graph = BlankNode::default();
             triples.push(Triple::new(

@@ -8,7 +8,7 @@
 
 use oxigraph::model::{GraphName, NamedNodeRef, NamedOrBlankNode, Term};
 
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, Visibility};
 
 /// One statement about (or towards) the entity.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -83,14 +83,14 @@ impl Catalog {
     pub fn entity_facts(
         &self,
         iri: &str,
-        admin: bool,
+        vis: &Visibility,
         limit: usize,
     ) -> Result<Option<EntityFacts>, CatalogError> {
         let node =
             NamedNodeRef::new(iri).map_err(|e| CatalogError::InvalidIri(format!("{iri}: {e}")))?;
-        let restricted = self.restricted_graphs()?;
+        let hidden = self.hidden_graphs(vis)?;
         let visible = |g: &GraphName| match g {
-            GraphName::NamedNode(n) => admin || !restricted.contains(n),
+            GraphName::NamedNode(n) => !hidden.contains(n),
             _ => true,
         };
         let mut facts = EntityFacts {
@@ -178,16 +178,30 @@ mod tests {
             ],
         )
         .unwrap();
-        let f = c.entity_facts(p, false, 10).unwrap().unwrap();
+        let f = c.entity_facts(p, &Visibility::PUBLIC, 10).unwrap().unwrap();
         assert_eq!(f.out_total, 2);
         assert!(f.out.iter().any(|x| x.value == b && x.iri));
-        let brand = c.entity_facts(b, false, 10).unwrap().unwrap();
+        let brand = c.entity_facts(b, &Visibility::PUBLIC, 10).unwrap().unwrap();
         assert_eq!(brand.in_total, 1, "the quarantined record stays hidden");
-        assert_eq!(c.entity_facts(b, true, 10).unwrap().unwrap().in_total, 2);
-        assert!(c.entity_facts(secret, false, 10).unwrap().is_none());
-        assert!(c.entity_facts(secret, true, 10).unwrap().is_some());
-        let capped = c.entity_facts(b, true, 1).unwrap().unwrap();
+        assert_eq!(
+            c.entity_facts(b, &Visibility::ADMIN, 10)
+                .unwrap()
+                .unwrap()
+                .in_total,
+            2
+        );
+        assert!(c
+            .entity_facts(secret, &Visibility::PUBLIC, 10)
+            .unwrap()
+            .is_none());
+        assert!(c
+            .entity_facts(secret, &Visibility::ADMIN, 10)
+            .unwrap()
+            .is_some());
+        let capped = c.entity_facts(b, &Visibility::ADMIN, 1).unwrap().unwrap();
         assert_eq!((capped.incoming.len(), capped.in_total), (1, 2));
-        assert!(c.entity_facts("not an iri", false, 10).is_err());
+        assert!(c
+            .entity_facts("not an iri", &Visibility::PUBLIC, 10)
+            .is_err());
     }
 }

@@ -11,7 +11,7 @@ use oxigraph::model::{GraphName, GraphNameRef, NamedNode, NamedOrBlankNode};
 use oxigraph::store::LoaderError;
 
 use super::vocab::PREFIXES;
-use super::{Catalog, CatalogError, GraphFormat, Serialized};
+use super::{Catalog, CatalogError, GraphFormat, Serialized, Visibility};
 
 /// The graph a graph-store request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +48,9 @@ impl Catalog {
         })
     }
 
-    fn is_restricted(&self, g: &GraphName) -> Result<bool, CatalogError> {
-        Ok(match g {
-            GraphName::NamedNode(n) => self.restricted_graphs()?.contains(n),
-            _ => false,
-        })
-    }
-
-    fn writable(&self, target: &GraphTarget, admin: bool) -> Result<GraphName, CatalogError> {
+    fn writable(&self, target: &GraphTarget, vis: &Visibility) -> Result<GraphName, CatalogError> {
         let g = self.graph_name(target)?;
-        if let (false, GraphName::NamedNode(n)) = (admin, &g) {
+        if let (false, GraphName::NamedNode(n)) = (vis.is_admin(), &g) {
             if let Some(why) = self.write_denied(n)? {
                 return Err(CatalogError::NotAllowed(why));
             }
@@ -66,10 +59,16 @@ impl Catalog {
     }
 
     /// Whether the graph exists and the caller may see it.
-    pub fn graph_exists(&self, target: &GraphTarget, admin: bool) -> Result<bool, CatalogError> {
+    pub fn graph_exists(
+        &self,
+        target: &GraphTarget,
+        vis: &Visibility,
+    ) -> Result<bool, CatalogError> {
         let g = self.graph_name(target)?;
-        if !admin && self.is_restricted(&g)? {
-            return Ok(false);
+        if let GraphName::NamedNode(n) = &g {
+            if !self.sees(vis, n)? {
+                return Ok(false);
+            }
         }
         Ok(match &g {
             GraphName::DefaultGraph => true,
@@ -92,11 +91,11 @@ impl Catalog {
         &self,
         target: &GraphTarget,
         format: GraphFormat,
-        admin: bool,
+        vis: &Visibility,
         limits: super::Limits,
         cancel: &super::CancelToken,
     ) -> Result<Serialized, CatalogError> {
-        if !self.graph_exists(target, admin)? {
+        if !self.graph_exists(target, vis)? {
             return Err(Self::not_found(target));
         }
         let g = self.graph_name(target)?;
@@ -139,9 +138,9 @@ impl Catalog {
         data: &[u8],
         format: GraphFormat,
         base_iri: Option<&str>,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<bool, CatalogError> {
-        self.write_graph(target, &[(data, format)], base_iri, admin, true)
+        self.write_graph(target, &[(data, format)], base_iri, vis, true)
     }
 
     /// Adds triples to a graph (GSP POST). Returns whether the graph was created.
@@ -151,9 +150,9 @@ impl Catalog {
         data: &[u8],
         format: GraphFormat,
         base_iri: Option<&str>,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<bool, CatalogError> {
-        self.write_graph(target, &[(data, format)], base_iri, admin, false)
+        self.write_graph(target, &[(data, format)], base_iri, vis, false)
     }
 
     /// Writes several RDF documents (the parts of a multipart GSP request) into one graph in
@@ -165,11 +164,11 @@ impl Catalog {
         target: &GraphTarget,
         documents: &[(impl AsRef<[u8]>, GraphFormat)],
         base_iri: Option<&str>,
-        admin: bool,
+        vis: &Visibility,
         replace: bool,
     ) -> Result<bool, CatalogError> {
-        let g = self.writable(target, admin)?;
-        let existed = self.graph_exists(target, true)?;
+        let g = self.writable(target, vis)?;
+        let existed = self.graph_exists(target, &Visibility::ADMIN)?;
         let mut tx = self.store.start_transaction()?;
         if replace {
             tx.clear_graph(g.as_ref())?;
@@ -201,7 +200,7 @@ impl Catalog {
         data: &[u8],
         format: GraphFormat,
         base_iri: Option<&str>,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<usize, CatalogError> {
         let mut parser = RdfParser::from_format(format.inner());
         if let Some(base) = base_iri {
@@ -215,7 +214,7 @@ impl Catalog {
         for quad in parser.rename_blank_nodes().for_slice(data) {
             let quad = quad.map_err(|e| CatalogError::RdfSyntax(e.to_string()))?;
             if let GraphName::NamedNode(g) = &quad.graph_name {
-                if !admin && protected.contains(g) {
+                if !vis.is_admin() && protected.contains(g) {
                     let why = self.write_denied(g)?.unwrap_or_default();
                     return Err(CatalogError::NotAllowed(why));
                 }
@@ -243,16 +242,16 @@ impl Catalog {
             &GraphTarget::Named(iri.clone()),
             documents,
             base_iri,
-            true,
+            &Visibility::ADMIN,
             false,
         )?;
         Ok(iri)
     }
 
     /// Deletes a graph (GSP DELETE); `NotFound` when it does not exist.
-    pub fn delete_graph(&self, target: &GraphTarget, admin: bool) -> Result<(), CatalogError> {
-        let g = self.writable(target, admin)?;
-        if !self.graph_exists(target, true)? {
+    pub fn delete_graph(&self, target: &GraphTarget, vis: &Visibility) -> Result<(), CatalogError> {
+        let g = self.writable(target, vis)?;
+        if !self.graph_exists(target, &Visibility::ADMIN)? {
             return Err(Self::not_found(target));
         }
         match &g {
@@ -270,19 +269,19 @@ impl Catalog {
         &self,
         graph: Option<&GraphTarget>,
         format: GraphFormat,
-        admin: bool,
+        vis: &Visibility,
         out: impl Write,
     ) -> Result<usize, CatalogError> {
         let io = |e: std::io::Error| CatalogError::Io {
             path: "dump output".into(),
             source: e,
         };
-        let restricted = self.restricted_graphs()?;
+        let hidden = self.hidden_graphs(vis)?;
         let mut writer = serializer(format)?.for_writer(out);
         let mut n = 0;
         match graph {
             Some(target) => {
-                if !self.graph_exists(target, admin)? {
+                if !self.graph_exists(target, vis)? {
                     return Err(Self::not_found(target));
                 }
                 let g = self.graph_name(target)?;
@@ -305,7 +304,7 @@ impl Catalog {
                 for quad in self.store.iter() {
                     let quad = quad?;
                     if let GraphName::NamedNode(g) = &quad.graph_name {
-                        if !admin && restricted.contains(g) {
+                        if hidden.contains(g) {
                             continue;
                         }
                     }
@@ -359,13 +358,13 @@ impl Catalog {
     }
 
     /// Named graphs the caller may see, with their sizes.
-    pub fn list_graphs(&self, admin: bool) -> Result<Vec<(String, usize)>, CatalogError> {
-        let restricted = self.restricted_graphs()?;
+    pub fn list_graphs(&self, vis: &Visibility) -> Result<Vec<(String, usize)>, CatalogError> {
+        let hidden = self.hidden_graphs(vis)?;
         let mut out = Vec::new();
         for g in self.store.named_graphs() {
             let g = g?;
             if let NamedOrBlankNode::NamedNode(n) = &g {
-                if !admin && restricted.contains(n) {
+                if hidden.contains(n) {
                     continue;
                 }
                 let size = self

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use oxigraph::model::{GraphNameRef, NamedNode, NamedNodeRef, NamedOrBlankNode, Term};
 
 use super::vocab::{RDF, RDFS, SCHEMA, SKOS};
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, Visibility};
 
 fn iri(s: &str) -> Result<NamedNode, CatalogError> {
     NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")))
@@ -51,10 +51,11 @@ impl Catalog {
         Ok(out)
     }
 
-    /// IRIs that occur (as subject or object) in a restricted graph: invisible to non-admins.
-    pub fn restricted_entities(&self) -> Result<HashSet<String>, CatalogError> {
+    /// IRIs that occur (as subject or object) in a restricted graph `vis` does not read:
+    /// invisible to its holder.
+    pub fn restricted_entities(&self, vis: &Visibility) -> Result<HashSet<String>, CatalogError> {
         let mut out = HashSet::new();
-        for g in self.restricted_graphs()?.iter() {
+        for g in self.hidden_graphs(vis)?.iter() {
             for quad in self.store.quads_for_pattern(
                 None,
                 None,
@@ -133,13 +134,13 @@ impl Catalog {
     }
 
     /// A display label per IRI (`rdfs:label`, `schema:name` or `skos:prefLabel`, Chinese or
-    /// English first); labels from restricted graphs only when `admin`.
+    /// English first); labels from restricted graphs only where `vis` reads them.
     pub fn labels(
         &self,
         iris: &[&str],
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<HashMap<String, String>, CatalogError> {
-        let restricted = self.restricted_graphs()?;
+        let hidden = self.hidden_graphs(vis)?;
         let preds = [
             iri(&format!("{RDFS}label"))?,
             iri(&format!("{SCHEMA}name"))?,
@@ -158,7 +159,7 @@ impl Catalog {
                 {
                     let q = q?;
                     if let oxigraph::model::GraphName::NamedNode(g) = &q.graph_name {
-                        if !admin && restricted.contains(g) {
+                        if hidden.contains(g) {
                             continue;
                         }
                     }
@@ -231,10 +232,13 @@ mod tests {
             "http://ex.org/p1".into()
         )));
         assert!(triples.iter().all(|t| !t.1.ends_with("#type")));
-        let hidden = c.restricted_entities().unwrap();
+        let hidden = c.restricted_entities(&Visibility::PUBLIC).unwrap();
         assert!(hidden.contains("http://ex.org/u1"));
         let labels = c
-            .labels(&["http://ex.org/p1", "http://ex.org/u1"], false)
+            .labels(
+                &["http://ex.org/p1", "http://ex.org/u1"],
+                &Visibility::PUBLIC,
+            )
             .unwrap();
         assert_eq!(
             labels.get("http://ex.org/p1").map(String::as_str),
@@ -245,7 +249,7 @@ mod tests {
             "restricted label leaked"
         );
         assert!(c
-            .labels(&["http://ex.org/u1"], true)
+            .labels(&["http://ex.org/u1"], &Visibility::ADMIN)
             .unwrap()
             .contains_key("http://ex.org/u1"));
     }

@@ -19,15 +19,15 @@ mod sealed;
 mod shacl;
 mod sparql;
 mod text;
+mod visibility;
 pub mod vocab;
 mod write;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use oxigraph::model::{GraphNameRef, Literal, NamedNode, NamedOrBlankNode, QuadRef, Term};
+use oxigraph::model::NamedNode;
 use oxigraph::store::Store;
 
 pub use append::Appender;
@@ -44,8 +44,9 @@ pub use sparql::{
     Serialized,
 };
 pub use text::TextEntry;
+pub use visibility::{ReadGrants, Visibility};
 pub use vocab::GraphLayout;
-pub use write::{Object, Statement};
+pub use write::{Object, SideGraph, Statement};
 
 /// Everything that can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +103,12 @@ impl CatalogError {
     }
 }
 
+/// Whether `s` is an absolute IRI the store accepts (grants name graphs, assets and columns by
+/// IRI).
+pub fn is_iri(s: &str) -> bool {
+    NamedNode::new(s).is_ok()
+}
+
 /// The store plus its layout and access policy.
 pub struct Catalog {
     store: Store,
@@ -109,16 +116,7 @@ pub struct Catalog {
     configured_restricted: Vec<NamedNode>,
     /// Bumped on every write made through the catalog; the restricted set is recomputed lazily.
     generation: AtomicU64,
-    policy_cache: RwLock<(u64, Arc<Policy>)>,
-}
-
-/// Who sees what, derived from the configuration and the store's current content.
-struct Policy {
-    restricted: Arc<HashSet<NamedNode>>,
-    /// Named graphs that exist and are not restricted.
-    visible_named: Vec<NamedOrBlankNode>,
-    /// Whether any restricted graph exists; when none does, restricting a dataset is a no-op.
-    any_restricted_present: bool,
+    policy_cache: RwLock<(u64, Arc<visibility::Policy>)>,
 }
 
 impl Catalog {
@@ -140,14 +138,7 @@ impl Catalog {
             layout,
             configured_restricted: Vec::new(),
             generation: AtomicU64::new(1),
-            policy_cache: RwLock::new((
-                0,
-                Arc::new(Policy {
-                    restricted: Arc::new(HashSet::new()),
-                    visible_named: Vec::new(),
-                    any_restricted_present: false,
-                }),
-            )),
+            policy_cache: RwLock::new((0, Arc::new(visibility::Policy::default()))),
         }
     }
 
@@ -172,129 +163,6 @@ impl Catalog {
 
     fn touched(&self) {
         self.generation.fetch_add(1, Ordering::Release);
-    }
-
-    /// Graphs only admins may see: quarantine, configured ones, and those the catalog graph marks
-    /// with `st:restricted true` (e.g. graphs holding personal data).
-    pub fn restricted_graphs(&self) -> Result<Arc<HashSet<NamedNode>>, CatalogError> {
-        Ok(Arc::clone(&self.policy()?.restricted))
-    }
-
-    /// Graphs only admins may change, whatever the form of the write (SPARQL Update, graph
-    /// store, multipart): the restricted ones, and the system graphs — the catalog (it holds the
-    /// `st:restricted` marks that decide who sees what), the ontology (it drives validation and
-    /// brand resolution), the models, the change history and the quarantine. Writers keep the
-    /// product graph, the default graph and graphs of their own.
-    pub fn write_protected_graphs(&self) -> Result<HashSet<NamedNode>, CatalogError> {
-        let mut set: HashSet<NamedNode> = self.restricted_graphs()?.iter().cloned().collect();
-        let l = &self.layout;
-        for g in [
-            &l.catalog,
-            &l.ontology,
-            &l.models,
-            &l.changes,
-            &l.quarantine,
-        ] {
-            set.insert(g.clone());
-        }
-        Ok(set)
-    }
-
-    /// Why a non-admin may not write `graph`, if they may not.
-    pub(crate) fn write_denied(&self, graph: &NamedNode) -> Result<Option<String>, CatalogError> {
-        Ok(if self.restricted_graphs()?.contains(graph) {
-            Some(format!(
-                "graph <{}> is restricted: only admins may change it",
-                graph.as_str()
-            ))
-        } else if self.write_protected_graphs()?.contains(graph) {
-            Some(format!(
-                "graph <{}> is a system graph (access marks, ontology, models, changes or \
-                 quarantine): only admins may change it",
-                graph.as_str()
-            ))
-        } else {
-            None
-        })
-    }
-
-    /// The named graphs that exist and that a caller sees (admins: all of them), by IRI;
-    /// from the cached policy, so cheap enough for every page.
-    pub fn visible_graphs(&self, admin: bool) -> Result<Vec<String>, CatalogError> {
-        let policy = self.policy()?;
-        let mut out: Vec<String> = policy
-            .visible_named
-            .iter()
-            .filter_map(|g| match g {
-                NamedOrBlankNode::NamedNode(n) => Some(n.as_str().to_owned()),
-                NamedOrBlankNode::BlankNode(_) => None,
-            })
-            .collect();
-        if admin {
-            for g in self.store.named_graphs() {
-                if let NamedOrBlankNode::NamedNode(n) = g? {
-                    if policy.restricted.contains(&n) {
-                        out.push(n.into_string());
-                    }
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    /// The visibility policy for the store as it is now, recomputed only after writes.
-    fn policy(&self) -> Result<Arc<Policy>, CatalogError> {
-        let generation = self.generation.load(Ordering::Acquire);
-        {
-            let cache = self.policy_cache.read().unwrap_or_else(|e| e.into_inner());
-            if cache.0 == generation {
-                return Ok(Arc::clone(&cache.1));
-            }
-        }
-        let mut set: HashSet<NamedNode> = self.configured_restricted.iter().cloned().collect();
-        set.insert(self.layout.quarantine.clone());
-        let flag = vocab::st("restricted");
-        let yes = Term::from(Literal::from(true));
-        for quad in self.store.quads_for_pattern(
-            None,
-            Some(flag.as_ref()),
-            Some(yes.as_ref()),
-            Some(GraphNameRef::NamedNode(self.layout.catalog.as_ref())),
-        ) {
-            if let NamedOrBlankNode::NamedNode(g) = quad?.subject {
-                set.insert(g);
-            }
-        }
-        let mut visible_named = Vec::new();
-        let mut any_restricted_present = false;
-        for g in self.store.named_graphs() {
-            let g = g?;
-            match &g {
-                NamedOrBlankNode::NamedNode(n) if set.contains(n) => any_restricted_present = true,
-                _ => visible_named.push(g),
-            }
-        }
-        let policy = Arc::new(Policy {
-            restricted: Arc::new(set),
-            visible_named,
-            any_restricted_present,
-        });
-        *self.policy_cache.write().unwrap_or_else(|e| e.into_inner()) =
-            (generation, Arc::clone(&policy));
-        Ok(policy)
-    }
-
-    /// Marks a graph as restricted (admin-only) in the catalog graph.
-    pub fn mark_restricted(&self, graph: &NamedNode) -> Result<(), CatalogError> {
-        self.store.insert(QuadRef::new(
-            graph,
-            &vocab::st("restricted"),
-            &Literal::from(true),
-            &self.layout.catalog,
-        ))?;
-        self.touched();
-        Ok(())
     }
 
     /// Total number of quads in the store.

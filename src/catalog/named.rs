@@ -23,7 +23,7 @@ use serde::Serialize;
 use spargebra::SparqlParser;
 
 use super::sparql::{CancelToken, DatasetRequest, PreparedQuery};
-use super::{bind, Catalog, CatalogError};
+use super::{bind, Catalog, CatalogError, Visibility};
 
 /// One parameter of a named query.
 #[derive(Debug, Clone, Serialize)]
@@ -181,7 +181,7 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &BTreeMap<String, String>,
-        admin: bool,
+        vis: &Visibility,
         union_default_graph: bool,
         cancel: &CancelToken,
     ) -> Result<PreparedQuery, CatalogError> {
@@ -242,7 +242,7 @@ impl Catalog {
         let mut prepared = self.prepare_parsed(
             parsed,
             &DatasetRequest::default(),
-            admin,
+            vis,
             union_default_graph,
             cancel,
         )?;
@@ -302,7 +302,7 @@ mod tests {
                 .map(|l| [("limit".to_owned(), l.to_owned())].into())
                 .unwrap_or_default();
             catalog
-                .prepare_named(&q, &args, true, false, &CancelToken::new())
+                .prepare_named(&q, &args, &Visibility::ADMIN, false, &CancelToken::new())
                 .map(|p| {
                     catalog
                         .execute_query(

@@ -11,7 +11,7 @@ use oxigraph::model::{GraphNameRef, Literal, QuadRef, Term};
 use sha2::{Digest, Sha256};
 
 use super::vocab::{st, DCTERMS};
-use super::{Catalog, CatalogError};
+use super::{Catalog, CatalogError, Visibility};
 
 /// What [`Catalog::load_ontology`] did.
 #[derive(Debug, Clone)]
@@ -139,13 +139,13 @@ impl Catalog {
     /// editor's completion. Empty for a non-admin when the ontology graph is marked restricted.
     pub fn vocabulary_terms(
         &self,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<(Vec<String>, Vec<String>), CatalogError> {
         use oxigraph::model::vocab::{rdf, rdfs};
         use oxigraph::model::NamedOrBlankNode;
         use std::collections::BTreeSet;
         let graph = self.layout.ontology.as_ref();
-        if !admin && self.restricted_graphs()?.contains(&self.layout.ontology) {
+        if !self.sees(vis, &self.layout.ontology)? {
             return Ok((Vec::new(), Vec::new()));
         }
         let owl = |l: &str| format!("http://www.w3.org/2002/07/owl#{l}");

@@ -16,13 +16,13 @@ use serde_json::{Map, Number, Value};
 use spargebra::SparqlParser;
 
 use super::sparql::{CancelToken, PreparedQuery};
-use super::{Catalog, CatalogError, NamedQuery};
+use super::{Catalog, CatalogError, NamedQuery, Visibility};
 
 impl Catalog {
     /// Runs a trusted SELECT over every graph (admin view; for reports and internal readers, never
     /// for user input) and returns each solution as variable → lexical value.
     pub fn select(&self, query: &str) -> Result<Vec<HashMap<String, String>>, CatalogError> {
-        self.select_as(query, true)
+        self.select_as(query, &Visibility::ADMIN)
     }
 
     /// Like [`Catalog::select`], seen by a caller who is an admin or not: for non-admins the
@@ -31,10 +31,10 @@ impl Catalog {
     pub fn select_as(
         &self,
         query: &str,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Vec<HashMap<String, String>>, CatalogError> {
         let mut out = Vec::new();
-        self.each_solution(self.trusted(query, admin)?, |s| {
+        self.each_solution(self.trusted(query, vis)?, |s| {
             out.push(
                 s.iter()
                     .map(|(v, t)| (v.as_str().to_owned(), lexical(t)))
@@ -49,9 +49,9 @@ impl Catalog {
     pub fn select_rows<T: DeserializeOwned>(
         &self,
         query: &str,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Vec<T>, CatalogError> {
-        self.rows(self.trusted(query, admin)?)
+        self.rows(self.trusted(query, vis)?)
     }
 
     /// A module's own query (a `.rq` file with a named-query header) with `args` bound to its
@@ -60,13 +60,13 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Vec<T>, CatalogError> {
         let args: BTreeMap<String, String> = args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        let prepared = self.prepare_named(query, &args, vis, false, &CancelToken::new())?;
         self.rows(prepared)
     }
 
@@ -77,14 +77,14 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
         mut each: impl FnMut(&[Option<&str>]),
     ) -> Result<(), CatalogError> {
         let args: BTreeMap<String, String> = args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        let prepared = self.prepare_named(query, &args, vis, false, &CancelToken::new())?;
         self.each_solution(prepared, |s| {
             let cells: Vec<Option<&str>> = s
                 .values()
@@ -106,10 +106,10 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
         limit: Option<usize>,
     ) -> Result<Vec<T>, CatalogError> {
-        self.query_rows_edited(query, args, admin, |q| {
+        self.query_rows_edited(query, args, vis, |q| {
             if let Some(n) = limit {
                 super::bind::limit(q, n);
             }
@@ -123,7 +123,7 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
         var: &str,
         iris: &[String],
     ) -> Result<Vec<T>, CatalogError> {
@@ -132,7 +132,7 @@ impl Catalog {
             .iter()
             .map(|i| NamedNode::new(i).map_err(|_| CatalogError::InvalidIri(i.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        self.query_rows_edited(query, args, admin, |q| {
+        self.query_rows_edited(query, args, vis, |q| {
             super::bind::values(q, &var, &terms);
             Ok(())
         })
@@ -145,14 +145,14 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
         limit: usize,
     ) -> Result<Table, CatalogError> {
         let args: BTreeMap<String, String> = args
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let prepared = self.prepare_named(query, &args, admin, false, &CancelToken::new())?;
+        let prepared = self.prepare_named(query, &args, vis, false, &CancelToken::new())?;
         let results = prepared
             .into_inner()
             .on_store(&self.store)
@@ -200,7 +200,7 @@ impl Catalog {
         &self,
         query: &NamedQuery,
         args: &[(&str, &str)],
-        admin: bool,
+        vis: &Visibility,
         edit: impl FnOnce(&mut spargebra::Query) -> Result<(), CatalogError>,
     ) -> Result<Vec<T>, CatalogError> {
         let args: BTreeMap<String, String> = args
@@ -213,7 +213,7 @@ impl Catalog {
             .map_err(|e| CatalogError::Syntax(format!("{}: {e}", query.name)))?;
         edit(&mut parsed)?;
         query.text = parsed.to_string();
-        let prepared = self.prepare_named(&query, &args, admin, false, &CancelToken::new())?;
+        let prepared = self.prepare_named(&query, &args, vis, false, &CancelToken::new())?;
         self.rows(prepared)
     }
 
@@ -232,14 +232,12 @@ impl Catalog {
     }
 
     /// A trusted query prepared through the caller's visibility.
-    fn trusted(&self, query: &str, admin: bool) -> Result<PreparedQuery, CatalogError> {
+    fn trusted(&self, query: &str, vis: &Visibility) -> Result<PreparedQuery, CatalogError> {
         let q = SparqlParser::new()
             .parse_query(query)
             .map_err(|e| CatalogError::Syntax(e.to_string()))?;
         let mut prepared = SparqlEvaluator::new().for_query(q);
-        if !admin {
-            self.restrict_dataset(prepared.dataset_mut())?;
-        }
+        self.restrict_dataset(prepared.dataset_mut(), vis)?;
         Ok(PreparedQuery::trusted(prepared))
     }
 
@@ -367,7 +365,7 @@ mod tests {
             .select_rows(
                 "SELECT ?s ?n ?x ?b ?label WHERE { VALUES (?s ?n ?x ?b) { \
                  (<http://e/1> 3 2.5 true) } OPTIONAL { ?s <http://e/l> ?label } }",
-                true,
+                &Visibility::ADMIN,
             )
             .unwrap();
         assert_eq!(
@@ -384,7 +382,7 @@ mod tests {
         let err = c
             .select_rows::<Row>(
                 "SELECT ?s ?n ?x ?b WHERE { VALUES (?s ?n ?x ?b) { (<http://e/1> \"three\" 1.0 false) } }",
-                true,
+                &Visibility::ADMIN,
             )
             .unwrap_err();
         assert!(err.to_string().contains("three"), "{err}");

@@ -19,7 +19,7 @@ use spargebra::term::GraphNamePattern;
 use spargebra::{GraphUpdateOperation, SparqlParser};
 
 use super::vocab::PREFIXES;
-use super::{Catalog, CatalogError, GraphFormat, ResultsFormat};
+use super::{Catalog, CatalogError, GraphFormat, ResultsFormat, Visibility};
 
 /// The four query forms; they decide which formats a response may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,14 +197,14 @@ impl Catalog {
         text: &str,
         base_iri: Option<&str>,
         dataset: &DatasetRequest,
-        admin: bool,
+        vis: &Visibility,
         union_default_graph: bool,
         cancel: &CancelToken,
     ) -> Result<PreparedQuery, CatalogError> {
         let query = parser(base_iri)?
             .parse_query(text)
             .map_err(|e| CatalogError::Syntax(format!("SPARQL syntax error: {e}")))?;
-        self.prepare_parsed(query, dataset, admin, union_default_graph, cancel)
+        self.prepare_parsed(query, dataset, vis, union_default_graph, cancel)
     }
 
     /// Like [`Catalog::prepare_query`] for an already parsed (and possibly rewritten) query.
@@ -212,7 +212,7 @@ impl Catalog {
         &self,
         query: spargebra::Query,
         dataset: &DatasetRequest,
-        admin: bool,
+        vis: &Visibility,
         union_default_graph: bool,
         cancel: &CancelToken,
     ) -> Result<PreparedQuery, CatalogError> {
@@ -236,45 +236,10 @@ impl Catalog {
         }
         // A query on the default dataset without any GRAPH pattern reads only the store's default
         // graph, which is never restricted: it can keep Oxigraph's fastest path.
-        if !admin && (reads_named || !spec.is_default_dataset()) {
-            self.restrict_dataset(spec)?;
+        if !vis.is_admin() && (reads_named || !spec.is_default_dataset()) {
+            self.restrict_dataset(spec, vis)?;
         }
         Ok(PreparedQuery { form, inner })
-    }
-
-    /// Removes restricted graphs from a dataset; "all graphs" becomes "all visible graphs".
-    pub(super) fn restrict_dataset(&self, spec: &mut QueryDataset) -> Result<(), CatalogError> {
-        let policy = self.policy()?;
-        if !policy.any_restricted_present {
-            // No restricted graph exists, so the full dataset is already what the caller may
-            // see; keeping the default dataset keeps Oxigraph on its fastest path.
-            return Ok(());
-        }
-        let restricted = &policy.restricted;
-        let visible = |g: &NamedOrBlankNode| match g {
-            NamedOrBlankNode::NamedNode(n) => !restricted.contains(n),
-            NamedOrBlankNode::BlankNode(_) => true,
-        };
-        let default = match spec.default_graph_graphs() {
-            Some(graphs) => graphs
-                .iter()
-                .filter(|g| match g {
-                    GraphName::NamedNode(n) => !restricted.contains(n),
-                    _ => true,
-                })
-                .cloned()
-                .collect(),
-            None => std::iter::once(GraphName::DefaultGraph)
-                .chain(policy.visible_named.iter().cloned().map(GraphName::from))
-                .collect(),
-        };
-        let named = match spec.available_named_graphs() {
-            Some(graphs) => graphs.iter().filter(|g| visible(g)).cloned().collect(),
-            None => policy.visible_named.clone(),
-        };
-        spec.set_default_graph(default);
-        spec.set_available_named_graphs(named);
-        Ok(())
     }
 
     /// Evaluates a prepared query and serializes at most `limits.max_rows` rows.
@@ -377,7 +342,7 @@ impl Catalog {
         text: &str,
         base_iri: Option<&str>,
         using: &DatasetRequest,
-        admin: bool,
+        vis: &Visibility,
         cancel: &CancelToken,
     ) -> Result<PreparedUpdate, CatalogError> {
         let update = parser(base_iri)?
@@ -398,7 +363,7 @@ impl Catalog {
                 ));
             }
         }
-        if !admin {
+        if !vis.is_admin() {
             let protected = self.write_protected_graphs()?;
             check_update_targets(&update, &protected)
                 .map_err(|g| match self.write_denied(&g) {
@@ -418,9 +383,7 @@ impl Catalog {
             if !using.is_empty() {
                 set_dataset(spec, using)?;
             }
-            if !admin {
-                self.restrict_dataset(spec)?;
-            }
+            self.restrict_dataset(spec, vis)?;
         }
         Ok(PreparedUpdate { inner })
     }

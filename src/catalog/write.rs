@@ -16,6 +16,15 @@ use oxigraph::model::{
 use super::vocab::XSD;
 use super::{Catalog, CatalogError};
 
+/// Statements written beside a main graph, into a graph of their own, by
+/// [`Catalog::replace_trees_beside`]: the previous triples of `subjects` there are replaced.
+#[derive(Debug, Clone, Default)]
+pub struct SideGraph {
+    pub graph: String,
+    pub subjects: Vec<String>,
+    pub statements: Vec<Statement>,
+}
+
 /// The object of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
@@ -259,11 +268,33 @@ impl Catalog {
         statements: &[Statement],
         changes: &[Statement],
     ) -> Result<usize, CatalogError> {
+        self.replace_trees_beside(graph, exact, trees, statements, changes, &[])
+    }
+
+    /// Like [`Catalog::replace_trees`], and in the same transaction replaces the triples of
+    /// each side graph's `subjects` in that graph by its statements (a personal-data column's
+    /// detail graph: its evidence is replaced, its measurements, named by scan, added).
+    pub fn replace_trees_beside(
+        &self,
+        graph: &NamedNode,
+        exact: &[String],
+        trees: &[String],
+        statements: &[Statement],
+        changes: &[Statement],
+        side: &[SideGraph],
+    ) -> Result<usize, CatalogError> {
         let mut new = quads(graph, statements)?;
         let written = new.len();
         new.extend(quads(&self.layout().changes, changes)?);
         let g = GraphNameRef::NamedNode(graph.as_ref());
         let mut old = Vec::new();
+        for sg in side {
+            let side_graph = node(&sg.graph)?;
+            new.extend(quads(&side_graph, &sg.statements)?);
+            for s in &sg.subjects {
+                old.extend(self.quads_about(&side_graph, &node(s)?)?);
+            }
+        }
         for s in exact {
             let s = node(s)?;
             for q in self

@@ -178,7 +178,7 @@ fn query_cmd(config: &Config, query: &str, format: Option<&str>) -> anyhow::Resu
         &text,
         None,
         &DatasetRequest::default(),
-        true,
+        &crate::catalog::Visibility::ADMIN,
         config.catalog.union_default_graph,
         &CancelToken::new(),
     )?;
@@ -229,12 +229,17 @@ fn dump(
         Some(path) => {
             let file =
                 File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            catalog.dump(target.as_ref(), format, true, BufWriter::new(file))?
+            catalog.dump(
+                target.as_ref(),
+                format,
+                &crate::catalog::Visibility::ADMIN,
+                BufWriter::new(file),
+            )?
         }
         None => catalog.dump(
             target.as_ref(),
             format,
-            true,
+            &crate::catalog::Visibility::ADMIN,
             BufWriter::new(std::io::stdout().lock()),
         )?,
     };
@@ -306,22 +311,50 @@ fn token(cli: &Cli, action: &TokenAction) -> anyhow::Result<ExitCode> {
                     .as_deref()
                     .map(|e| format!("dp ε {e}"))
                     .unwrap_or_else(|| format!("dp ε {} (default)", config.privacy.token_epsilon));
-                println!("{}\t{}\t{expiry}\t{dp}", t.name, t.role);
+                let mut grants: Vec<String> = Vec::new();
+                grants.extend(t.graphs.iter().map(|g| format!("graph <{g}>")));
+                grants.extend(t.assets.iter().map(|a| format!("asset <{a}>")));
+                let grants = if grants.is_empty() {
+                    "no read grants".to_owned()
+                } else {
+                    grants.join(", ")
+                };
+                println!("{}\t{}\t{expiry}\t{dp}\t{grants}", t.name, t.role);
             }
         }
         TokenAction::Grant {
             name,
             expires,
             dp_epsilon,
+            graphs,
+            assets,
+            withdraw,
         } => {
-            if expires.is_none() && dp_epsilon.is_none() {
-                bail!("say what to grant: --expires WHEN|none and/or --dp-epsilon E|none");
+            if expires.is_none()
+                && dp_epsilon.is_none()
+                && graphs.is_empty()
+                && assets.is_empty()
+                && withdraw.is_empty()
+            {
+                bail!(
+                    "say what to grant: --expires WHEN|none, --dp-epsilon E|none, --graph IRI, \
+                     --asset IRI or --withdraw IRI"
+                );
             }
-            let t = config::grant_token(&path, name, clear(expires), clear(dp_epsilon))?;
+            let change = config::GrantChange {
+                expires: clear(expires),
+                dp_epsilon: clear(dp_epsilon),
+                graphs: graphs.clone(),
+                assets: assets.clone(),
+                remove: withdraw.clone(),
+            };
+            let t = config::grant_token(&path, name, change)?;
             let what = format!(
-                "expires {}, dp ε {}",
+                "expires {}, dp ε {}, graphs [{}], assets [{}]",
                 t.expires.as_deref().unwrap_or("never"),
-                t.dp_epsilon.as_deref().unwrap_or("default")
+                t.dp_epsilon.as_deref().unwrap_or("default"),
+                t.graphs.join(" "),
+                t.assets.join(" ")
             );
             audit("token-grant", name, &what);
             eprintln!("token '{name}': {what} (a running server picks it up within a second)");

@@ -281,7 +281,13 @@ fn answer_queries(app: &App) -> anyhow::Result<()> {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let prepared = catalog.prepare_named(q, &args, false, false, &CancelToken::new())?;
+        let prepared = catalog.prepare_named(
+            q,
+            &args,
+            &crate::catalog::Visibility::PUBLIC,
+            false,
+            &CancelToken::new(),
+        )?;
         let s = catalog.execute_query(
             prepared,
             OutputFormat::Results(ResultsFormat::Tsv),

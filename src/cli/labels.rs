@@ -52,7 +52,12 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
             limit,
             format,
         } => {
-            let rows = app.labels(status.as_deref(), None, limit.max(1), true)?;
+            let rows = app.labels(
+                status.as_deref(),
+                None,
+                limit.max(1),
+                &crate::catalog::Visibility::ADMIN,
+            )?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if rows.is_empty() {
@@ -84,7 +89,7 @@ pub fn run(config: &Config, action: LabelsAction) -> anyhow::Result<ExitCode> {
         .or_else(|| std::env::var("USER").ok())
         .map(|u| format!("local:{u}"))
         .unwrap_or_else(|| "local".into());
-    let found = app.decide_label(&id, verdict, &who, true)?;
+    let found = app.decide_label(&id, verdict, &who, &crate::catalog::Visibility::ADMIN)?;
     let audit = app.audit()?;
     let op = match verdict {
         Verdict::Accept => "label-accept",

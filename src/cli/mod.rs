@@ -207,6 +207,16 @@ pub enum TokenAction {
         /// New DP budget per dataset, or "none" for [privacy] token_epsilon.
         #[arg(long, value_name = "EPSILON")]
         dp_epsilon: Option<String>,
+        /// Let the token read this restricted graph (repeatable).
+        #[arg(long = "graph", value_name = "IRI")]
+        graphs: Vec<String>,
+        /// Let the token read the detail (PII evidence, measurements) of this asset's personal
+        /// columns, or of this one column (repeatable).
+        #[arg(long = "asset", value_name = "IRI")]
+        assets: Vec<String>,
+        /// Withdraw a graph, asset or column grant (repeatable).
+        #[arg(long = "withdraw", value_name = "IRI")]
+        withdraw: Vec<String>,
     },
     /// Remove a token.
     Revoke {

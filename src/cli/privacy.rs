@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::app::{App, ExportJob};
+use crate::catalog::Visibility;
 use crate::config::Config;
 use crate::privacy::anon::Policy;
 
@@ -51,7 +52,7 @@ pub fn anonymised(config: &Config, args: AnonymisedArgs) -> anyhow::Result<ExitC
         confine: None,
         who: who.name(),
         role: "admin",
-        trusted: true,
+        vis: &Visibility::ADMIN,
     };
     let done = app.export_anonymised(&job)?;
     match &args.out {

@@ -218,7 +218,7 @@ pub fn report(config: &Config, args: ReportArgs) -> anyhow::Result<ExitCode> {
             (s.inventory, text)
         }
         _ => {
-            let r = app.report(true)?;
+            let r = app.report(&crate::catalog::Visibility::ADMIN)?;
             let text = if args.format == "json" {
                 serde_json::to_string_pretty(&r)? + "\n"
             } else {

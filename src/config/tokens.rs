@@ -33,8 +33,7 @@ pub fn revoke_token(path: &Path, name: &str) -> Result<(), ConfigError> {
 pub fn grant_token(
     path: &Path,
     name: &str,
-    expires: Option<Option<String>>,
-    dp_epsilon: Option<Option<String>>,
+    change: GrantChange,
 ) -> Result<TokenEntry, ConfigError> {
     let mut changed = None;
     edit_tokens(path, |tokens| {
@@ -42,11 +41,31 @@ pub fn grant_token(
             .iter_mut()
             .find(|t| t.name == name)
             .ok_or_else(|| ConfigError::Invalid(format!("no token named '{name}'")))?;
-        if let Some(e) = expires {
+        if let Some(e) = change.expires {
             t.expires = e;
         }
-        if let Some(d) = dp_epsilon {
+        if let Some(d) = change.dp_epsilon {
             t.dp_epsilon = d;
+        }
+        for (list, add) in [
+            (&mut t.graphs, change.graphs),
+            (&mut t.assets, change.assets),
+        ] {
+            for iri in add {
+                if !list.contains(&iri) {
+                    list.push(iri);
+                }
+            }
+        }
+        for iri in &change.remove {
+            let before = t.graphs.len() + t.assets.len();
+            t.graphs.retain(|g| g != iri);
+            t.assets.retain(|a| a != iri);
+            if t.graphs.len() + t.assets.len() == before {
+                return Err(ConfigError::Invalid(format!(
+                    "token '{name}' has no grant on <{iri}> to withdraw"
+                )));
+            }
         }
         check_token(t)?;
         changed = Some(t.clone());
@@ -55,10 +74,30 @@ pub fn grant_token(
     Ok(changed.expect("set by the edit"))
 }
 
+/// What `stocktake token grant` changes: `None` leaves a setting as it is, `Some(None)` clears
+/// it; graphs and assets are added to the token's grants, `remove` withdraws grants.
+#[derive(Debug, Clone, Default)]
+pub struct GrantChange {
+    pub expires: Option<Option<String>>,
+    pub dp_epsilon: Option<Option<String>>,
+    pub graphs: Vec<String>,
+    pub assets: Vec<String>,
+    pub remove: Vec<String>,
+}
+
 /// A token's settings that would only fail at authentication.
 pub fn check_token(t: &TokenEntry) -> Result<(), ConfigError> {
     t.expiry()
         .map_err(|e| ConfigError::Invalid(format!("token '{}': {e}", t.name)))?;
+    for iri in t.graphs.iter().chain(&t.assets) {
+        if !crate::catalog::is_iri(iri) {
+            return Err(ConfigError::Invalid(format!(
+                "token '{}': grant {iri:?} is not an absolute IRI (graphs, assets and columns \
+                 are granted by IRI; find them with the graphs and pii-columns queries)",
+                t.name
+            )));
+        }
+    }
     if let Some(d) = &t.dp_epsilon {
         if crate::privacy::dp::Ratio::parse_decimal(d).is_none_or(|r| r.num == 0) {
             return Err(ConfigError::Invalid(format!(
@@ -108,6 +147,11 @@ fn edit_tokens(
         if let Some(e) = &t.dp_epsilon {
             table["dp_epsilon"] = toml_edit::value(e.clone());
         }
+        for (key, list) in [("graphs", &t.graphs), ("assets", &t.assets)] {
+            if !list.is_empty() {
+                table[key] = toml_edit::value(list.iter().collect::<toml_edit::Array>());
+            }
+        }
         array.push(table);
     }
     doc.remove("tokens");
@@ -155,20 +199,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stocktake.toml");
         store_token(&path, &TokenEntry::new("bob", Role::Read, hash_token("s"))).unwrap();
+        let change = |expires: Option<Option<&str>>, dp: Option<Option<&str>>| GrantChange {
+            expires: expires.map(|e| e.map(str::to_owned)),
+            dp_epsilon: dp.map(|d| d.map(str::to_owned)),
+            ..GrantChange::default()
+        };
         let t = grant_token(
             &path,
             "bob",
-            Some(Some("2030-01-01".into())),
-            Some(Some("0.5".into())),
+            change(Some(Some("2030-01-01")), Some(Some("0.5"))),
         )
         .unwrap();
         assert_eq!(t.expires.as_deref(), Some("2030-01-01"));
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(c.tokens[0].dp_epsilon.as_deref(), Some("0.5"));
-        assert!(grant_token(&path, "bob", Some(Some("soon".into())), None).is_err());
-        assert!(grant_token(&path, "bob", None, Some(Some("-1".into()))).is_err());
-        assert!(grant_token(&path, "eve", None, None).is_err());
-        grant_token(&path, "bob", Some(None), Some(None)).unwrap();
+        assert!(grant_token(&path, "bob", change(Some(Some("soon")), None)).is_err());
+        assert!(grant_token(&path, "bob", change(None, Some(Some("-1")))).is_err());
+        assert!(grant_token(&path, "eve", change(None, None)).is_err());
+        grant_token(&path, "bob", change(Some(None), Some(None))).unwrap();
+        // Read grants are added once, kept in the file, withdrawn one by one.
+        let graph = "https://example.org/st/graph/quarantine".to_owned();
+        let asset = "https://example.org/st/source/1/asset/2".to_owned();
+        let add = GrantChange {
+            graphs: vec![graph.clone(), graph.clone()],
+            assets: vec![asset.clone()],
+            ..GrantChange::default()
+        };
+        grant_token(&path, "bob", add.clone()).unwrap();
+        let t = grant_token(&path, "bob", add).unwrap();
+        assert_eq!((t.graphs.len(), t.assets.len()), (1, 1));
+        assert_eq!(Config::load(Some(&path)).unwrap().tokens[0], t);
+        let bad = GrantChange {
+            assets: vec!["source/1".into()],
+            ..GrantChange::default()
+        };
+        assert!(grant_token(&path, "bob", bad).is_err());
+        for iri in [graph, asset] {
+            let withdraw = GrantChange {
+                remove: vec![iri],
+                ..GrantChange::default()
+            };
+            grant_token(&path, "bob", withdraw.clone()).unwrap();
+            assert!(grant_token(&path, "bob", withdraw).is_err());
+        }
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(
             c.tokens[0],

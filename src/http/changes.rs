@@ -37,9 +37,9 @@ pub(super) async fn list(
     let who = state.authorize(&headers, Role::Read, "reading the change history")?;
     let filter = filter_of(&q)?;
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let list = state
-        .run_blocking(None, move || app.changes(&filter, admin))
+        .run_blocking(None, move || app.changes(&filter, &vis))
         .await?;
     Ok(Json(serde_json::json!({ "changes": list })).into_response())
 }

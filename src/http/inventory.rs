@@ -53,8 +53,8 @@ async fn build(
     who: &crate::privacy::Principal,
 ) -> Result<report::InventoryReport, ApiError> {
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
-    Ok(tokio::task::spawn_blocking(move || app.report(admin)).await??)
+    let vis = who.visibility();
+    Ok(tokio::task::spawn_blocking(move || app.report(&vis)).await??)
 }
 
 /// `GET /report`: the inventory report, HTML unless JSON is asked for.

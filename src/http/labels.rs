@@ -32,12 +32,12 @@ pub(super) async fn list(
 ) -> Result<Response, ApiError> {
     let AppQuery(q) = q?;
     let who = state.authorize(&headers, Role::Read, "reading labels")?;
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     let app = std::sync::Arc::clone(state.app());
     let labels = state
         .run_blocking(None, move || {
-            app.labels(q.status.as_deref(), q.product.as_deref(), limit, admin)
+            app.labels(q.status.as_deref(), q.product.as_deref(), limit, &vis)
         })
         .await?;
     Ok(Json(serde_json::json!({ "labels": labels })).into_response())
@@ -62,7 +62,7 @@ pub(super) async fn decide(
     let app = std::sync::Arc::clone(state.app());
     let name = who.name().to_string();
     let target = id.clone();
-    let admin = who.is_admin();
+    let vis = who.visibility();
     // A missing label is an error inside the work, so the audit records the 404.
     state
         .run_audited(
@@ -71,7 +71,7 @@ pub(super) async fn decide(
             &id,
             0,
             None,
-            move || match app.decide_label(&target, verdict, &name, admin)? {
+            move || match app.decide_label(&target, verdict, &name, &vis)? {
                 true => Ok(()),
                 false => Err(CatalogError::NotFound(format!("no label {target:?}"))),
             },

@@ -67,7 +67,7 @@ pub(super) async fn get_metrics(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Read, "the metrics")?;
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let catalog = Arc::clone(state.catalog());
     let data = state.config().data.clone();
     let text = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
@@ -77,7 +77,7 @@ pub(super) async fn get_metrics(
             .as_ref()
             .is_some_and(|(g, at, _)| *g == generation && at.elapsed() < Duration::from_secs(60));
         if !fresh {
-            *cached = Some((generation, Instant::now(), catalog.list_graphs(true)?));
+            *cached = Some((generation, Instant::now(), catalog.list_graphs(&crate::catalog::Visibility::ADMIN)?));
         }
         let layout = catalog.layout();
         let names: Vec<(&str, String)> = layout
@@ -86,17 +86,18 @@ pub(super) async fn get_metrics(
             .map(|(n, iri)| (*n, iri.as_str().to_string()))
             .collect();
         let restricted = catalog.restricted_graphs()?;
+        let hidden = catalog.hidden_graphs(&vis)?;
         // Triples per graph are written here, from the current list and for this caller, not
         // kept in the process-wide recorder: a gauge there would outlive the graph (or its
         // becoming restricted) and reach every later caller. Non-admins do not learn how much
-        // a restricted graph holds.
+        // a restricted graph they are not granted holds.
         let mut per_graph = String::from(
             "# HELP stocktake_store_triples Triples (quads) per named graph the caller may see, read when scraped\n\
              # TYPE stocktake_store_triples gauge\n",
         );
         for (iri, n) in cached.as_ref().map(|c| c.2.as_slice()).unwrap_or_default() {
             let is_restricted = restricted.iter().any(|g| g.as_str() == iri);
-            if is_restricted && !admin {
+            if hidden.iter().any(|g| g.as_str() == iri) {
                 continue;
             }
             // Known graphs by their short name; other restricted graphs are not named.

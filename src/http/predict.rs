@@ -68,7 +68,7 @@ async fn run(
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Read, "link prediction")?;
     let service = service(&state)?;
-    let admin = who.is_admin();
+    let vis = who.visibility();
     // Validate before queueing work.
     match route {
         Route::Tails => {
@@ -89,10 +89,10 @@ async fn run(
     let answer: Answer = tokio::task::spawn_blocking(move || {
         let r = |v: &Option<String>| v.clone().unwrap_or_default();
         match route {
-            Route::Tails => service.tails(&r(&p.head), &r(&p.relation), p.k, p.constrain, admin),
-            Route::Heads => service.heads(&r(&p.tail), &r(&p.relation), p.k, p.constrain, admin),
-            Route::Recommend => service.recommend(&r(&p.user), p.k, admin),
-            Route::Similar => service.similar(&r(&p.entity), p.k, admin),
+            Route::Tails => service.tails(&r(&p.head), &r(&p.relation), p.k, p.constrain, &vis),
+            Route::Heads => service.heads(&r(&p.tail), &r(&p.relation), p.k, p.constrain, &vis),
+            Route::Recommend => service.recommend(&r(&p.user), p.k, &vis),
+            Route::Similar => service.similar(&r(&p.entity), p.k, &vis),
         }
     })
     .await??;

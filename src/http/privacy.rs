@@ -50,7 +50,7 @@ pub(super) async fn anonymised(
                 confine: Some(&confine),
                 who: who.name(),
                 role: who.role().as_str(),
-                trusted: who.is_admin(),
+                vis: &who.visibility(),
             };
             app.export_anonymised(&job)
         })

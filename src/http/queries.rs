@@ -75,11 +75,11 @@ async fn execute(
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no named query '{name}'; see /queries")))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let union = state.config().catalog.union_default_graph;
     let what = format!("/queries/{name}");
     answer(state, &principal, &what, accept, move |catalog, token| {
-        catalog.prepare_named(&query, &args, admin, union, token)
+        catalog.prepare_named(&query, &args, &vis, union, token)
     })
     .await
 }

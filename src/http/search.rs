@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::ui::{self, Chrome};
 use super::{ApiError, AppQuery, AppState};
 use crate::app::SearchAnswer;
+use crate::catalog::Visibility;
 use crate::privacy::Role;
 
 /// The most answers one page may ask for.
@@ -47,13 +48,18 @@ impl SearchQuery {
     }
 }
 
-async fn run(state: &AppState, admin: bool, q: &SearchQuery) -> Result<SearchAnswer, ApiError> {
+async fn run(
+    state: &AppState,
+    vis: &Visibility,
+    q: &SearchQuery,
+) -> Result<SearchAnswer, ApiError> {
     let limit = q.limit()?;
     let app = std::sync::Arc::clone(state.app());
     let (text, kind, offset) = (q.q.clone(), q.kind(), q.offset.unwrap_or(0));
+    let vis = vis.clone();
     state
         .run_blocking(None, move || {
-            app.search(&text, admin, kind.as_deref(), offset, limit)
+            app.search(&text, &vis, kind.as_deref(), offset, limit)
         })
         .await
 }
@@ -66,7 +72,7 @@ pub(super) async fn api(
 ) -> Result<Response, ApiError> {
     let AppQuery(q) = q?;
     let who = state.authorize(&headers, Role::Read, "searching")?;
-    let answer = run(&state, who.is_admin(), &q).await?;
+    let answer = run(&state, &who.visibility(), &q).await?;
     Ok(Json(serde_json::json!({
         "q": q.q,
         "offset": q.offset.unwrap_or(0),
@@ -156,7 +162,7 @@ pub(super) async fn page(
         chrome,
     };
     if !q.q.trim().is_empty() {
-        match run(&state, who.is_admin(), &q).await {
+        match run(&state, &who.visibility(), &q).await {
             Ok(answer) => {
                 view.total = answer.page.total;
                 view.stale = answer.stale;

@@ -285,7 +285,7 @@ async fn run_query(
             query.len()
         )));
     }
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let union = state.config().catalog.union_default_graph;
     // Relative IRIs in queries resolve against the configured base.
     let base = state.config().catalog.base_iri.clone();
@@ -295,7 +295,7 @@ async fn run_query(
         "/sparql",
         accept,
         move |catalog, token| {
-            catalog.prepare_query(&query, Some(&base), &dataset, admin, union, token)
+            catalog.prepare_query(&query, Some(&base), &dataset, &vis, union, token)
         },
     )
     .await
@@ -304,8 +304,9 @@ async fn run_query(
 /// Prepares a query on the blocking pool, picks the response format for its form, evaluates it
 /// under the limits and wraps the bytes in a response. Shared by `/sparql` and `/queries`.
 ///
-/// Admins read restricted graphs and PII evidence, so each of their queries is audited (op
-/// `admin-read`, by the evaluating thread, with its outcome).
+/// Admins read restricted graphs and PII evidence, and grantees the part of them their token
+/// names, so each of their queries is audited (op `admin-read` or `granted-read`, by the
+/// evaluating thread, with its outcome).
 pub(super) async fn answer(
     state: &AppState,
     principal: &Principal,
@@ -319,9 +320,14 @@ pub(super) async fn answer(
     let catalog = std::sync::Arc::clone(state.catalog());
     let cancel = CancelToken::new();
     let token = cancel.clone();
-    let audit = principal
-        .is_admin()
-        .then(|| (state.clone(), principal.clone(), what.to_owned()));
+    let op = if principal.is_admin() {
+        Some("admin-read")
+    } else if principal.visibility().grants().is_some() {
+        Some("granted-read")
+    } else {
+        None
+    };
+    let audit = op.map(|op| (state.clone(), principal.clone(), what.to_owned(), op));
     let outcome = state
         .evaluate(cancel, move || {
             let result = (|| {
@@ -336,13 +342,13 @@ pub(super) async fn answer(
                     Err(e) => Ok(Err(e)),
                 }
             })();
-            if let Some((state, who, what)) = audit {
+            if let Some((state, who, what, op)) = audit {
                 let outcome = match &result {
                     Ok(Ok(s)) => format!("ok {} rows", s.rows),
                     Ok(Err(e)) => e.audit_outcome(),
                     Err(e) => ApiError::from_catalog(e).audit_outcome(),
                 };
-                state.audit(&who, "admin-read", &what, &outcome, 0);
+                state.audit(&who, op, &what, &outcome, 0);
             }
             result
         })
@@ -357,7 +363,7 @@ async fn run_update(
     using: DatasetRequest,
 ) -> Result<Response, ApiError> {
     let principal = state.authorize(headers, Role::Write, "SPARQL update")?;
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let catalog = std::sync::Arc::clone(state.catalog());
     let limits = state.limits();
     let cancel = CancelToken::new();
@@ -373,7 +379,7 @@ async fn run_update(
             Some(cancel),
             move || {
                 let prepared =
-                    catalog.prepare_update(&update, Some(&base), &using, admin, &token)?;
+                    catalog.prepare_update(&update, Some(&base), &using, &vis, &token)?;
                 catalog.execute_update(prepared, limits)
             },
         )
@@ -397,11 +403,11 @@ async fn service_description(
         .unwrap_or("localhost")
         .to_owned();
     let endpoint = format!("http://{host}{}", uri.path());
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let catalog = std::sync::Arc::clone(state.catalog());
     let s = state
         .run_blocking(None, move || {
-            catalog.service_description(&endpoint, format, admin)
+            catalog.service_description(&endpoint, format, &vis)
         })
         .await?;
     Ok(respond(s))

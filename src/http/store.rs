@@ -80,24 +80,29 @@ async fn read(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Respon
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let catalog = std::sync::Arc::clone(state.catalog());
     let s: Serialized = match target {
         Some(t) => {
             let format = negotiate(accept, &graph_candidates(&GraphFormat::GRAPH_CANDIDATES))?;
             let mut limits = state.limits();
-            if admin {
+            if vis.is_admin() {
                 // Admins read whole graphs (backups); the timeout still applies.
                 limits.max_rows = usize::MAX;
             }
             let cancel = crate::catalog::CancelToken::new();
             let token = cancel.clone();
             let what = label(&Some(t.clone()));
-            let work = move || catalog.read_graph(&t, format, admin, limits, &token);
-            if admin {
-                // Admins read restricted graphs: audited.
+            // Admins and grantees read restricted graphs: audited.
+            let op = if vis.is_admin() {
+                Some("admin-read")
+            } else {
+                vis.grants().map(|_| "granted-read")
+            };
+            let work = move || catalog.read_graph(&t, format, &vis, limits, &token);
+            if let Some(op) = op {
                 state
-                    .run_audited(&principal, "admin-read", &what, 0, Some(cancel), work)
+                    .run_audited(&principal, op, &what, 0, Some(cancel), work)
                     .await?
             } else {
                 state.run_blocking(Some(cancel), work).await?
@@ -106,7 +111,7 @@ async fn read(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Respon
         None => {
             // The whole dataset is built in memory: a backup, not a read. Others read one graph
             // (capped at max_result_rows) or query.
-            if !admin {
+            if !vis.is_admin() {
                 return Err(ApiError::Forbidden(
                     "a dump of the whole dataset needs the admin role; read one graph with \
                      ?graph=IRI or query /sparql"
@@ -117,7 +122,7 @@ async fn read(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Respon
             state
                 .run_audited(&principal, "admin-dump", "dataset", 0, None, move || {
                     let mut body = Vec::new();
-                    let rows = catalog.dump(None, format, admin, &mut body)?;
+                    let rows = catalog.dump(None, format, &vis, &mut body)?;
                     Ok(Serialized {
                         body,
                         media_type: format.media_type(),
@@ -228,7 +233,7 @@ async fn write(
     let target = target(headers, uri)?;
     let size = body.len();
     let documents = documents(headers, body).await?;
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let catalog = std::sync::Arc::clone(state.catalog());
     let what = label(&target);
     let op = if replace { "gsp-put" } else { "gsp-post" };
@@ -236,7 +241,7 @@ async fn write(
         Some(t) => {
             state
                 .run_audited(&principal, op, &what, size, None, move || {
-                    catalog.write_graph(&t, &documents, None, admin, replace)
+                    catalog.write_graph(&t, &documents, None, &vis, replace)
                 })
                 .await?
         }
@@ -250,7 +255,7 @@ async fn write(
                 .run_audited(&principal, op, &what, size, None, move || {
                     let (body, format) = &documents[0];
                     catalog
-                        .add_dataset(body, *format, None, admin)
+                        .add_dataset(body, *format, None, &vis)
                         .map(|_| false)
                 })
                 .await?
@@ -306,12 +311,12 @@ pub(super) async fn delete_store(
     let principal = state.authorize(&headers, Role::Write, "deleting graphs")?;
     let target = target(&headers, &uri)?
         .ok_or_else(|| ApiError::BadRequest("DELETE needs ?default or ?graph=IRI".into()))?;
-    let admin = principal.is_admin();
+    let vis = principal.visibility();
     let catalog = std::sync::Arc::clone(state.catalog());
     let what = label(&Some(target.clone()));
     state
         .run_audited(&principal, "gsp-delete", &what, 0, None, move || {
-            catalog.delete_graph(&target, admin)
+            catalog.delete_graph(&target, &vis)
         })
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

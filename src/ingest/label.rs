@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::graph::{content_key, Built, Minter};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, SKOS, ST};
+use crate::catalog::Visibility;
 use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
 use crate::infer::{InferError, Model, Prediction, Task};
 
@@ -104,7 +105,7 @@ pub fn decide(
     id: &str,
     verdict: Verdict,
     who: &str,
-    admin: bool,
+    vis: &Visibility,
 ) -> Result<bool, CatalogError> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(false);
@@ -118,7 +119,7 @@ pub fn decide(
             ("graph", catalog.layout().products.as_str()),
             ("label", &label),
         ],
-        admin,
+        vis,
     )?;
     if found.is_empty() {
         return Ok(false);
@@ -374,7 +375,7 @@ impl Labeler {
                 include_str!("queries/label-decisions.rq"),
             )?,
             &[("graph", catalog.layout().products.as_str())],
-            true,
+            &crate::catalog::Visibility::ADMIN,
             "l",
             &labels,
         )?;

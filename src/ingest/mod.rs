@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::catalog::vocab::ST;
-use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement, Visibility};
 use graph::{Context, Minter};
 use label::{LabelError, Labeler};
 use mapping::{Mapping, MappingError};
@@ -156,8 +156,11 @@ pub fn migrate_user_keys(catalog: &Catalog) -> Result<usize, IngestError> {
         return Ok(0);
     }
     let subjects = |name: &str, text: &str, graph: &str| -> Result<Vec<String>, IngestError> {
-        let rows: Vec<Subject> =
-            catalog.query_rows(&NamedQuery::parse(name, text)?, &[("graph", graph)], true)?;
+        let rows: Vec<Subject> = catalog.query_rows(
+            &NamedQuery::parse(name, text)?,
+            &[("graph", graph)],
+            &Visibility::ADMIN,
+        )?;
         Ok(rows.into_iter().map(|r| r.x).collect())
     };
     let in_products = subjects(
@@ -240,7 +243,7 @@ fn labels_of(
     let rows: Vec<Labelled> = catalog.query_rows(
         &NamedQuery::parse(name, text)?,
         &[("graph", catalog.layout().ontology.as_str())],
-        true,
+        &crate::catalog::Visibility::ADMIN,
     )?;
     Ok(rows
         .into_iter()

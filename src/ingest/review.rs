@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::label::{label_iri, STATUSES};
 use crate::catalog::vocab::{PROV, RDF, SCHEMA, ST};
+use crate::catalog::Visibility;
 use crate::catalog::{Catalog, CatalogError, NamedQuery, Object};
 
 /// One label as the review queue shows it.
@@ -82,7 +83,7 @@ pub fn list(
     status: Option<&str>,
     product: Option<&str>,
     limit: usize,
-    admin: bool,
+    vis: &Visibility,
 ) -> Result<Vec<LabelRow>, CatalogError> {
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -100,7 +101,7 @@ pub fn list(
                 include_str!("queries/all-label-decisions.rq"),
             )?,
             &[("graph", g)],
-            admin,
+            vis,
         )?
         .into_iter()
         .map(|d| (d.l.clone(), d))
@@ -111,7 +112,7 @@ pub fn list(
     };
     // A non-admin reads nothing of a restricted product graph (as their SPARQL would).
     let graph = catalog.layout().products.clone();
-    if !admin && catalog.restricted_graphs()?.contains(&graph) {
+    if !catalog.sees(vis, &graph)? {
         return Ok(Vec::new());
     }
     let st = |local: &str| format!("{ST}{local}");

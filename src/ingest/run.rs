@@ -162,7 +162,7 @@ pub fn finished_run(
             ("products", layout.products.as_str()),
             ("run", &run),
         ],
-        true,
+        &crate::catalog::Visibility::ADMIN,
     )?;
     let Some(r) = rows.into_iter().next() else {
         return Ok(None);

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::classify::AssetKind;
 use super::{AssetScan, ColumnScan, ScanReport};
 use crate::catalog::vocab::{CSVW, DCAT, DCTERMS, DQV, PROV, RDF, RDFS, ST};
-use crate::catalog::{Catalog, CatalogError, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, Object, SideGraph, Statement};
 
 /// Where the semantic-type and asset-kind concepts live (see `ontology/taxonomy.ttl`).
 pub const SEMANTIC_TYPE_BASE: &str = "https://w3id.org/stocktake/semantic-type/";
@@ -91,10 +91,28 @@ impl Iris {
     }
 }
 
-/// The statements describing `report`, and the assets they describe anew (assets a rescan
-/// found unchanged keep the description of the scan that profiled them).
-pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<String>, Iris) {
+/// What a scan writes: the catalog graph's statements, the assets they describe anew (assets a
+/// rescan found unchanged keep the description of the scan that profiled them), and the detail
+/// graphs of personal-data columns.
+pub struct Described {
+    pub statements: Vec<Statement>,
+    pub described: Vec<String>,
+    pub iris: Iris,
+    pub details: Vec<SideGraph>,
+}
+
+/// The graph holding the detail of column `col` when it holds personal data: its PII evidence
+/// and its measurements. It is restricted (admins, and tokens granted the column or its asset,
+/// read it), so readers of the catalog see that a column is personal data, of which type and
+/// how sure the detector is, but not why nor its statistics.
+pub fn detail_graph(col: &str) -> String {
+    format!("{col}/detail")
+}
+
+/// The statements describing `report` (see [`Described`]).
+pub fn statements(base: &str, report: &ScanReport) -> Described {
     let iris = Iris::new(base, report);
+    let mut details = Vec::new();
     let mut out = Vec::new();
     let o = &mut out;
     let src = iris.source.as_str();
@@ -126,11 +144,16 @@ pub fn statements(base: &str, report: &ScanReport) -> (Vec<Statement>, Vec<Strin
         }
         asset_statements(o, &iris, &asset, a);
         for (i, c) in a.scanned_columns.iter().enumerate() {
-            column_statements(o, &iris.scan, &asset, i, c);
+            details.push(column_statements(o, &iris.scan, &asset, i, c));
         }
         described.push(asset);
     }
-    (out, described, iris)
+    Described {
+        statements: out,
+        described,
+        iris,
+        details,
+    }
 }
 
 fn rdf_type() -> String {
@@ -287,10 +310,32 @@ fn asset_statements(o: &mut Vec<Statement>, iris: &Iris, asset: &str, a: &AssetS
 }
 
 /// One column: physical and semantic type, PII, profile, and its measurements in this scan.
-fn column_statements(o: &mut Vec<Statement>, scan: &str, asset: &str, i: usize, c: &ColumnScan) {
+/// A personal-data column's evidence and measurements go to its detail graph (returned; for
+/// other columns the side graph only clears evidence an earlier scan put there).
+fn column_statements(
+    main: &mut Vec<Statement>,
+    scan: &str,
+    asset: &str,
+    i: usize,
+    c: &ColumnScan,
+) -> SideGraph {
     let a_type = rdf_type();
     let col = format!("{asset}/column/{}", segment(i, &c.profile.name));
     let p = &c.profile;
+    let mut side = SideGraph {
+        graph: detail_graph(&col),
+        subjects: vec![col.clone()],
+        statements: Vec::new(),
+    };
+    let personal = c.semantic.kind.pii().is_some();
+    if personal {
+        let g = side.graph.as_str();
+        add(main, g, a_type.clone(), Object::iri(st("DetailGraph")));
+        add(main, g, st("restricted"), Object::boolean(true));
+        add(main, g, st("detailOf"), Object::iri(&col));
+        add(main, g, st("detailOf"), Object::iri(asset));
+    }
+    let o = main;
     add(o, asset, format!("{CSVW}column"), Object::iri(&col));
     add(o, &col, a_type.clone(), Object::iri(st("Column")));
     add(o, &col, format!("{CSVW}name"), Object::string(&p.name));
@@ -324,8 +369,10 @@ fn column_statements(o: &mut Vec<Statement>, scan: &str, asset: &str, i: usize, 
         st("confidence"),
         Object::decimal(c.semantic.confidence),
     );
+    // The evidence and the measurements of a personal-data column are its detail.
+    let mut detail = Vec::new();
     for e in &c.semantic.evidence {
-        add(o, &col, st("evidence"), Object::string(e));
+        add(&mut detail, &col, st("evidence"), Object::string(e));
     }
     add(
         o,
@@ -346,7 +393,7 @@ fn column_statements(o: &mut Vec<Statement>, scan: &str, asset: &str, i: usize, 
     }
     let key = p.name.as_str();
     measure(
-        o,
+        &mut detail,
         scan,
         &col,
         key,
@@ -354,45 +401,72 @@ fn column_statements(o: &mut Vec<Statement>, scan: &str, asset: &str, i: usize, 
         Object::decimal(p.null_rate()),
     );
     measure(
-        o,
+        &mut detail,
         scan,
         &col,
         key,
         "DistinctCount",
         Object::integer(p.distinct),
     );
-    measure(o, scan, &col, key, "RowCount", Object::integer(p.rows));
+    measure(
+        &mut detail,
+        scan,
+        &col,
+        key,
+        "RowCount",
+        Object::integer(p.rows),
+    );
     if let Some(v) = &p.min {
-        measure(o, scan, &col, key, "MinValue", Object::string(v));
+        measure(&mut detail, scan, &col, key, "MinValue", Object::string(v));
     }
     if let Some(v) = &p.max {
-        measure(o, scan, &col, key, "MaxValue", Object::string(v));
+        measure(&mut detail, scan, &col, key, "MaxValue", Object::string(v));
     }
     if let Some(v) = p.mean {
-        measure(o, scan, &col, key, "Mean", Object::double(v));
+        measure(&mut detail, scan, &col, key, "Mean", Object::double(v));
     }
     if let Some(v) = p.stddev {
-        measure(o, scan, &col, key, "StdDev", Object::double(v));
+        measure(&mut detail, scan, &col, key, "StdDev", Object::double(v));
     }
     if let Some(q) = p.quantiles {
         for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
-            measure(o, scan, &col, key, name, Object::double(v));
+            measure(&mut detail, scan, &col, key, name, Object::double(v));
         }
     }
     if let Some(v) = &p.time_mean {
-        measure(o, scan, &col, key, "Mean", Object::string(v));
+        measure(&mut detail, scan, &col, key, "Mean", Object::string(v));
     }
     if let Some(q) = &p.time_quantiles {
         for (name, v) in ["P05", "P25", "Median", "P75", "P95"].iter().zip(q) {
-            measure(o, scan, &col, key, name, Object::string(v));
+            measure(&mut detail, scan, &col, key, name, Object::string(v));
         }
     }
     if let Some(v) = p.mean_length {
-        measure(o, scan, &col, key, "MeanLength", Object::double(v));
+        measure(
+            &mut detail,
+            scan,
+            &col,
+            key,
+            "MeanLength",
+            Object::double(v),
+        );
     }
     if let Some(v) = p.max_length {
-        measure(o, scan, &col, key, "MaxLength", Object::integer(v));
+        measure(
+            &mut detail,
+            scan,
+            &col,
+            key,
+            "MaxLength",
+            Object::integer(v),
+        );
     }
+    if personal {
+        side.statements = detail;
+    } else {
+        o.extend(detail);
+    }
+    side
 }
 
 fn st(local: &str) -> String {
@@ -447,7 +521,12 @@ pub fn record_with(
     report: &ScanReport,
     changes: &[Statement],
 ) -> Result<String, CatalogError> {
-    let (stmts, described, iris) = statements(catalog.layout().base(), report);
+    let Described {
+        statements: stmts,
+        described,
+        iris,
+        details,
+    } = statements(catalog.layout().base(), report);
     let graph = catalog.layout().catalog.clone();
     let current: std::collections::HashSet<String> =
         report.assets.iter().map(|a| iris.asset(a)).collect();
@@ -458,12 +537,13 @@ pub fn record_with(
             .into_iter()
             .filter(|a| !current.contains(a)),
     );
-    catalog.replace_trees(
+    catalog.replace_trees_beside(
         &graph,
         std::slice::from_ref(&iris.source),
         &trees,
         &stmts,
         changes,
+        &details,
     )?;
     let mut dists = Vec::new();
     let mut touched = Vec::new();

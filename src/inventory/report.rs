@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Visibility;
 use crate::catalog::{Catalog, CatalogError, NamedQuery};
 
 /// Columns above this null rate are reported as a quality issue.
@@ -209,7 +210,7 @@ struct History {
 }
 
 impl History {
-    fn read(catalog: &Catalog, admin: bool) -> Result<History, CatalogError> {
+    fn read(catalog: &Catalog, vis: &Visibility) -> Result<History, CatalogError> {
         let mut h = History {
             scans_of: HashMap::new(),
             rows_of: HashMap::new(),
@@ -217,14 +218,14 @@ impl History {
             removed_by_scan: HashMap::new(),
         };
         for r in
-            catalog.query_rows::<RowCountRow>(&report_query!("report-row-history")?, &[], admin)?
+            catalog.query_rows::<RowCountRow>(&report_query!("report-row-history")?, &[], vis)?
         {
             h.rows_of
                 .entry(r.a)
                 .or_default()
                 .push((r.started, r.scan, r.rows));
         }
-        for r in catalog.query_rows::<ScanRow>(&report_query!("report-scans")?, &[], admin)? {
+        for r in catalog.query_rows::<ScanRow>(&report_query!("report-scans")?, &[], vis)? {
             h.scans_of.entry(r.s).or_default().push((r.started, r.scan));
         }
         h.scans_of.values_mut().for_each(|v| v.sort());
@@ -232,7 +233,7 @@ impl History {
         for r in catalog.query_rows::<AssetChangeRow>(
             &report_query!("report-asset-changes")?,
             &[],
-            admin,
+            vis,
         )? {
             if r.kind == "asset-added" {
                 h.added.insert(format!("{} {}", r.scan, r.a));
@@ -263,10 +264,10 @@ impl History {
 }
 
 /// Reads the report from the catalog.
-pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogError> {
+pub fn build(catalog: &Catalog, vis: &Visibility) -> Result<InventoryReport, CatalogError> {
     // Read as the caller: a non-admin's report has nothing from restricted graphs.
     let sources: Vec<SourceSummary> = catalog
-        .query_rows::<SourceRow>(&report_query!("report-sources")?, &[], admin)?
+        .query_rows::<SourceRow>(&report_query!("report-sources")?, &[], vis)?
         .into_iter()
         .map(|r| SourceSummary {
             iri: r.s,
@@ -278,8 +279,8 @@ pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogE
             failed: r.failed,
         })
         .collect();
-    let history = History::read(catalog, admin)?;
-    let assets = assets(catalog, admin, &sources, &history)?;
+    let history = History::read(catalog, vis)?;
+    let assets = assets(catalog, vis, &sources, &history)?;
     let mut removed: Vec<String> = sources
         .iter()
         .flat_map(|s| {
@@ -350,12 +351,12 @@ pub fn build(catalog: &Catalog, admin: bool) -> Result<InventoryReport, CatalogE
 /// Every asset with its columns, and whether it is new or grew since the previous scan.
 fn assets(
     catalog: &Catalog,
-    admin: bool,
+    vis: &Visibility,
     sources: &[SourceSummary],
     history: &History,
 ) -> Result<Vec<AssetSummary>, CatalogError> {
     let mut columns: HashMap<String, Vec<(u64, ColumnSummary)>> = HashMap::new();
-    for r in catalog.query_rows::<ColumnRow>(&report_query!("report-columns")?, &[], admin)? {
+    for r in catalog.query_rows::<ColumnRow>(&report_query!("report-columns")?, &[], vis)? {
         columns.entry(r.a).or_default().push((
             r.i,
             ColumnSummary {
@@ -372,7 +373,7 @@ fn assets(
         .map(|s| (s.iri.as_str(), s.last_scan.as_str()))
         .collect();
     let mut assets = Vec::new();
-    for r in catalog.query_rows::<AssetRow>(&report_query!("report-assets")?, &[], admin)? {
+    for r in catalog.query_rows::<AssetRow>(&report_query!("report-assets")?, &[], vis)? {
         let mut cols = columns.remove(&r.a).unwrap_or_default();
         cols.sort_by_key(|c| c.0);
         let is_new = last_scan_of

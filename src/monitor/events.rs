@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::alert::Delivery;
 use super::diff::ChangeEvent;
 use crate::catalog::vocab::{PROV, RDF, RDFS, ST};
-use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement, Visibility};
 use crate::inventory::record::short_hash;
 
 /// The scan events belong to.
@@ -174,7 +174,7 @@ pub fn list(catalog: &Catalog, filter: &Filter) -> Result<Vec<EventRecord>, Cata
     if let Some(t) = &since {
         args.push(("since", t));
     }
-    let rows: Vec<EventRow> = catalog.query_rows(&query, &args, true)?;
+    let rows: Vec<EventRow> = catalog.query_rows(&query, &args, &Visibility::ADMIN)?;
     let mut out = Vec::new();
     for r in rows {
         let rec = EventRecord {

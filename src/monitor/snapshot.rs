@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use crate::catalog::{Catalog, CatalogError, NamedQuery};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Visibility};
 use crate::inventory::{AssetScan, Fingerprint, Known, ScanReport};
 
 /// One column as change detection sees it.
@@ -157,7 +157,7 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     let scans: Vec<LastScan> = catalog.query_rows(
         &NamedQuery::parse("source-scan", include_str!("queries/source-scan.rq"))?,
         &args,
-        true,
+        &crate::catalog::Visibility::ADMIN,
     )?;
     let Some(last) = scans.into_iter().next() else {
         return Ok(state);
@@ -166,7 +166,7 @@ pub fn load(catalog: &Catalog, source_iri: &str) -> Result<SourceState, CatalogE
     let assets: Vec<AssetRow> = catalog.query_rows(
         &NamedQuery::parse("source-assets", include_str!("queries/source-assets.rq"))?,
         &args,
-        true,
+        &crate::catalog::Visibility::ADMIN,
     )?;
     for r in assets {
         state.assets.insert(
@@ -281,7 +281,13 @@ fn load_chunk(
         name: &str,
         text: &str,
     ) -> Result<Vec<T>, CatalogError> {
-        catalog.query_rows_for(&NamedQuery::parse(name, text)?, graph, true, "a", assets)
+        catalog.query_rows_for(
+            &NamedQuery::parse(name, text)?,
+            graph,
+            &Visibility::ADMIN,
+            "a",
+            assets,
+        )
     }
     let mut columns: HashMap<String, (String, u64, ColumnState)> = HashMap::new();
     let found: Vec<ColumnRow> = of_assets(

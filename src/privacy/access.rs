@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AccessError;
+use crate::catalog::{ReadGrants, Visibility};
 
 /// What a principal may do. Ordered: each role includes the rights of the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -88,6 +89,19 @@ impl Principal {
         self.role() == Role::Admin
     }
 
+    /// What this principal reads of the store: admins everything, others the unrestricted
+    /// graphs plus the restricted graphs, assets and columns their token is granted.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            _ if self.is_admin() => Visibility::ADMIN,
+            Principal::User { grants, .. } => Visibility::granted(ReadGrants {
+                graphs: grants.graphs.iter().cloned().collect(),
+                subjects: grants.assets.iter().cloned().collect(),
+            }),
+            _ => Visibility::PUBLIC,
+        }
+    }
+
     /// Name for logs and the audit trail.
     pub fn name(&self) -> &str {
         match self {
@@ -119,6 +133,11 @@ pub struct Grants {
     /// The ε this token may spend per dataset on DP answers (in place of `[privacy]
     /// token_epsilon`), as a decimal.
     pub dp_epsilon: Option<String>,
+    /// Restricted graphs (IRIs) this token reads.
+    pub graphs: Vec<String>,
+    /// Assets and columns (IRIs) whose detail — a personal-data column's evidence and
+    /// measurements — this token reads.
+    pub assets: Vec<String>,
 }
 
 /// One configured token: its name, role, the hex SHA-256 of the secret, when it stops working
@@ -134,6 +153,12 @@ pub struct TokenEntry {
     /// See [`Grants::dp_epsilon`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dp_epsilon: Option<String>,
+    /// See [`Grants::graphs`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub graphs: Vec<String>,
+    /// See [`Grants::assets`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<String>,
 }
 
 impl TokenEntry {
@@ -145,6 +170,8 @@ impl TokenEntry {
             sha256: sha256.into(),
             expires: None,
             dp_epsilon: None,
+            graphs: Vec::new(),
+            assets: Vec::new(),
         }
     }
 
@@ -193,6 +220,8 @@ impl TokenTable {
                         expires: e.expiry(),
                         grants: Grants {
                             dp_epsilon: e.dp_epsilon.clone(),
+                            graphs: e.graphs.clone(),
+                            assets: e.assets.clone(),
                         },
                     },
                 )

@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Visibility;
 use crate::catalog::{Catalog, CatalogError};
 use crate::embed::index::{Ann, Filter, Sq8Index};
 use crate::embed::pq::{self, Pq4Index};
@@ -160,7 +161,10 @@ struct Loaded {
     /// every entity within its current bound against them, which at 1M entities can be most of
     /// the table when few entities pass the filter (a hash set's cache misses were 40% of a
     /// `recommend` call).
-    hidden: FixedBitSet,
+    hidden: Arc<FixedBitSet>,
+    /// Rows hidden from callers with read grants, by the restricted graphs they do not read
+    /// (computed on first use).
+    hidden_for: Mutex<HashMap<Vec<String>, Arc<FixedBitSet>>>,
     /// Range-class members per relation id (computed on first use).
     ranges: Mutex<HashMap<u32, Range>>,
     stamp: Option<(SystemTime, u64)>,
@@ -279,12 +283,18 @@ impl Service {
                 (Arc::new(emb), Arc::new(known), index)
             }
         };
-        let hidden = rows(&emb, self.catalog.restricted_entities()?.iter());
+        let hidden = Arc::new(rows(
+            &emb,
+            self.catalog
+                .restricted_entities(&Visibility::PUBLIC)?
+                .iter(),
+        ));
         let swapped = current.as_ref().is_none_or(|c| !Arc::ptr_eq(&c.emb, &emb));
         let loaded = Arc::new(Loaded {
             emb,
             known,
             hidden,
+            hidden_for: Mutex::new(HashMap::new()),
             ranges: Mutex::new(HashMap::new()),
             stamp: Some(now),
             generation,
@@ -337,9 +347,9 @@ impl Service {
         relation: &str,
         k: usize,
         constrain: bool,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Answer, RecommendError> {
-        self.answer(Direction::Tails, head, relation, k, constrain, admin)
+        self.answer(Direction::Tails, head, relation, k, constrain, vis)
     }
 
     /// Top-`k` heads of (?, `relation`, `tail`).
@@ -349,33 +359,43 @@ impl Service {
         relation: &str,
         k: usize,
         constrain: bool,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Answer, RecommendError> {
-        self.answer(Direction::Heads, tail, relation, k, constrain, admin)
+        self.answer(Direction::Heads, tail, relation, k, constrain, vis)
     }
 
     /// Items for a user along the configured relation, constrained to its range when declared.
-    pub fn recommend(&self, user: &str, k: usize, admin: bool) -> Result<Answer, RecommendError> {
+    pub fn recommend(
+        &self,
+        user: &str,
+        k: usize,
+        vis: &Visibility,
+    ) -> Result<Answer, RecommendError> {
         let rel = self.recommend_relation.clone();
-        self.answer(Direction::Tails, user, &rel, k, true, admin)
+        self.answer(Direction::Tails, user, &rel, k, true, vis)
     }
 
     /// The `k` entities nearest to `entity` itself (related items), excluding it.
-    pub fn similar(&self, entity: &str, k: usize, admin: bool) -> Result<Answer, RecommendError> {
+    pub fn similar(
+        &self,
+        entity: &str,
+        k: usize,
+        vis: &Visibility,
+    ) -> Result<Answer, RecommendError> {
         check_k(k)?;
         let l = self.loaded()?;
-        let id = self.entity(&l, entity, admin)?;
+        let hidden = self.hidden(&l, vis)?;
+        let id = self.entity(&l, entity, hidden.as_deref())?;
         let point = l.emb.model.entity(id).to_vec();
-        let shared = Arc::clone(&l);
         let allow: Filter =
-            Arc::new(move |e| e != id && (admin || !shared.hidden.contains(e as usize)));
+            Arc::new(move |e| e != id && hidden.as_ref().is_none_or(|h| !h.contains(e as usize)));
         let got = self.search(&l, &point, k, &[], &allow);
         self.finish(
             &l,
             serde_json::json!({"similar_to": entity, "k": k}),
             None,
             got,
-            admin,
+            vis,
         )
     }
 
@@ -394,9 +414,49 @@ impl Service {
         }
     }
 
-    fn entity(&self, l: &Loaded, name: &str, admin: bool) -> Result<u32, RecommendError> {
+    /// The rows `vis` may not see (`None`: an admin sees all).
+    fn hidden(
+        &self,
+        l: &Loaded,
+        vis: &Visibility,
+    ) -> Result<Option<Arc<FixedBitSet>>, RecommendError> {
+        if vis.is_admin() {
+            return Ok(None);
+        }
+        if vis.grants().is_none() {
+            return Ok(Some(Arc::clone(&l.hidden)));
+        }
+        let mut key: Vec<String> = self
+            .catalog
+            .hidden_graphs(vis)?
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect();
+        key.sort();
+        if let Some(hit) = l
+            .hidden_for
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        let rows = Arc::new(rows(&l.emb, self.catalog.restricted_entities(vis)?.iter()));
+        l.hidden_for
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Arc::clone(&rows));
+        Ok(Some(rows))
+    }
+
+    fn entity(
+        &self,
+        l: &Loaded,
+        name: &str,
+        hidden: Option<&FixedBitSet>,
+    ) -> Result<u32, RecommendError> {
         match l.emb.ids.entities.get(name) {
-            Some(id) if admin || !l.hidden.contains(id as usize) => Ok(id),
+            Some(id) if hidden.is_none_or(|h| !h.contains(id as usize)) => Ok(id),
             _ => Err(RecommendError::Unknown {
                 kind: "entity",
                 name: name.into(),
@@ -413,11 +473,12 @@ impl Service {
         relation: &str,
         k: usize,
         constrain: bool,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Answer, RecommendError> {
         check_k(k)?;
         let l = self.loaded()?;
-        let a = self.entity(&l, anchor, admin)?;
+        let hidden = self.hidden(&l, vis)?;
+        let a = self.entity(&l, anchor, hidden.as_deref())?;
         let r = l.emb.ids.relations.get(relation).ok_or_else(|| {
             let names = l.emb.ids.relations.names();
             let sample: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
@@ -440,10 +501,9 @@ impl Service {
             Direction::Tails => l.known.tails(a, r),
             Direction::Heads => l.known.heads(r, a),
         };
-        let shared = Arc::clone(&l);
         let members = range.as_ref().map(|(_, m)| Arc::clone(m));
         let allow: Filter = Arc::new(move |e| {
-            (admin || !shared.hidden.contains(e as usize))
+            hidden.as_ref().is_none_or(|h| !h.contains(e as usize))
                 && members.as_ref().is_none_or(|m| m.contains(e as usize))
         });
         let point = match direction {
@@ -457,7 +517,7 @@ impl Service {
         };
         let query =
             serde_json::json!({key: anchor, "relation": relation, "direction": dir, "k": k});
-        self.finish(&l, query, range.map(|(c, _)| c), got, admin)
+        self.finish(&l, query, range.map(|(c, _)| c), got, vis)
     }
 
     /// Range-class members of relation `r` as rows, cached per loaded model.
@@ -481,13 +541,13 @@ impl Service {
         query: serde_json::Value,
         type_constraint: Option<String>,
         got: Vec<Candidate>,
-        admin: bool,
+        vis: &Visibility,
     ) -> Result<Answer, RecommendError> {
         let names: Vec<&str> = got
             .iter()
             .map(|c| l.emb.ids.entities.name(c.id).unwrap_or_default())
             .collect();
-        let labels = self.catalog.labels(&names, admin)?;
+        let labels = self.catalog.labels(&names, vis)?;
         let results = got
             .iter()
             .zip(&names)

@@ -59,7 +59,7 @@ fn load_into(
     file: &Term,
     graph: Option<String>,
 ) -> Result<(), String> {
-    use stocktake::catalog::{GraphFormat, GraphTarget};
+    use stocktake::catalog::{GraphFormat, GraphTarget, Visibility};
     let path = m.local(file);
     let data = std::fs::read(&path).map_err(|e| e.to_string())?;
     let format = GraphFormat::from_path(&path).unwrap_or(GraphFormat::Turtle);
@@ -68,7 +68,7 @@ fn load_into(
         .unwrap_or(GraphTarget::Default);
     server
         .catalog
-        .add_to_graph(&target, &data, format, Some(&iri(file)), true)
+        .add_to_graph(&target, &data, format, Some(&iri(file)), &Visibility::ADMIN)
         .map(|_| ())
         .map_err(|e| format!("loading {}: {e}", path.display()))
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::catalog::vocab::{PROV, RDF, ST};
-use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement, Visibility};
 use crate::privacy::dp::Ratio;
 
 /// ε in micro-units (ε has at most 6 decimals).
@@ -35,14 +35,19 @@ impl Totals {
         let q = NamedQuery::parse("dp-ledger", include_str!("../queries/dp-ledger.rq"))?;
         let graph = catalog.layout().catalog.as_str().to_owned();
         let mut t = Totals::default();
-        catalog.query_each(&q, &[("graph", graph.as_str())], true, |row| {
-            let [Some(dataset), Some(who), Some(eps)] = row else {
-                return;
-            };
-            if let Some(r) = Ratio::parse_decimal(eps) {
-                t.add(dataset, who, micro(r));
-            }
-        })?;
+        catalog.query_each(
+            &q,
+            &[("graph", graph.as_str())],
+            &Visibility::ADMIN,
+            |row| {
+                let [Some(dataset), Some(who), Some(eps)] = row else {
+                    return;
+                };
+                if let Some(r) = Ratio::parse_decimal(eps) {
+                    t.add(dataset, who, micro(r));
+                }
+            },
+        )?;
         Ok(t)
     }
 

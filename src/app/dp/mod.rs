@@ -111,14 +111,13 @@ impl App {
     fn dp_prepare(&self, caller: &Principal, req: &DpRequest) -> Result<Pending, AppError> {
         let cfg = &self.config.privacy;
         // Through the caller's visibility: a restricted product graph is for admins only.
-        if !caller.is_admin()
-            && self
-                .catalog
-                .restricted_graphs()?
-                .contains(&self.catalog.layout().products)
+        if !self
+            .catalog
+            .sees(&caller.visibility(), &self.catalog.layout().products)?
         {
             return Err(AppError::Forbidden(
-                "the product graph is restricted: only admins may query it".into(),
+                "the product graph is restricted: only admins and tokens granted it may query it"
+                    .into(),
             ));
         }
         let epsilon = dp::epsilon(&req.epsilon).map_err(|e| AppError::Invalid(e.to_string()))?;

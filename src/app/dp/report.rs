@@ -93,7 +93,7 @@ impl App {
         // Interactions carry two figures, reviews one: check both budgets before spending.
         self.dp_can_spend(caller, "interactions", 2 * third)?;
         self.dp_can_spend(caller, "reviews", third)?;
-        let mut inventory = self.report(caller.is_admin())?;
+        let mut inventory = self.report(&caller.visibility())?;
         let withheld = inventory.withhold_personal_counts();
         let ask = |dataset: &str, group_by: &str| DpRequest {
             dataset: dataset.into(),

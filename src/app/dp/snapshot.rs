@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::DateTime;
 
-use crate::catalog::{Catalog, CatalogError, NamedQuery};
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Visibility};
 
 /// No value (a missing time, rating, price or category).
 pub(super) const NONE_DAY: i32 = i32::MIN;
@@ -78,7 +78,7 @@ pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
     catalog.query_each(
         &q("dp-products", include_str!("../queries/dp-products.rq"))?,
         &product_args,
-        true,
+        &Visibility::ADMIN,
         |row| {
             let [Some(p), cat, label, price] = row else {
                 return;
@@ -117,7 +117,7 @@ pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
             include_str!("../queries/dp-interactions.rq"),
         )?,
         &args,
-        true,
+        &Visibility::ADMIN,
         |row| {
             let [Some(u), Some(p), Some(k), time, rating] = row else {
                 return;
@@ -144,7 +144,7 @@ pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
     catalog.query_each(
         &q("dp-reviews", include_str!("../queries/dp-reviews.rq"))?,
         &args,
-        true,
+        &Visibility::ADMIN,
         |row| {
             let [Some(u), Some(p), time, rating] = row else {
                 return;

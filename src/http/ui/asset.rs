@@ -112,10 +112,13 @@ pub(crate) async fn asset_page(
         Err(e) => return e.into_response(),
     };
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let target = iri.clone();
     let detail = match state
-        .run_blocking(None, move || app.asset_detail(&target, admin))
+        .run_blocking(None, {
+            let vis = vis.clone();
+            move || app.asset_detail(&target, &vis)
+        })
         .await
     {
         Ok(Some(d)) => d,
@@ -124,7 +127,7 @@ pub(crate) async fn asset_page(
         }
         Err(e) => return e.into_response(),
     };
-    let history = named_table(&state, "asset-history", vec![("asset", iri.clone())], admin).await;
+    let history = named_table(&state, "asset-history", vec![("asset", iri.clone())], &vis).await;
     let rows = detail.info.rows;
     let columns: Vec<ColumnView> = detail
         .columns

@@ -301,10 +301,10 @@ pub(crate) async fn entity_page(
         Err(e) => return e.into_response(),
     };
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let target = iri.clone();
     let ex = match state
-        .run_blocking(None, move || app.explore(&target, admin))
+        .run_blocking(None, move || app.explore(&target, &vis))
         .await
     {
         Ok(Some(ex)) => ex,
@@ -374,8 +374,8 @@ pub(crate) async fn taxonomy_page(
         Err(r) => return *r,
     };
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
-    let tree = match state.run_blocking(None, move || app.taxonomy(admin)).await {
+    let vis = who.visibility();
+    let tree = match state.run_blocking(None, move || app.taxonomy(&vis)).await {
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };

@@ -224,9 +224,9 @@ pub(super) async fn home(state: AppState, headers: HeaderMap, uri: Uri) -> Respo
         Err(r) => return *r,
     };
     let catalog = std::sync::Arc::clone(state.catalog());
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let graphs = match state
-        .run_blocking(None, move || catalog.visible_graphs(admin))
+        .run_blocking(None, move || catalog.visible_graphs(&vis))
         .await
     {
         Ok(g) => g,
@@ -312,8 +312,8 @@ pub(super) async fn catalog_page(
         Err(r) => return *r,
     };
     let app = std::sync::Arc::clone(state.app());
-    let admin = who.is_admin();
-    let report = match tokio::task::spawn_blocking(move || app.report(admin)).await {
+    let vis = who.visibility();
+    let report = match tokio::task::spawn_blocking(move || app.report(&vis)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return ApiError::from(e).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
@@ -495,9 +495,9 @@ pub(super) async fn vocabulary(
 ) -> Result<Response, ApiError> {
     let who = state.authorize(&headers, Role::Read, "the vocabulary")?;
     let catalog = std::sync::Arc::clone(state.catalog());
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let (classes, properties) = state
-        .run_blocking(None, move || catalog.vocabulary_terms(admin))
+        .run_blocking(None, move || catalog.vocabulary_terms(&vis))
         .await?;
     let prefixes: serde_json::Map<String, serde_json::Value> = crate::catalog::vocab::PREFIXES
         .iter()

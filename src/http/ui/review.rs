@@ -46,19 +46,22 @@ pub(crate) async fn review_page(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let app = std::sync::Arc::clone(state.app());
     let labels = match state
-        .run_blocking(None, move || app.labels(Some("review"), None, QUEUE, admin))
+        .run_blocking(None, {
+            let vis = vis.clone();
+            move || app.labels(Some("review"), None, QUEUE, &vis)
+        })
         .await
     {
         Ok(l) => l,
         Err(e) => return e.into_response(),
     };
-    let tables = if admin {
+    let tables = if vis.is_admin() {
         vec![
-            named_table(&state, "quarantine", Vec::new(), true).await,
-            named_table(&state, "ingest-runs", Vec::new(), true).await,
+            named_table(&state, "quarantine", Vec::new(), &vis).await,
+            named_table(&state, "ingest-runs", Vec::new(), &vis).await,
         ]
     } else {
         Vec::new()
@@ -68,7 +71,7 @@ pub(crate) async fn review_page(
         &ReviewPage {
             labels: labels.into_iter().map(label_view).collect(),
             can_write: who.role() >= Role::Write,
-            admin,
+            admin: vis.is_admin(),
             tables,
             chrome,
         },

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use super::explore::{compact, entity_url};
 use super::{chrome, page, Chrome};
 use crate::catalog::Table;
+use crate::catalog::Visibility;
 use crate::http::changes::{filter_of, ChangesQuery};
 use crate::http::{ApiError, AppQuery, AppState};
 use crate::monitor::EventKind;
@@ -72,7 +73,7 @@ pub(super) async fn named_table(
     state: &AppState,
     name: &str,
     args: Vec<(&'static str, String)>,
-    admin: bool,
+    vis: &Visibility,
 ) -> TableView {
     let Some(q) = state.inner.queries.get(name).cloned() else {
         return TableView {
@@ -89,10 +90,11 @@ pub(super) async fn named_table(
     };
     let catalog = Arc::clone(state.catalog());
     let query = q.clone();
+    let vis = vis.clone();
     let got = state
         .run_blocking(None, move || {
             let a: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            catalog.named_table(&query, &a, admin, ROWS)
+            catalog.named_table(&query, &a, &vis, ROWS)
         })
         .await;
     match got {
@@ -155,12 +157,15 @@ pub(crate) async fn changes_page(
         Ok(AppQuery(q)) => q,
         Err(e) => return e.into_response(),
     };
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let (events, error, status) = match filter_of(&q) {
         Ok(filter) => {
             let app = Arc::clone(state.app());
             match state
-                .run_blocking(None, move || app.changes(&filter, admin))
+                .run_blocking(None, {
+                    let vis = vis.clone();
+                    move || app.changes(&filter, &vis)
+                })
                 .await
             {
                 Ok(list) => (list, None, StatusCode::OK),
@@ -172,7 +177,7 @@ pub(crate) async fn changes_page(
         Err(ApiError::BadRequest(m)) => (Vec::new(), Some(m), StatusCode::BAD_REQUEST),
         Err(e) => return e.into_response(),
     };
-    let deliveries = vec![named_table(&state, "alert-deliveries", Vec::new(), admin).await];
+    let deliveries = vec![named_table(&state, "alert-deliveries", Vec::new(), &vis).await];
     page(
         status,
         &ChangesPage {
@@ -208,7 +213,7 @@ pub(crate) async fn models_page(
             &state,
             "models",
             vec![("metric", String::new())],
-            who.is_admin(),
+            &who.visibility(),
         )
         .await,
     ];
@@ -235,12 +240,12 @@ pub(crate) async fn ontology_page(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let admin = who.is_admin();
+    let vis = who.visibility();
     let lang = chrome.lang.code().to_owned();
     let tables = vec![
-        named_table(&state, "vocabulary", vec![("lang", lang)], admin).await,
-        named_table(&state, "shapes", Vec::new(), admin).await,
-        named_table(&state, "shacl-results", Vec::new(), admin).await,
+        named_table(&state, "vocabulary", vec![("lang", lang)], &vis).await,
+        named_table(&state, "shapes", Vec::new(), &vis).await,
+        named_table(&state, "shacl-results", Vec::new(), &vis).await,
     ];
     let t = chrome.t;
     page(
