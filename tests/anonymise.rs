@@ -205,15 +205,31 @@ fn bad_policies_and_sources_fail_with_a_reason() {
     );
 }
 
-/// Through the API a writer (files under `[server] file_roots`) gets an anonymised copy, but
-/// cannot keep a direct identifier, lower k under `[privacy] export_min_k`, or drop a
-/// quasi-identifier; an admin may (audited, recorded).
+/// Through the API a writer (files under `[server] file_roots`, granted the asset) gets an
+/// anonymised copy, but cannot keep a direct identifier, lower k under `[privacy]
+/// export_min_k`, or drop a quasi-identifier; an admin may (audited, recorded).
 #[test]
 fn writers_cannot_weaken_an_export_policy() {
     use crate::auth::{send, Who};
     let demo = repo().join("demo/data");
-    let server = crate::util::TestServer::start_with(move |c| c.server.file_roots = vec![demo]);
     let users = repo().join("demo/data/users.csv");
+    // A writer exports only an inventoried asset their token is granted.
+    let report = stocktake::inventory::scan(
+        &stocktake::inventory::Source::Files(users.clone()),
+        &Default::default(),
+    )
+    .unwrap();
+    let base = stocktake::config::Config::default().catalog.base_iri;
+    let asset = stocktake::inventory::record::Iris::new(&base, &report).asset(&report.assets[0]);
+    let server = crate::util::TestServer::start_with(move |c| {
+        c.server.file_roots = vec![demo];
+        for t in &mut c.tokens {
+            if t.name == "writer" {
+                t.assets = vec![asset.clone()];
+            }
+        }
+    });
+    stocktake::inventory::record::record(&server.catalog, &report).unwrap();
     let post = |who: Who, policy: &str| {
         send(
             &server,
