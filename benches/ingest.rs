@@ -72,7 +72,7 @@ fn store_floor(catalog: &Catalog, dir: &Path, rows: usize, records: usize) -> an
     catalog.dump(
         Some(&GraphTarget::Named(products)),
         GraphFormat::NQuads,
-        true,
+        &stocktake::catalog::Visibility::ADMIN,
         &mut nq,
     )?;
     let quads: Vec<oxigraph::model::Quad> = RdfParser::from_format(RdfFormat::NQuads)

@@ -4,9 +4,9 @@
 //! protocol's dataset, the graph store, named queries, the report (shareable too), search,
 //! the asset page, predictions, exports and DP — shows each secret exactly to those granted it.
 //!
-//! The secrets: a mark in the quarantine graph (a restricted graph) and the PII evidence of the
-//! demo users' phone and e-mail columns, which the real scanner writes into each column's
-//! restricted detail graph.
+//! The secrets: a mark in the quarantine graph (a restricted graph), the PII evidence of the
+//! demo users' phone and e-mail columns and the top values of their city column, which the real
+//! scanner writes into each column's restricted detail graph (the users table is about people).
 
 use reqwest::Method;
 use serde_json::Value;
@@ -80,13 +80,16 @@ impl Who {
 
     /// Whether this caller may see `secret`.
     fn sees(self, secret: Secret) -> bool {
-        match (self, secret) {
-            (Who::Admin, _) => true,
-            (Who::GraphGrant, Secret::Quarantine) => true,
-            (Who::AssetGrant | Who::WriterAsset, Secret::Phone | Secret::Email) => true,
-            (Who::ColumnGrant, Secret::Phone) => true,
-            _ => false,
-        }
+        matches!(
+            (self, secret),
+            (Who::Admin, _)
+                | (Who::GraphGrant, Secret::Quarantine)
+                | (
+                    Who::AssetGrant | Who::WriterAsset,
+                    Secret::Phone | Secret::Email | Secret::City
+                )
+                | (Who::ColumnGrant, Secret::Phone)
+        )
     }
 }
 
@@ -95,6 +98,9 @@ enum Secret {
     Quarantine,
     Phone,
     Email,
+    /// The top values of the users' city column: not personal data itself, but the profile of
+    /// a table about people, so it lives in the column's detail graph too.
+    City,
 }
 
 /// One way of reading: what it can reveal, and the request.
@@ -241,11 +247,17 @@ fn grants_apply_to_every_path() {
         Secret::Quarantine => SECRET_MARK.to_owned(),
         Secret::Phone => evidence_of(&server, &phone),
         Secret::Email => evidence_of(&server, &email),
+        Secret::City => "北京".to_owned(),
     };
-    let marks: Vec<(Secret, String)> = [Secret::Quarantine, Secret::Phone, Secret::Email]
-        .into_iter()
-        .map(|s| (s, evidence(s)))
-        .collect();
+    let marks: Vec<(Secret, String)> = [
+        Secret::Quarantine,
+        Secret::Phone,
+        Secret::Email,
+        Secret::City,
+    ]
+    .into_iter()
+    .map(|s| (s, evidence(s)))
+    .collect();
     assert_ne!(
         marks[1].1, marks[2].1,
         "the two columns' evidence must differ"
@@ -294,12 +306,33 @@ fn grants_apply_to_every_path() {
             },
         );
     }
-    grant(
-        Who::ColumnGrant,
-        GrantChange {
-            assets: vec![phone.clone()],
-            ..Default::default()
-        },
+    // The column grant through the CLI, as an admin would give it (audited).
+    let cli = |args: &[&str]| {
+        let o = crate::util::bin()
+            .args(["--config", file.to_str().unwrap(), "--data"])
+            .arg(cfg.path().join("cli-data"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    cli(&["token", "grant", "g-column", "--asset", &phone]);
+    let listed = cli(&["token", "list"]);
+    assert!(
+        listed.contains(&format!(
+            "g-column\tread\tno expiry\tdp ε 3 (default)\tasset <{phone}>"
+        )),
+        "{listed}"
+    );
+    let audit = std::fs::read_to_string(cfg.path().join("cli-data/audit.log")).unwrap();
+    assert!(
+        audit.contains("token-grant") && audit.contains(&phone),
+        "{audit}"
     );
     // Bad grants are refused with a reason, and a withdrawn grant can be given again.
     let err = grant_token(
@@ -328,7 +361,12 @@ fn grants_apply_to_every_path() {
     let paths = vec![
         sparql(
             "select GRAPH ?g",
-            &[Secret::Quarantine, Secret::Phone, Secret::Email],
+            &[
+                Secret::Quarantine,
+                Secret::Phone,
+                Secret::Email,
+                Secret::City,
+            ],
             "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }".into(),
         ),
         sparql(
@@ -338,7 +376,12 @@ fn grants_apply_to_every_path() {
         ),
         sparql(
             "construct",
-            &[Secret::Quarantine, Secret::Phone, Secret::Email],
+            &[
+                Secret::Quarantine,
+                Secret::Phone,
+                Secret::Email,
+                Secret::City,
+            ],
             "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }".into(),
         ),
         sparql(
@@ -377,7 +420,7 @@ fn grants_apply_to_every_path() {
         ),
         get(
             "asset page",
-            &[Secret::Phone, Secret::Email],
+            &[Secret::Phone, Secret::Email, Secret::City],
             format!("/ui/asset?iri={}", enc(&asset)),
         ),
         get("report", &[Secret::Quarantine], "/api/v1/report".into()),
@@ -439,7 +482,12 @@ fn grants_apply_to_every_path() {
             } else {
                 assert_eq!(status, 200, "{ctx}: {}", short(&body));
             }
-            for s in [Secret::Quarantine, Secret::Phone, Secret::Email] {
+            for s in [
+                Secret::Quarantine,
+                Secret::Phone,
+                Secret::Email,
+                Secret::City,
+            ] {
                 let expected = path.reveals.contains(&s) && who.sees(s);
                 assert_eq!(
                     shown(path, s, &body),
@@ -490,15 +538,7 @@ fn grants_apply_to_every_path() {
     }
 
     // Withdrawing a grant takes effect without a restart; grantees' reads are audited.
-    grant_token(
-        &file,
-        "g-column",
-        GrantChange {
-            remove: vec![phone.clone()],
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    cli(&["token", "grant", "g-column", "--withdraw", &phone]);
     let started = std::time::Instant::now();
     loop {
         let (status, body) = send(&server, Who::ColumnGrant, &paths[6]);

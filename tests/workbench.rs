@@ -508,6 +508,7 @@ pub(crate) fn demo_pages_in_a_browser(data: &std::path::Path) {
                 && !c.contains("Evidence")
                 && c.contains("Confidence")
                 && c.contains("restricted to admins and tokens granted it")
+                && !c.contains("MaxLength")
         }),
         "{pii:?}"
     );

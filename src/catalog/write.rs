@@ -17,7 +17,8 @@ use super::vocab::XSD;
 use super::{Catalog, CatalogError};
 
 /// Statements written beside a main graph, into a graph of their own, by
-/// [`Catalog::replace_trees_beside`]: the previous triples of `subjects` there are replaced.
+/// [`Catalog::replace_trees_beside`]: the previous trees of `subjects` there (a subject and what
+/// hangs under `subject/`) are replaced.
 #[derive(Debug, Clone, Default)]
 pub struct SideGraph {
     pub graph: String,
@@ -271,9 +272,9 @@ impl Catalog {
         self.replace_trees_beside(graph, exact, trees, statements, changes, &[])
     }
 
-    /// Like [`Catalog::replace_trees`], and in the same transaction replaces the triples of
-    /// each side graph's `subjects` in that graph by its statements (a personal-data column's
-    /// detail graph: its evidence is replaced, its measurements, named by scan, added).
+    /// Like [`Catalog::replace_trees`], and in the same transaction replaces the trees of each
+    /// side graph's `subjects` in that graph by its statements (a column's detail graph: its
+    /// evidence and top values are replaced, its measurements, named by scan, added).
     pub fn replace_trees_beside(
         &self,
         graph: &NamedNode,
@@ -291,8 +292,8 @@ impl Catalog {
         for sg in side {
             let side_graph = node(&sg.graph)?;
             new.extend(quads(&side_graph, &sg.statements)?);
-            for s in &sg.subjects {
-                old.extend(self.quads_about(&side_graph, &node(s)?)?);
+            for root in &sg.subjects {
+                old.extend(self.tree(&side_graph, root)?);
             }
         }
         for s in exact {
@@ -305,26 +306,35 @@ impl Catalog {
             }
         }
         for root in trees {
-            let under = format!("{root}/");
-            let mut todo = vec![node(root)?];
-            let mut seen: HashSet<NamedNode> = todo.iter().cloned().collect();
-            while let Some(s) = todo.pop() {
-                for q in self
-                    .store
-                    .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-                {
-                    let q = q?;
-                    if let OxTerm::NamedNode(o) = &q.object {
-                        if o.as_str().starts_with(&under) && seen.insert(o.clone()) {
-                            todo.push(o.clone());
-                        }
-                    }
-                    old.push(q);
-                }
-            }
+            old.extend(self.tree(graph, root)?);
         }
         self.rewrite(old, new)?;
         Ok(written)
+    }
+
+    /// The triples of the tree rooted at `root` in `graph`: the root's, and those of every IRI
+    /// under `root/` its triples link to, recursively.
+    fn tree(&self, graph: &NamedNode, root: &str) -> Result<Vec<Quad>, CatalogError> {
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        let under = format!("{root}/");
+        let mut todo = vec![node(root)?];
+        let mut seen: HashSet<NamedNode> = todo.iter().cloned().collect();
+        let mut out = Vec::new();
+        while let Some(s) = todo.pop() {
+            for q in self
+                .store
+                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
+            {
+                let q = q?;
+                if let OxTerm::NamedNode(o) = &q.object {
+                    if o.as_str().starts_with(&under) && seen.insert(o.clone()) {
+                        todo.push(o.clone());
+                    }
+                }
+                out.push(q);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `graph` holds any triple about `subject` (one index seek). A malformed IRI is

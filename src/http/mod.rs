@@ -452,7 +452,7 @@ async fn follow_model(service: Arc<crate::recommend::Service>) {
 /// Keeps the search index in step with the store: once writes (ingest, scan, SPARQL update,
 /// graph store) pause for a tick, the text is re-read and what changed rewritten; during a
 /// long stream of writes, at least every few seconds. The first tick builds the index, so the
-/// first search does not wait for it.
+/// first search does not wait for it. The DP snapshot follows the store the same way.
 async fn follow_store(app: Arc<App>) {
     const TICK: Duration = Duration::from_millis(250);
     const MAX_WAIT: Duration = Duration::from_secs(5);
@@ -486,6 +486,11 @@ async fn follow_store(app: Arc<App>) {
             }
         } else if !behind {
             waiting_since = None;
+        }
+        // Once writes settle, re-read the product graph for DP in the background (only where
+        // DP was used), so the next DP query finds it current.
+        if quiet && app.dp_refresh() {
+            tracing::debug!("DP snapshot rebuild started");
         }
         tokio::time::sleep(TICK).await;
     }

@@ -101,10 +101,11 @@ pub struct Described {
     pub details: Vec<SideGraph>,
 }
 
-/// The graph holding the detail of column `col` when it holds personal data: its PII evidence
-/// and its measurements. It is restricted (admins, and tokens granted the column or its asset,
-/// read it), so readers of the catalog see that a column is personal data, of which type and
-/// how sure the detector is, but not why nor its statistics.
+/// The graph holding the detail of column `col` when its table is about people (it has a
+/// personal-data column): its evidence, top values and measurements. It is restricted
+/// (admins, and tokens granted the column or its asset, read it), so readers of the catalog see
+/// the columns, their types, which hold personal data and how sure the detector is, but not why
+/// nor the statistics of people's data.
 pub fn detail_graph(col: &str) -> String {
     format!("{col}/detail")
 }
@@ -143,8 +144,13 @@ pub fn statements(base: &str, report: &ScanReport) -> Described {
             continue;
         }
         asset_statements(o, &iris, &asset, a);
+        // A table about people (any personal-data column) is profiled in detail graphs.
+        let personal = a
+            .scanned_columns
+            .iter()
+            .any(|c| c.semantic.kind.pii().is_some());
         for (i, c) in a.scanned_columns.iter().enumerate() {
-            details.push(column_statements(o, &iris.scan, &asset, i, c));
+            details.push(column_statements(o, &iris.scan, &asset, i, c, personal));
         }
         described.push(asset);
     }
@@ -310,14 +316,16 @@ fn asset_statements(o: &mut Vec<Statement>, iris: &Iris, asset: &str, a: &AssetS
 }
 
 /// One column: physical and semantic type, PII, profile, and its measurements in this scan.
-/// A personal-data column's evidence and measurements go to its detail graph (returned; for
-/// other columns the side graph only clears evidence an earlier scan put there).
+/// In a table about people (`personal`: it has a personal-data column) a column's profile —
+/// evidence, top values, measurements — goes to its detail graph (returned; for other columns
+/// the side graph only clears what an earlier scan put there).
 fn column_statements(
     main: &mut Vec<Statement>,
     scan: &str,
     asset: &str,
     i: usize,
     c: &ColumnScan,
+    personal: bool,
 ) -> SideGraph {
     let a_type = rdf_type();
     let col = format!("{asset}/column/{}", segment(i, &c.profile.name));
@@ -327,7 +335,6 @@ fn column_statements(
         subjects: vec![col.clone()],
         statements: Vec::new(),
     };
-    let personal = c.semantic.kind.pii().is_some();
     if personal {
         let g = side.graph.as_str();
         add(main, g, a_type.clone(), Object::iri(st("DetailGraph")));
@@ -387,9 +394,9 @@ fn column_statements(
     add(o, &col, st("distinctCount"), Object::integer(p.distinct));
     for (j, (v, n)) in p.top.iter().enumerate() {
         let t = format!("{col}/top/{j}");
-        add(o, &col, st("topValue"), Object::iri(&t));
-        add(o, &t, st("value"), Object::string(v));
-        add(o, &t, st("count"), Object::integer(*n));
+        add(&mut detail, &col, st("topValue"), Object::iri(&t));
+        add(&mut detail, &t, st("value"), Object::string(v));
+        add(&mut detail, &t, st("count"), Object::integer(*n));
     }
     let key = p.name.as_str();
     measure(

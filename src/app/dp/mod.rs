@@ -9,6 +9,7 @@
 //! group domain (every category of the public catalog, every day or month of the range asked
 //! for, the three kinds) and the clamping bounds (given, never taken from the data).
 
+mod fresh;
 mod ledger;
 mod plan;
 mod report;
@@ -28,8 +29,8 @@ use snapshot::Snapshot;
 /// The DP path's state: the snapshot of the product graph and the ledger's totals.
 #[derive(Default)]
 pub(crate) struct DpState {
-    /// The snapshot and the store generation it is current for.
-    snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    /// The snapshot, rebuilt in the background after the store changes.
+    snapshot: Arc<fresh::Fresh>,
     ledger: Mutex<Option<ledger::Totals>>,
 }
 
@@ -95,6 +96,11 @@ pub struct DpAnswer {
     pub budget_for_dataset: f64,
     /// The ledger entry in the catalog.
     pub ledger_entry: String,
+    /// When the product graph this answer counts was read (RFC 3339).
+    pub as_of: String,
+    /// Whether that is the store as it is now; `false` when a newer state was still being
+    /// read past `[privacy] dp_snapshot_wait_ms` (the answer is then as of `as_of`).
+    pub current: bool,
 }
 
 impl App {
@@ -130,7 +136,7 @@ impl App {
             "interactions"
         };
         self.dp_can_spend(caller, budgeted, cost)?;
-        let snap = self.dp_snapshot()?;
+        let (snap, current) = self.dp_snapshot()?;
         let (rows, groups) = plan.rows(&snap)?;
         let query = Query {
             aggregate: plan.aggregate,
@@ -176,6 +182,8 @@ impl App {
                 budget_for_you: 0.0,
                 budget_for_dataset: 0.0,
                 ledger_entry: String::new(),
+                as_of: snap.read_at.clone(),
+                current,
             },
         })
     }
@@ -266,36 +274,22 @@ impl App {
         Ok(totals)
     }
 
-    /// The snapshot of the product graph as it is now (rebuilt after a change). Blocking.
-    fn dp_snapshot(&self) -> Result<Arc<Snapshot>, AppError> {
-        let mut cell = self.dp.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = self.catalog.generation();
-        if let Some((_, s)) = cell.as_ref().filter(|(g, _)| *g == generation) {
-            return Ok(Arc::clone(s));
-        }
-        let built = Arc::new(snapshot::build(&self.catalog)?);
-        tracing::info!(
-            interactions = built.interactions.len(),
-            reviews = built.reviews.len(),
-            ms = built.built_ms,
-            "DP snapshot of the product graph"
-        );
-        *cell = Some((built.generation, Arc::clone(&built)));
-        Ok(built)
+    /// The snapshot of the product graph, and whether it is the store as it is now (see
+    /// [`fresh`]). Blocking.
+    fn dp_snapshot(&self) -> Result<(Arc<Snapshot>, bool), AppError> {
+        let wait = std::time::Duration::from_millis(self.config.privacy.dp_snapshot_wait_ms);
+        Ok(self.dp.snapshot.get(&self.catalog, wait)?)
     }
 
-    /// After a write of the ledger alone (the generation moved by exactly one), a snapshot
-    /// current before it is still current.
+    /// Starts rebuilding the DP snapshot when the store moved past it and DP was used in this
+    /// process (the server's store follower calls this once writes settle). Cheap otherwise.
+    pub fn dp_refresh(&self) -> bool {
+        self.dp.snapshot.refresh(&self.catalog)
+    }
+
+    /// After a write of the ledger alone, a snapshot current before it is still current.
     fn dp_advance(&self, before: u64, after: u64) {
-        if after != before + 1 {
-            return;
-        }
-        let mut cell = self.dp.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((g, _)) = cell.as_mut() {
-            if *g == before {
-                *g = after;
-            }
-        }
+        self.dp.snapshot.advance(before, after);
     }
 }
 

@@ -53,6 +53,8 @@ pub(super) struct Snapshot {
     /// Category IRI and label, by index.
     pub categories: Vec<(String, String)>,
     pub built_ms: u64,
+    /// When the reading started (RFC 3339).
+    pub read_at: String,
 }
 
 struct Product {
@@ -67,6 +69,7 @@ fn q(name: &str, text: &str) -> Result<NamedQuery, CatalogError> {
 /// Reads the snapshot from `catalog`'s product graph. Blocking (seconds for millions of rows).
 pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
     let started = Instant::now();
+    let read_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let generation = catalog.generation();
     let graph = catalog.layout().products.as_str().to_owned();
     let ontology = catalog.layout().ontology.as_str().to_owned();
@@ -168,6 +171,7 @@ pub(super) fn build(catalog: &Catalog) -> Result<Snapshot, CatalogError> {
         reviews,
         categories,
         built_ms: started.elapsed().as_millis() as u64,
+        read_at,
     })
 }
 

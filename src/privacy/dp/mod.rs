@@ -32,6 +32,9 @@ pub struct DpConfig {
     /// Smallest k of an anonymised export by a non-admin (who may not keep direct identifiers
     /// nor remove quasi-identifiers either).
     pub export_min_k: usize,
+    /// How long a DP query waits for the product graph to be read again after a change before
+    /// it answers from the previous reading (saying so).
+    pub dp_snapshot_wait_ms: u64,
 }
 
 impl Default for DpConfig {
@@ -41,6 +44,7 @@ impl Default for DpConfig {
             token_epsilon: "3".into(),
             max_per_person: 10,
             export_min_k: 5,
+            dp_snapshot_wait_ms: 500,
         }
     }
 }
