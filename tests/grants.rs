@@ -537,6 +537,32 @@ fn grants_apply_to_every_path() {
         }
     }
 
+    // A grantee who may write cannot copy what it is granted into a graph others read: an
+    // update's WHERE reads as the public view.
+    let copy = sparql(
+        "copy",
+        &[],
+        format!(
+            "INSERT {{ GRAPH <http://example.org/copied> {{ ?c <http://example.org/was> ?e }} }} \
+             WHERE {{ GRAPH ?g {{ ?c {ev} ?e }} }}"
+        ),
+    );
+    let copy = Path {
+        content_type: Some("application/sparql-update"),
+        ..copy
+    };
+    let (status, body) = send(&server, Who::WriterAsset, &copy);
+    assert_eq!(status, 204, "{body}");
+    let copied = server
+        .catalog
+        .select("SELECT ?e WHERE { GRAPH <http://example.org/copied> { ?c ?p ?e } }")
+        .unwrap();
+    let leaked: Vec<_> = copied
+        .iter()
+        .filter(|r| marks.iter().any(|(_, m)| r["e"] == *m))
+        .collect();
+    assert!(leaked.is_empty(), "granted detail copied out: {leaked:?}");
+
     // Withdrawing a grant takes effect without a restart; grantees' reads are audited.
     cli(&["token", "grant", "g-column", "--withdraw", &phone]);
     let started = std::time::Instant::now();

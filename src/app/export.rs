@@ -37,6 +37,47 @@ pub struct ExportJob<'a> {
     pub vis: &'a Visibility,
 }
 
+/// A private copy of the file to export, in a folder of the system's temporary directory only
+/// the server's user can enter (mode 0700; never the store, whose backups would keep it),
+/// removed when dropped.
+struct PrivateCopy {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl PrivateCopy {
+    fn of(source: &Path, confine: &Confinement) -> Result<Self, AppError> {
+        use std::io::Read as _;
+        let resolved = confine.check(source).map_err(AppError::Forbidden)?;
+        let mut file = std::fs::File::open(&resolved)
+            .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", source.display())))?;
+        confine.check_open(&file).map_err(AppError::Forbidden)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", source.display())))?;
+        let mut nonce = [0u8; 8];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+        let dir = std::env::temp_dir().join(format!("stocktake-export-{}", hex::encode(nonce)));
+        let io = |e: std::io::Error| AppError::Invalid(format!("private copy for the export: {e}"));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(io)?;
+        let copy = PrivateCopy {
+            path: dir.join(source.file_name().unwrap_or_else(|| "export".as_ref())),
+            dir,
+        };
+        std::fs::write(&copy.path, &bytes).map_err(io)?;
+        Ok(copy)
+    }
+}
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A finished export: the released table and report, and its record in the catalog.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exported {
@@ -63,12 +104,16 @@ impl App {
         }
         let local = Confinement::new(None, std::slice::from_ref(&self.config.data));
         let confine = job.confine.unwrap_or(&local);
+        // The file is read once, through a checked handle, into a private copy that the
+        // profile, the grant's content hash and the rows all come from: swapping the file
+        // between the check and the read changes nothing.
+        let copy = PrivateCopy::of(job.source, confine)?;
         let options = inventory::ScanOptions {
-            confine: Some(confine.clone()),
+            confine: None,
             ner: self.name_tagger(),
             ..Default::default()
         };
-        let source = inventory::Source::Files(job.source.to_path_buf());
+        let source = inventory::Source::Files(copy.path.clone());
         let report = inventory::scan(&source, &options)?;
         let scanned = report.assets.first().ok_or_else(|| {
             AppError::Invalid(format!(
@@ -96,13 +141,9 @@ impl App {
             })
             .collect();
         let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
-        let records = crate::ingest::read::open(
-            job.source,
-            scanned.encoding.as_deref(),
-            &names,
-            Some(confine),
-        )
-        .map_err(AppError::Invalid)?;
+        let records =
+            crate::ingest::read::open(&copy.path, scanned.encoding.as_deref(), &names, None)
+                .map_err(AppError::Invalid)?;
         let positions: Vec<Option<usize>> = names
             .iter()
             .map(|n| records.columns.iter().position(|c| c == n))

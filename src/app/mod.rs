@@ -75,7 +75,7 @@ pub struct Started {
 
 impl App {
     /// Opens the on-disk store of `config` (with its layout and restricted graphs) and migrates
-    /// it to the current key scheme before anything reads or writes it. Blocking.
+    /// it to the current key and profile schemes before anything reads or writes it. Blocking.
     pub fn open(config: Config) -> Result<App, AppError> {
         let layout = GraphLayout::new(&config.catalog.base_iri)?;
         let catalog = Catalog::open(&config.data, layout)
@@ -86,6 +86,7 @@ impl App {
             .with_restricted_graphs(&config.access.restricted_graphs)?;
         crate::ingest::migrate_user_keys(&catalog)?;
         crate::ingest::drop_plaintext_copies(&catalog)?;
+        crate::inventory::record::migrate_details(&catalog)?;
         Ok(App::with_catalog(Arc::new(catalog), config))
     }
 

@@ -85,7 +85,7 @@ impl App {
         }
         let hidden: Vec<String> = self
             .catalog
-            .hidden_graphs(vis)?
+            .hidden_entity_graphs(vis)?
             .iter()
             .map(|g| g.as_str().to_owned())
             .collect();

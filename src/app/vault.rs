@@ -185,7 +185,7 @@ impl App {
         })
     }
 
-    /// Opens the sealed values of `subject` for an &vis, with the reason they gave. Recorded
+    /// Opens the sealed values of `subject` for an admin, with the reason they gave. Recorded
     /// in the audit log *before* anything is returned; if it cannot be recorded, nothing is.
     /// Blocking.
     pub fn decrypt(

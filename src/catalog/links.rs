@@ -55,7 +55,7 @@ impl Catalog {
     /// invisible to its holder.
     pub fn restricted_entities(&self, vis: &Visibility) -> Result<HashSet<String>, CatalogError> {
         let mut out = HashSet::new();
-        for g in self.hidden_graphs(vis)?.iter() {
+        for g in self.hidden_entity_graphs(vis)?.iter() {
             for quad in self.store.quads_for_pattern(
                 None,
                 None,

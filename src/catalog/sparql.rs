@@ -336,7 +336,8 @@ impl Catalog {
     /// Non-admins may not touch restricted graphs: operations naming one are refused, `CLEAR` /
     /// `DROP` of `ALL` or `NAMED` are refused (they would reach restricted graphs), and a template
     /// with a variable graph name is refused because its target is only known during evaluation.
-    /// `WHERE` clauses only see visible graphs.
+    /// `WHERE` clauses only see the graphs every reader sees (grants are for reading, not for
+    /// copying restricted data elsewhere).
     pub fn prepare_update(
         &self,
         text: &str,
@@ -379,11 +380,18 @@ impl Catalog {
         let mut inner = SparqlEvaluator::new()
             .with_cancellation_token(cancel.0.clone())
             .for_update(update);
+        // An update's WHERE reads as the public view for every non-admin: a grant lets its
+        // holder read a graph, never copy it into graphs others read.
+        let read = if vis.is_admin() {
+            Visibility::ADMIN
+        } else {
+            Visibility::PUBLIC
+        };
         for spec in inner.using_datasets_mut() {
             if !using.is_empty() {
                 set_dataset(spec, using)?;
             }
-            self.restrict_dataset(spec, vis)?;
+            self.restrict_dataset(spec, &read)?;
         }
         Ok(PreparedUpdate { inner })
     }

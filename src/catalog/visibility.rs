@@ -118,6 +118,22 @@ impl Catalog {
         Ok(!policy.restricted.contains(g) || vis.reads_restricted(g, &policy))
     }
 
+    /// The restricted graphs `vis` does not read, detail graphs left out: they describe
+    /// columns and measurements, never the entities that search and link prediction hide, and
+    /// a store holds one per column of each table about people.
+    pub fn hidden_entity_graphs(
+        &self,
+        vis: &Visibility,
+    ) -> Result<HashSet<NamedNode>, CatalogError> {
+        let policy = self.policy()?;
+        Ok(policy
+            .restricted
+            .iter()
+            .filter(|g| !policy.details.contains_key(*g) && !vis.reads_restricted(g, &policy))
+            .cloned()
+            .collect())
+    }
+
     /// The restricted graphs `vis` does not read (empty for admins).
     pub fn hidden_graphs(&self, vis: &Visibility) -> Result<HashSet<NamedNode>, CatalogError> {
         let policy = self.policy()?;
@@ -201,8 +217,9 @@ impl Catalog {
             return Ok(());
         }
         let policy = self.policy()?;
-        if policy.restricted_present.is_empty() {
-            // No restricted graph exists, so the full dataset is already what the caller may
+        if policy.restricted_present.is_empty() && policy.details.is_empty() {
+            // No restricted graph exists (nor is a detail graph about to: its marks are
+            // written before its data), so the full dataset is already what the caller may
             // see; keeping the default dataset keeps Oxigraph on its fastest path.
             return Ok(());
         }

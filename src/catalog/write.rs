@@ -286,6 +286,20 @@ impl Catalog {
     ) -> Result<usize, CatalogError> {
         let mut new = quads(graph, statements)?;
         let written = new.len();
+        // What is said about the side graphs themselves (their access marks) is committed
+        // first, on its own: readers must know a graph is restricted before it holds anything
+        // (a large write is not one transaction).
+        let marks: Vec<Quad> = new
+            .iter()
+            .filter(|q| {
+                matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
+                    if side.iter().any(|sg| sg.graph == n.as_str()))
+            })
+            .cloned()
+            .collect();
+        if !marks.is_empty() {
+            self.rewrite(Vec::new(), marks)?;
+        }
         new.extend(quads(&self.layout().changes, changes)?);
         let g = GraphNameRef::NamedNode(graph.as_ref());
         let mut old = Vec::new();
@@ -335,6 +349,49 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// Moves every triple of `subjects`, and the `(subject, predicate)` triples of
+    /// `properties`, from graph `from` into graph `to` in one write (a migration moving a
+    /// column's profile into its detail graph). Returns the triples moved. Blocking.
+    pub fn move_triples(
+        &self,
+        from: &NamedNode,
+        to: &str,
+        subjects: &[String],
+        properties: &[(String, String)],
+    ) -> Result<usize, CatalogError> {
+        let to = node(to)?;
+        let g = GraphNameRef::NamedNode(from.as_ref());
+        let mut old = Vec::new();
+        for s in subjects {
+            old.extend(self.quads_about(from, &node(s)?)?);
+        }
+        for (s, p) in properties {
+            let (s, p) = (node(s)?, node(p)?);
+            for q in self.store.quads_for_pattern(
+                Some(s.as_ref().into()),
+                Some(p.as_ref()),
+                None,
+                Some(g),
+            ) {
+                old.push(q?);
+            }
+        }
+        let new: Vec<Quad> = old
+            .iter()
+            .map(|q| {
+                Quad::new(
+                    q.subject.clone(),
+                    q.predicate.clone(),
+                    q.object.clone(),
+                    to.clone(),
+                )
+            })
+            .collect();
+        let moved = old.len();
+        self.rewrite(old, new)?;
+        Ok(moved)
     }
 
     /// Whether `graph` holds any triple about `subject` (one index seek). A malformed IRI is

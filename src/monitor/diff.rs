@@ -196,6 +196,8 @@ pub fn diff(before: &SourceState, after: &SourceState, t: &Thresholds) -> Vec<Ch
 
 fn asset_diff(b: &AssetState, a: &AssetState, t: &Thresholds, out: &mut Vec<ChangeEvent>) {
     let loc = a.location.as_str();
+    // A table about people, before or after: its columns' values are restricted detail.
+    let personal = a.columns.iter().chain(&b.columns).any(|c| c.pii.is_some());
     if b.rows != a.rows {
         let rel = (a.rows as f64 - b.rows as f64).abs() / (b.rows.max(1) as f64);
         if rel >= t.row_count_change {
@@ -245,7 +247,7 @@ fn asset_diff(b: &AssetState, a: &AssetState, t: &Thresholds, out: &mut Vec<Chan
             }
             continue;
         };
-        column_diff(loc, bc, ac, b.rows, a.rows, t, out);
+        column_diff(loc, bc, ac, b.rows, a.rows, t, personal, out);
     }
 }
 
@@ -264,6 +266,7 @@ fn pii_event(loc: &str, c: &ColumnState, pii: &str, new_column: bool) -> ChangeE
     .values("none", pii)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn column_diff(
     loc: &str,
     bc: &ColumnState,
@@ -271,6 +274,7 @@ fn column_diff(
     b_rows: u64,
     a_rows: u64,
     t: &Thresholds,
+    personal: bool,
     out: &mut Vec<ChangeEvent>,
 ) {
     let name = ac.name.as_str();
@@ -340,12 +344,21 @@ fn column_diff(
             .metric("distinct-ratio", ac.distinct as f64 / bc.distinct as f64),
         );
     }
-    if let Some(e) = drift(loc, bc, ac, t) {
+    if let Some(e) = drift(loc, bc, ac, t, personal) {
         out.push(e);
     }
 }
 
-fn drift(loc: &str, bc: &ColumnState, ac: &ColumnState, t: &Thresholds) -> Option<ChangeEvent> {
+/// A distribution drift event. In a table about people (`personal`) the quantiles and top
+/// values are the column's restricted detail: the event, which every reader of the changes
+/// graph sees, names the statistic but not the values.
+fn drift(
+    loc: &str,
+    bc: &ColumnState,
+    ac: &ColumnState,
+    t: &Thresholds,
+    personal: bool,
+) -> Option<ChangeEvent> {
     let name = ac.name.as_str();
     if bc.identifier || ac.identifier {
         return None;
@@ -356,13 +369,21 @@ fn drift(loc: &str, bc: &ColumnState, ac: &ColumnState, t: &Thresholds) -> Optio
         let psi = psi_numeric(&old, &new);
         let ks = ks(&old, &new);
         if psi >= t.psi || ks >= t.ks {
-            let m = format!(
-                "{loc}: column {name} drifted (PSI {psi:.3}, KS {ks:.3}); median {} → {}",
-                fmt_num(bq[2]),
-                fmt_num(aq[2])
-            );
-            let e = event(EventKind::DistributionDrift, loc, Some(name), m)
-                .values(fmt_quantiles(&bq), fmt_quantiles(&aq));
+            let e = if personal {
+                let m = format!(
+                    "{loc}: column {name} drifted (PSI {psi:.3}, KS {ks:.3}); values withheld \
+                     (a table about people: see the column's detail)"
+                );
+                event(EventKind::DistributionDrift, loc, Some(name), m)
+            } else {
+                let m = format!(
+                    "{loc}: column {name} drifted (PSI {psi:.3}, KS {ks:.3}); median {} → {}",
+                    fmt_num(bq[2]),
+                    fmt_num(aq[2])
+                );
+                event(EventKind::DistributionDrift, loc, Some(name), m)
+                    .values(fmt_quantiles(&bq), fmt_quantiles(&aq))
+            };
             return Some(if psi >= t.psi {
                 e.metric("psi", psi)
             } else {
@@ -373,14 +394,18 @@ fn drift(loc: &str, bc: &ColumnState, ac: &ColumnState, t: &Thresholds) -> Optio
     }
     let psi = psi_categories(&bc.top, &ac.top)?;
     (psi >= t.psi).then(|| {
-        event(
+        let e = event(
             EventKind::DistributionDrift,
             loc,
             Some(name),
             format!("{loc}: the shares of column {name}'s values shifted (PSI {psi:.3})"),
-        )
-        .values(fmt_top(&bc.top), fmt_top(&ac.top))
-        .metric("psi", psi)
+        );
+        let e = if personal {
+            e
+        } else {
+            e.values(fmt_top(&bc.top), fmt_top(&ac.top))
+        };
+        e.metric("psi", psi)
     })
 }
 
@@ -538,6 +563,39 @@ mod tests {
         // Prices ×1.5 (a scale change).
         let scaled = Cdf::new(normal_quantiles(100.0, 10.0).map(|x| x * 1.5), None);
         assert!(psi_numeric(&a, &scaled) > 1.0);
+    }
+
+    #[test]
+    fn drift_in_a_table_about_people_withholds_the_values() {
+        let col = |mean: f64, top: &[(&str, u64)]| ColumnState {
+            name: "x".into(),
+            physical: "decimal".into(),
+            quantiles: Some(normal_quantiles(mean, 10.0)),
+            top: top.iter().map(|(v, n)| ((*v).to_owned(), *n)).collect(),
+            ..ColumnState::default()
+        };
+        let t = Thresholds::default();
+        let (b, a) = (col(100.0, &[]), col(130.0, &[]));
+        let open = drift("t.csv", &b, &a, &t, false).expect("drift");
+        assert!(open.old.is_some() && open.message.contains("median"));
+        let kept = drift("t.csv", &b, &a, &t, true).expect("drift");
+        assert!(kept.old.is_none() && kept.new.is_none(), "{kept:?}");
+        assert!(!kept.message.contains("130"), "{}", kept.message);
+        let cat = |top: &[(&str, u64)]| ColumnState {
+            quantiles: None,
+            ..col(0.0, top)
+        };
+        let (b, a) = (
+            cat(&[("北京", 90), ("上海", 10)]),
+            cat(&[("北京", 10), ("上海", 90)]),
+        );
+        let kept = drift("t.csv", &b, &a, &t, true).expect("drift");
+        assert!(kept.old.is_none() && !format!("{kept:?}").contains("北京"));
+        assert!(drift("t.csv", &b, &a, &t, false)
+            .unwrap()
+            .old
+            .unwrap()
+            .contains("北京"));
     }
 
     #[test]

@@ -428,7 +428,7 @@ impl Service {
         }
         let mut key: Vec<String> = self
             .catalog
-            .hidden_graphs(vis)?
+            .hidden_entity_graphs(vis)?
             .iter()
             .map(|g| g.as_str().to_owned())
             .collect();

@@ -82,8 +82,11 @@ impl Fresh {
     /// whether one was started.
     pub fn refresh(self: &Arc<Self>, catalog: &Arc<Catalog>) -> bool {
         let mut st = self.lock();
-        let stale = matches!(&st.current, Some((g, _)) if *g < catalog.generation());
-        if stale && !st.building {
+        let now = catalog.generation();
+        let stale = matches!(&st.current, Some((g, _)) if *g < now);
+        // A reading that failed is not retried until the store changes again.
+        let failed = matches!(&st.failed, Some((g, _)) if *g >= now);
+        if stale && !st.building && !failed {
             self.start(&mut st, catalog);
             return true;
         }
@@ -111,7 +114,15 @@ impl Fresh {
             .name("dp-snapshot".into())
             .spawn(move || {
                 let generation = reader.generation();
-                let built = snapshot::build(&reader);
+                // A panic while reading must not leave `building` set (DP would wait for ever).
+                let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    snapshot::build(&reader)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(CatalogError::Evaluation(
+                        "the reader panicked (see the server log)".into(),
+                    ))
+                });
                 let mut st = me.lock();
                 st.building = false;
                 match built {
