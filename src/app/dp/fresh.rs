@@ -29,6 +29,21 @@ struct State {
     building: bool,
     /// The last rebuild's failure and the generation it read.
     failed: Option<(u64, String)>,
+    /// Generations reached by a write of the DP ledger alone (one step each): a snapshot
+    /// stays current across them, or a rebuild taking seconds would never catch up with the
+    /// spends of the queries answered meanwhile.
+    ledger_steps: std::collections::BTreeSet<u64>,
+}
+
+impl State {
+    /// Whether a snapshot read at `g` shows the product graph as of generation `wanted`: only
+    /// ledger writes happened in between.
+    fn covers(&self, mut g: u64, wanted: u64) -> bool {
+        while g < wanted && self.ledger_steps.contains(&(g + 1)) {
+            g += 1;
+        }
+        g >= wanted
+    }
 }
 
 impl Fresh {
@@ -48,7 +63,7 @@ impl Fresh {
         let mut st = self.lock();
         loop {
             if let Some((g, s)) = &st.current {
-                if *g >= wanted {
+                if st.covers(*g, wanted) {
                     return Ok((Arc::clone(s), true));
                 }
             }
@@ -83,7 +98,7 @@ impl Fresh {
     pub fn refresh(self: &Arc<Self>, catalog: &Arc<Catalog>) -> bool {
         let mut st = self.lock();
         let now = catalog.generation();
-        let stale = matches!(&st.current, Some((g, _)) if *g < now);
+        let stale = matches!(&st.current, Some((g, _)) if !st.covers(*g, now));
         // A reading that failed is not retried until the store changes again.
         let failed = matches!(&st.failed, Some((g, _)) if *g >= now);
         if stale && !st.building && !failed {
@@ -99,7 +114,9 @@ impl Fresh {
         if after != before + 1 {
             return;
         }
-        if let Some((g, _)) = self.lock().current.as_mut() {
+        let mut st = self.lock();
+        st.ledger_steps.insert(after);
+        if let Some((g, _)) = st.current.as_mut() {
             if *g == before {
                 *g = after;
             }
@@ -134,7 +151,9 @@ impl Fresh {
                             "DP snapshot of the product graph"
                         );
                         if st.current.as_ref().is_none_or(|(g, _)| *g < s.generation) {
-                            st.current = Some((s.generation, Arc::new(s)));
+                            let g = s.generation;
+                            st.ledger_steps = st.ledger_steps.split_off(&(g + 1));
+                            st.current = Some((g, Arc::new(s)));
                         }
                         st.failed = None;
                     }
@@ -197,5 +216,26 @@ mod tests {
         let (s4, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();
         assert!(current && s4.generation > s3.generation);
         assert!(!fresh.refresh(&c), "nothing to do when current");
+        // Ledger writes alone keep a snapshot current, even one read before them.
+        let before = c.generation();
+        write(&c, 3);
+        fresh.advance(before, c.generation());
+        let (s5, current) = fresh.get(&c, Duration::ZERO).unwrap();
+        assert!(current && Arc::ptr_eq(&s4, &s5));
+        // A product write then ledger writes: the rebuild read after the product write is
+        // current despite the ledger writes that happened while it ran.
+        write(&c, 4);
+        assert!(fresh.refresh(&c));
+        for n in 5..8 {
+            let before = c.generation();
+            write(&c, n);
+            fresh.advance(before, c.generation());
+        }
+        let (s6, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();
+        assert!(
+            current && s6.generation > s4.generation,
+            "{}",
+            s6.generation
+        );
     }
 }
