@@ -424,6 +424,12 @@ fn grants_apply_to_every_path() {
             format!("/ui/asset?iri={}", enc(&asset)),
         ),
         get("report", &[Secret::Quarantine], "/api/v1/report".into()),
+        // The shareable report spends ε (three figures at 0.01 each: under every budget here).
+        get(
+            "shareable report",
+            &[Secret::Quarantine],
+            "/report?shareable=true&epsilon=0.03&format=json".into(),
+        ),
         get(
             "search",
             &[Secret::Quarantine],
