@@ -458,6 +458,8 @@ async fn follow_store(app: Arc<App>) {
     const MAX_WAIT: Duration = Duration::from_secs(5);
     let mut seen = 0;
     let mut waiting_since: Option<Instant> = None;
+    // The first DP snapshot is read now, in the background, not by the first DP query.
+    app.dp_prime();
     loop {
         let now = app.catalog().generation();
         let behind = app

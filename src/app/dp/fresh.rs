@@ -6,7 +6,8 @@
 //! writes settle, or by the first query that finds it stale — and a query waits for a running
 //! rebuild at most `[privacy] dp_snapshot_wait_ms`; past that it is answered from the previous
 //! snapshot and says so (`current: false`, with the time that snapshot was read). Only the very
-//! first snapshot of a process is always waited for: there is nothing older to answer from.
+//! first snapshot of a process is always waited for: there is nothing older to answer from, so
+//! the server starts reading it when it starts.
 //! Answering from an older state costs no privacy: the noise and the spend are the same.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -33,6 +34,10 @@ struct State {
     /// stays current across them, or a rebuild taking seconds would never catch up with the
     /// spends of the queries answered meanwhile.
     ledger_steps: std::collections::BTreeSet<u64>,
+    /// Whether a query asked for the snapshot since the last background refresh: the store
+    /// follower re-reads only for a DP path in use (a re-read at a million interactions is
+    /// half a minute of one core).
+    used: bool,
 }
 
 impl State {
@@ -61,6 +66,7 @@ impl Fresh {
         let wanted = catalog.generation();
         let deadline = Instant::now() + wait;
         let mut st = self.lock();
+        st.used = true;
         loop {
             if let Some((g, s)) = &st.current {
                 if st.covers(*g, wanted) {
@@ -92,16 +98,28 @@ impl Fresh {
         }
     }
 
-    /// Starts a rebuild when a snapshot exists and the store has moved past it (the store
-    /// follower calls this once writes settle, so the next query finds it current). Returns
-    /// whether one was started.
+    /// Starts a rebuild when a snapshot exists, the store has moved past it and a query used
+    /// it since the last refresh (the store follower calls this once writes settle, so the
+    /// next query finds it current). Returns whether one was started.
     pub fn refresh(self: &Arc<Self>, catalog: &Arc<Catalog>) -> bool {
         let mut st = self.lock();
         let now = catalog.generation();
         let stale = matches!(&st.current, Some((g, _)) if !st.covers(*g, now));
         // A reading that failed is not retried until the store changes again.
         let failed = matches!(&st.failed, Some((g, _)) if *g >= now);
-        if stale && !st.building && !failed {
+        if stale && st.used && !st.building && !failed {
+            st.used = false;
+            self.start(&mut st, catalog);
+            return true;
+        }
+        false
+    }
+
+    /// Starts the first reading when there is none yet (the server does at start, so that
+    /// DP queries do not wait for it later). Returns whether one was started.
+    pub fn prime(self: &Arc<Self>, catalog: &Arc<Catalog>) -> bool {
+        let mut st = self.lock();
+        if st.current.is_none() && !st.building && st.failed.is_none() {
             self.start(&mut st, catalog);
             return true;
         }
@@ -192,6 +210,36 @@ mod tests {
     }
 
     #[test]
+    fn primed_at_start_and_refreshed_only_while_used() {
+        let c = catalog();
+        let fresh = Arc::new(Fresh::default());
+        assert!(
+            !fresh.refresh(&c),
+            "nothing to refresh before a first reading"
+        );
+        assert!(fresh.prime(&c));
+        let (s1, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();
+        assert!(current);
+        assert!(!fresh.prime(&c), "primed once");
+        write(&c, 1);
+        assert!(fresh.refresh(&c), "used since the reading");
+        let (_, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();
+        assert!(current);
+        write(&c, 2);
+        // A query after the refresh marks it used again; without one, writes cost nothing.
+        assert!(fresh.refresh(&c));
+        let _ = fresh.get(&c, Duration::from_secs(60)).unwrap();
+        assert!(!fresh.refresh(&c), "current");
+        let fresh2 = Arc::new(Fresh::default());
+        assert!(fresh2.prime(&c));
+        let _ = fresh2.get(&c, Duration::from_secs(60)).unwrap();
+        fresh2.lock().used = false;
+        write(&c, 3);
+        assert!(!fresh2.refresh(&c), "not used since: no re-read");
+        drop(s1);
+    }
+
+    #[test]
     fn first_snapshot_is_waited_for_later_ones_at_most_the_wait() {
         let c = catalog();
         let fresh = Arc::new(Fresh::default());
@@ -210,7 +258,7 @@ mod tests {
         let (s3, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();
         assert!(current && s3.generation >= c.generation());
         assert!(s3.generation > s1.generation);
-        // The follower's refresh rebuilds in the background.
+        // The follower's refresh rebuilds in the background — for a DP path in use only.
         write(&c, 2);
         assert!(fresh.refresh(&c));
         let (s4, current) = fresh.get(&c, Duration::from_secs(60)).unwrap();

@@ -287,6 +287,12 @@ impl App {
         self.dp.snapshot.refresh(&self.catalog)
     }
 
+    /// Starts the first DP snapshot in the background (the server does at start). Cheap when
+    /// there is one.
+    pub fn dp_prime(&self) -> bool {
+        self.dp.snapshot.prime(&self.catalog)
+    }
+
     /// After a write of the ledger alone, a snapshot current before it is still current.
     fn dp_advance(&self, before: u64, after: u64) {
         self.dp.snapshot.advance(before, after);
