@@ -86,7 +86,7 @@ impl App {
             .with_restricted_graphs(&config.access.restricted_graphs)?;
         crate::ingest::migrate_user_keys(&catalog)?;
         crate::ingest::drop_plaintext_copies(&catalog)?;
-        crate::inventory::record::migrate_details(&catalog)?;
+        crate::inventory::migrate::migrate_details(&catalog)?;
         Ok(App::with_catalog(Arc::new(catalog), config))
     }
 

@@ -19,6 +19,7 @@ mod sealed;
 mod shacl;
 mod sparql;
 mod text;
+mod trees;
 mod visibility;
 pub mod vocab;
 mod write;
@@ -44,9 +45,10 @@ pub use sparql::{
     Serialized,
 };
 pub use text::TextEntry;
+pub use trees::SideGraph;
 pub use visibility::{ReadGrants, Visibility};
 pub use vocab::GraphLayout;
-pub use write::{Object, SideGraph, Statement};
+pub use write::{Object, Statement};
 
 /// Everything that can go wrong in the catalog.
 #[derive(Debug, thiserror::Error)]

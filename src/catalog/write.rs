@@ -16,16 +16,6 @@ use oxigraph::model::{
 use super::vocab::XSD;
 use super::{Catalog, CatalogError};
 
-/// Statements written beside a main graph, into a graph of their own, by
-/// [`Catalog::replace_trees_beside`]: the previous trees of `subjects` there (a subject and what
-/// hangs under `subject/`) are replaced.
-#[derive(Debug, Clone, Default)]
-pub struct SideGraph {
-    pub graph: String,
-    pub subjects: Vec<String>,
-    pub statements: Vec<Statement>,
-}
-
 /// The object of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
@@ -121,7 +111,7 @@ impl Statement {
     }
 }
 
-fn node(s: &str) -> Result<NamedNode, CatalogError> {
+pub(super) fn node(s: &str) -> Result<NamedNode, CatalogError> {
     NamedNode::new(s).map_err(|e| CatalogError::InvalidIri(format!("{s}: {e}")))
 }
 
@@ -252,146 +242,6 @@ impl Catalog {
         }
         self.rewrite(old, new)?;
         Ok(written)
-    }
-
-    /// Writes `statements` into `graph` in one transaction, first removing the triples of the
-    /// `exact` subjects and the trees rooted at `trees`: a root and every IRI under `root/`
-    /// that its triples link to, recursively (how nested descriptions — an asset, its
-    /// distribution, its columns, their top values — hang together). Unlike
-    /// [`Catalog::describe`] this reads only what it replaces (index lookups), never the whole
-    /// graph, so rewriting one part of a large catalog costs what that part holds. `changes`
-    /// are added to the changes graph in the same transaction.
-    pub fn replace_trees(
-        &self,
-        graph: &NamedNode,
-        exact: &[String],
-        trees: &[String],
-        statements: &[Statement],
-        changes: &[Statement],
-    ) -> Result<usize, CatalogError> {
-        self.replace_trees_beside(graph, exact, trees, statements, changes, &[])
-    }
-
-    /// Like [`Catalog::replace_trees`], and in the same transaction replaces the trees of each
-    /// side graph's `subjects` in that graph by its statements (a column's detail graph: its
-    /// evidence and top values are replaced, its measurements, named by scan, added).
-    pub fn replace_trees_beside(
-        &self,
-        graph: &NamedNode,
-        exact: &[String],
-        trees: &[String],
-        statements: &[Statement],
-        changes: &[Statement],
-        side: &[SideGraph],
-    ) -> Result<usize, CatalogError> {
-        let mut new = quads(graph, statements)?;
-        let written = new.len();
-        // What is said about the side graphs themselves (their access marks) is committed
-        // first, on its own: readers must know a graph is restricted before it holds anything
-        // (a large write is not one transaction).
-        let marks: Vec<Quad> = new
-            .iter()
-            .filter(|q| {
-                matches!(&q.subject, NamedOrBlankNode::NamedNode(n)
-                    if side.iter().any(|sg| sg.graph == n.as_str()))
-            })
-            .cloned()
-            .collect();
-        if !marks.is_empty() {
-            self.rewrite(Vec::new(), marks)?;
-        }
-        new.extend(quads(&self.layout().changes, changes)?);
-        let g = GraphNameRef::NamedNode(graph.as_ref());
-        let mut old = Vec::new();
-        for sg in side {
-            let side_graph = node(&sg.graph)?;
-            new.extend(quads(&side_graph, &sg.statements)?);
-            for root in &sg.subjects {
-                old.extend(self.tree(&side_graph, root)?);
-            }
-        }
-        for s in exact {
-            let s = node(s)?;
-            for q in self
-                .store
-                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-            {
-                old.push(q?);
-            }
-        }
-        for root in trees {
-            old.extend(self.tree(graph, root)?);
-        }
-        self.rewrite(old, new)?;
-        Ok(written)
-    }
-
-    /// The triples of the tree rooted at `root` in `graph`: the root's, and those of every IRI
-    /// under `root/` its triples link to, recursively.
-    fn tree(&self, graph: &NamedNode, root: &str) -> Result<Vec<Quad>, CatalogError> {
-        let g = GraphNameRef::NamedNode(graph.as_ref());
-        let under = format!("{root}/");
-        let mut todo = vec![node(root)?];
-        let mut seen: HashSet<NamedNode> = todo.iter().cloned().collect();
-        let mut out = Vec::new();
-        while let Some(s) = todo.pop() {
-            for q in self
-                .store
-                .quads_for_pattern(Some(s.as_ref().into()), None, None, Some(g))
-            {
-                let q = q?;
-                if let OxTerm::NamedNode(o) = &q.object {
-                    if o.as_str().starts_with(&under) && seen.insert(o.clone()) {
-                        todo.push(o.clone());
-                    }
-                }
-                out.push(q);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Moves every triple of `subjects`, and the `(subject, predicate)` triples of
-    /// `properties`, from graph `from` into graph `to` in one write (a migration moving a
-    /// column's profile into its detail graph). Returns the triples moved. Blocking.
-    pub fn move_triples(
-        &self,
-        from: &NamedNode,
-        to: &str,
-        subjects: &[String],
-        properties: &[(String, String)],
-    ) -> Result<usize, CatalogError> {
-        let to = node(to)?;
-        let g = GraphNameRef::NamedNode(from.as_ref());
-        let mut old = Vec::new();
-        for s in subjects {
-            old.extend(self.quads_about(from, &node(s)?)?);
-        }
-        for (s, p) in properties {
-            let (s, p) = (node(s)?, node(p)?);
-            for q in self.store.quads_for_pattern(
-                Some(s.as_ref().into()),
-                Some(p.as_ref()),
-                None,
-                Some(g),
-            ) {
-                old.push(q?);
-            }
-        }
-        let new: Vec<Quad> = old
-            .iter()
-            .map(|q| {
-                Quad::new(
-                    q.subject.clone(),
-                    q.predicate.clone(),
-                    q.object.clone(),
-                    to.clone(),
-                )
-            })
-            .collect();
-        let moved = old.len();
-        self.rewrite(old, new)?;
-        Ok(moved)
     }
 
     /// Whether `graph` holds any triple about `subject` (one index seek). A malformed IRI is
@@ -564,21 +414,13 @@ impl Catalog {
         let predicates: Option<Vec<NamedNode>> = predicates
             .map(|ps| ps.iter().map(|p| node(p)).collect::<Result<_, _>>())
             .transpose()?;
-        let g = GraphNameRef::NamedNode(graph.as_ref());
         let mut old = Vec::new();
         for s in &subjects {
             match &predicates {
                 None => old.extend(self.quads_about(graph, s)?),
                 Some(ps) => {
                     for p in ps {
-                        for q in self.store.quads_for_pattern(
-                            Some(s.as_ref().into()),
-                            Some(p.as_ref()),
-                            None,
-                            Some(g),
-                        ) {
-                            old.push(q?);
-                        }
+                        old.extend(self.quads_with(graph, s, p)?);
                     }
                 }
             }
@@ -598,6 +440,25 @@ impl Catalog {
         let g = GraphNameRef::NamedNode(graph.as_ref());
         self.store
             .quads_for_pattern(Some(subject.as_ref().into()), None, None, Some(g))
+            .map(|q| q.map_err(Into::into))
+            .collect()
+    }
+
+    /// The triples of `graph` with `subject` and `predicate`.
+    pub(super) fn quads_with(
+        &self,
+        graph: &NamedNode,
+        subject: &NamedNode,
+        predicate: &NamedNode,
+    ) -> Result<Vec<Quad>, CatalogError> {
+        let g = GraphNameRef::NamedNode(graph.as_ref());
+        self.store
+            .quads_for_pattern(
+                Some(subject.as_ref().into()),
+                Some(predicate.as_ref()),
+                None,
+                Some(g),
+            )
             .map(|q| q.map_err(Into::into))
             .collect()
     }

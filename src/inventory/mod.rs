@@ -13,6 +13,7 @@ mod confine;
 pub mod db;
 pub mod files;
 mod lexicon;
+pub mod migrate;
 pub mod ner;
 pub mod parquet;
 pub mod pii_eval;
