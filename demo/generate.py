@@ -124,6 +124,133 @@ def main():
     write("behaviour.csv", ["user_id", "product_id", "action", "ts"], events)
     write("reviews.csv", ["review_id", "product_id", "user_id", "rating", "content", "review_date"], reviews)
     print(f"{len(products)} products, {len(sellers)} sellers, {len(users)} users, {len(events)} events, {len(reviews)} reviews")
+    stock(products, users)
+
+
+# The stock watch's sample: 90 days of order lines before the stock snapshot of 2024-10-28, the
+# snapshot itself (three warehouses, lots with shelf life for food and drink) and movements
+# after it. Drawn from a second generator, so the files above stay as they were. Planted, each
+# exactly once: two hot sellers running low and one out of stock, a lot expiring within days and
+# one expired, two dead SKUs, one overstocked; and three bad stock rows for the quarantine.
+AS_OF = 1730073600  # 2024-10-28T00:00:00Z
+WAREHOUSES = [("WH-SH", "上海嘉定仓"), ("WH-GZ", "广州白云仓"), ("WH-CD", "成都双流仓")]
+
+
+def stock(products, users):
+    rs = random.Random(SEED + 1)
+    valid = [p for i, p in enumerate(products[:3000]) if p[1] and i % 997 != 3 and i % 1499 != 11]
+    by_id = {p[0]: p for p in valid}
+    food = [p[0] for p in valid if p[4] in ("水果", "蒙牛")]
+    first = lambda cat, n=1: [p[0] for p in valid if p[4] == cat][:n]
+    phones = first("手机", 2)
+    PLANTED = {
+        "low": [(phones[0], "WH-SH"), (phones[1], "WH-SH")],
+        "out": [(first("平板")[0], "WH-GZ")],
+        "dead": [(first("衣服")[0], "WH-CD"), (first("书籍")[0], "WH-SH")],
+        "over": [(first("洗发水")[0], "WH-SH")],
+    }
+    day = 86400
+    start = AS_OF - 90 * day
+    # (pid, warehouse) → daily rate, weekly shape, shelf life in days (food) and lead time.
+    positions = {}
+    planted_ids = {pid for k in ("low", "out", "dead", "over") for pid, _ in PLANTED[k]}
+    healthy = [p for p in rs.sample(valid, 80) if p[0] not in planted_ids][:30]
+    for p in healthy:
+        for wh, _ in rs.sample(WAREHOUSES, rs.choice([1, 1, 2, 3])):
+            positions[(p[0], wh)] = dict(rate=rs.uniform(1.5, 4.0), weekly=rs.random() < 0.4, lead=rs.choice([3, 5, 7, 7, 10, 14]))
+    for pid, wh in PLANTED["low"] + PLANTED["out"]:
+        positions[(pid, wh)] = dict(rate=rs.uniform(10, 14), weekly=True, lead=7)
+    for pid, wh in PLANTED["over"]:
+        positions[(pid, wh)] = dict(rate=1.0, weekly=False, lead=7)
+    for pid, wh in PLANTED["dead"]:
+        positions[(pid, wh)] = dict(rate=0.0, weekly=False, lead=7)
+    fruit = [pid for pid in food if by_id[pid][4] == "水果" and (pid, "WH-GZ") not in positions][0]
+    dairy = [pid for pid in food if by_id[pid][4] == "蒙牛" and (pid, "WH-GZ") not in positions][0]
+    positions[(fruit, "WH-GZ")] = dict(rate=4.0, weekly=False, lead=3)
+    positions[(dairy, "WH-GZ")] = dict(rate=3.0, weekly=False, lead=5)
+    shape = [0.8, 0.8, 0.9, 0.9, 1.0, 1.4, 1.4]  # Monday … Sunday
+    orders, uids = [], [u[0] for u in users]
+    for (pid, wh), pos in sorted(positions.items()):
+        for d in range(90):
+            t0 = start + d * day
+            weekday = (d + 3) % 7  # 2024-07-30 was a Tuesday
+            lam = pos["rate"] * (shape[weekday] if pos["weekly"] else 1.0)
+            units = poisson(rs, lam)
+            while units > 0:
+                q = min(units, rs.choice([1, 1, 1, 2, 3]))
+                units -= q
+                orders.append([f"O{len(orders):06d}", rs.choice(uids), pid, q, wh, t0 + rs.randint(0, day - 1)])
+    orders.sort(key=lambda o: o[5])
+    for i, o in enumerate(orders):
+        o[0] = f"O{i:06d}"
+    write("orders.csv", ["order_id", "user_id", "product_id", "qty", "warehouse", "ts"], orders)
+
+    def iso(t):
+        import datetime
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+    rows = []
+    snap = "2024-10-28 00:00:00"
+    names = dict(WAREHOUSES)
+    for (pid, wh), pos in sorted(positions.items()):
+        rate, lead = pos["rate"], pos["lead"]
+        cost = round(float(by_id[pid][2].replace("￥", "").replace(",", "").replace("元", "")) * 0.6, 2)
+        reserved = 0
+        if (pid, wh) in PLANTED["low"]:
+            on_hand = round(rate * rs.uniform(1.5, 2.5))
+        elif (pid, wh) in PLANTED["out"]:
+            on_hand, reserved = 6, 6
+        elif (pid, wh) in PLANTED["dead"]:
+            on_hand = 80
+        elif (pid, wh) in PLANTED["over"]:
+            on_hand = 400
+        else:
+            on_hand = round(rate * rs.uniform(35, 55))
+            reserved = rs.randint(0, max(0, round(rate)))
+        transit = 0 if (pid, wh) in PLANTED["low"] + PLANTED["out"] or rs.random() < 0.7 else round(rate * rs.uniform(3, 10))
+        is_food = by_id[pid][4] in ("水果", "蒙牛")
+        base = [pid, wh, names[wh]]
+        if (pid, wh) == (fruit, "WH-GZ"):
+            # Two lots: 40 units expiring in 4 days, the rest good for two weeks more.
+            rows.append(base + [40, 0, 0, lead, "L-F1", "2024-10-10", "2024-11-01", cost, snap])
+            rows.append(base + [on_hand, reserved, transit, lead, "L-F2", "2024-10-24", "2024-11-30", cost, snap])
+        elif (pid, wh) == (dairy, "WH-GZ"):
+            # An expired lot still on the shelf beside a good one.
+            rows.append(base + [12, 0, 0, lead, "L-D1", "2024-07-20", "2024-10-25", cost, snap])
+            rows.append(base + [on_hand, reserved, transit, lead, "L-D2", "2024-10-15", "2025-04-15", cost, snap])
+        elif is_food:
+            made = AS_OF - rs.randint(5, 30) * day
+            rows.append(base + [on_hand, reserved, transit, lead, f"L-{pid}-{wh[-2:]}", iso(made), iso(made + rs.randint(150, 300) * day), cost, snap])
+        else:
+            rows.append(base + [on_hand, reserved, transit, lead, "", "", "", cost, snap])
+    # The dirt: negative stock, a lot that expires before it was made, a SKU nobody sells.
+    rows.append([healthy[0][0], "WH-CD", names["WH-CD"], -5, 0, 0, 7, "", "", "", "", snap])
+    rows.append([food[0], "WH-SH", names["WH-SH"], 20, 0, 0, 5, "L-BAD", "2024-10-20", "2024-09-01", "", snap])
+    rows.append(["P99999", "WH-SH", names["WH-SH"], 10, 0, 0, 7, "", "", "", "", snap])
+    write("stock.csv", ["sku", "warehouse", "warehouse_name", "on_hand", "reserved", "in_transit", "lead_time_days",
+                        "lot", "production_date", "expiry_date", "unit_cost", "snapshot_at"], rows)
+    # After the snapshot: a receipt of an overdue order and a shipment, and one row of an
+    # unknown kind for the quarantine.
+    mid = healthy[1][0]
+    mwh = [wh for (pid, wh) in positions if pid == mid][0]
+    moves = [["M0001", mid, mwh, "receipt", 30, "2024-10-28 09:00:00"],
+             ["M0002", mid, mwh, "shipment", 12, "2024-10-28 15:30:00"],
+             ["M0003", mid, mwh, "teleport", 5, "2024-10-28 16:00:00"]]
+    write("movements.csv", ["movement_id", "sku", "warehouse", "kind", "quantity", "moved_at"], moves)
+    print(f"{len(orders)} order lines, {len(rows)} stock rows, {len(moves)} movements; planted {PLANTED}, fruit {fruit}, dairy {dairy}")
+
+
+def poisson(rs, lam):
+    # Knuth's method (lam is small here).
+    if lam <= 0:
+        return 0
+    import math
+    l, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rs.random()
+        if p <= l:
+            return k
+        k += 1
 
 
 if __name__ == "__main__":

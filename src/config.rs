@@ -58,6 +58,8 @@ pub struct Config {
     pub vault: crate::vault::VaultConfig,
     /// Differential-privacy budgets and bounds (`[privacy]`).
     pub privacy: crate::privacy::dp::DpConfig,
+    /// Stock watch: service level, lead time, alert windows, per-category rules (`[stock]`).
+    pub stock: crate::stock::StockConfig,
     /// Bearer tokens (hashes only).
     pub tokens: Vec<TokenEntry>,
     /// The file this configuration was read from, if any: the server re-reads its tokens when
@@ -142,6 +144,7 @@ impl Default for Config {
             monitor: crate::monitor::MonitorConfig::default(),
             vault: crate::vault::VaultConfig::default(),
             privacy: crate::privacy::dp::DpConfig::default(),
+            stock: crate::stock::StockConfig::default(),
             tokens: Vec::new(),
             loaded_from: None,
         }
@@ -314,6 +317,9 @@ impl Config {
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         self.privacy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.stock
             .validate()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for t in &self.tokens {

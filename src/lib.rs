@@ -39,6 +39,12 @@
 //!                          (LAC through `infer` for Chinese names and addresses), business kinds
 //!            monitor       rescans that skip unchanged assets, diffs of two scans (schema, rows,
 //!                          nulls, distincts, PSI/KS drift, new PII) as change events, alerts
+//!            stock         the stock watch (库存预警): stock snapshots, movements and purchases
+//!                          read back per product and warehouse, demand forecasts (SES, weekly
+//!                          ETS, Croston SBA by demand class), safety stock and reorder points at
+//!                          a service level, stock-out/low/overstock/dead/expiry events once per
+//!                          episode through the monitor's alerting, replenishment proposals a
+//!                          person decides (accepted ones POSTed to purchasing), the report section
 //!            recommend     link prediction as a service: a trained embedding joined with the
 //!                          catalog (known links, restricted entities, range classes, labels),
 //!                          hot-swapped, retrained warm when the product graph has grown
@@ -89,5 +95,6 @@ pub mod privacy;
 pub mod recommend;
 pub mod registry;
 pub mod search;
+pub mod stock;
 pub mod telemetry;
 pub mod vault;

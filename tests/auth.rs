@@ -454,6 +454,14 @@ fn views_read_through_the_callers_visibility() {
     }
     let (_, body) = get(Who::Admin, "/api/v1/labels");
     assert!(body.contains("LABEL-MARK"), "{body}");
+    // The stock watch reads the product graph (restricted above) and the changes graph: its
+    // proposals are refused to non-admins while either is restricted from them.
+    for who in [Who::Anonymous, Who::Reader, Who::Writer] {
+        let (status, body) = get(who, "/api/v1/stock/proposals");
+        assert_eq!(status, 403, "{who:?}: {body}");
+    }
+    let (status, body) = get(Who::Admin, "/api/v1/stock/proposals");
+    assert_eq!(status, 200, "{body}");
     // The change history is one graph: every role reads it while it is open; once the catalog
     // restricts it, only admins do (403 for the others, never a partial list).
     let changes = server.catalog.layout().changes.as_str().to_owned();

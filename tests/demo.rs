@@ -27,6 +27,16 @@ fn demo_scans_ingests_trains_and_answers() {
         "{out}"
     );
     assert!(out.contains("SHACL: the product graph conforms"), "{out}");
+    // The stock sample: its three bad rows and one bad movement quarantined, the snapshot
+    // checked, the eight planted conditions raised (tests/stock.rs checks each one).
+    assert!(
+        out.contains("stock          64 in,     61 accepted,   3 quarantined"),
+        "{out}"
+    );
+    assert!(
+        out.contains("as of 2024-10-28") && out.contains("8 new events"),
+        "{out}"
+    );
     assert!(out.contains("price anomalies"), "{out}");
     assert!(
         out.contains("users.csv") && out.contains("phone (phone)"),

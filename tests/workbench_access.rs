@@ -163,17 +163,29 @@ fn workbench_pages_read_through_the_callers_visibility() {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(v["classes"].as_array().unwrap().len() > 5, "{body}");
     }
-    // Review decisions need the write role, whatever the face.
+    // Review decisions, stock checks and proposal decisions need the write role, whatever the
+    // face.
     for (who, want) in [(Who::Reader, 403), (Who::Anonymous, 401)] {
+        for path in [
+            "/api/v1/labels/0123/accept",
+            "/api/v1/stock/check",
+            "/api/v1/stock/proposals/0123/accept",
+        ] {
+            let (status, body) = send(&server, who, reqwest::Method::POST, path, None, None);
+            assert_eq!(status, want, "{who:?} {path}: {body}");
+        }
+    }
+    // Proposals are read through the caller's visibility of the graphs they come from.
+    for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
         let (status, body) = send(
             &server,
             who,
-            reqwest::Method::POST,
-            "/api/v1/labels/0123/accept",
+            reqwest::Method::GET,
+            "/api/v1/stock/proposals",
             None,
             None,
         );
-        assert_eq!(status, want, "{who:?}: {body}");
+        assert_eq!(status, 200, "{who:?}: {body}");
     }
     // Sealed values open for admins only (with a reason, audited); the keyring's status too.
     for (who, want) in [

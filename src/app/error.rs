@@ -49,6 +49,8 @@ pub enum AppError {
     Search(#[from] crate::search::SearchError),
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
+    #[error(transparent)]
+    Stock(#[from] crate::stock::StockError),
     /// An anonymisation policy that cannot be applied to the data.
     #[error(transparent)]
     Anon(#[from] crate::privacy::anon::AnonError),

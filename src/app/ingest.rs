@@ -96,10 +96,44 @@ impl App {
             &options,
         )?;
         self.flush()?;
+        let mut report = report;
+        if let Some(labels) = &report.labels {
+            report.model_watch = self.watch_models(&report.run, &labels.by_model)?;
+        }
         Ok(Ingested {
             report,
             already: false,
         })
+    }
+
+    /// The model watch after a labelling run: its stats per model recorded and compared with
+    /// the model's reference; drift raised and alerted. Blocking.
+    fn watch_models(
+        &self,
+        run: &str,
+        stats: &std::collections::BTreeMap<String, crate::monitor::models::RunStats>,
+    ) -> Result<Vec<crate::monitor::models::Compared>, AppError> {
+        use crate::monitor::models;
+        let compared = models::record_run(&self.catalog, &self.config.monitor.models, run, stats)?;
+        let drift: Vec<(String, crate::monitor::ChangeEvent)> = compared
+            .iter()
+            .filter_map(|c| c.drift.clone().map(|e| (c.model.clone(), e)))
+            .collect();
+        models::publish(&self.catalog, &self.config.monitor, run, &drift)?;
+        Ok(compared)
+    }
+
+    /// The model watch after a person's decision on a label: each model's precision judged
+    /// from the reviews, a drop raised and alerted once. Blocking.
+    fn judge_models(&self, cause: &str) -> Result<(), CatalogError> {
+        use crate::monitor::models;
+        let events = models::judge_precision(
+            &self.catalog,
+            &self.config.monitor.models,
+            f64::from(self.config.ingest.label_threshold),
+        )?;
+        models::publish(&self.catalog, &self.config.monitor, cause, &events)?;
+        Ok(())
     }
 
     /// Machine labels with `status` (any when `None`), least confident first, at most `limit`,
@@ -125,6 +159,10 @@ impl App {
         vis: &Visibility,
     ) -> Result<bool, CatalogError> {
         let found = crate::ingest::label::decide(&self.catalog, id, verdict, who, vis)?;
+        if found {
+            let label = crate::ingest::label::label_iri(self.catalog.layout().base(), id);
+            self.judge_models(&format!("{label}/decision"))?;
+        }
         self.catalog.flush()?;
         Ok(found)
     }

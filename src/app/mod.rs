@@ -19,6 +19,7 @@ mod ingest;
 mod models;
 mod scan;
 mod search;
+mod stock;
 mod train;
 mod vault;
 
@@ -33,6 +34,7 @@ pub use ingest::{IngestJob, Ingested};
 pub use models::{load_model, register_models};
 pub use scan::{ScanJob, Scanned};
 pub use search::SearchAnswer;
+pub use stock::StockWatch;
 pub use train::{metric_pairs, train, TrainData, TrainEvent, TrainJob, Trained};
 pub use vault::{KeyStatus, Opened, Rotation};
 

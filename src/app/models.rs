@@ -124,3 +124,50 @@ impl App {
         }
     }
 }
+
+impl App {
+    /// The report's models section (模型性能监控) as `vis` may see it: none when the caller
+    /// does not read the models and product graphs or no model has labelled anything. Blocking.
+    pub fn models_section(
+        &self,
+        vis: &crate::catalog::Visibility,
+    ) -> Result<Option<crate::monitor::model_report::ModelsSection>, AppError> {
+        use crate::monitor::{model_report, models};
+        let layout = self.catalog.layout();
+        if !self.catalog.sees(vis, &layout.models)? || !self.catalog.sees(vis, &layout.products)? {
+            return Ok(None);
+        }
+        let latest = models::latest_runs(&self.catalog)?;
+        let mut feedback =
+            models::feedback(&self.catalog, f64::from(self.config.ingest.label_threshold))?;
+        let mut names: std::collections::BTreeSet<String> =
+            latest.iter().map(|r| r.model.clone()).collect();
+        names.extend(feedback.keys().cloned());
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let watch = &self.config.monitor.models;
+        Ok(Some(model_report::ModelsSection {
+            models: names
+                .into_iter()
+                .map(|m| model_report::ModelHealth {
+                    latest: latest.iter().find(|r| r.model == m).cloned(),
+                    feedback: feedback.remove(&m),
+                    model: m,
+                })
+                .collect(),
+            psi_threshold: watch.psi,
+            precision_floor: watch.precision_floor,
+        }))
+    }
+
+    /// The labels of the package `name` people decided on, with their texts: the next
+    /// retraining set (rejections are its negatives). Blocking.
+    pub fn model_feedback(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::monitor::models::Example>, AppError> {
+        let prefix = crate::registry::model_iri(self.catalog.layout().base(), name, "");
+        Ok(crate::monitor::models::examples(&self.catalog, &prefix)?)
+    }
+}

@@ -137,7 +137,25 @@ impl App {
 
     /// The inventory report (盘点报告) as `admin` or not may see it. Blocking.
     pub fn report(&self, vis: &Visibility) -> Result<report::InventoryReport, AppError> {
-        Ok(report::build(&self.catalog, vis)?)
+        let mut r = report::build(&self.catalog, vis)?;
+        // 库存预警报告: the stock watch's section, when there is stock the caller may read.
+        if let Some(section) = self.stock_section(vis)? {
+            r.section_html.push(crate::stock::report::html(&section));
+            r.sections.insert(
+                "stock".into(),
+                serde_json::to_value(&section).map_err(|e| AppError::Invalid(e.to_string()))?,
+            );
+        }
+        // 模型性能监控: the labelling models' health.
+        if let Some(section) = self.models_section(vis)? {
+            r.section_html
+                .push(crate::monitor::model_report::html(&section));
+            r.sections.insert(
+                "models".into(),
+                serde_json::to_value(&section).map_err(|e| AppError::Invalid(e.to_string()))?,
+            );
+        }
+        Ok(r)
     }
 
     /// Starts the scheduled and watched rescans of `[monitor] sources` beside the server; they

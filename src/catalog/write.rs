@@ -87,6 +87,10 @@ impl Object {
     pub fn boolean(b: bool) -> Object {
         Object::typed(b.to_string(), "boolean")
     }
+    /// An `xsd:date` from `YYYY-MM-DD`.
+    pub fn date(s: impl Into<String>) -> Object {
+        Object::typed(s.into(), "date")
+    }
     /// An `xsd:dateTime` from an RFC 3339 string.
     pub fn datetime(s: impl Into<String>) -> Object {
         Object::typed(s.into(), "dateTime")

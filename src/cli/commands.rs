@@ -46,6 +46,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => super::scan::report(&config, args),
         Command::Ingest(args) => super::ingest::run(&config, args),
         Command::Labels { action } => super::labels::run(&config, action),
+        Command::Stock { action } => super::stock::run(&config, action),
         Command::Keys { action } => super::vault::keys(&config, action),
         Command::Audit { action } => super::vault::audit(&config, action),
         Command::Train(args) => super::kge::train(&config, args),
@@ -85,6 +86,7 @@ pub(super) fn serve_app(app: App) -> anyhow::Result<ExitCode> {
     let bind = config.server.bind.clone();
     // Scheduled and watched rescans run beside the server and stop with it.
     let _rescans = app.start_rescans();
+    let _stock_watch = app.start_stock_watch();
     let state = AppState::new(Arc::clone(&app))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

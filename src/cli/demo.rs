@@ -22,7 +22,16 @@ use crate::inventory::Source;
 use crate::kg::UnseenPolicy;
 
 /// Files ingested, in dependency order (sellers and products before what points at them).
-const FILES: [&str; 5] = ["sellers", "products", "users", "behaviour", "reviews"];
+const FILES: [&str; 8] = [
+    "sellers",
+    "products",
+    "users",
+    "behaviour",
+    "orders",
+    "reviews",
+    "stock",
+    "movements",
+];
 
 /// Named queries the demo answers.
 const QUERIES: &[(&str, &[(&str, &str)])] = &[
@@ -39,7 +48,7 @@ const QUERIES: &[(&str, &[(&str, &str)])] = &[
 
 /// Predicates TransE does not learn from: provenance, label bookkeeping and event nodes (the
 /// user → product links themselves are kept as st:viewed / st:purchased).
-const NOT_LEARNT: [&str; 11] = [
+const NOT_LEARNT: [&str; 13] = [
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
     "https://w3id.org/stocktake/ns#labelOf",
     "https://w3id.org/stocktake/ns#model",
@@ -51,6 +60,8 @@ const NOT_LEARNT: [&str; 11] = [
     "http://www.w3.org/ns/prov#wasGeneratedBy",
     "http://schema.org/offers",
     "http://schema.org/reviewRating",
+    "https://w3id.org/stocktake/ns#warehouse",
+    "http://schema.org/inventoryLevel",
 ];
 
 /// `stocktake demo`.
@@ -67,6 +78,8 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
         scan(&app, &demo.join("data"))?;
         println!("\n== ingest ==");
         ingest_all(&app, &demo)?;
+        println!("\n== stock watch (库存预警) ==");
+        stock_check(&app)?;
         app.sample_user()?
     }; // the store is closed here: training opens it itself
 
@@ -92,7 +105,7 @@ pub fn run(mut config: Config, no_serve: bool) -> anyhow::Result<ExitCode> {
     // restricted graphs (quarantine, PII) stay hidden and writes still need a token.
     config.server.anonymous_read = true;
     println!(
-        "\nTry:\n  http://{bind}/                                  the service index (JSON)\n  http://{bind}/report                            the inventory report (盘点报告)\n  http://{bind}/queries                           named queries\n  {rec}\n                                                  items for a user (TransE)\n  http://{bind}/api/v1/labels?status=review       machine labels waiting for review\nAnonymous read is on for the demo; for writes create a token: stocktake token add me --role write\n"
+        "\nTry:\n  http://{bind}/                                  the service index (JSON)\n  http://{bind}/report                            the inventory report (盘点报告) with the stock watch (库存预警)\n  http://{bind}/queries                           named queries\n  {rec}\n                                                  items for a user (TransE)\n  http://{bind}/api/v1/labels?status=review       machine labels waiting for review\nAnonymous read is on for the demo; for writes create a token: stocktake token add me --role write\n"
     );
     super::commands::serve_app(App::open(config)?)
 }
@@ -203,6 +216,33 @@ fn ingest_all(app: &App, demo: &Path) -> anyhow::Result<()> {
                 println!("    {}: {}", r.focus, r.message);
             }
         }
+    }
+    Ok(())
+}
+
+/// A stock check of the sample's snapshot: what it raised and proposed (a rerun of the demo
+/// raises nothing new: its conditions are still open).
+fn stock_check(app: &App) -> anyhow::Result<()> {
+    let r = app.stock_check(
+        &crate::privacy::Principal::Local,
+        &crate::stock::CheckOptions::default(),
+    )?;
+    if r.skipped {
+        println!("  stock and sales unchanged since the last check");
+        return Ok(());
+    }
+    if let Some(s) = &r.summary {
+        println!(
+            "  as of {}: {} positions, {} new events, {} open, {} proposals",
+            s.as_of,
+            s.positions,
+            r.events.len(),
+            r.open,
+            r.proposals.len()
+        );
+    }
+    for e in &r.events {
+        println!("  {:<12} {:<22} {}", e.kind, e.location, e.message);
     }
     Ok(())
 }

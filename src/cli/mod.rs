@@ -13,6 +13,7 @@ mod labels;
 mod models;
 mod privacy;
 mod scan;
+mod stock;
 mod vault;
 
 use std::path::PathBuf;
@@ -134,6 +135,12 @@ pub enum Command {
     Labels {
         #[command(subcommand)]
         action: labels::LabelsAction,
+    },
+    /// The stock watch (库存预警): check stock and demand now, list and decide replenishment
+    /// proposals.
+    Stock {
+        #[command(subcommand)]
+        action: stock::StockAction,
     },
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),
@@ -264,6 +271,15 @@ pub enum ModelsAction {
         /// Classification: labels per head (default all, best first).
         #[arg(long, value_name = "K")]
         top_k: Option<usize>,
+    },
+    /// The labels of a model people accepted or rejected, with their texts, as JSON lines: the
+    /// next retraining set (rejections are its negatives).
+    Feedback {
+        /// Model name.
+        name: String,
+        /// Write here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

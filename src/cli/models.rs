@@ -41,6 +41,29 @@ pub(super) fn run(config: &Config, action: ModelsAction) -> anyhow::Result<ExitC
             let model = load(config, &name)?;
             run_stdin(&model, config.infer.batch_size, top_k)
         }
+        ModelsAction::Feedback { name, out } => {
+            let app = crate::app::App::open(config.clone())?;
+            let rows = app.model_feedback(&name)?;
+            let mut text = String::new();
+            for r in &rows {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    let rejected = rows.iter().filter(|r| r.verdict == "rejected").count();
+                    eprintln!(
+                        "{} reviewed labels of {name} ({rejected} rejected) written to {}",
+                        rows.len(),
+                        path.display()
+                    );
+                }
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -244,6 +244,12 @@ impl From<AppError> for ApiError {
                 Self::BadRequest(e.to_string())
             }
             AppError::Forbidden(m) => Self::Forbidden(m),
+            AppError::Stock(crate::stock::StockError::NotFound(m)) => {
+                Self::NotFound(format!("no proposal {m}"))
+            }
+            AppError::Stock(crate::stock::StockError::Proposal(m)) => Self::Conflict(m),
+            AppError::Stock(crate::stock::StockError::Catalog(c)) => c.into(),
+            AppError::Stock(crate::stock::StockError::Config(_)) => Self::Internal(e.to_string()),
             // No key (or not the one a value needs): the rest of the server works; this
             // request can succeed once the keys are supplied.
             AppError::Vault(

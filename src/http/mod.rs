@@ -20,6 +20,7 @@ mod privacy;
 mod queries;
 mod search;
 mod sparql;
+mod stock;
 mod store;
 mod ui;
 mod vault;
@@ -274,6 +275,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ingest", get(ingest::list).post(ingest::start))
         .route("/api/v1/ingest/{job}", get(ingest::status))
         .route("/api/v1/changes", get(changes::list))
+        .route("/api/v1/stock/check", post(stock::check))
+        .route("/api/v1/stock/proposals", get(stock::proposals))
+        .route(
+            "/api/v1/stock/proposals/{id}/{decision}",
+            post(stock::decide),
+        )
         .route("/api/v1/labels", get(labels::list))
         .route("/api/v1/labels/{id}/{decision}", post(labels::decide))
         .route("/api/v1/decrypt", post(vault::decrypt))
@@ -382,6 +389,9 @@ async fn index(
             "/api/v1/labels/{id}/{decision}": "accept or reject a label (POST, write role)",
             "/api/v1/sources": "scan or rescan a source into the catalog (POST, write role); unchanged assets are skipped, changes recorded and alerted",
             "/api/v1/changes": "the change history: ?since=RFC3339&asset=&type=&limit=",
+            "/api/v1/stock/check": "run a stock check now (POST, write role): forecast demand, assess stock, record and alert stock-out, stock-low, overstock, dead-stock, expiry-soon, expired",
+            "/api/v1/stock/proposals": "replenishment proposals: ?status=proposed|accepted|rejected|withdrawn",
+            "/api/v1/stock/proposals/{id}/{decision}": "accept or reject a replenishment proposal (POST, write role; an accepted one goes to the purchasing webhook)",
             "/report": "the inventory report (HTML or JSON)",
             "/api/v1/report": "the inventory report as JSON",
             "/healthz": "liveness and store check",

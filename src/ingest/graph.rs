@@ -173,18 +173,18 @@ pub struct Built {
     pub record_key: String,
 }
 
-fn rdf_type() -> String {
+pub(super) fn rdf_type() -> String {
     format!("{RDF}type")
 }
-fn schema(local: &str) -> String {
+pub(super) fn schema(local: &str) -> String {
     format!("{SCHEMA}{local}")
 }
-fn st(local: &str) -> String {
+pub(super) fn st(local: &str) -> String {
     format!("{ST}{local}")
 }
 
 /// A cleaned optional value: its error (if any) joins `reasons`, its value is kept.
-fn checked<T>(value: Option<Result<T, String>>, reasons: &mut Vec<String>) -> Option<T> {
+pub(super) fn checked<T>(value: Option<Result<T, String>>, reasons: &mut Vec<String>) -> Option<T> {
     match value? {
         Ok(v) => Some(v),
         Err(e) => {
@@ -195,20 +195,20 @@ fn checked<T>(value: Option<Result<T, String>>, reasons: &mut Vec<String>) -> Op
 }
 
 /// A record's cells, read by field name and cleaned.
-struct Record<'a> {
-    ctx: &'a Context<'a>,
+pub(super) struct Record<'a> {
+    pub(super) ctx: &'a Context<'a>,
     cells: &'a [Option<String>],
 }
 
 impl Record<'_> {
-    fn get(&self, field: &str) -> Option<String> {
+    pub(super) fn get(&self, field: &str) -> Option<String> {
         let i = *self.ctx.fields.get(field)?;
         let v = clean::text(self.cells.get(i)?.as_deref()?);
         (!v.is_empty()).then_some(v)
     }
 
     /// Where the products that reviews and interactions point at live.
-    fn product_namespace(&self) -> &str {
+    pub(super) fn product_namespace(&self) -> &str {
         self.ctx
             .mapping
             .product_namespace
@@ -218,7 +218,7 @@ impl Record<'_> {
 }
 
 impl Built {
-    fn add(&mut self, s: &str, p: String, o: Object) {
+    pub(super) fn add(&mut self, s: &str, p: String, o: Object) {
         self.statements.push(Statement::new(s, p, o));
     }
 }
@@ -233,6 +233,8 @@ pub fn build(ctx: &Context<'_>, cells: &[Option<String>]) -> Result<Built, Vec<S
         Entity::Interaction => interaction(&rec, &mut b)?,
         Entity::User => user(&rec, &mut b)?,
         Entity::Seller => seller(&rec, &mut b)?,
+        Entity::Stock => super::stock::level(&rec, &mut b)?,
+        Entity::Movement => super::stock::movement(&rec, &mut b)?,
     };
     b.owned.insert(0, subject.clone());
     b.subject = subject;
@@ -445,6 +447,12 @@ fn interaction(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
         &mut reasons,
     );
     let rating = checked(rec.get("rating").map(|r| clean::rating(&r)), &mut reasons);
+    let quantity = checked(
+        rec.get("quantity")
+            .map(|q| super::stock::quantity("quantity", &q, false)),
+        &mut reasons,
+    );
+    let warehouse = rec.get("warehouse");
     let (Some(user), Some(product), Ok(kind)) = (user, product, kind) else {
         return Err(reasons);
     };
@@ -481,6 +489,17 @@ fn interaction(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
     }
     if let Some(v) = rating {
         b.add(&i, schema("ratingValue"), Object::double(v));
+    }
+    // Units sold and the warehouse that shipped them: what the stock watch forecasts from.
+    if let Some(q) = quantity {
+        b.add(&i, st("quantity"), Object::double(q));
+    }
+    if let Some(w) = warehouse {
+        b.add(
+            &i,
+            st("warehouse"),
+            Object::iri(super::stock::warehouse_iri(rec, &w)),
+        );
     }
     Ok(i)
 }
@@ -527,6 +546,6 @@ fn seller(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
     Ok(s)
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

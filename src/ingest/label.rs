@@ -30,7 +30,7 @@ pub struct Labeler {
 }
 
 /// What labelling did in one run.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct LabelStats {
     pub labels: u64,
     pub accepted: u64,
@@ -39,6 +39,9 @@ pub struct LabelStats {
     pub human_rejected: u64,
     /// Model-only time, for the pipeline-vs-model benchmark.
     pub model_seconds: f64,
+    /// Per model (IRI): label counts, confidence histogram and label shares — what the model
+    /// watch (`monitor::models`) compares with the model's reference run.
+    pub by_model: std::collections::BTreeMap<String, crate::monitor::models::RunStats>,
 }
 
 /// The fact a NER entity type (about a product) or a classifier head (about a review)
@@ -247,6 +250,13 @@ impl Labeler {
         stats.model_seconds += t.elapsed().as_secs_f64();
         // Label IRIs are minted first so the decisions on them are looked up in one query.
         let mut planned = plan(batch, &items, &texts, &preds);
+        {
+            let watch = stats.by_model.entry(self.model_iri.clone()).or_default();
+            let found: std::collections::HashSet<usize> = planned.iter().map(|l| l.i).collect();
+            for i in &items {
+                watch.read(!found.contains(i));
+            }
+        }
         let decisions = self.decisions(catalog, minter, &planned)?;
         let status_of = |id: &str, score: f32| match decisions.get(&label_iri(minter.base(), id)) {
             Some(Verdict::Accept) => "human-accepted",
@@ -272,6 +282,16 @@ impl Labeler {
                 _ => stats.review += 1,
             }
             stats.labels += 1;
+            let kind = if entities {
+                l.kind.clone()
+            } else {
+                format!("{}={}", l.kind, l.value)
+            };
+            stats
+                .by_model
+                .entry(self.model_iri.clone())
+                .or_default()
+                .add(&kind, l.score, l.score < self.threshold);
             let at = Place {
                 minter,
                 run,

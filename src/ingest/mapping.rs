@@ -3,7 +3,7 @@
 //! A mapping is a small TOML file a data engineer can read and review:
 //!
 //! ```toml
-//! entity = "product"          # product | review | interaction | user | seller
+//! entity = "product"          # product | review | interaction | user | seller | stock | movement
 //! namespace = "shop"          # business keys are unique within it (default: the file stem)
 //! [columns]
 //! id = "product_id"
@@ -32,6 +32,10 @@ pub enum Entity {
     Interaction,
     User,
     Seller,
+    /// A stock snapshot of one product (SKU) in one warehouse, optionally one lot of it.
+    Stock,
+    /// A stock movement: a receipt, shipment, return or adjustment after a snapshot.
+    Movement,
 }
 
 impl Entity {
@@ -42,6 +46,8 @@ impl Entity {
             Entity::Interaction => "interaction",
             Entity::User => "user",
             Entity::Seller => "seller",
+            Entity::Stock => "stock",
+            Entity::Movement => "movement",
         }
     }
 
@@ -76,6 +82,8 @@ impl Entity {
                 ("kind", false),
                 ("time", false),
                 ("rating", false),
+                ("quantity", false),
+                ("warehouse", false),
             ],
             Entity::User => &[
                 ("id", true),
@@ -85,6 +93,30 @@ impl Entity {
                 ("address", false),
             ],
             Entity::Seller => &[("id", true), ("name", false), ("city", false)],
+            Entity::Stock => &[
+                ("product", true),
+                ("warehouse", true),
+                ("on_hand", true),
+                ("warehouse_name", false),
+                ("reserved", false),
+                ("in_transit", false),
+                ("reorder_point", false),
+                ("lead_time", false),
+                ("lot", false),
+                ("produced", false),
+                ("expires", false),
+                ("cost", false),
+                ("time", false),
+            ],
+            Entity::Movement => &[
+                ("id", false),
+                ("product", true),
+                ("warehouse", true),
+                ("quantity", true),
+                ("kind", false),
+                ("lot", false),
+                ("time", true),
+            ],
         }
     }
 }
@@ -114,7 +146,8 @@ pub enum Keep {
 pub struct Defaults {
     /// ISO 4217 currency of prices that name none.
     pub currency: Option<String>,
-    /// Interaction kind when there is no `kind` column: `viewed`, `purchased` or `rated`.
+    /// Interaction kind when there is no `kind` column: `viewed`, `purchased` or `rated`; a
+    /// movement's: `receipt`, `shipment`, `return` or `adjustment`.
     pub kind: Option<String>,
     /// Unit of weights written as bare numbers (default `g`).
     pub weight_unit: Option<String>,
@@ -231,7 +264,11 @@ impl Mapping {
             }
         }
         if let Some(k) = &self.defaults.kind {
-            super::graph::interaction_kind(k).map_err(MappingError)?;
+            match self.entity {
+                Entity::Movement => super::stock::movement_kind(k).map(|_| ()),
+                _ => super::graph::interaction_kind(k).map(|_| ()),
+            }
+            .map_err(MappingError)?;
         }
         Ok(out)
     }

@@ -24,6 +24,7 @@ pub mod read;
 mod review;
 mod run;
 mod stage;
+pub mod stock;
 pub mod suggest;
 mod write;
 

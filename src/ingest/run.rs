@@ -76,6 +76,9 @@ pub struct RunReport {
     /// Where the run's time went, in seconds: `read+clean+build`, `label` (model and label
     /// nodes), `write` (transactions), `findings` (duplicates, outliers), `shacl`.
     pub seconds: BTreeMap<String, f64>,
+    /// The model watch's comparison of this run's labels with each model's reference (filled
+    /// by the application after the run).
+    pub model_watch: Vec<crate::monitor::models::Compared>,
 }
 
 /// Adds the time since `t` to `stage` (and restarts `t`).
@@ -186,6 +189,7 @@ pub fn finished_run(
         validation: None,
         skipped: true,
         seconds: BTreeMap::new(),
+        model_watch: Vec::new(),
     }))
 }
 
@@ -297,6 +301,7 @@ impl RunReport {
             validation: None,
             skipped: false,
             seconds: BTreeMap::new(),
+            model_watch: Vec::new(),
         }
     }
 

@@ -76,6 +76,17 @@ const TIME: &[&str] = &[
 ];
 const PRICE: &[&str] = &["price", "cost", "amount", "价格", "售价", "单价", "金额"];
 const CITY: &[&str] = &["city", "城市", "所在地"];
+const WAREHOUSE: &[&str] = &["warehouse", "wh", "depot", "dc", "仓库", "仓"];
+const ON_HAND: &[&str] = &[
+    "on hand",
+    "onhand",
+    "stock",
+    "inventory",
+    "available",
+    "库存",
+    "在库",
+];
+const MOVE_KIND: &[&str] = &["movement", "move", "receipt", "shipment", "出入库", "变动"];
 const NAME: &[&str] = &["name", "名称", "名字"];
 const ID: &[&str] = &["id", "key", "code", "no", "编号", "号"];
 
@@ -222,6 +233,50 @@ fn pick(entity: Entity, p: &mut Picker<'_>) {
             .or_else(|| p.take("time", "named as a time", &|c| named(&c.words, TIME)));
             p.take("rating", "ratings", &kind(SemanticType::Rating));
         }
+        Entity::Stock | Entity::Movement => {
+            let named_as = |keys: &'static [&'static str]| move |c: &Col<'_>| named(&c.words, keys);
+            p.take("product", "the product key", &key(PRODUCT));
+            p.take("warehouse", "named as a warehouse", &named_as(WAREHOUSE));
+            if entity == Entity::Stock {
+                p.take("on_hand", "named as stock on hand", &named_as(ON_HAND));
+                p.take(
+                    "reserved",
+                    "named as reserved",
+                    &named_as(&["reserved", "预留", "锁定"]),
+                );
+                p.take(
+                    "in_transit",
+                    "named as in transit",
+                    &named_as(&["transit", "在途"]),
+                );
+                p.take(
+                    "lot",
+                    "named as a lot",
+                    &named_as(&["lot", "batch", "批次"]),
+                );
+                p.take(
+                    "expires",
+                    "named as an expiry date",
+                    &named_as(&["expiry", "expires", "expiration", "到期", "保质"]),
+                );
+                p.take(
+                    "lead_time",
+                    "named as a lead time",
+                    &named_as(&["lead", "提前期", "补货周期"]),
+                );
+                p.take("cost", "named as a cost", &named_as(&["cost", "成本"]));
+            } else {
+                p.take("kind", "named as a movement kind", &named_as(MOVE_KIND));
+                p.take(
+                    "quantity",
+                    "named as a quantity",
+                    &named_as(&["quantity", "qty", "数量"]),
+                );
+            }
+            p.take("time", "times", &|c| {
+                matches!(c.kind, SemanticType::Timestamp | SemanticType::Date)
+            });
+        }
         Entity::Seller => {
             p.take("id", "the seller key", &key(SELLER));
             p.take("name", "named as a name", &|c| named(&c.words, NAME));
@@ -250,6 +305,15 @@ fn entity_of(cols: &[Col<'_>]) -> Option<Entity> {
             Entity::Product
         } else if (has_kind(SemanticType::ReviewText) || key_named(REVIEW)) && key_named(PRODUCT) {
             Entity::Review
+        } else if key_named(PRODUCT)
+            && !key_named(USER)
+            && cols.iter().any(|c| named(&c.words, WAREHOUSE))
+        {
+            if cols.iter().any(|c| named(&c.words, MOVE_KIND)) {
+                Entity::Movement
+            } else {
+                Entity::Stock
+            }
         } else if key_named(USER) && key_named(PRODUCT) {
             Entity::Interaction
         } else if key_named(SELLER) {

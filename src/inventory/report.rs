@@ -79,6 +79,13 @@ pub struct InventoryReport {
     pub issues: Vec<Issue>,
     /// Assets the previous scan of a source found and the latest did not.
     pub removed: Vec<String>,
+    /// Sections the application adds from other modules (`stock`): their JSON under their
+    /// name, beside the inventory's own fields…
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, serde_json::Value>,
+    /// …and their HTML, appended to the page in order.
+    #[serde(skip)]
+    pub section_html: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -345,6 +352,8 @@ pub fn build(catalog: &Catalog, vis: &Visibility) -> Result<InventoryReport, Cat
         pii_columns_by_type: by_pii,
         issues,
         removed,
+        sections: BTreeMap::new(),
+        section_html: Vec::new(),
     })
 }
 
@@ -417,7 +426,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A horizontal bar chart as inline SVG.
-fn bars(title: &str, data: &BTreeMap<String, u64>, colour: &str) -> String {
+pub(crate) fn bars(title: &str, data: &BTreeMap<String, u64>, colour: &str) -> String {
     let max = data.values().copied().max().unwrap_or(1).max(1) as f64;
     let row = 22;
     let h = 30 + row * data.len().max(1);
@@ -578,6 +587,9 @@ th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;font-size
             r.removed.len()
         );
     }
+    for section in &r.section_html {
+        s.push_str(section);
+    }
     s.push_str("</body></html>\n");
     s
 }
@@ -600,6 +612,8 @@ mod tests {
             pii_columns_by_type: BTreeMap::new(),
             issues: vec![],
             removed: vec![],
+            sections: BTreeMap::new(),
+            section_html: vec![],
         };
         let page = html(&r);
         assert!(page.contains("&lt;script&gt;") && !page.contains("<script>"));

@@ -258,7 +258,7 @@ pub fn dispatch(
 }
 
 /// POSTs `payload` with retries: (outcome, attempts, last HTTP status, last error).
-fn post(
+pub fn post(
     url: &str,
     payload: &serde_json::Value,
     config: &DeliveryConfig,

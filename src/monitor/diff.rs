@@ -28,10 +28,26 @@ pub enum EventKind {
     DistinctCollapse,
     DistributionDrift,
     PiiAppeared,
+    /// Stock watch (`crate::stock`): nothing available of a product that sells.
+    StockOut,
+    /// Stock at or below the reorder point.
+    StockLow,
+    /// More days of cover than the category allows.
+    Overstock,
+    /// Stock with no sale for longer than the category allows.
+    DeadStock,
+    /// A lot expiring within the category's window.
+    ExpirySoon,
+    /// A lot past its expiry date still on hand.
+    Expired,
+    /// Model watch: a labelling model's confidences or label shares moved from its reference.
+    ModelDrift,
+    /// Model watch: the precision estimated from reviewed labels fell.
+    ModelPrecisionDrop,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::AssetAdded,
         EventKind::AssetRemoved,
         EventKind::ColumnAdded,
@@ -42,6 +58,14 @@ impl EventKind {
         EventKind::DistinctCollapse,
         EventKind::DistributionDrift,
         EventKind::PiiAppeared,
+        EventKind::StockOut,
+        EventKind::StockLow,
+        EventKind::Overstock,
+        EventKind::DeadStock,
+        EventKind::ExpirySoon,
+        EventKind::Expired,
+        EventKind::ModelDrift,
+        EventKind::ModelPrecisionDrop,
     ];
 
     /// The kebab-case name used in the catalog, the API and alert rules.
@@ -57,6 +81,14 @@ impl EventKind {
             EventKind::DistinctCollapse => "distinct-collapse",
             EventKind::DistributionDrift => "distribution-drift",
             EventKind::PiiAppeared => "pii-appeared",
+            EventKind::StockOut => "stock-out",
+            EventKind::StockLow => "stock-low",
+            EventKind::Overstock => "overstock",
+            EventKind::DeadStock => "dead-stock",
+            EventKind::ExpirySoon => "expiry-soon",
+            EventKind::Expired => "expired",
+            EventKind::ModelDrift => "model-drift",
+            EventKind::ModelPrecisionDrop => "model-precision-drop",
         }
     }
 
@@ -67,10 +99,11 @@ impl EventKind {
     /// How much it matters when no alert rule says otherwise.
     pub fn default_severity(self) -> Severity {
         match self {
-            EventKind::AssetAdded | EventKind::ColumnAdded | EventKind::RowCountChanged => {
-                Severity::Info
-            }
-            EventKind::PiiAppeared => Severity::Critical,
+            EventKind::AssetAdded
+            | EventKind::ColumnAdded
+            | EventKind::RowCountChanged
+            | EventKind::Overstock => Severity::Info,
+            EventKind::PiiAppeared | EventKind::StockOut | EventKind::Expired => Severity::Critical,
             _ => Severity::Warning,
         }
     }

@@ -12,6 +12,8 @@ pub mod alert;
 pub mod bus;
 pub mod diff;
 pub mod events;
+pub mod model_report;
+pub mod models;
 pub mod schedule;
 pub mod snapshot;
 
@@ -97,6 +99,8 @@ pub struct MonitorConfig {
     pub delivery: DeliveryConfig,
     /// Publish every change event to NATS as well (`[monitor.nats]`).
     pub nats: bus::NatsConfig,
+    /// Model watch: drift and precision thresholds of the labelling models (`[monitor.models]`).
+    pub models: models::ModelWatchConfig,
 }
 
 impl MonitorConfig {
