@@ -54,7 +54,8 @@
 //!                          k-anonymity and l-diversity by generalisation and suppression; `dp`:
 //!                          exact discrete Laplace, contribution bounding, DP aggregates (pure)
 //! ─────────────────────────────────────────────────────────────────────────────────────────────
-//! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology, SPARQL
+//! adapters   catalog       oxigraph only: store, graph layout, vocabulary, ontology (loading,
+//!                          and the maintainers' check and semantic diff of the files), SPARQL
 //!                          (limits; the evaluator is carried patched in vendor/spareval), named
 //!                          queries, typed rows, SHACL over SPARQL; system graphs admins write;
 //!                          the visibility every read goes through (restricted graphs, personal

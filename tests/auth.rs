@@ -402,6 +402,7 @@ fn views_read_through_the_callers_visibility() {
     );
     assert_eq!(s, 202, "{b}");
     let get = |who: Who, path: &str| send(&server, who, reqwest::Method::GET, path, None, None);
+    let post = |who: Who, path: &str| send(&server, who, reqwest::Method::POST, path, None, None);
     let views = [
         "/report?format=json",
         "/report",
@@ -461,6 +462,11 @@ fn views_read_through_the_callers_visibility() {
         assert_eq!(status, 403, "{who:?}: {body}");
     }
     let (status, body) = get(Who::Admin, "/api/v1/stock/proposals");
+    assert_eq!(status, 200, "{body}");
+    // Nor may a writer run a check, whose report names the products and their stock.
+    let (status, body) = post(Who::Writer, "/api/v1/stock/check");
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(Who::Admin, "/api/v1/stock/check");
     assert_eq!(status, 200, "{body}");
     // The change history is one graph: every role reads it while it is open; once the catalog
     // restricts it, only admins do (403 for the others, never a partial list).

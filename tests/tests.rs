@@ -26,6 +26,8 @@ mod model_watch;
 mod models_cli;
 mod monitor;
 mod monitor_ops;
+mod ontology;
+mod ontology_change;
 mod privacy;
 mod restart;
 mod retrain;

@@ -175,6 +175,40 @@ fn workbench_pages_read_through_the_callers_visibility() {
             assert_eq!(status, want, "{who:?} {path}: {body}");
         }
     }
+    // With the role they go through: a writer's and an admin's check runs (nothing is stocked
+    // here, so it raises nothing), a decision on a proposal that does not exist is 404, an
+    // action other than accept/reject too, and a malformed body is 400.
+    for who in [Who::Writer, Who::Admin] {
+        let (status, body) = send(
+            &server,
+            who,
+            reqwest::Method::POST,
+            "/api/v1/stock/check",
+            Some("application/json"),
+            Some(r#"{"force":true}"#.into()),
+        );
+        assert_eq!(status, 200, "{who:?} check: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["events"].as_array().map(Vec::len), Some(0), "{body}");
+        for (path, want) in [
+            ("/api/v1/stock/proposals/0123/accept", 404),
+            ("/api/v1/stock/proposals/0123/reject", 404),
+            ("/api/v1/stock/proposals/0123/approve", 404),
+            ("/api/v1/stock/proposals/not-hex/accept", 404),
+        ] {
+            let (status, body) = send(&server, who, reqwest::Method::POST, path, None, None);
+            assert_eq!(status, want, "{who:?} {path}: {body}");
+        }
+        let (status, body) = send(
+            &server,
+            who,
+            reqwest::Method::POST,
+            "/api/v1/stock/check",
+            Some("application/json"),
+            Some(r#"{"as_of":"yesterday"}"#.into()),
+        );
+        assert_eq!(status, 400, "{who:?}: {body}");
+    }
     // Proposals are read through the caller's visibility of the graphs they come from.
     for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
         let (status, body) = send(
@@ -216,6 +250,22 @@ fn workbench_pages_read_through_the_callers_visibility() {
         assert_eq!(status, want, "{who:?} keys: {body}");
         if who == Who::Admin {
             assert!(body.contains("no encryption key"), "{body}");
+        }
+    }
+    // Ontology plans read every graph; plans and applies are admins' (an apply here has the
+    // shipped ontology, already loaded: it changes nothing).
+    for path in ["/api/v1/ontology/plan", "/api/v1/ontology/apply"] {
+        for (who, want) in [
+            (Who::Anonymous, 401),
+            (Who::Reader, 403),
+            (Who::Writer, 403),
+            (Who::Admin, 200),
+        ] {
+            let (status, body) = send(&server, who, reqwest::Method::POST, path, None, None);
+            assert_eq!(status, want, "{who:?} {path}: {body}");
+            if who == Who::Admin {
+                assert!(body.contains("\"unchanged\":true"), "{body}");
+            }
         }
     }
     // Anonymised exports read a file on the server: writers only under `[server] file_roots`

@@ -17,6 +17,7 @@ mod explore;
 mod export;
 mod ingest;
 mod models;
+pub mod ontology;
 mod scan;
 mod search;
 mod stock;
@@ -156,13 +157,33 @@ impl App {
         self.recommend.as_ref()
     }
 
-    /// Loads the ontology folder into the ontology graph (unchanged files are not reloaded);
-    /// `None` when the folder does not exist. Blocking.
+    /// Loads the ontology folder into the ontology graph (unchanged files are not reloaded; a
+    /// changed folder is applied as `ontology apply` does); `None` when the folder does not
+    /// exist. Blocking.
     pub fn load_ontology(&self) -> Result<Option<crate::catalog::OntologyReport>, AppError> {
         let dir = &self.config.catalog.ontology_dir;
         if !dir.is_dir() {
             tracing::warn!(dir = %dir.display(), "ontology directory not found; ontology graph not loaded");
             return Ok(None);
+        }
+        let files = crate::catalog::ontology::OntologyFiles::read(dir)?;
+        if self.catalog.ontology_hash()?.as_deref() != Some(files.hash.as_str()) {
+            // A changed ontology goes the way of `ontology apply`: checked (errors refuse it and
+            // the loaded one stays), the data migrated for the moves it declares, a version
+            // recorded.
+            let plan =
+                self.ontology_change(&crate::privacy::Principal::Local, Some(dir), None, true)?;
+            tracing::info!(
+                added = plan.diff.added.len(),
+                removed = plan.diff.removed.len(),
+                changed = plan.diff.changed.len(),
+                moves = plan.rewrites.len(),
+                version = plan.version.as_deref().unwrap_or(""),
+                "ontology changed and applied"
+            );
+            for b in &plan.breakage {
+                tracing::warn!(kind = b.kind, "ontology change: {}", b.message);
+            }
         }
         let report = self.catalog.load_ontology(dir)?;
         tracing::info!(

@@ -137,7 +137,7 @@ impl App {
         if !self.catalog.sees(vis, &layout.models)? || !self.catalog.sees(vis, &layout.products)? {
             return Ok(None);
         }
-        let latest = models::latest_runs(&self.catalog)?;
+        let latest = crate::monitor::model_report::latest_runs(&self.catalog)?;
         let mut feedback =
             models::feedback(&self.catalog, f64::from(self.config.ingest.label_threshold))?;
         let mut names: std::collections::BTreeSet<String> =
@@ -166,8 +166,11 @@ impl App {
     pub fn model_feedback(
         &self,
         name: &str,
-    ) -> Result<Vec<crate::monitor::models::Example>, AppError> {
+    ) -> Result<Vec<crate::monitor::model_report::Example>, AppError> {
         let prefix = crate::registry::model_iri(self.catalog.layout().base(), name, "");
-        Ok(crate::monitor::models::examples(&self.catalog, &prefix)?)
+        Ok(crate::monitor::model_report::examples(
+            &self.catalog,
+            &prefix,
+        )?)
     }
 }

@@ -43,6 +43,13 @@ impl App {
         who: &Principal,
         options: &CheckOptions,
     ) -> Result<CheckReport, AppError> {
+        // The report names products, quantities and events: a caller who may not read the
+        // product or changes graph does not get them by running a check either.
+        if !self.sees_stock(&who.visibility())? {
+            return Err(AppError::Forbidden(
+                "the stock watch reads graphs the access policy restricts to admins".into(),
+            ));
+        }
         let report = record::check(
             &self.catalog,
             &self.config.stock,

@@ -13,7 +13,7 @@ mod formats;
 mod graph_store;
 mod links;
 mod named;
-mod ontology;
+pub mod ontology;
 mod rows;
 mod sealed;
 mod shacl;

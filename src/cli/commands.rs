@@ -47,6 +47,7 @@ pub(super) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => super::ingest::run(&config, args),
         Command::Labels { action } => super::labels::run(&config, action),
         Command::Stock { action } => super::stock::run(&config, action),
+        Command::Ontology { action } => super::ontology::run(&config, action),
         Command::Keys { action } => super::vault::keys(&config, action),
         Command::Audit { action } => super::vault::audit(&config, action),
         Command::Train(args) => super::kge::train(&config, args),

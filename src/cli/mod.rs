@@ -11,6 +11,7 @@ mod ingest;
 mod kge;
 mod labels;
 mod models;
+mod ontology;
 mod privacy;
 mod scan;
 mod stock;
@@ -141,6 +142,11 @@ pub enum Command {
     Stock {
         #[command(subcommand)]
         action: stock::StockAction,
+    },
+    /// The ontology maintainers' tools: check the files, diff two versions.
+    Ontology {
+        #[command(subcommand)]
+        action: ontology::OntologyAction,
     },
     /// Train TransE embeddings on a TSV dataset; writes the model and describes it in the catalog.
     Train(kge::TrainArgs),

@@ -15,6 +15,7 @@ mod inventory;
 mod labels;
 mod metrics;
 mod negotiate;
+mod ontology;
 mod predict;
 mod privacy;
 mod queries;
@@ -275,6 +276,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ingest", get(ingest::list).post(ingest::start))
         .route("/api/v1/ingest/{job}", get(ingest::status))
         .route("/api/v1/changes", get(changes::list))
+        .route("/api/v1/ontology/plan", post(ontology::plan))
+        .route("/api/v1/ontology/apply", post(ontology::apply))
         .route("/api/v1/stock/check", post(stock::check))
         .route("/api/v1/stock/proposals", get(stock::proposals))
         .route(

@@ -189,6 +189,63 @@ impl Mapping {
         toml::from_str(text).map_err(|e| MappingError(format!("invalid mapping: {e}")))
     }
 
+    /// The classes and properties records of this mapping write, found by building one sample
+    /// record through the real builder (so the answer cannot drift from what ingest does):
+    /// what `ontology check` holds deprecations against. Personal fields are left out (they
+    /// are sealed, not described by terms).
+    pub fn terms_written(&self) -> std::collections::BTreeSet<String> {
+        let sample = |field: &str| -> Option<&'static str> {
+            Some(match (self.entity, field) {
+                (Entity::Movement, "kind") => "receipt",
+                (_, "kind") => "purchased",
+                (_, "time") => "2024-01-01T00:00:00Z",
+                (_, "produced") => "2024-01-01",
+                (_, "expires") => "2025-01-01",
+                (_, "rating") => "5",
+                (_, "price" | "cost") => "1.00",
+                (_, "currency") => "CNY",
+                (_, "reserved" | "in_transit") => "0",
+                (_, "quantity" | "on_hand" | "reorder_point" | "lead_time") => "1",
+                (_, "weight" | "length" | "width" | "height") => "1",
+                (_, "text" | "description" | "title") => "sample 样品",
+                (_, f) if self.entity.personal_fields().contains(&f) => return None,
+                _ => "sample",
+            })
+        };
+        let names: Vec<&String> = self.columns.keys().collect();
+        let fields: std::collections::HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((*f).clone(), i))
+            .collect();
+        let cells: Vec<Option<String>> =
+            names.iter().map(|f| sample(f).map(str::to_owned)).collect();
+        let minter = super::graph::Minter::new("https://example.org/", b"terms");
+        let categories = std::collections::HashMap::new();
+        let ctx = super::graph::Context {
+            mapping: self,
+            fields: &fields,
+            namespace: "sample",
+            minter: &minter,
+            categories: &categories,
+            now: chrono::Utc::now(),
+            vault: None,
+        };
+        let mut out = std::collections::BTreeSet::new();
+        if let Ok(built) = super::graph::build(&ctx, &cells) {
+            let rdf_type = format!("{}type", crate::catalog::vocab::RDF);
+            for st in built.statements {
+                if st.predicate == rdf_type {
+                    if let crate::catalog::Object::Iri(c) = &st.object {
+                        out.insert(c.clone());
+                    }
+                }
+                out.insert(st.predicate);
+            }
+        }
+        out
+    }
+
     /// Checks fields and columns against `header`; returns field → column index.
     pub fn resolve(&self, header: &[String]) -> Result<BTreeMap<String, usize>, MappingError> {
         let fields = self.entity.fields();

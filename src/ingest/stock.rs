@@ -79,17 +79,22 @@ pub(super) fn warehouse_iri(rec: &Record<'_>, code: &str) -> String {
     rec.ctx.minter.entity("warehouse", "warehouses", code)
 }
 
-/// A stock snapshot: product, warehouse (and its name), lot, quantities, dates, unit cost.
-pub(super) fn level(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
-    let mut reasons = Vec::new();
-    let product = rec.get("product");
-    let warehouse = rec.get("warehouse");
+/// The product (SKU) and warehouse every stock record needs; a missing one is a reason.
+fn keys(rec: &Record<'_>, reasons: &mut Vec<String>) -> (Option<String>, Option<String>) {
+    let (product, warehouse) = (rec.get("product"), rec.get("warehouse"));
     if product.is_none() {
         reasons.push("product (SKU) is empty".to_string());
     }
     if warehouse.is_none() {
         reasons.push("warehouse is empty".to_string());
     }
+    (product, warehouse)
+}
+
+/// A stock snapshot: product, warehouse (and its name), lot, quantities, dates, unit cost.
+pub(super) fn level(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
+    let mut reasons = Vec::new();
+    let (product, warehouse) = keys(rec, &mut reasons);
     let on_hand = match rec.get("on_hand") {
         Some(v) => checked(Some(quantity("on hand", &v, false)), &mut reasons),
         None => {
@@ -207,14 +212,7 @@ pub(super) fn level(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<Strin
 /// A movement: signed quantity of a product into (+) or out of (−) a warehouse at a time.
 pub(super) fn movement(rec: &Record<'_>, b: &mut Built) -> Result<String, Vec<String>> {
     let mut reasons = Vec::new();
-    let product = rec.get("product");
-    let warehouse = rec.get("warehouse");
-    if product.is_none() {
-        reasons.push("product (SKU) is empty".to_string());
-    }
-    if warehouse.is_none() {
-        reasons.push("warehouse is empty".to_string());
-    }
+    let (product, warehouse) = keys(rec, &mut reasons);
     let kind = match (rec.get("kind"), rec.ctx.mapping.defaults.kind.as_deref()) {
         (Some(k), _) => checked(Some(movement_kind(&k)), &mut reasons),
         (None, Some(d)) => checked(Some(movement_kind(d)), &mut reasons),

@@ -16,6 +16,7 @@ pub mod model_report;
 pub mod models;
 pub mod schedule;
 pub mod snapshot;
+pub mod stability;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

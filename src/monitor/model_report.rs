@@ -1,15 +1,84 @@
 //! The models section of the inventory report (模型性能监控): per labelling model, its latest
 //! run against its reference (labels, share under the review threshold, PSI of confidences and
 //! of label shares, the confidence histogram) and what the reviews say (acceptance per label
-//! type, precision of the labels it accepted on its own with its interval).
+//! type, precision of the labels it accepted on its own with its interval), and the reads that feed
+//! it and the retraining export: each model's latest run, and the reviewed labels as examples.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::models::{Feedback, LatestRun};
+use super::models::Feedback;
+use crate::catalog::{Catalog, CatalogError, NamedQuery, Visibility};
 use crate::inventory::report::{bars, esc};
+
+/// One reviewed label as a training example.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Example {
+    /// The model version that made the label.
+    pub model: String,
+    #[serde(rename(deserialize = "l"))]
+    pub label: String,
+    pub text: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+    pub confidence: f64,
+    /// `accepted` or `rejected`: rejected labels are the negatives the model got wrong.
+    pub verdict: String,
+}
+
+/// The labels of the models whose IRI starts with `prefix` (a package's versions) people
+/// decided on, with their text: the next retraining set. Blocking.
+pub fn examples(catalog: &Catalog, prefix: &str) -> Result<Vec<Example>, CatalogError> {
+    let rows: Vec<Example> = catalog.query_rows(
+        &NamedQuery::parse(
+            "model-feedback-examples",
+            include_str!("queries/model-feedback-examples.rq"),
+        )?,
+        &[("graph", catalog.layout().products.as_str())],
+        &Visibility::ADMIN,
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.model.starts_with(prefix))
+        .collect())
+}
+
+/// One model's latest labelling run as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LatestRun {
+    pub model: String,
+    #[serde(rename(deserialize = "s"))]
+    pub stats: String,
+    pub run: String,
+    pub at: String,
+    pub labels: u64,
+    pub under: u64,
+    pub histogram: String,
+    #[serde(rename = "psi_confidence", alias = "psiConfidence")]
+    pub psi_confidence: Option<f64>,
+    #[serde(rename = "psi_labels", alias = "psiLabels")]
+    pub psi_labels: Option<f64>,
+    pub reference: Option<String>,
+}
+
+/// Each model's latest labelling run. Blocking.
+pub fn latest_runs(catalog: &Catalog) -> Result<Vec<LatestRun>, CatalogError> {
+    let rows: Vec<LatestRun> = catalog.query_rows(
+        &NamedQuery::parse("model-runs", include_str!("queries/model-runs.rq"))?,
+        &[("graph", catalog.layout().models.as_str())],
+        &Visibility::ADMIN,
+    )?;
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert(r.model.clone()))
+        .collect())
+}
 
 /// One model in the report.
 #[derive(Debug, Clone, Serialize)]

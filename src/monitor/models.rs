@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::diff::{ChangeEvent, EventKind, Metric};
+use super::stability::{psi_counts, psi_shares};
 use crate::catalog::vocab::{PROV, RDF, RDFS, ST};
 use crate::catalog::{Catalog, CatalogError, NamedQuery, Object, Statement, Visibility};
 use crate::inventory::record::short_hash;
@@ -97,38 +98,6 @@ impl RunStats {
             *self.shares.entry(k.clone()).or_default() += v;
         }
     }
-}
-
-fn psi_term(expected: f64, actual: f64) -> f64 {
-    let (e, a) = (expected.max(1e-4), actual.max(1e-4));
-    (a - e) * (a / e).ln()
-}
-
-/// PSI of two count vectors over the same bins.
-pub fn psi_counts(reference: &[u64], new: &[u64]) -> f64 {
-    let (rt, nt) = (
-        reference.iter().sum::<u64>().max(1) as f64,
-        new.iter().sum::<u64>().max(1) as f64,
-    );
-    reference
-        .iter()
-        .zip(new)
-        .map(|(r, n)| psi_term(*r as f64 / rt, *n as f64 / nt))
-        .sum()
-}
-
-/// PSI of two label-share maps over the union of their kinds.
-pub fn psi_shares(reference: &BTreeMap<String, u64>, new: &BTreeMap<String, u64>) -> f64 {
-    let keys: std::collections::BTreeSet<&String> = reference.keys().chain(new.keys()).collect();
-    let r: Vec<u64> = keys
-        .iter()
-        .map(|k| reference.get(*k).copied().unwrap_or(0))
-        .collect();
-    let n: Vec<u64> = keys
-        .iter()
-        .map(|k| new.get(*k).copied().unwrap_or(0))
-        .collect();
-    psi_counts(&r, &n)
 }
 
 /// The Wilson score interval of `k` successes in `n` at 95%.
@@ -464,41 +433,6 @@ pub fn judge_precision(
     Ok(events)
 }
 
-/// One reviewed label as a training example.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Example {
-    /// The model version that made the label.
-    pub model: String,
-    #[serde(rename(deserialize = "l"))]
-    pub label: String,
-    pub text: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: String,
-    pub start: Option<u64>,
-    pub end: Option<u64>,
-    pub confidence: f64,
-    /// `accepted` or `rejected`: rejected labels are the negatives the model got wrong.
-    pub verdict: String,
-}
-
-/// The labels of the models whose IRI starts with `prefix` (a package's versions) people
-/// decided on, with their text: the next retraining set. Blocking.
-pub fn examples(catalog: &Catalog, prefix: &str) -> Result<Vec<Example>, CatalogError> {
-    let rows: Vec<Example> = catalog.query_rows(
-        &NamedQuery::parse(
-            "model-feedback-examples",
-            include_str!("queries/model-feedback-examples.rq"),
-        )?,
-        &[("graph", catalog.layout().products.as_str())],
-        &Visibility::ADMIN,
-    )?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.model.starts_with(prefix))
-        .collect())
-}
-
 /// `name@version` of a model IRI (`{base}model/{name}/{sha256 prefix}`), for people.
 pub fn short_name(iri: &str) -> String {
     let mut parts = iri.rsplit('/');
@@ -506,38 +440,6 @@ pub fn short_name(iri: &str) -> String {
         (Some(v), Some(n)) => format!("{n}@{}", &v[..v.len().min(8)]),
         _ => iri.to_string(),
     }
-}
-
-/// One model's latest labelling run as the report shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LatestRun {
-    pub model: String,
-    #[serde(rename(deserialize = "s"))]
-    pub stats: String,
-    pub run: String,
-    pub at: String,
-    pub labels: u64,
-    pub under: u64,
-    pub histogram: String,
-    #[serde(rename = "psi_confidence", alias = "psiConfidence")]
-    pub psi_confidence: Option<f64>,
-    #[serde(rename = "psi_labels", alias = "psiLabels")]
-    pub psi_labels: Option<f64>,
-    pub reference: Option<String>,
-}
-
-/// Each model's latest labelling run. Blocking.
-pub fn latest_runs(catalog: &Catalog) -> Result<Vec<LatestRun>, CatalogError> {
-    let rows: Vec<LatestRun> = catalog.query_rows(
-        &NamedQuery::parse("model-runs", include_str!("queries/model-runs.rq"))?,
-        &[("graph", catalog.layout().models.as_str())],
-        &Visibility::ADMIN,
-    )?;
-    let mut seen = std::collections::BTreeSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|r| seen.insert(r.model.clone()))
-        .collect())
 }
 
 /// Writes model events into the changes graph (caused by `cause`: an ingest run or a label

@@ -427,14 +427,7 @@ pub fn check(
         tracing::info!(kind = e.kind.name(), location = %e.location, "stock: {}", e.message);
     }
     let summary = summarise(&assessed, 50);
-    for k in [
-        EventKind::StockOut,
-        EventKind::StockLow,
-        EventKind::Overstock,
-        EventKind::DeadStock,
-        EventKind::ExpirySoon,
-        EventKind::Expired,
-    ] {
+    for k in EventKind::ALL.into_iter().filter(|k| k.is_stock()) {
         let n = summary.by_type.get(k.name()).copied().unwrap_or(0);
         metrics::gauge!("stocktake_stock_conditions", "type" => k.name()).set(n as f64);
     }

@@ -31,6 +31,57 @@ use oxigraph::model::NamedNode;
 
 use plan::{plan, Shapes};
 
+/// Where a validation reads: the store as committed, or an open transaction (what an ontology
+/// plan evaluates the new shapes and the migrated data on, before anything is committed).
+#[derive(Clone, Copy)]
+pub(crate) enum Reader<'a, 'b> {
+    Store(&'a oxigraph::store::Store),
+    Tx(&'a oxigraph::store::Transaction<'b>),
+}
+
+impl Reader<'_, '_> {
+    /// Calls `f` on each solution of a SELECT as it streams (nothing for another form).
+    pub(crate) fn each(
+        &self,
+        query: &str,
+        mut f: impl FnMut(oxigraph::sparql::QuerySolution),
+    ) -> Result<(), CatalogError> {
+        let prepared = SparqlEvaluator::new()
+            .parse_query(query)
+            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        let results = match self {
+            Reader::Store(s) => prepared.on_store(s).execute(),
+            Reader::Tx(t) => prepared.on_transaction(t).execute(),
+        }
+        .map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+        if let QueryResults::Solutions(rows) = results {
+            for row in rows {
+                f(row.map_err(|e| CatalogError::Evaluation(e.to_string()))?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The triples of a named graph.
+    pub(crate) fn graph(&self, name: &NamedNode) -> Result<Graph, CatalogError> {
+        let mut g = Graph::new();
+        let gn = Some(GraphNameRef::NamedNode(name.as_ref()));
+        match self {
+            Reader::Store(s) => {
+                for q in s.quads_for_pattern(None, None, None, gn) {
+                    g.insert(&q?.into());
+                }
+            }
+            Reader::Tx(t) => {
+                for q in t.quads_for_pattern(None, None, None, gn) {
+                    g.insert(&q?.into());
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
 /// Results kept per constraint (all are counted).
 const SAMPLES_PER_CONSTRAINT: usize = 50;
 /// Results written to the catalog per report (all are counted).
@@ -58,6 +109,16 @@ pub struct ValidationResult {
     focus_term: Option<Term>,
     #[serde(skip)]
     value_term: Option<Term>,
+    /// Identity across two validations (shape, component, path, focus, value).
+    #[serde(skip)]
+    key: u64,
+}
+
+impl ValidationResult {
+    /// The result's identity across two validations of the same data.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
 }
 
 /// The outcome of validating one graph.
@@ -75,6 +136,25 @@ pub struct ValidationReport {
     pub results: Vec<ValidationResult>,
     /// Constraints present in the shapes that this validator does not check.
     pub unsupported: Vec<String>,
+    /// When asked for ([`Catalog::validate_on`] with `keys`): one key per result, all of them
+    /// (not only the samples), so two validations can be compared result by result.
+    #[serde(skip)]
+    pub keys: Option<Vec<u64>>,
+}
+
+/// A result's identity across two validations: shape, component, path, focus and value.
+fn result_key(
+    shape: &str,
+    component: &str,
+    path: &Option<String>,
+    row: &oxigraph::sparql::QuerySolution,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (shape, component, path).hash(&mut h);
+    row.get("focus").map(|t| t.to_string()).hash(&mut h);
+    row.get("v").map(|t| t.to_string()).hash(&mut h);
+    h.finish()
 }
 
 impl ValidationReport {
@@ -149,7 +229,7 @@ struct Check {
 impl Catalog {
     /// Every IRI class `sh:class` names, with its subclasses over `from` (itself included).
     fn subclasses(
-        &self,
+        on: Reader<'_, '_>,
         shapes: &Graph,
         from: &str,
     ) -> Result<HashMap<Term, Vec<Term>>, CatalogError> {
@@ -165,24 +245,14 @@ impl Catalog {
             let query = format!(
                 "SELECT DISTINCT ?t {from} WHERE {{ ?t <http://www.w3.org/2000/01/rdf-schema#subClassOf>* {class} }}"
             );
-            let QueryResults::Solutions(rows) = SparqlEvaluator::new()
-                .parse_query(&query)
-                .map_err(|e| CatalogError::Syntax(e.to_string()))?
-                .on_store(&self.store)
-                .execute()
-                .map_err(|e| CatalogError::Evaluation(e.to_string()))?
-            else {
-                continue;
-            };
             let mut members = vec![class.clone()];
-            for row in rows {
-                let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+            on.each(&query, |row| {
                 if let Some(t) = row.get("t") {
                     if !members.contains(t) {
                         members.push(t.clone());
                     }
                 }
-            }
+            })?;
             out.insert(class, members);
         }
         Ok(out)
@@ -191,24 +261,29 @@ impl Catalog {
     /// Validates `data` (merged with the ontology graph) against the shapes in the ontology
     /// graph. Blocking; read-only.
     pub fn validate(&self, data: &NamedNode) -> Result<ValidationReport, CatalogError> {
+        self.validate_on(Reader::Store(&self.store), data, false)
+    }
+
+    /// [`Catalog::validate`] on a reader: the store, or an uncommitted transaction.
+    pub(crate) fn validate_on(
+        &self,
+        on: Reader<'_, '_>,
+        data: &NamedNode,
+        keys: bool,
+    ) -> Result<ValidationReport, CatalogError> {
         let ontology = self.layout.ontology.clone();
-        let mut g = Graph::new();
-        for q in self.store.quads_for_pattern(
-            None,
-            None,
-            None,
-            Some(GraphNameRef::NamedNode(ontology.as_ref())),
-        ) {
-            g.insert(&q?.into());
-        }
+        let g = on.graph(&ontology)?;
         let from = format!(
             "FROM <{d}> FROM <{o}> FROM NAMED <{d}>",
             d = data.as_str(),
             o = ontology.as_str()
         );
-        let subclasses = self.subclasses(&g, &from)?;
+        let subclasses = Self::subclasses(on, &g, &from)?;
         let shapes = Shapes { g, subclasses };
-        let mut report = ValidationReport::default();
+        let mut report = ValidationReport {
+            keys: keys.then(Vec::new),
+            ..ValidationReport::default()
+        };
         let mut checks = Vec::new();
         let node_shapes: Vec<NamedOrBlankNode> = {
             let mut v: Vec<NamedOrBlankNode> = shapes
@@ -245,21 +320,15 @@ impl Catalog {
                 "SELECT DISTINCT ?focus ?v {from} WHERE {{ {} }}",
                 check.query
             );
-            let QueryResults::Solutions(rows) = SparqlEvaluator::new()
-                .parse_query(&query)
-                .map_err(|e| CatalogError::Syntax(format!("shape {}: {e}", check.shape)))?
-                .on_store(&self.store)
-                .execute()
-                .map_err(|e| CatalogError::Evaluation(e.to_string()))?
-            else {
-                continue;
-            };
             let mut n = 0usize;
-            for row in rows {
-                let row = row.map_err(|e| CatalogError::Evaluation(e.to_string()))?;
+            on.each(&query, |row| {
                 n += 1;
+                let key = result_key(&check.shape, check.component, &check.path, &row);
+                if let Some(keys) = report.keys.as_mut() {
+                    keys.push(key);
+                }
                 if n > SAMPLES_PER_CONSTRAINT {
-                    continue;
+                    return;
                 }
                 let focus_term = row.get("focus").cloned();
                 let value_term = row.get("v").cloned();
@@ -282,8 +351,15 @@ impl Catalog {
                     message,
                     focus_term,
                     value_term,
+                    key,
                 });
-            }
+            })
+            .map_err(|e| match e {
+                CatalogError::Syntax(m) => {
+                    CatalogError::Syntax(format!("shape {}: {m}", check.shape))
+                }
+                other => other,
+            })?;
             report.total += n;
             if check.severity == "Violation" {
                 report.violations += n;

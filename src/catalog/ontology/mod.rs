@@ -1,8 +1,16 @@
-//! Loads `ontology/*.ttl` into the ontology graph at start.
+//! Loads `ontology/*.ttl` into the ontology graph at start, and the maintainers' tools over
+//! the files: `check` (ROBOT/qSKOS-style checks), `diff` (a semantic diff), `source` (the
+//! files read with their lines).
 //!
 //! Ontology maintainers edit the Turtle files; the server notices by content hash. An unchanged
-//! ontology costs one lookup; a changed one replaces the graph's content in a single transaction,
-//! so the graph is never duplicated and never half-loaded.
+//! ontology costs one lookup; a changed one is checked first (errors refuse it, and the store
+//! keeps what it has), then replaces the graph's content in a single transaction, so the graph
+//! is never duplicated and never half-loaded.
+
+pub mod change;
+pub mod check;
+pub mod diff;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +48,18 @@ pub fn ontology_files(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
     Ok(files)
 }
 
-impl Catalog {
-    /// Loads the ontology directory when its content changed since the last load.
-    pub fn load_ontology(&self, dir: &Path) -> Result<OntologyReport, CatalogError> {
+/// An ontology folder's files as loaded: their paths, bytes and combined content hash.
+#[derive(Debug, Clone)]
+pub struct OntologyFiles {
+    pub files: Vec<PathBuf>,
+    pub contents: Vec<Vec<u8>>,
+    /// SHA-256 over file names and contents.
+    pub hash: String,
+}
+
+impl OntologyFiles {
+    /// Reads the `*.ttl` files of a folder.
+    pub fn read(dir: &Path) -> Result<OntologyFiles, CatalogError> {
         let files = ontology_files(dir)?;
         let mut hasher = Sha256::new();
         let mut contents = Vec::with_capacity(files.len());
@@ -53,11 +70,57 @@ impl Catalog {
             hasher.update(&bytes);
             contents.push(bytes);
         }
-        let hash = hex::encode(hasher.finalize());
+        Ok(OntologyFiles {
+            files,
+            contents,
+            hash: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+/// The check's errors as a refusal: what a start or an apply says when the files have errors.
+pub fn refusal(dir: &Path, report: &check::CheckReport) -> CatalogError {
+    let lines: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.level == check::Level::Error)
+        .take(10)
+        .map(|f| {
+            format!(
+                "  {}: [{}] {}",
+                f.location.as_deref().unwrap_or("-"),
+                f.check,
+                f.message
+            )
+        })
+        .collect();
+    CatalogError::Invalid(format!(
+        "the ontology in {} has {} errors, so it is not loaded (the store keeps the version it \
+         has; `stocktake ontology check {}` lists everything):\n{}",
+        dir.display(),
+        report.errors,
+        dir.display(),
+        lines.join("\n")
+    ))
+}
+
+impl Catalog {
+    /// The ontology graph's triples as loaded (the ontology is small). Blocking.
+    pub fn ontology_graph(&self) -> Result<oxigraph::model::Graph, CatalogError> {
+        let mut g = oxigraph::model::Graph::new();
+        let name = GraphNameRef::NamedNode(self.layout.ontology.as_ref());
+        for q in self.store.quads_for_pattern(None, None, None, Some(name)) {
+            g.insert(&q?.into());
+        }
+        Ok(g)
+    }
+
+    /// The content hash of the ontology as loaded, if one is.
+    pub fn ontology_hash(&self) -> Result<Option<String>, CatalogError> {
         let graph = self.layout.ontology.clone();
         let hash_prop = st("contentHash");
         let catalog = GraphNameRef::NamedNode(self.layout.catalog.as_ref());
-        let stored: Option<String> = self
+        Ok(self
             .store
             .quads_for_pattern(
                 Some(graph.as_ref().into()),
@@ -70,53 +133,79 @@ impl Catalog {
             .and_then(|q| match q.object {
                 Term::Literal(l) => Some(l.value().to_owned()),
                 _ => None,
-            });
-        let reloaded = stored.as_deref() != Some(hash.as_str());
+            }))
+    }
+
+    /// Replaces the ontology graph's content by the files' and its bookkeeping (content hash,
+    /// modified), inside `tx`.
+    pub(crate) fn replace_ontology_in(
+        &self,
+        tx: &mut oxigraph::store::Transaction<'_>,
+        files: &OntologyFiles,
+    ) -> Result<(), CatalogError> {
+        let graph = self.layout.ontology.clone();
+        let hash_prop = st("contentHash");
+        let catalog = GraphNameRef::NamedNode(self.layout.catalog.as_ref());
+        tx.clear_graph(GraphNameRef::NamedNode(graph.as_ref()))?;
+        tx.insert_named_graph(graph.as_ref());
+        for (f, bytes) in files.files.iter().zip(&files.contents) {
+            let base = format!("file://{}", f.canonicalize().unwrap_or(f.clone()).display());
+            let parser = RdfParser::from_format(RdfFormat::Turtle)
+                .with_base_iri(base)
+                .map_err(|e| CatalogError::InvalidIri(e.to_string()))?
+                .with_default_graph(graph.clone())
+                .without_named_graphs();
+            tx.load_from_slice(parser, bytes)
+                .map_err(|e| CatalogError::RdfSyntax(format!("{}: {e}", f.display())))?;
+        }
+        let modified = oxigraph::model::NamedNode::new_unchecked(format!("{DCTERMS}modified"));
+        for p in [&hash_prop, &modified] {
+            let old: Vec<_> = tx
+                .quads_for_pattern(
+                    Some(graph.as_ref().into()),
+                    Some(p.as_ref()),
+                    None,
+                    Some(catalog),
+                )
+                .collect::<Result<_, _>>()?;
+            for q in old {
+                tx.remove(q.as_ref());
+            }
+        }
+        tx.insert(QuadRef::new(
+            &graph,
+            &hash_prop,
+            &Literal::from(files.hash.as_str()),
+            catalog,
+        ));
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        tx.insert(QuadRef::new(
+            &graph,
+            &modified,
+            &Literal::new_typed_literal(now, oxigraph::model::vocab::xsd::DATE_TIME),
+            catalog,
+        ));
+        Ok(())
+    }
+
+    /// Loads the ontology directory when its content changed since the last load; a changed
+    /// one with check errors is refused and the loaded one kept.
+    pub fn load_ontology(&self, dir: &Path) -> Result<OntologyReport, CatalogError> {
+        let loaded = OntologyFiles::read(dir)?;
+        let reloaded = self.ontology_hash()?.as_deref() != Some(loaded.hash.as_str());
         if reloaded {
+            // A changed ontology is checked before it replaces the loaded one.
+            let source = source::OntologySource::read(&[dir.to_path_buf()])?;
+            let report = check::check(&source, &check::CheckOptions::default());
+            if report.fails(check::Level::Error) {
+                return Err(refusal(dir, &report));
+            }
             let mut tx = self.store.start_transaction()?;
-            tx.clear_graph(GraphNameRef::NamedNode(graph.as_ref()))?;
-            tx.insert_named_graph(graph.as_ref());
-            for (f, bytes) in files.iter().zip(&contents) {
-                let base = format!("file://{}", f.canonicalize().unwrap_or(f.clone()).display());
-                let parser = RdfParser::from_format(RdfFormat::Turtle)
-                    .with_base_iri(base)
-                    .map_err(|e| CatalogError::InvalidIri(e.to_string()))?
-                    .with_default_graph(graph.clone())
-                    .without_named_graphs();
-                tx.load_from_slice(parser, bytes)
-                    .map_err(|e| CatalogError::RdfSyntax(format!("{}: {e}", f.display())))?;
-            }
-            // Replace the bookkeeping triples about the ontology graph.
-            let modified = oxigraph::model::NamedNode::new_unchecked(format!("{DCTERMS}modified"));
-            for p in [&hash_prop, &modified] {
-                let old: Vec<_> = tx
-                    .quads_for_pattern(
-                        Some(graph.as_ref().into()),
-                        Some(p.as_ref()),
-                        None,
-                        Some(catalog),
-                    )
-                    .collect::<Result<_, _>>()?;
-                for q in old {
-                    tx.remove(q.as_ref());
-                }
-            }
-            tx.insert(QuadRef::new(
-                &graph,
-                &hash_prop,
-                &Literal::from(hash.as_str()),
-                catalog,
-            ));
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            tx.insert(QuadRef::new(
-                &graph,
-                &modified,
-                &Literal::new_typed_literal(now, oxigraph::model::vocab::xsd::DATE_TIME),
-                catalog,
-            ));
+            self.replace_ontology_in(&mut tx, &loaded)?;
             tx.commit()?;
             self.touched();
         }
+        let graph = self.layout.ontology.clone();
         let triples = self
             .store
             .quads_for_pattern(
@@ -127,8 +216,8 @@ impl Catalog {
             )
             .count();
         Ok(OntologyReport {
-            files,
-            hash,
+            files: loaded.files,
+            hash: loaded.hash,
             reloaded,
             triples,
         })
