@@ -397,3 +397,100 @@ fn a_changed_ontology_with_errors_is_refused_and_the_loaded_one_kept() {
     let again = catalog.load_ontology(&onto).unwrap();
     assert!(again.reloaded && again.triples > triples);
 }
+
+/// The documentation: from the files (`ontology docs --out`), and served at `/ontology` — a
+/// page for browsers (looked at in Chromium), the graph for RDF clients (303 to the graph
+/// store), refused to non-admins once the ontology graph is restricted.
+#[test]
+fn ontology_docs_for_people_and_rdf_for_clients() {
+    use crate::util::{admin_update, client, TestServer, ADMIN, READ};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("docs.html");
+    let run = bin()
+        .args(["ontology", "docs", "--out"])
+        .arg(&out)
+        .arg(repo().join("ontology"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        "Stocktake vocabulary",
+        "数据资产 / data asset",
+        "手机 / Mobile phones",
+        "id=\"classes\"",
+        "Every <a href=\"http://schema.org/Product\">",
+        "at least 1",
+        "苹果公司",
+    ] {
+        assert!(html.contains(want), "docs lack {want:?}");
+    }
+    let server = TestServer::start_with(|c| c.server.anonymous_read = true);
+    let r = client()
+        .get(server.url("/ontology"))
+        .bearer_auth(READ)
+        .header("accept", "text/html,application/xhtml+xml;q=0.9")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    assert!(page.contains("手机 / Mobile phones") && page.contains("Versions 版本"));
+    let r = client()
+        .get(server.url("/ontology"))
+        .bearer_auth(READ)
+        .header("accept", "text/turtle")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/turtle"));
+    let ttl = r.text().unwrap();
+    assert!(
+        ttl.contains("st:Asset") || ttl.contains("<https://w3id.org/stocktake/ns#Asset>"),
+        "{}",
+        &ttl[..ttl.len().min(500)]
+    );
+    // In a browser.
+    if let Some(browser) = crate::workbench::browser() {
+        let tab = browser.new_tab().unwrap();
+        crate::workbench::go(&tab, &server.url("/ontology"));
+        let text = crate::workbench::text(&tab);
+        assert!(
+            text.contains("Concept schemes") && text.contains("数据资产"),
+            "{text}"
+        );
+        crate::workbench::screenshot(&tab, "ontology-docs");
+        crate::workbench::go(&tab, &server.url("/ui/ontology"));
+        assert!(
+            crate::workbench::text(&tab).contains("The full ontology documentation")
+                || crate::workbench::text(&tab).contains("完整的本体文档")
+        );
+    }
+    // Restricted: readers are refused, admins read it.
+    let catalog_graph = server.catalog.layout().catalog.as_str().to_owned();
+    let onto = server.catalog.layout().ontology.as_str().to_owned();
+    admin_update(
+        &server,
+        &format!("INSERT DATA {{ GRAPH <{catalog_graph}> {{ <{onto}> <https://w3id.org/stocktake/ns#restricted> true }} }}"),
+    );
+    let status = |token: &str| {
+        client()
+            .get(server.url("/ontology"))
+            .bearer_auth(token)
+            .header("accept", "text/html")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!((status(READ), status(ADMIN)), (403, 200));
+}

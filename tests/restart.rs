@@ -93,13 +93,26 @@ fn data_survives_sigterm_and_restart() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().unwrap().contains("\"kept\""));
-    // The ontology was not loaded twice.
+    // The ontology was not loaded twice, and one version (the first start's) is recorded.
     let r = client()
         .get(format!("{base}/sparql"))
-        // Model cards carry content hashes too; count the ontology's bookkeeping only.
+        // Model cards and ontology versions carry content hashes too; count the ontology
+        // graph's bookkeeping only, then the versions.
         .query(&[(
             "query",
-            "PREFIX st: <https://w3id.org/stocktake/ns#> SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s st:contentHash ?h FILTER NOT EXISTS { ?s a st:Model } } }",
+            "PREFIX st: <https://w3id.org/stocktake/ns#> SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s st:contentHash ?h FILTER NOT EXISTS { ?s a st:Model } FILTER NOT EXISTS { ?s a st:OntologyVersion } } }",
+        )])
+        .bearer_auth(&admin)
+        .header("accept", "text/csv")
+        .send()
+        .unwrap();
+    let body = r.text().unwrap();
+    assert_eq!(body.lines().nth(1), Some("1"), "{body}");
+    let r = client()
+        .get(format!("{base}/sparql"))
+        .query(&[(
+            "query",
+            "PREFIX st: <https://w3id.org/stocktake/ns#> SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?v a st:OntologyVersion } }",
         )])
         .bearer_auth(&admin)
         .header("accept", "text/csv")

@@ -15,7 +15,7 @@ use crate::util::{admin_update, missing, repo, TestServer, READ, WRITE};
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Headless Chromium, or [`missing`] (scripts/setup installs it).
-fn browser() -> Option<Browser> {
+pub(crate) fn browser() -> Option<Browser> {
     if !std::path::Path::new(CHROMIUM).exists() {
         missing("chromium not installed (scripts/setup installs it)");
         return None;
@@ -76,7 +76,7 @@ impl Problems {
     }
 }
 
-fn screenshot(tab: &Tab, name: &str) {
+pub(crate) fn screenshot(tab: &Tab, name: &str) {
     let dir = repo().join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = tab
@@ -136,14 +136,14 @@ fn check_weight(tab: &Tab, page: &str) {
     );
 }
 
-fn go(tab: &Tab, url: &str) {
+pub(crate) fn go(tab: &Tab, url: &str) {
     tab.navigate_to(url)
         .unwrap()
         .wait_until_navigated()
         .unwrap();
 }
 
-fn text(tab: &Tab) -> String {
+pub(crate) fn text(tab: &Tab) -> String {
     eval(tab, "document.body.innerText")
         .as_str()
         .unwrap_or_default()

@@ -268,6 +268,12 @@ fn workbench_pages_read_through_the_callers_visibility() {
             }
         }
     }
+    // The ontology's documentation is read like the ontology graph: every role here.
+    for who in [Who::Anonymous, Who::Reader, Who::Writer, Who::Admin] {
+        let (status, body) = send(&server, who, reqwest::Method::GET, "/ontology", None, None);
+        assert_eq!(status, 200, "{who:?} /ontology: {body}");
+        assert!(body.contains("Concept schemes"), "{who:?}");
+    }
     // Anonymised exports read a file on the server: writers only under `[server] file_roots`
     // (none here), admins anywhere but the store; what comes back is the anonymised copy.
     let users = crate::util::repo().join("demo/data/users.csv");

@@ -362,6 +362,36 @@ impl App {
 }
 
 impl App {
+    /// The documentation page of the ontology as loaded, with the versions this store applied,
+    /// read through the caller's visibility (403 when the ontology graph is restricted from
+    /// them; versions only when the catalog graph is visible). Blocking.
+    pub fn ontology_docs(&self, vis: &Visibility) -> Result<String, AppError> {
+        let layout = self.catalog.layout();
+        if !self.catalog.sees(vis, &layout.ontology)? {
+            return Err(AppError::Forbidden(
+                "the ontology graph is restricted by the access policy".into(),
+            ));
+        }
+        let versions: Vec<crate::catalog::ontology::docs::VersionRow> =
+            if self.catalog.sees(vis, &layout.catalog)? {
+                self.catalog.query_rows(
+                    &NamedQuery::parse(
+                        "ontology-versions",
+                        include_str!("queries/ontology-versions.rq"),
+                    )?,
+                    &[("graph", layout.catalog.as_str())],
+                    vis,
+                )?
+            } else {
+                Vec::new()
+            };
+        Ok(crate::catalog::ontology::docs::render(
+            &self.catalog.ontology_graph()?,
+            &docs_prefixes(),
+            &versions,
+        ))
+    }
+
     /// Rows of a query over the product graph (admin visibility: a plan sees all the data).
     fn data_rows<T: serde::de::DeserializeOwned>(
         &self,
@@ -555,4 +585,23 @@ pub fn mapped_terms(dir: &Path) -> Result<BTreeMap<String, Vec<String>>, AppErro
         out.insert(name, mapping.terms_written().into_iter().collect());
     }
     Ok(out)
+}
+
+/// The prefixes the documentation compacts IRIs with: the server's and the ontology's own.
+pub fn docs_prefixes() -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = crate::catalog::vocab::PREFIXES
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    for (a, b) in [
+        ("owl", "http://www.w3.org/2002/07/owl#"),
+        ("cat", "https://w3id.org/stocktake/category/"),
+        ("brand", "https://w3id.org/stocktake/brand/"),
+        ("kind", "https://w3id.org/stocktake/asset-kind/"),
+        ("sem", "https://w3id.org/stocktake/semantic-type/"),
+        ("shapes", "https://w3id.org/stocktake/shapes#"),
+    ] {
+        p.push((a.to_owned(), b.to_owned()));
+    }
+    p
 }

@@ -64,6 +64,15 @@ pub enum OntologyAction {
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         format: String,
     },
+    /// The ontology as an HTML documentation page (classes, properties, concept trees in zh/en,
+    /// brands, shapes in words), from the files; `serve` has it at `/ontology`.
+    Docs {
+        /// The folder or files (default: the configured ontology folder).
+        paths: Vec<PathBuf>,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// A semantic diff of two versions of an ontology (folders or files): classes,
     /// properties, concepts, labels, shapes and brand aliases added, removed or changed.
     Diff {
@@ -159,6 +168,29 @@ pub fn run(config: &Config, action: OntologyAction) -> anyhow::Result<ExitCode> 
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        OntologyAction::Docs { paths, out } => {
+            let paths = if paths.is_empty() {
+                vec![config.catalog.ontology_dir.clone()]
+            } else {
+                paths
+            };
+            let source = OntologySource::read(&paths)?;
+            if let Some(problem) = source.problems.first() {
+                anyhow::bail!("{problem} (fix it, `stocktake ontology check` lists all)");
+            }
+            let mut prefixes = source.prefixes();
+            prefixes.extend(crate::app::ontology::docs_prefixes());
+            let html = crate::catalog::ontology::docs::render(&source.union(), &prefixes, &[]);
+            match out {
+                Some(f) => {
+                    std::fs::write(&f, html)
+                        .map_err(|e| anyhow::anyhow!("writing {}: {e}", f.display()))?;
+                    eprintln!("wrote {}", f.display());
+                }
+                None => print!("{html}"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         OntologyAction::Diff { old, new, format } => {
             let read = |p: &PathBuf| -> anyhow::Result<OntologySource> {

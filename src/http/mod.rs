@@ -276,6 +276,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/ingest", get(ingest::list).post(ingest::start))
         .route("/api/v1/ingest/{job}", get(ingest::status))
         .route("/api/v1/changes", get(changes::list))
+        .route("/ontology", get(ontology::docs))
         .route("/api/v1/ontology/plan", post(ontology::plan))
         .route("/api/v1/ontology/apply", post(ontology::apply))
         .route("/api/v1/stock/check", post(stock::check))

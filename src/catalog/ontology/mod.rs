@@ -10,6 +10,7 @@
 pub mod change;
 pub mod check;
 pub mod diff;
+pub mod docs;
 pub mod source;
 
 use std::path::{Path, PathBuf};

@@ -119,6 +119,8 @@ struct TablesPage {
     intro: &'static str,
     /// The served model, on the models page.
     model: Option<String>,
+    /// A further page (href, text): the ontology's documentation from the ontology page.
+    link: Option<(&'static str, &'static str)>,
     tables: Vec<TableView>,
 }
 
@@ -224,6 +226,7 @@ pub(crate) async fn models_page(
             heading: t.nav_models,
             intro: t.models_intro,
             model,
+            link: None,
             tables,
             chrome,
         },
@@ -254,6 +257,7 @@ pub(crate) async fn ontology_page(
             heading: t.nav_ontology,
             intro: t.ontology_intro,
             model: None,
+            link: Some(("/ontology", t.ontology_docs_link)),
             tables,
             chrome,
         },
