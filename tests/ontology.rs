@@ -271,8 +271,8 @@ fn diff_names_terms_not_lines() {
 }
 
 /// The real thesauri in `../shared/data/ontology` against the counts its LICENSES.md tables
-/// (computed there with rdflib): the SKOS findings agree, and a 5,595-concept taxonomy checks
-/// well inside 5 s.
+/// (computed there with rdflib): the SKOS findings agree. (Their speed, and agreement with
+/// skosify, are measured by `benches/ontology.rs`.)
 #[test]
 fn real_thesauri_match_their_published_properties() {
     let shared = need_shared_data!();
@@ -285,7 +285,6 @@ fn real_thesauri_match_their_published_properties() {
     let gpt = read(&[dir.join("google-product-taxonomy/gpt-2021-09-21-skos-en-zh.ttl")]);
     let r = check(&gpt, &CheckOptions::default());
     assert_eq!(r.counts.concepts, 5595);
-    assert!(r.seconds < 5.0, "{} s", r.seconds);
     assert_eq!(count(&r, "skos_cycle"), 0);
     assert_eq!(count(&r, "orphan_concept"), 0);
     assert_eq!(count(&r, "multiple_pref_labels"), 0);
@@ -301,7 +300,6 @@ fn real_thesauri_match_their_published_properties() {
     };
     let r = check(&unesco, &opts);
     assert_eq!(r.counts.concepts, 4482);
-    assert!(r.seconds < 5.0, "{} s", r.seconds);
     assert_eq!(count(&r, "skos_cycle"), 0);
     assert_eq!(count(&r, "orphan_concept"), 0);
     assert_eq!(count(&r, "multiple_pref_labels"), 0);
