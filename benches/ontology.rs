@@ -346,10 +346,9 @@ fn main() {
         &["en", "es", "fr", "ar", "ru"],
     );
     // Both in one file: 10,077 concepts, the size the 5 s goal names.
-    let mut both = std::fs::read_to_string(
-        onto.join("google-product-taxonomy/gpt-2021-09-21-skos-en-zh.ttl"),
-    )
-    .unwrap();
+    let mut both =
+        std::fs::read_to_string(onto.join("google-product-taxonomy/gpt-2021-09-21-skos-en-zh.ttl"))
+            .unwrap();
     both.push('\n');
     both.push_str(
         &std::fs::read_to_string(onto.join("unesco-thesaurus/unesco-thesaurus.ttl")).unwrap(),

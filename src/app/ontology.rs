@@ -562,29 +562,10 @@ fn version_statements(
     s
 }
 
-/// Mapping file name → the terms its records write (`Mapping::terms_written`).
+/// Mapping file name → the terms its records write (`Mapping::terms_written`), for every
+/// `*.toml` mapping in `dir`.
 pub fn mapped_terms(dir: &Path) -> Result<BTreeMap<String, Vec<String>>, AppError> {
-    let mut out = BTreeMap::new();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| AppError::Invalid(format!("reading mappings in {}: {e}", dir.display())))?;
-    for e in entries {
-        let path = e
-            .map_err(|e| AppError::Invalid(format!("{}: {e}", dir.display())))?
-            .path();
-        if path.extension().is_none_or(|x| x != "toml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))?;
-        let mapping = crate::ingest::mapping::Mapping::parse(&text)
-            .map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.insert(name, mapping.terms_written().into_iter().collect());
-    }
-    Ok(out)
+    Ok(crate::ingest::mapping::terms_of_folder(dir)?)
 }
 
 /// The prefixes the documentation compacts IRIs with: the server's and the ontology's own.

@@ -178,6 +178,32 @@ pub struct Mapping {
     pub keep: BTreeMap<String, Keep>,
 }
 
+/// Mapping file name → the terms its records write ([`Mapping::terms_written`]), for every
+/// `*.toml` mapping in `dir`: what an ontology change must not remove or deprecate.
+pub fn terms_of_folder(
+    dir: &std::path::Path,
+) -> Result<BTreeMap<String, Vec<String>>, MappingError> {
+    let read =
+        |e: std::io::Error| MappingError(format!("reading mappings in {}: {e}", dir.display()));
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let path = entry.map_err(read)?.path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| MappingError(format!("{}: {e}", path.display())))?;
+        let mapping =
+            Mapping::parse(&text).map_err(|e| MappingError(format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.insert(name, mapping.terms_written().into_iter().collect());
+    }
+    Ok(out)
+}
+
 /// A mapping that cannot be used, with what to change.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]

@@ -380,12 +380,17 @@ mod tests {
 
     #[test]
     fn seasonal_sse_is_seasonals_sse() {
-        let y: Vec<f64> = (0..90).map(|t| ((t * 37 % 11) as f64) + (t % 7) as f64 * 2.0).collect();
+        let y: Vec<f64> = (0..90)
+            .map(|t| ((t * 37 % 11) as f64) + (t % 7) as f64 * 2.0)
+            .collect();
         for (a, g) in [(0.1, 0.0), (0.3, 0.05), (0.9, 0.2)] {
             assert_eq!(seasonal_sse(&y, 7, a, g), seasonal(&y, 7, a, g).2);
         }
         let long: Vec<f64> = (0..200).map(|t| (t % 40) as f64).collect();
-        assert_eq!(seasonal_sse(&long, 40, 0.2, 0.1), seasonal(&long, 40, 0.2, 0.1).2);
+        assert_eq!(
+            seasonal_sse(&long, 40, 0.2, 0.1),
+            seasonal(&long, 40, 0.2, 0.1).2
+        );
     }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
