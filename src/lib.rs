@@ -23,7 +23,8 @@
 //!                          step with the store, the explorer's and asset page's views; AppError keeps domain
 //!                          errors whole as causes; sealed values' rotation and audited decryption;
 //!                          anonymised exports (PROV-recorded), DP queries over a snapshot of the
-//!                          product graph with the budget ledger, the shareable report
+//!                          product graph with the budget ledger, the shareable report; ontology
+//!                          plan/apply (data moves, SHACL delta, versions) and its docs page
 //!            config        layered configuration (defaults → file → env → flags); it gathers
 //!                          the option structs the modules below own and imports them, never
 //!                          the reverse; audit (the hash-chained log of writes, restricted reads and
