@@ -21,6 +21,7 @@ mod pipeline;
 pub mod profile;
 pub mod record;
 pub mod report;
+mod report_html;
 mod scrub;
 pub mod semantic;
 mod sketch;
