@@ -68,11 +68,17 @@ impl Receiver {
     }
 }
 
-/// A port nobody listens on.
+/// A receiver that is down: it takes each connection and closes it without answering. (A port
+/// freed for "nobody listens" can be taken at once by another test's server running in
+/// parallel, which then answers 404 — not retried — instead of failing to connect.)
 fn dead_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    drop(l);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            drop(conn);
+        }
+    });
     format!("http://127.0.0.1:{port}/hook")
 }
 
