@@ -13,6 +13,8 @@
 //! ID, brand, category, an offer with price and currency) in an on-disk store: seconds, new
 //! SHACL results, products moved. No peer does a plan against live data; these are our times.
 
+mod common;
+use common::peak_rss_mb;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -288,18 +290,6 @@ fn plan_part() {
             peak_rss_mb()
         );
     }
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 fn main() {

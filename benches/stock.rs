@@ -14,6 +14,8 @@
 //!   each (10M positions, generated per position from its index, so memory stays bounded), on
 //!   every core: seconds and peak resident memory.
 
+mod common;
+use common::peak_rss_mb;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::time::Instant;
@@ -292,18 +294,6 @@ fn forecast_part() {
             t / secs
         );
     }
-}
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// One position of the scale run, generated from its index.

@@ -478,11 +478,7 @@ fn fmt_top(top: &[(String, u64)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn normal_quantiles(mean: f64, sd: f64) -> [f64; 5] {
-        let z = [-1.645, -0.674, 0.0, 0.674, 1.645];
-        z.map(|z| mean + sd * z)
-    }
+    use crate::monitor::stability::tests::normal_quantiles;
 
     #[test]
     fn drift_in_a_table_about_people_withholds_the_values() {

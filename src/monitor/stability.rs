@@ -142,10 +142,11 @@ pub fn psi_shares(reference: &BTreeMap<String, u64>, new: &BTreeMap<String, u64>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn normal_quantiles(mean: f64, sd: f64) -> [f64; 5] {
+    /// The five profile quantiles of a normal distribution (also used by `diff`'s tests).
+    pub(crate) fn normal_quantiles(mean: f64, sd: f64) -> [f64; 5] {
         let z = [-1.645, -0.674, 0.0, 0.674, 1.645];
         z.map(|z| mean + sd * z)
     }

@@ -238,3 +238,14 @@ pub fn lang_matches(tag: &str, want: &str) -> bool {
     let (tag, want) = (tag.to_ascii_lowercase(), want.to_ascii_lowercase());
     tag == want || tag.starts_with(&format!("{want}-"))
 }
+
+/// Label texts grouped by language tag ("" for none), in the order given.
+pub fn by_language(labels: &[Label]) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for l in labels {
+        out.entry(l.lang.as_str())
+            .or_default()
+            .push(l.text.as_str());
+    }
+    out
+}

@@ -393,12 +393,11 @@ fn terms(ix: &Index<'_>, opts: &CheckOptions, f: &mut Findings<'_>) {
     }
     // More than one label in a language (two declarations of a term drifting apart).
     for (term, kind) in labelled.iter().filter(|(_, k)| *k != "concept") {
-        let mut per: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         let all = ix.labels(term, &format!("{RDFS}label"));
-        for l in &all {
-            per.entry(&l.lang).or_default().push(l.text.clone());
-        }
-        for (lang, texts) in per.into_iter().filter(|(_, t)| t.len() > 1) {
+        for (lang, texts) in index::by_language(&all)
+            .into_iter()
+            .filter(|(_, t)| t.len() > 1)
+        {
             f.add(
                 "multiple_labels",
                 vec![(*term).clone()],

@@ -133,11 +133,7 @@ fn labels(ix: &Index<'_>, f: &mut Findings<'_>) {
         };
         let c = &c.to_owned();
         let pref = ix.labels(c, &format!("{SKOS}prefLabel"));
-        let mut per_lang: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for l in &pref {
-            per_lang.entry(&l.lang).or_default().push(&l.text);
-        }
-        for (lang, texts) in per_lang {
+        for (lang, texts) in super::index::by_language(&pref) {
             if texts.len() > 1 {
                 f.add(
                     "multiple_pref_labels",
